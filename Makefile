@@ -1,0 +1,38 @@
+# Every target creates or updates .venv from uv.lock by itself.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+VENV := .venv
+STAMP := $(VENV)/.synced
+DEMO_DIR ?= $(CURDIR)/.tiepulse/sample
+export TIEPULSE_HOME ?= $(CURDIR)/.tiepulse
+
+.PHONY: demo test dev lint bench setup clean
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/tiepulse demo --dir $(DEMO_DIR)
+
+test: $(STAMP) lint
+	$(VENV)/bin/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+dev: $(STAMP)
+	$(VENV)/bin/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks.run
+
+clean:
+	rm -rf .tiepulse .pytest_cache .mypy_cache .ruff_cache

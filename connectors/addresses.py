@@ -1,0 +1,110 @@
+"""Address parsing and normalisation shared by every connector.
+
+Parsing is the stdlib's (``email.utils.getaddresses``, ``email.header`` for RFC 2047 names). Normalisation makes
+one canonical string per mailbox: lower case, IDN domains in Unicode, surrounding quotes and stray dots trimmed,
+Gmail dot/plus folding (configurable), Exchange X.500 paths kept as ``x500:/o=.../cn=...`` (resolved later through
+the directory), and, when a pseudonym key is set, an HMAC-SHA-256 token that keeps the domain (``p~<hex>@domain``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from email.header import decode_header, make_header
+from email.utils import getaddresses
+from functools import lru_cache
+
+import idna
+
+X500_PREFIX = "x500:"
+PSEUDONYM_PREFIX = "p~"
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+_LOCAL = re.compile(r"^[^\s@<>(),;:\"\[\]\\]+$")
+_DOMAIN = re.compile(r"^(?:[^\s@<>(),;:\"\[\]\\.]+\.)+[^\s@<>(),;:\"\[\]\\.]{2,}$")
+_ENCODED_WORD = "=?"
+
+
+def decode_name(raw: str) -> str | None:
+    """The display name with RFC 2047 encoded words decoded; None when empty."""
+    name = raw
+    if _ENCODED_WORD in raw:
+        try:
+            name = str(make_header(decode_header(raw)))
+        except (UnicodeDecodeError, LookupError, ValueError):
+            name = raw
+    name = " ".join(name.replace("\x00", "").split()).strip("'\" ")
+    return name or None
+
+
+def _decode_domain(domain: str) -> str | None:
+    if "xn--" not in domain:
+        return domain
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return None
+
+
+class AddressNormaliser:
+    """Turns header values into canonical addresses; one instance per import (it caches)."""
+
+    def __init__(self, *, fold_gmail: bool = True, hmac_key: bytes | None = None) -> None:
+        self.fold_gmail = fold_gmail
+        self.hmac_key = hmac_key
+        self.normalise = lru_cache(maxsize=200_000)(self._normalise)
+
+    @property
+    def pseudonymised(self) -> bool:
+        return self.hmac_key is not None
+
+    def _normalise(self, raw: str) -> str | None:
+        """The canonical form of one address, or None when it is not a usable address."""
+        text = raw.strip().strip("'\"<> ").lower()
+        if not text:
+            return None
+        if text.startswith("/o=") or text.startswith("/ou="):
+            # Exchange X.500 path; exports sometimes glue '@domain' onto it.
+            path = text.split("@", 1)[0]
+            return self._protect(X500_PREFIX + path, domain=None) if "/cn=" in path else None
+        if text.count("@") != 1:
+            return None
+        local, domain = text.split("@")
+        local = local.strip(".'\"")
+        domain = _decode_domain(domain.strip(".'\""))
+        if not local or domain is None or not _LOCAL.match(local) or not _DOMAIN.match(domain):
+            return None
+        if self.fold_gmail and domain in GMAIL_DOMAINS:
+            local = local.split("+", 1)[0].replace(".", "")
+            domain = "gmail.com"
+            if not local:
+                return None
+        return self._protect(f"{local}@{domain}", domain=domain)
+
+    def _protect(self, address: str, *, domain: str | None) -> str:
+        if self.hmac_key is None:
+            return address
+        token = hmac.new(self.hmac_key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return f"{PSEUDONYM_PREFIX}{token}@{domain or 'x500.invalid'}"
+
+    def parse(self, *values: str | None) -> tuple[list[tuple[str, str | None]], int]:
+        """Parse header values into ``[(address, name)]`` (first occurrence kept) and a count of bad entries.
+
+        Group syntax (``undisclosed-recipients:;``) yields nothing and is not an error.
+        """
+        present = [v for v in values if v]
+        if not present:
+            return [], 0
+        seen: dict[str, str | None] = {}
+        bad = 0
+        for name, addr in getaddresses(present):
+            if not addr:
+                continue
+            address = self.normalise(addr)
+            if address is None:
+                bad += 1
+                continue
+            if address not in seen:
+                seen[address] = None if self.pseudonymised else decode_name(name)
+        return list(seen.items()), bad

@@ -1,0 +1,110 @@
+"""What every connector yields: pages of raw rows, the records it rejected, and the cursor after the page.
+
+A connector never opens the warehouse. The loader (``pipelines.loader``) commits a page's rows, its rejects and its
+cursor in one DuckDB transaction, so a crash at any moment resumes from the last committed page.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+
+from connectors.addresses import AddressNormaliser
+
+RejectKind = Literal["message", "event", "csv_row"]
+
+EXCERPT_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A record that cannot be trusted; it lands in ``ops.quarantine`` with its reason."""
+
+    kind: RejectKind
+    source: str
+    source_file: str
+    position: str
+    reason: str
+    """Short stable code, e.g. ``no_sender``, ``unparseable_date``, ``implausible_date``, ``no_valid_address``."""
+    detail: str = ""
+    excerpt: str = ""
+
+    @property
+    def key(self) -> str:
+        return stable_hash(self.source, self.source_file, self.position, self.reason)
+
+    def as_row(self) -> dict[str, str]:
+        return {
+            "quarantine_key": self.key,
+            "kind": self.kind,
+            "source": self.source,
+            "source_file": self.source_file,
+            "source_position": self.position,
+            "reason": self.reason,
+            "detail": self.detail,
+            "raw_excerpt": self.excerpt[:EXCERPT_CHARS],
+        }
+
+
+@dataclass(slots=True)
+class Page:
+    """One unit of work for the loader: rows per raw table, rejects, and the cursor after this page."""
+
+    rows: dict[str, pa.Table] = field(default_factory=dict)
+    rejects: list[Reject] = field(default_factory=list)
+    cursor: str | None = None
+
+    @property
+    def row_count(self) -> int:
+        return sum(t.num_rows for t in self.rows.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Plausibility:
+    """Timestamps outside [earliest, latest] are quarantined as ``implausible_date``."""
+
+    earliest: dt.datetime
+    latest: dt.datetime
+
+    def accepts(self, when: dt.datetime) -> bool:
+        return self.earliest <= when <= self.latest
+
+
+def stable_hash(*parts: object) -> str:
+    """A short, stable, collision-resistant key from parts (sha256, first 32 hex characters)."""
+    digest = hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    """Everything an importer needs to know from the settings; picklable for worker processes."""
+
+    plausibility: Plausibility
+    calendar_window: tuple[dt.datetime, dt.datetime]
+    """Recurring events are expanded inside [start, end)."""
+    fold_gmail: bool = True
+    hmac_key: bytes | None = None
+    """Pseudonymise every address with this key (``p~<hex>@domain``) and drop display names."""
+    subject_key: bytes | None = None
+    """Keep an HMAC of the normalised subject / event title with this key; None keeps nothing."""
+    workers: int = 1
+    page_size: int = 5_000
+
+    def normaliser(self) -> AddressNormaliser:
+        return AddressNormaliser(fold_gmail=self.fold_gmail, hmac_key=self.hmac_key)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerGuess:
+    """Whose mailbox or calendar a file is, and how we know."""
+
+    address: str
+    method: str
+    """``given`` (--owner), ``takeout_account``, ``sent_folder_sender``, ``calendar_owner``, ``most_frequent_address``."""
+    share: float = 1.0
+    """Share of the sampled records that support the guess."""

@@ -1,0 +1,43 @@
+"""Shared fixtures: a fresh warehouse per test, the shared data folder, an import context."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.base import ImportContext, Plausibility
+from tiepulse.warehouse import connect
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+ENRON = SHARED / "data" / "enron"
+
+requires_enron = pytest.mark.skipif(
+    not (ENRON / "sent_mail").is_dir(),
+    reason=f"real-data test: the Enron sample is not at {ENRON} (it sits beside the repo in CI)",
+)
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(tmp_path / "warehouse.duckdb")
+    yield con
+    con.close()
+
+
+def make_context(**overrides: object) -> ImportContext:
+    utc = dt.UTC
+    values: dict[str, object] = {
+        "plausibility": Plausibility(dt.datetime(1990, 1, 1, tzinfo=utc), dt.datetime(2030, 1, 1, tzinfo=utc)),
+        "calendar_window": (dt.datetime(2020, 1, 1, tzinfo=utc), dt.datetime(2027, 1, 1, tzinfo=utc)),
+    }
+    values.update(overrides)
+    return ImportContext(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def ctx() -> ImportContext:
+    return make_context()

@@ -1,0 +1,144 @@
+"""One settings object: environment variables plus an optional YAML config file.
+
+Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``.
+The YAML file (``TIEPULSE_CONFIG``) holds everything a user tunes: egos and their addresses, aliases,
+the directory and contacts files, identity rules, thresholds and privacy options.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A configuration problem explained for a person: which file, which field, what is expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ego(_Strict):
+    """A person whose mailbox or calendar is read, with every address they send from."""
+
+    email: str
+    addresses: list[str] = Field(default_factory=list)
+    name: str | None = None
+    timezone: str = "UTC"
+    working_hours: tuple[int, int] = (8, 17)
+    working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+
+class IdentityOptions(_Strict):
+    fold_gmail: bool = True
+    """Fold dots and ``+tags`` of gmail.com / googlemail.com addresses (Gmail ignores both)."""
+    internal_domains: list[str] = Field(default_factory=list)
+    """Domains that count as inside the organisation when the directory does not say."""
+    automated_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"^(no-?reply|do-?not-?reply|noreply|mailer-daemon|postmaster|bounces?|notifications?)([+._-].*)?@",
+            r"^(calendar-notification|alerts?|newsletter|news|updates|digest)@",
+        ]
+    )
+    """Regular expressions on the normalised address that mark automated senders."""
+
+
+class PrivacyOptions(_Strict):
+    keep_subject_hash: bool = False
+    """Keep an HMAC of the normalised subject / event title (for thread grouping). Off by default."""
+
+
+class ImportOptions(_Strict):
+    calendar_window_days_back: int = 730
+    calendar_window_days_ahead: int = 30
+    earliest_plausible_date: dt.date = dt.date(1990, 1, 1)
+    future_tolerance_days: int = 2
+    """How far past the analysis date a timestamp may lie before it is implausible (calendars add their window)."""
+    workers: int = 0
+    """Processes for parsing mail; 0 means one per core."""
+
+
+class Config(_Strict):
+    """The YAML config file. Every section is optional."""
+
+    egos: list[Ego] = Field(default_factory=list)
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    """Canonical address -> other addresses of the same person."""
+    directory_file: Path | None = None
+    contacts_file: Path | None = None
+    identity: IdentityOptions = Field(default_factory=IdentityOptions)
+    privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
+    imports: ImportOptions = Field(default_factory=ImportOptions)
+    thresholds: dict[str, Any] = Field(default_factory=dict)
+    """Analytics parameters (see docs/metrics.md); unknown keys are rejected by the analytics settings."""
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases_lowercase(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {k.strip().lower(): [a.strip().lower() for a in v] for k, v in value.items()}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the YAML config, failing with the file, the field and what is expected."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (TIEPULSE_CONFIG). Create it or unset the variable.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections (egos, aliases, ...) at the top level")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
+    base = path.parent
+    return config.model_copy(
+        update={
+            "directory_file": _relative_to(base, config.directory_file),
+            "contacts_file": _relative_to(base, config.contacts_file),
+        }
+    )
+
+
+def _relative_to(base: Path, value: Path | None) -> Path | None:
+    if value is None or value.is_absolute():
+        return value
+    return base / value
+
+
+class Settings(BaseSettings):
+    """Process-wide settings. Build with ``Settings()``; read the config through ``.config``."""
+
+    model_config = SettingsConfigDict(env_prefix="TIEPULSE_", frozen=True)
+
+    home: Path = Path(".tiepulse")
+    config_file: Path | None = Field(default=None, validation_alias="TIEPULSE_CONFIG")
+    as_of: dt.date = Field(default_factory=dt.date.today)
+    pseudonym_key: SecretStr | None = None
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.config_file) if self.config_file else Config()
+
+    @property
+    def hmac_key(self) -> bytes | None:
+        """The pseudonymisation key as bytes, or None when addresses are kept in clear."""
+        if self.pseudonym_key is None or not self.pseudonym_key.get_secret_value():
+            return None
+        return self.pseudonym_key.get_secret_value().encode("utf-8")

@@ -1,0 +1,95 @@
+"""The DuckDB warehouse: opening it, and forward migrations from ``sql/migrations``.
+
+Migrations are numbered SQL files (``NNN_name.sql``). ``ops.schema_version`` records each one applied; an older
+warehouse is upgraded on open, a warehouse written by a newer tiepulse is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SQL_DIR = PROJECT_ROOT / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be used as it is; the message says what to do."""
+
+
+def migrations() -> list[tuple[int, Path]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match is None:
+            raise WarehouseError(f"{path}: migration files are named NNN_description.sql")
+        found.append((int(match.group(1)), path))
+    return found
+
+
+def latest_version() -> int:
+    return max(v for v, _ in migrations())
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations in order, each in its own transaction; return the versions applied."""
+    con.execute("create schema if not exists ops")
+    con.execute(
+        "create table if not exists ops.schema_version ("
+        " version integer primary key, name varchar not null, applied_at timestamptz not null default now())"
+    )
+    row = con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchone()
+    current = int(row[0]) if row else 0
+    newest = latest_version()
+    if current > newest:
+        raise WarehouseError(
+            f"This warehouse is at schema version {current}, newer than this tiepulse understands ({newest}). "
+            "Upgrade tiepulse, or point TIEPULSE_HOME at another folder."
+        )
+    applied = []
+    for version, path in migrations():
+        if version <= current:
+            continue
+        con.execute("begin transaction").fetchall()
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem])
+            con.execute("commit").fetchall()
+        except Exception:
+            con.execute("rollback").fetchall()
+            raise
+        applied.append(version)
+    return applied
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writable open also brings the schema up to date."""
+    if read_only:
+        if not path.exists():
+            raise WarehouseError(f"No warehouse at {path}. Run `tiepulse import PATH` or `make demo` first.")
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise WarehouseError(
+            f"Cannot open {path} for writing: {exc}. Another tiepulse or Dagster run holds it; "
+            "wait for it to finish (runs are queued one at a time)."
+        ) from None
+    migrate(con)
+    return con
+
+
+@contextmanager
+def open_warehouse(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
