@@ -107,7 +107,10 @@ create table if not exists raw.config_egos (
     ego                  varchar not null,
     address              varchar not null,
     name                 varchar,
-    timezone             varchar,
+    timezone             varchar,            -- IANA zone of the ego's working hours
+    work_start_hour      integer,
+    work_end_hour        integer,
+    work_days            integer[],          -- 0 = Monday
     primary key (ego, address)
 );
 
