@@ -29,3 +29,36 @@ class FileSource(Protocol):
     def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
         """Pages of raw rows in file order, resuming after ``cursor`` (a value an earlier page returned)."""
         ...
+
+
+def _claim(path: Path) -> FileSource | None:
+    # Imported here so each format module stays independent of the others.
+    from connectors import calendar_ics, csv_files, mail
+
+    if (fmt := mail.claims(path)) is not None:
+        return mail.MailFileSource(path, fmt)
+    if path.is_file() and (fmt := calendar_ics.claims(path)) is not None:
+        return calendar_ics.IcsFileSource(path)
+    if path.is_file() and (kind := csv_files.claims(path)) is not None:
+        return csv_files.CsvFileSource(path, kind)
+    return None
+
+
+def discover(paths: list[Path]) -> tuple[list[FileSource], list[Path]]:
+    """Importable sources under ``paths`` (folders walked, hidden files skipped) and the files nobody claimed."""
+    found: list[FileSource] = []
+    unclaimed: list[Path] = []
+    pending = [p.expanduser() for p in paths]
+    for path in pending:
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    while pending:
+        path = pending.pop(0)
+        source = _claim(path)
+        if source is not None:
+            found.append(source)
+        elif path.is_dir():
+            pending[:0] = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+        else:
+            unclaimed.append(path)
+    return found, unclaimed

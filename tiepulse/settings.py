@@ -69,6 +69,8 @@ class Config(_Strict):
     """The YAML config file. Every section is optional."""
 
     egos: list[Ego] = Field(default_factory=list)
+    import_paths: list[Path] = Field(default_factory=list)
+    """Files and folders the scheduled pipeline imports (new or changed files only)."""
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     """Canonical address -> other addresses of the same person."""
     directory_file: Path | None = None
@@ -108,6 +110,7 @@ def load_config(path: Path) -> Config:
         update={
             "directory_file": _relative_to(base, config.directory_file),
             "contacts_file": _relative_to(base, config.contacts_file),
+            "import_paths": [base / p if not p.is_absolute() else p for p in config.import_paths],
         }
     )
 

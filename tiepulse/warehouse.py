@@ -73,7 +73,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     if read_only:
         if not path.exists():
             raise WarehouseError(f"No warehouse at {path}. Run `tiepulse import PATH` or `make demo` first.")
-        return duckdb.connect(str(path), read_only=True)
+        return _utc(duckdb.connect(str(path), read_only=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path))
@@ -82,7 +82,13 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
             f"Cannot open {path} for writing: {exc}. Another tiepulse or Dagster run holds it; "
             "wait for it to finish (runs are queued one at a time)."
         ) from None
-    migrate(con)
+    migrate(_utc(con))
+    return con
+
+
+def _utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Every session works in UTC, so timestamps reach Arrow and Polars as UTC whatever the machine's zone."""
+    con.execute("set TimeZone = 'UTC'").fetchall()
     return con
 
 

@@ -119,6 +119,12 @@ create table if not exists raw.config_aliases (
     canonical            varchar not null
 );
 
+create table if not exists raw.config_identity (
+    kind                 varchar not null,   -- internal_domain | automated_pattern
+    value                varchar not null,
+    primary key (kind, value)
+);
+
 create table if not exists ops.quarantine (
     quarantine_key       varchar primary key, -- sha256 of source, file, position and reason: re-imports add nothing
     kind                 varchar not null,   -- message | event | csv_row

@@ -1,0 +1,34 @@
+-- description: One row per ego (a person whose mailbox, calendar or log was read, or who is named in the config), with working hours for after-hours detection (config, else Mon-Fri 8-17 UTC).
+-- unique: ego_id
+-- not_null: ego_id, timezone, work_start_hour, work_end_hour
+with configured as (
+    select
+        r.person_id as ego_id,
+        any_value(c.name) filter (where c.name is not null) as name,
+        any_value(c.timezone) as timezone,
+        any_value(c.work_start_hour) as work_start_hour,
+        any_value(c.work_end_hour) as work_end_hour,
+        any_value(c.work_days) as work_days
+    from raw.config_egos c
+    join staging.int_addresses_resolved r on r.address = c.ego
+    group by r.person_id
+),
+owners as (
+    select mailbox_owner as address from raw.mail_messages
+    union select calendar_owner from raw.calendar_events
+    union select owner from raw.manual_interactions
+),
+observed as (
+    select distinct r.person_id as ego_id
+    from owners o
+    join staging.int_addresses_resolved r on r.address = o.address
+)
+select
+    coalesce(c.ego_id, o.ego_id) as ego_id,
+    c.name,
+    coalesce(c.timezone, 'UTC') as timezone,
+    coalesce(c.work_start_hour, 8) as work_start_hour,
+    coalesce(c.work_end_hour, 17) as work_end_hour,
+    coalesce(c.work_days, [0, 1, 2, 3, 4]) as work_days
+from configured c
+full outer join observed o on o.ego_id = c.ego_id

@@ -1,0 +1,25 @@
+-- description: One row per message and recipient person (To, Cc or Bcc, strongest kind kept; the sender and unresolvable entries excluded), across every mailbox the message was seen in.
+-- unique: message_key, person_id
+-- not_null: message_key, person_id, kind
+with sightings as (
+    select m.message_key, m.from_address, unnest(m.recipients) as r
+    from raw.mail_messages m
+),
+resolved as (
+    select
+        s.message_key,
+        sender.person_id as sender_id,
+        rcpt.person_id,
+        s.r.kind as kind,
+        case s.r.kind when 'to' then 1 when 'cc' then 2 else 3 end as kind_rank
+    from sightings s
+    join staging.int_addresses_resolved rcpt on rcpt.address = s.r.address
+    left join staging.int_addresses_resolved sender on sender.address = s.from_address
+)
+select
+    message_key,
+    person_id,
+    arg_min(kind, kind_rank) as kind
+from resolved
+where sender_id is null or person_id <> sender_id
+group by message_key, person_id
