@@ -65,12 +65,10 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
     if table not in SCHEMAS:
         raise ValueError(f"unknown raw table {table!r}; known: {sorted(SCHEMAS)}")
-    con.register("_page_rows", rows)
-    try:
-        verb = "insert or replace" if _POLICY[table] == "replace" else "insert or ignore"
-        return _run(con, f"{verb} into {table} by name select * from _page_rows")
-    finally:
-        con.unregister("_page_rows")
+    view = f"_page_{table.replace('.', '_')}"
+    con.register(view, rows)
+    verb = "insert or replace" if _POLICY[table] == "replace" else "insert or ignore"
+    return _run(con, f"{verb} into {table} by name select * from {view}")
 
 
 def commit_page(
@@ -95,7 +93,6 @@ def commit_page(
             result.quarantined = _run(
                 con, "insert or ignore into ops.quarantine by name select * from _page_rejects"
             )
-            con.unregister("_page_rejects")
         _run(
             con,
             "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
@@ -106,6 +103,9 @@ def commit_page(
     except Exception:
         _run(con, "rollback")
         raise
+    finally:
+        for name in ("_page_rejects", *(f"_page_{t.replace('.', '_')}" for t in page.rows)):
+            con.unregister(name)
     return result
 
 

@@ -1,0 +1,215 @@
+"""The `tiepulse` command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tiepulse.settings import ConfigError, Settings
+from tiepulse.warehouse import WarehouseError, open_warehouse
+
+app = typer.Typer(
+    help="tiepulse: measure and tend your professional network from email and calendar metadata.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/bold red] {message}")
+    return typer.Exit(code=2)
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings()
+        _ = settings.config  # validate the config file now, with a readable message
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(f"bad TIEPULSE_* environment setting: {exc}") from None
+    return settings
+
+
+@app.command("import")
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders: mbox, Takeout, .mbox.gz, maildir, .eml, .ics, CSV")],
+    owner: Annotated[str | None, typer.Option(help="Whose mailbox/calendar these are (else inferred per file)")] = None,
+    refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
+) -> None:
+    """Import exports into the warehouse, then refresh everything downstream."""
+    settings = _settings()
+    started = time.monotonic()
+    try:
+        report = _run_import(settings, paths, owner)
+    except (FileNotFoundError, ValueError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    _print_import_report(report)
+    if refresh_after:
+        _run_refresh()
+    console.print(f"Done in {time.monotonic() - started:.1f} s. Warehouse: {settings.warehouse_path}")
+
+
+def _run_import(settings: Settings, paths: list[Path], owner: str | None):  # type: ignore[no-untyped-def]
+    from pipelines.config_tables import land_config
+    from pipelines.file_import import build_import_context, import_paths
+    from tiepulse.runlog import record_run
+
+    with (
+        open_warehouse(settings.warehouse_path) as con,
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        ) as progress,
+    ):
+        tasks: dict[Path, TaskID] = {}
+        counts: dict[Path, int] = {}
+
+        def on_page(source, reached: int, total: int | None) -> None:  # type: ignore[no-untyped-def]
+            if source.path not in tasks:
+                tasks[source.path] = progress.add_task(source.path.name[:40], total=total, rows="")
+            counts[source.path] = counts.get(source.path, 0) + 1
+            progress.update(tasks[source.path], completed=reached, rows=f"{counts[source.path]} pages")
+
+        with record_run(con, "import") as summary:
+            land_config(con, settings.config, build_import_context(settings).normaliser())
+            report = import_paths(con, paths, settings, owner=owner, on_page=on_page)
+            total = report.total
+            summary.update(files=len(report.files), inserted=total.inserted, quarantined=total.quarantined)
+    return report
+
+
+def _print_import_report(report) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="Imported files")
+    for column in ("file", "format", "owner", "owner from", "status", "rows added", "quarantined"):
+        table.add_column(column, justify="right" if column in ("rows added", "quarantined") else "left")
+    shown = report.files if len(report.files) <= 30 else report.files[:25]
+    for f in shown:
+        table.add_row(
+            f.path.name, f.format, f.owner or "-", f.owner_method, f.status,
+            f"{sum(f.result.inserted.values()):,}", f"{f.result.quarantined:,}",
+        )
+    console.print(table)
+    if len(report.files) > len(shown):
+        console.print(f"... and {len(report.files) - len(shown)} more files")
+    total = report.total
+    added = ", ".join(f"{t}: {n:,}" for t, n in sorted(total.inserted.items())) or "nothing new"
+    console.print(f"[bold]{len(report.files)} files[/bold]; rows added: {added}; quarantined: {total.quarantined:,}")
+    no_owner = [f.path.name for f in report.files if f.status == "no_owner"]
+    if no_owner:
+        err.print(f"[yellow]Skipped {len(no_owner)} file(s) whose owner could not be told; pass --owner EMAIL:[/yellow] "
+                  + ", ".join(no_owner[:5]))
+    if report.unclaimed:
+        err.print(f"[yellow]Not recognised, left alone ({len(report.unclaimed)}):[/yellow] "
+                  + ", ".join(p.name for p in report.unclaimed[:5]))
+
+
+def _run_refresh() -> None:
+    from pipelines.refresh import refresh
+
+    with console.status("Refreshing staging and marts (Dagster, in-process)..."):
+        result = refresh()
+    if not result.success:
+        failed = ", ".join(result.failed_checks) or "see the Dagster log above"
+        raise _fail(f"the refresh failed ({failed}). Run `make dev` to inspect the run in the Dagster UI.")
+    console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
+
+
+@app.command()
+def refresh() -> None:
+    """Rebuild staging and marts from the raw layer (the same graph the daily schedule runs)."""
+    _settings()
+    _run_refresh()
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL to run read-only, e.g. \"select * from staging.dim_person\"")],
+    output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+) -> None:
+    """Run read-only SQL on the warehouse."""
+    import duckdb
+
+    if output not in ("table", "csv", "json"):
+        raise _fail(f"--format must be table, csv or json, not {output!r}")
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            cursor = con.execute(query)
+            columns = [d[0] for d in cursor.description or []]
+            rows = cursor.fetchall()
+    except WarehouseError as exc:
+        raise _fail(str(exc)) from None
+    except duckdb.Error as exc:
+        raise _fail(f"{exc}".strip()) from None
+    if output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    elif output == "json":
+        print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
+    else:
+        table = Table(*columns)
+        for r in rows:
+            table.add_row(*("" if v is None else str(v) for v in r))
+        console.print(table)
+        console.print(f"{len(rows):,} rows")
+
+
+@app.command()
+def status() -> None:
+    """Rows per table, quarantine by reason, last runs."""
+    from tiepulse.summary import render_counts, render_quarantine, render_runs
+
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            console.print(f"Warehouse: {settings.warehouse_path}")
+            render_counts(console, con)
+            render_quarantine(console, con)
+            render_runs(console, con)
+    except WarehouseError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample organisation into")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 7,
+) -> None:
+    """Write a believable sample organisation (mail, calendars, logs, directory, contacts, truth.json)."""
+    from tiepulse.sample import generate_sample
+
+    with console.status(f"Generating the sample organisation in {out_dir} ..."):
+        summary = generate_sample(out_dir, seed=seed)
+    console.print(summary)
+
+
+@app.command()
+def demo(
+    dir: Annotated[Path, typer.Option(help="Where the sample organisation is written")] = Path(".tiepulse/sample"),
+) -> None:
+    """Generate the sample organisation, import it, run the pipeline, and summarise."""
+    from tiepulse.demo import run_demo
+
+    try:
+        run_demo(console, dir)
+    except (ConfigError, WarehouseError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    app()
