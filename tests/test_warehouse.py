@@ -1,0 +1,114 @@
+"""Warehouse migrations, page commits, and settings errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from connectors.base import Page, Reject
+from connectors.raw_schemas import to_table
+from pipelines.loader import commit_page, read_cursor
+from tiepulse.settings import ConfigError, Settings, load_config
+from tiepulse.warehouse import WarehouseError, connect, latest_version
+
+
+def test_new_warehouse_has_layers_and_version(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas()").fetchall()}
+    assert {"raw", "staging", "marts", "ops"} <= schemas
+    assert con.execute("select max(version) from ops.schema_version").fetchone() == (latest_version(),)
+
+
+def test_older_warehouse_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema ops; create table ops.schema_version (version integer primary key, name varchar, "
+                "applied_at timestamptz default now())").fetchall()
+    con.close()
+    con = connect(path)
+    assert con.execute("select count(*) from ops.schema_version").fetchone() == (latest_version(),)
+    assert con.execute("select count(*) from raw.mail_messages").fetchone() == (0,)
+
+
+def test_newer_warehouse_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    connect(path).execute("insert into ops.schema_version (version, name) values (999, 'future')").fetchall()
+    with pytest.raises(WarehouseError, match="version 999, newer than this tiepulse understands"):
+        connect(path)
+
+
+def test_read_only_open_of_missing_warehouse_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="tiepulse import"):
+        connect(tmp_path / "none.duckdb", read_only=True)
+
+
+def _page(n: int, cursor: str) -> Page:
+    rows = [
+        {"row_key": f"k{i}", "owner": "a@x.com", "occurred_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+         "person_address": "b@x.com", "channel": "call"}
+        for i in range(n)
+    ]
+    return Page(
+        rows={"raw.manual_interactions": to_table("raw.manual_interactions", rows)},
+        rejects=[Reject("csv_row", "manual_log", "f.csv", "3", "bad_date", "x", "line")],
+        cursor=cursor,
+    )
+
+
+def test_commit_page_is_idempotent_and_keeps_cursor(warehouse: duckdb.DuckDBPyConnection) -> None:
+    first = commit_page(warehouse, _page(3, "3"), source="s", account="a", stream="f")
+    again = commit_page(warehouse, _page(3, "3"), source="s", account="a", stream="f")
+    assert (first.inserted, first.quarantined) == ({"raw.manual_interactions": 3}, 1)
+    assert (again.inserted, again.quarantined) == ({"raw.manual_interactions": 0}, 0)
+    assert read_cursor(warehouse, source="s", account="a", stream="f") == ("3", "running")
+
+
+def test_a_failing_page_leaves_no_rows_and_no_cursor(warehouse: duckdb.DuckDBPyConnection) -> None:
+    page = _page(2, "2")
+    # a second table whose rows break a NOT NULL constraint: the whole page must roll back
+    page.rows["raw.contacts"] = pa.Table.from_pylist([{"owner": None, "email": "x@y.com"}])
+    with pytest.raises(duckdb.ConstraintException):
+        commit_page(warehouse, page, source="s", account="a", stream="f")
+    assert warehouse.execute("select count(*) from raw.manual_interactions").fetchone() == (0,)
+    assert warehouse.execute("select count(*) from ops.quarantine").fetchone() == (0,)
+    assert read_cursor(warehouse, source="s", account="a", stream="f") == (None, "new")
+
+
+def test_bad_config_names_file_field_and_expectation(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("egos:\n  - email: ana@x.com\n    working_hours: nine-to-five\nimports:\n  workers: many\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "egos.0.working_hours" in message and "imports.workers" in message
+    assert "valid integer" in message or "tuple" in message
+
+
+def test_unknown_config_key_and_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("egoz: []\n")
+    with pytest.raises(ConfigError, match="egoz: Extra inputs are not permitted"):
+        load_config(path)
+    path.write_text("egos: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_settings_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "c.yaml").write_text("directory_file: dir.csv\nimport_paths: [mail]\n")
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TIEPULSE_CONFIG", str(tmp_path / "c.yaml"))
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2001-12-01")
+    settings = Settings()
+    assert settings.warehouse_path == tmp_path / "home" / "warehouse.duckdb"
+    assert settings.as_of == dt.date(2001, 12, 1)
+    assert settings.config.directory_file == tmp_path / "dir.csv"
+    assert settings.config.import_paths == [tmp_path / "mail"]
+    assert settings.hmac_key is None
