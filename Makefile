@@ -28,8 +28,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The UI runs on the demo's sample organisation unless TIEPULSE_CONFIG points elsewhere.
 dev: $(STAMP)
-	$(VENV)/bin/dagster dev -w workspace.yaml
+	mkdir -p $(TIEPULSE_HOME)/dagster
+	cp dagster_home/dagster.yaml $(TIEPULSE_HOME)/dagster/dagster.yaml
+	if [ -z "$$TIEPULSE_CONFIG" ] && [ -f $(DEMO_DIR)/config.yaml ]; then \
+		export TIEPULSE_CONFIG=$(DEMO_DIR)/config.yaml; \
+		export TIEPULSE_AS_OF=$$($(VENV)/bin/python -c "import json; print(json.load(open('$(DEMO_DIR)/truth.json'))['as_of'])"); \
+	fi; \
+	DAGSTER_HOME=$(TIEPULSE_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.run
