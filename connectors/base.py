@@ -50,13 +50,25 @@ class Reject:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A record the source says is gone (Gmail history deletion, Graph ``@removed``, cancelled sync item)."""
+
+    table: str
+    owner: str
+    """The mailbox or calendar owner the row was stored under."""
+    source_position: str
+    """The source's own id for the record, as stored in ``source_position``."""
+
+
 @dataclass(slots=True)
 class Page:
-    """One unit of work for the loader: rows per raw table, rejects, and the cursor after this page."""
+    """One unit of work for the loader: rows per raw table, removals, rejects, and the cursor after this page."""
 
     rows: dict[str, pa.Table] = field(default_factory=dict)
     rejects: list[Reject] = field(default_factory=list)
     cursor: str | None = None
+    removals: list[Removal] = field(default_factory=list)
 
     @property
     def row_count(self) -> int:

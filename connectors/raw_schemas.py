@@ -123,7 +123,11 @@ CONTACTS = pa.schema(
 
 SCHEMAS: dict[str, pa.Schema] = {
     "raw.mail_messages": MAIL_MESSAGES,
+    "raw.gmail_messages": MAIL_MESSAGES,
+    "raw.graph_messages": MAIL_MESSAGES,
     "raw.calendar_events": CALENDAR_EVENTS,
+    "raw.gcal_events": CALENDAR_EVENTS,
+    "raw.graph_events": CALENDAR_EVENTS,
     "raw.manual_interactions": MANUAL_INTERACTIONS,
     "raw.directory": DIRECTORY,
     "raw.contacts": CONTACTS,

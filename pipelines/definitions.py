@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.assets.models import model_assets
-from pipelines.assets.raw import raw_config, raw_files
+from pipelines.assets.raw import api_tables, raw_config, raw_files
 from pipelines.checks import build_checks
 from pipelines.resources import WarehouseResource
 
-all_assets = [raw_config, raw_files, *model_assets]
+all_assets = [raw_config, raw_files, *api_tables, *model_assets]
 
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",

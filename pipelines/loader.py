@@ -18,8 +18,12 @@ from connectors.raw_schemas import SCHEMAS
 # table -> conflict policy on its primary key
 _POLICY: dict[str, str] = {
     "raw.mail_messages": "ignore",
+    "raw.gmail_messages": "ignore",
+    "raw.graph_messages": "ignore",
     "raw.manual_interactions": "ignore",
     "raw.calendar_events": "replace",
+    "raw.gcal_events": "replace",
+    "raw.graph_events": "replace",
     "raw.directory": "replace",
     "raw.contacts": "replace",
 }
@@ -41,17 +45,25 @@ _QUARANTINE = pa.schema(
 )
 
 
+def _owner_column(table: str) -> str:
+    schema_fields = SCHEMAS[table].names
+    return "mailbox_owner" if "mailbox_owner" in schema_fields else "calendar_owner"
+
+
 @dataclass(slots=True)
 class LoadResult:
-    """What committing pages added (rows new to the warehouse, not rows offered)."""
+    """What committing pages added (rows new to the warehouse, not rows offered) and removed."""
 
     inserted: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     pages: int = 0
 
     def add(self, other: LoadResult) -> None:
         for table, n in other.inserted.items():
             self.inserted[table] = self.inserted.get(table, 0) + n
+        for table, n in other.removed.items():
+            self.removed[table] = self.removed.get(table, 0) + n
         self.quarantined += other.quarantined
         self.pages += other.pages
 
@@ -87,6 +99,14 @@ def commit_page(
         for table, rows in page.rows.items():
             if rows.num_rows:
                 result.inserted[table] = _insert(con, table, rows)
+        for removal in page.removals:
+            owner = _owner_column(removal.table)
+            removed = _run(
+                con,
+                f"delete from {removal.table} where {owner} = ? and source_position = ?",
+                [removal.owner, removal.source_position],
+            )
+            result.removed[removal.table] = result.removed.get(removal.table, 0) + removed
         if page.rejects:
             rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
             con.register("_page_rejects", rejects)

@@ -157,7 +157,7 @@ def test_egos_from_config_and_mailboxes(built: duckdb.DuckDBPyConnection) -> Non
 def test_upstream_tables_come_from_the_sql(tmp_path) -> None:  # type: ignore[no-untyped-def]
     models = {m.table: m for m in all_models()}
     assert models["staging.stg_messages"].upstream == {
-        "raw.mail_messages", "staging.int_addresses_resolved", "staging.stg_message_recipients"
+        "staging.int_mail_sightings", "staging.int_addresses_resolved", "staging.stg_message_recipients"
     }
     order = [m.table for m in all_models()]
     assert order.index("staging.stg_message_recipients") < order.index("staging.stg_messages")

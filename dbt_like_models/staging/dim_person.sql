@@ -2,11 +2,11 @@
 -- unique: person_id
 -- not_null: person_id, is_internal, is_automated, is_ego
 with names as (
-    select from_address as address, from_name as name from raw.mail_messages where from_name is not null
+    select from_address as address, from_name as name from staging.int_mail_sightings where from_name is not null
     union all
-    select r.address, r.name from (select unnest(recipients) as r from raw.mail_messages) where r.name is not null
+    select r.address, r.name from (select unnest(recipients) as r from staging.int_mail_sightings) where r.name is not null
     union all
-    select a.address, a.name from (select unnest(attendees) as a from raw.calendar_events) where a.name is not null
+    select a.address, a.name from (select unnest(attendees) as a from staging.int_event_sightings) where a.name is not null
     union all
     select person_address, person_name from raw.manual_interactions where person_name is not null
 ),

@@ -2,14 +2,14 @@
 -- unique: address
 -- not_null: address, person_id
 with seen as (
-    select from_address as address from raw.mail_messages where from_address is not null
-    union select r.address from (select unnest(recipients) as r from raw.mail_messages)
-    union select organizer_address from raw.calendar_events where organizer_address is not null
-    union select a.address from (select unnest(attendees) as a from raw.calendar_events)
+    select from_address as address from staging.int_mail_sightings where from_address is not null
+    union select r.address from (select unnest(recipients) as r from staging.int_mail_sightings)
+    union select organizer_address from staging.int_event_sightings where organizer_address is not null
+    union select a.address from (select unnest(attendees) as a from staging.int_event_sightings)
     union select person_address from raw.manual_interactions
     union select owner from raw.manual_interactions
-    union select mailbox_owner from raw.mail_messages
-    union select calendar_owner from raw.calendar_events
+    union select mailbox_owner from staging.int_mail_sightings
+    union select calendar_owner from staging.int_event_sightings
     union select email from raw.directory
     union select unnest(other_emails) from raw.directory
     union select manager_email from raw.directory where manager_email is not null

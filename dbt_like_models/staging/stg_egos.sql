@@ -14,8 +14,8 @@ with configured as (
     group by r.person_id
 ),
 owners as (
-    select mailbox_owner as address from raw.mail_messages
-    union select calendar_owner from raw.calendar_events
+    select mailbox_owner as address from staging.int_mail_sightings
+    union select calendar_owner from staging.int_event_sightings
     union select owner from raw.manual_interactions
 ),
 observed as (

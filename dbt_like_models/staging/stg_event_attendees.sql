@@ -9,7 +9,7 @@ with listed as (
         coalesce(e.updated_at, e.imported_at) as updated_at,
         unnest(e.attendees) as a,
         false as is_organizer
-    from raw.calendar_events e
+    from staging.int_event_sightings e
 ),
 organizers as (
     select
@@ -20,7 +20,7 @@ organizers as (
         {'address': e.organizer_address, 'name': e.organizer_name, 'response': 'accepted',
          'role': 'chair', 'is_resource': false} as a,
         true as is_organizer
-    from raw.calendar_events e
+    from staging.int_event_sightings e
     where e.organizer_address is not null
 ),
 resolved as (

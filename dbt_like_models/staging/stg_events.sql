@@ -6,7 +6,7 @@ with latest as (
         e.event_key,
         arg_max(e, (coalesce(e.sequence, 0), coalesce(e.updated_at, e.imported_at), e.imported_at)) as e,
         count(distinct e.calendar_owner) as calendar_count
-    from raw.calendar_events e
+    from staging.int_event_sightings e
     group by e.event_key
 ),
 attendee_counts as (

@@ -3,7 +3,7 @@
 -- not_null: message_key, person_id, kind
 with sightings as (
     select m.message_key, m.from_address, unnest(m.recipients) as r
-    from raw.mail_messages m
+    from staging.int_mail_sightings m
 ),
 resolved as (
     select

@@ -6,7 +6,7 @@ with sightings as (
         m.*,
         sender.person_id as sender_id,
         coalesce(sender.is_automated_address, false) as sender_is_automated
-    from raw.mail_messages m
+    from staging.int_mail_sightings m
     join staging.int_addresses_resolved sender on sender.address = m.from_address
 ),
 messages as (

@@ -1,0 +1,1 @@
+"""Source-neutral HTTP reliability: retry policy with backoff and Retry-After, and a quota pacer."""
