@@ -78,6 +78,10 @@ class Config(_Strict):
     identity: IdentityOptions = Field(default_factory=IdentityOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
+    google: dict[str, Any] = Field(default_factory=dict)
+    """Gmail / Google Calendar options, validated by ``connectors.google`` (see docs/connectors/google.md)."""
+    microsoft: dict[str, Any] = Field(default_factory=dict)
+    """Outlook mail / calendar options, validated by ``connectors.microsoft`` (docs/connectors/microsoft.md)."""
     thresholds: dict[str, Any] = Field(default_factory=dict)
     """Analytics parameters (see docs/metrics.md); unknown keys are rejected by the analytics settings."""
 

@@ -439,3 +439,29 @@ END:VEVENT
     assert rows["google-weekly|2024-04-04T07:00:00Z"]["timezone"] == "Europe/Berlin"
     assert rows["outlook"]["start_at"] == at(2024, 1, 10, 8)
     assert rows["outlook"]["timezone"] == "W. Europe Standard Time"
+
+
+def test_runaway_rule_is_quarantined_and_floating_series_expand(tmp_path: Path, ctx: ImportContext) -> None:
+    path = write(
+        tmp_path,
+        """
+BEGIN:VEVENT
+UID:every-minute
+DTSTART:20240101T090000Z
+RRULE:FREQ=MINUTELY
+ORGANIZER:mailto:ann@example.com
+END:VEVENT
+BEGIN:VEVENT
+UID:floating-standup
+DTSTART:20240102T091500
+DURATION:PT15M
+RRULE:FREQ=DAILY;COUNT=3
+ORGANIZER:mailto:ann@example.com
+END:VEVENT
+""",
+    )
+    pages = run(path, ctx)
+    assert rejects_of(pages) == {"vevent#0": "bad_recurrence"}
+    rows = by_key(path, ctx)
+    assert sorted(rows) == [f"floating-standup|2024-01-0{d}T09:15:00Z" for d in (2, 3, 4)]
+    assert rows["floating-standup|2024-01-02T09:15:00Z"]["end_at"] == at(2024, 1, 2, 9, 30)
