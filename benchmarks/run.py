@@ -1,0 +1,20 @@
+"""`make bench`: every benchmark in turn; each prints a markdown table with its floor and ratio."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS = ["benchmarks.bench_import"]
+
+
+def main() -> None:
+    for name in BENCHMARKS:
+        print(f"\n## {name}\n", flush=True)
+        module = importlib.import_module(name)
+        sys.argv = [name]
+        module.main()
+
+
+if __name__ == "__main__":
+    main()
