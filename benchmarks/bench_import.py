@@ -55,9 +55,7 @@ def main() -> None:
             rows.append(_measure("Enron sent mail (78 mbox)", ENRON, files, root / "enron"))
         generated = root / "generated.mbox"
         size = write_mbox(generated, args.messages)
-        rows.append(
-            _measure(f"generated mbox ({size / 1e6:,.0f} MB)", generated, [generated], root / "generated")
-        )
+        rows.append(_measure(f"generated mbox ({size / 1e6:,.0f} MB)", generated, [generated], root / "generated"))
     print(f"\nImport throughput, {os.cpu_count()} cores, peak RSS {peak_rss_mb():,.0f} MB\n")
     print(
         markdown_table(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from email.utils import format_datetime
 from pathlib import Path
-import datetime as dt
 
 _DOMAINS = ["acme.example", "globex.example", "initech.example", "gmail.com", "umbrella.example"]
 

@@ -70,9 +70,9 @@ class AddressNormaliser:
             return self._protect(X500_PREFIX + path, domain=None) if "/cn=" in path else None
         if text.count("@") != 1:
             return None
-        local, domain = text.split("@")
+        local, raw_domain = text.split("@")
         local = local.strip(".'\"")
-        domain = _decode_domain(domain.strip(".'\""))
+        domain = _decode_domain(raw_domain.strip(".'\""))
         if not local or domain is None or not _LOCAL.match(local) or not _DOMAIN.match(domain):
             return None
         if self.fold_gmail and domain in GMAIL_DOMAINS:

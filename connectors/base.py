@@ -117,6 +117,7 @@ class OwnerGuess:
 
     address: str
     method: str
-    """``given`` (--owner), ``takeout_account``, ``sent_folder_sender``, ``calendar_owner``, ``most_frequent_address``."""
+    """How it was told: ``given`` (--owner), ``config``, ``takeout_account``, ``sent_folder_sender``,
+    ``calendar_owner`` or ``most_frequent_address``."""
     share: float = 1.0
     """Share of the sampled records that support the guess."""

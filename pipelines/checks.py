@@ -6,7 +6,6 @@ table shrinks sharply between runs. Quality checks on staging and marts are bloc
 stops everything downstream of it in the run.
 """
 
-
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -41,10 +40,9 @@ class TableChecks:
     def query(self, earliest: dt.date, latest: dt.date) -> str:
         columns = list(dict.fromkeys([*self.unique, *self.not_null, *self.between, *self.plausible_timestamps]))
         select = [f'"{c}"' for c in columns]
-        select += [f"coalesce(({rule}), false) as \"rule_{name}\"" for name, rule in self.rules.items()]
+        select += [f'coalesce(({rule}), false) as "rule_{name}"' for name, rule in self.rules.items()]
         select += [
-            f"\"{c}\" is null or \"{c}\" between timestamptz '{earliest}' and timestamptz '{latest}'"
-            f' as "plausible_{c}"'
+            f'"{c}" is null or "{c}" between timestamptz \'{earliest}\' and timestamptz \'{latest}\' as "plausible_{c}"'
             for c in self.plausible_timestamps
         ]
         return f"select {', '.join(select) or '1 as one'} from {self.table}"
@@ -54,9 +52,10 @@ class TableChecks:
 def _gx_context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx  # heavy import: only when a check runs
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     return context
 
 

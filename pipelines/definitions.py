@@ -9,7 +9,7 @@ from pipelines.assets.raw import api_tables, raw_config, raw_files
 from pipelines.checks import build_checks
 from pipelines.resources import WarehouseResource
 
-all_assets = [raw_config, raw_files, *api_tables, *model_assets]
+all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [raw_config, raw_files, *api_tables, *model_assets]
 
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",

@@ -85,14 +85,14 @@ def build_import_context(settings: Settings) -> ImportContext:
 def _fingerprint(path: Path) -> str:
     if path.is_dir():
         entries = [p.stat() for p in path.rglob("*") if p.is_file()]
-        return f"dir:{len(entries)}:{sum(s.st_size for s in entries)}:{max((s.st_mtime_ns for s in entries), default=0)}"
+        return (
+            f"dir:{len(entries)}:{sum(s.st_size for s in entries)}:{max((s.st_mtime_ns for s in entries), default=0)}"
+        )
     stat = path.stat()
     return f"{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _resolve_owner(
-    source: FileSource, owner: str | None, ctx: ImportContext, settings: Settings
-) -> OwnerGuess | None:
+def _resolve_owner(source: FileSource, owner: str | None, ctx: ImportContext, settings: Settings) -> OwnerGuess | None:
     normaliser = ctx.normaliser()
     if owner:
         address = normaliser.normalise(owner)
@@ -156,9 +156,7 @@ def _import_one(
     for page in source.pages(guess.address, ctx, position):
         position = page.cursor
         page.cursor = cursor(position)
-        outcome.result.add(
-            commit_page(con, page, source=source.source, account=guess.address, stream=stream)
-        )
+        outcome.result.add(commit_page(con, page, source=source.source, account=guess.address, stream=stream))
         if on_page is not None:
             reached = int(position) if position and position.isdigit() else outcome.result.pages
             on_page(source, reached, total)

@@ -110,9 +110,7 @@ def commit_page(
         if page.rejects:
             rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
             con.register("_page_rejects", rejects)
-            result.quarantined = _run(
-                con, "insert or ignore into ops.quarantine by name select * from _page_rejects"
-            )
+            result.quarantined = _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
         _run(
             con,
             "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,13 +16,13 @@ from tiepulse.warehouse import connect
 WAREHOUSE_POOL = "duckdb_warehouse"
 
 
-class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class WarehouseResource(dg.ConfigurableResource):
     """Opens the warehouse at ``$TIEPULSE_HOME/warehouse.duckdb`` (or ``home`` when given)."""
 
     home: str | None = None
 
     def settings(self) -> Settings:
-        return Settings(home=self.home) if self.home else Settings()
+        return Settings(home=Path(self.home)) if self.home else Settings()
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:

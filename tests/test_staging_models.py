@@ -68,8 +68,15 @@ def built(warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         con,
         "raw.directory",
         [
-            {"email": "cy@acme.com", "other_emails": ["x500:/o=acme/ou=na/cn=recipients/cn=cy"], "name": "Cy Dir",
-             "team": "Sales", "department": "Revenue", "manager_email": "ana.ruiz@acme.com", "is_internal": True},
+            {
+                "email": "cy@acme.com",
+                "other_emails": ["x500:/o=acme/ou=na/cn=recipients/cn=cy"],
+                "name": "Cy Dir",
+                "team": "Sales",
+                "department": "Revenue",
+                "manager_email": "ana.ruiz@acme.com",
+                "is_internal": True,
+            },
         ],
     )
     _load(
@@ -77,11 +84,23 @@ def built(warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         "raw.mail_messages",
         [
             # the same message in the sender's Sent and the recipient's Inbox: one message
-            _msg("m1", "ana@acme.com", "ana.ruiz@acme.com", ("to", "bo.li@oldco.com"), ("cc", "cy@acme.com"),
-                 ("bcc", "ana@acme.com"), from_name="Ana Ruiz"),
+            _msg(
+                "m1",
+                "ana@acme.com",
+                "ana.ruiz@acme.com",
+                ("to", "bo.li@oldco.com"),
+                ("cc", "cy@acme.com"),
+                ("bcc", "ana@acme.com"),
+                from_name="Ana Ruiz",
+            ),
             _msg("m1", "bo@acme.com", "ana.ruiz@acme.com", ("to", "bo.li@oldco.com"), ("cc", "cy@acme.com")),
-            _msg("m2", "ana@acme.com", "bo@acme.com", ("to", "x500:/o=acme/ou=na/cn=recipients/cn=cy"),
-                 ("to", "ana@acme.com")),
+            _msg(
+                "m2",
+                "ana@acme.com",
+                "bo@acme.com",
+                ("to", "x500:/o=acme/ou=na/cn=recipients/cn=cy"),
+                ("to", "ana@acme.com"),
+            ),
             _msg("m3", "ana@acme.com", "team@lists.example.org", ("to", "ana@acme.com"), list_id="<news.example>"),
             _msg("m4", "ana@acme.com", "noreply@shop.example", ("to", "ana@acme.com")),
         ],
@@ -90,8 +109,14 @@ def built(warehouse: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         con,
         "raw.calendar_events",
         [
-            _event("e1", "ana@acme.com", "ana@acme.com", ("bo@acme.com", "needs_action"), ("room1@acme.com", "accepted"),
-                   sequence=1),
+            _event(
+                "e1",
+                "ana@acme.com",
+                "ana@acme.com",
+                ("bo@acme.com", "needs_action"),
+                ("room1@acme.com", "accepted"),
+                sequence=1,
+            ),
             _event("e1", "bo@acme.com", "ana@acme.com", ("bo@acme.com", "declined"), sequence=1),
         ],
     )
@@ -106,19 +131,24 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 
 def test_message_seen_in_two_mailboxes_is_one_message(built: duckdb.DuckDBPyConnection) -> None:
     assert _rows(built, "select message_key, mailbox_count from staging.stg_messages order by 1") == [
-        ("m1", 2), ("m2", 1), ("m3", 1), ("m4", 1)
+        ("m1", 2),
+        ("m2", 1),
+        ("m3", 1),
+        ("m4", 1),
     ]
 
 
 def test_aliases_merge_into_one_person(built: duckdb.DuckDBPyConnection) -> None:
     # ego address (config), explicit alias (config) and X.500 path (directory) all resolve
     assert _rows(built, "select sender_id from staging.stg_messages where message_key = 'm1'") == [("ana@acme.com",)]
-    recipients = _rows(built, "select person_id, kind from staging.stg_message_recipients where message_key = 'm1' "
-                              "order by 1")
+    recipients = _rows(
+        built, "select person_id, kind from staging.stg_message_recipients where message_key = 'm1' order by 1"
+    )
     # ana herself (Bcc on her own message) is not a recipient; bo via alias; cy once
     assert recipients == [("bo@acme.com", "to"), ("cy@acme.com", "cc")]
     assert _rows(built, "select person_id from staging.stg_message_recipients where message_key = 'm2' order by 1") == [
-        ("ana@acme.com",), ("cy@acme.com",)
+        ("ana@acme.com",),
+        ("cy@acme.com",),
     ]
 
 
@@ -157,7 +187,9 @@ def test_egos_from_config_and_mailboxes(built: duckdb.DuckDBPyConnection) -> Non
 def test_upstream_tables_come_from_the_sql(tmp_path) -> None:  # type: ignore[no-untyped-def]
     models = {m.table: m for m in all_models()}
     assert models["staging.stg_messages"].upstream == {
-        "staging.int_mail_sightings", "staging.int_addresses_resolved", "staging.stg_message_recipients"
+        "staging.int_mail_sightings",
+        "staging.int_addresses_resolved",
+        "staging.stg_message_recipients",
     }
     order = [m.table for m in all_models()]
     assert order.index("staging.stg_message_recipients") < order.index("staging.stg_messages")

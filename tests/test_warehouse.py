@@ -26,8 +26,10 @@ def test_new_warehouse_has_layers_and_version(tmp_path: Path) -> None:
 def test_older_warehouse_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
     con = duckdb.connect(str(path))
-    con.execute("create schema ops; create table ops.schema_version (version integer primary key, name varchar, "
-                "applied_at timestamptz default now())").fetchall()
+    con.execute(
+        "create schema ops; create table ops.schema_version (version integer primary key, name varchar, "
+        "applied_at timestamptz default now())"
+    ).fetchall()
     con.close()
     con = connect(path)
     assert con.execute("select count(*) from ops.schema_version").fetchone() == (latest_version(),)
@@ -48,8 +50,13 @@ def test_read_only_open_of_missing_warehouse_says_what_to_do(tmp_path: Path) -> 
 
 def _page(n: int, cursor: str) -> Page:
     rows = [
-        {"row_key": f"k{i}", "owner": "a@x.com", "occurred_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-         "person_address": "b@x.com", "channel": "call"}
+        {
+            "row_key": f"k{i}",
+            "owner": "a@x.com",
+            "occurred_at": dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+            "person_address": "b@x.com",
+            "channel": "call",
+        }
         for i in range(n)
     ]
     return Page(

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from rich.table import Table
 
 from tiepulse.settings import ConfigError, Settings
 from tiepulse.warehouse import WarehouseError, open_warehouse
+
+if TYPE_CHECKING:
+    from connectors.files import FileSource
+    from pipelines.file_import import ImportReport
 
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
@@ -45,7 +49,9 @@ def _settings() -> Settings:
 
 @app.command("import")
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders: mbox, Takeout, .mbox.gz, maildir, .eml, .ics, CSV")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders: mbox, Takeout, .mbox.gz, maildir, .eml, .ics, CSV")
+    ],
     owner: Annotated[str | None, typer.Option(help="Whose mailbox/calendar these are (else inferred per file)")] = None,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
@@ -62,7 +68,7 @@ def import_command(
     console.print(f"Done in {time.monotonic() - started:.1f} s. Warehouse: {settings.warehouse_path}")
 
 
-def _run_import(settings: Settings, paths: list[Path], owner: str | None):  # type: ignore[no-untyped-def]
+def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> ImportReport:
     from pipelines.config_tables import land_config
     from pipelines.file_import import build_import_context, import_paths
     from tiepulse.runlog import record_run
@@ -70,14 +76,19 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None):  # ty
     with (
         open_warehouse(settings.warehouse_path) as con,
         Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[rows]}"), TimeElapsedColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[rows]}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
         ) as progress,
     ):
         tasks: dict[Path, TaskID] = {}
         counts: dict[Path, int] = {}
 
-        def on_page(source, reached: int, total: int | None) -> None:  # type: ignore[no-untyped-def]
+        def on_page(source: FileSource, reached: int, total: int | None) -> None:
             if source.path not in tasks:
                 tasks[source.path] = progress.add_task(source.path.name[:40], total=total, rows="")
             counts[source.path] = counts.get(source.path, 0) + 1
@@ -91,15 +102,20 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None):  # ty
     return report
 
 
-def _print_import_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_import_report(report: ImportReport) -> None:
     table = Table(title="Imported files")
     for column in ("file", "format", "owner", "owner from", "status", "rows added", "quarantined"):
         table.add_column(column, justify="right" if column in ("rows added", "quarantined") else "left")
     shown = report.files if len(report.files) <= 30 else report.files[:25]
     for f in shown:
         table.add_row(
-            f.path.name, f.format, f.owner or "-", f.owner_method, f.status,
-            f"{sum(f.result.inserted.values()):,}", f"{f.result.quarantined:,}",
+            f.path.name,
+            f.format,
+            f.owner or "-",
+            f.owner_method,
+            f.status,
+            f"{sum(f.result.inserted.values()):,}",
+            f"{f.result.quarantined:,}",
         )
     console.print(table)
     if len(report.files) > len(shown):
@@ -109,11 +125,15 @@ def _print_import_report(report) -> None:  # type: ignore[no-untyped-def]
     console.print(f"[bold]{len(report.files)} files[/bold]; rows added: {added}; quarantined: {total.quarantined:,}")
     no_owner = [f.path.name for f in report.files if f.status == "no_owner"]
     if no_owner:
-        err.print(f"[yellow]Skipped {len(no_owner)} file(s) whose owner could not be told; pass --owner EMAIL:[/yellow] "
-                  + ", ".join(no_owner[:5]))
+        err.print(
+            f"[yellow]Skipped {len(no_owner)} file(s) whose owner could not be told; pass --owner EMAIL:[/yellow] "
+            + ", ".join(no_owner[:5])
+        )
     if report.unclaimed:
-        err.print(f"[yellow]Not recognised, left alone ({len(report.unclaimed)}):[/yellow] "
-                  + ", ".join(p.name for p in report.unclaimed[:5]))
+        err.print(
+            f"[yellow]Not recognised, left alone ({len(report.unclaimed)}):[/yellow] "
+            + ", ".join(p.name for p in report.unclaimed[:5])
+        )
 
 
 def _run_refresh() -> None:
@@ -136,7 +156,7 @@ def refresh() -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL to run read-only, e.g. \"select * from staging.dim_person\"")],
+    query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "select * from staging.dim_person"')],
     output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
     """Run read-only SQL on the warehouse."""

@@ -25,7 +25,7 @@ CONFIG_TABLES = ("config_egos", "config_aliases", "config_identity")
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )
-def raw_files(warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
+def raw_files(warehouse: WarehouseResource):
     """Import new or changed files from the config's import_paths, directory_file and contacts_file."""
     settings = warehouse.settings()
     config = settings.config
@@ -52,7 +52,7 @@ def raw_files(warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )
-def raw_config(warehouse: WarehouseResource):  # type: ignore[no-untyped-def]
+def raw_config(warehouse: WarehouseResource):
     """Egos, aliases, internal domains and automation patterns as the config file says now."""
     settings = warehouse.settings()
     with warehouse.connect() as con:
