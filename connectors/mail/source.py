@@ -1,0 +1,119 @@
+"""``MailFileSource``: one mail file or folder as pages of ``raw.mail_messages`` rows, rejects and a cursor.
+
+``source`` is ``takeout`` for Google Takeout, ``mbox`` for plain and gzip mbox, else the format (maildir,
+eml). ``source_file`` is the resolved path, so the same file named two ways quarantines nothing twice. Files
+smaller than ``PARALLEL_MIN_BYTES`` (or with ``ctx.workers`` = 1) are parsed in this process; larger mbox
+files are framed here and parsed in ``ctx.workers`` processes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from connectors.base import ImportContext, OwnerGuess, Page, Reject
+from connectors.mail import owner as owner_guess
+from connectors.mail.batches import Batch, Item, parse_batch
+from connectors.mail.reading import MBOX_FORMATS, Record, iter_records
+from connectors.mail.records import MessageParser
+from connectors.mail.workers import parse_in_workers
+from connectors.raw_schemas import MAIL_MESSAGES
+
+TABLE = "raw.mail_messages"
+BATCH = 1_000
+"""Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+FORMATS = ("mbox", "takeout", "mbox.gz", "maildir", "eml")
+
+
+class MailFileSource:
+    """A claimed mail path (see ``connectors.mail.claims``) as a ``connectors.files.FileSource``."""
+
+    def __init__(self, path: Path, format: str) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown mail format {format!r}; expected one of {FORMATS}")
+        self.path = path
+        self.format = format
+        self.source = "mbox" if format == "mbox.gz" else format
+
+    @property
+    def source_file(self) -> str:
+        return str(self.path.resolve())
+
+    def _parser(self, ctx: ImportContext, owner: str) -> MessageParser:
+        return MessageParser(ctx, owner=owner, source=self.source, source_file=self.source_file)
+
+    def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
+        parser = self._parser(ctx, owner="")
+        records = itertools.islice(iter_records(self.path, self.format), owner_guess.SAMPLE)
+        parsed = (parser.parse(position, block, folder) for position, block, folder, _ in records)
+        rows = (r for r in parsed if not isinstance(r, Reject))
+        return owner_guess.guess_owner(rows, takeout=self.format == "takeout")
+
+    def _parallel(self, ctx: ImportContext) -> bool:
+        if ctx.workers <= 1 or self.format not in MBOX_FORMATS:
+            return False
+        return self.path.stat().st_size >= PARALLEL_MIN_BYTES
+
+    @staticmethod
+    def _batches(records: Iterator[Record], size: int) -> Iterator[tuple[list[Item], str]]:
+        while batch := list(itertools.islice(records, size)):
+            yield [(position, block, folder) for position, block, folder, _ in batch], batch[-1][3]
+
+    def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
+        problems: list[str] = []
+        records = iter_records(self.path, self.format, cursor, problems)
+        batches = self._batches(records, max(1, min(BATCH, ctx.page_size)))
+        parsed: Iterable[tuple[Batch, str]]
+        if self._parallel(ctx):
+            parsed = parse_in_workers(batches, ctx=ctx, owner=owner, source=self.source, source_file=self.source_file)
+        else:
+            parser = self._parser(ctx, owner)
+            parsed = ((parse_batch(parser, items), after) for items, after in batches)
+        last = cursor
+        for page in self._paginate(parsed, ctx.page_size):
+            last = page.cursor
+            yield page
+        if problems:
+            yield Page(rejects=[self._unreadable(problem, last) for problem in problems], cursor=last)
+
+    def _unreadable(self, problem: str, cursor: str | None) -> Reject:
+        return Reject(
+            kind="message",
+            source=self.source,
+            source_file=self.source_file,
+            position=cursor or "0",
+            reason="unreadable_file",
+            detail=f"reading stopped here: {problem}",
+        )
+
+    def _paginate(self, parsed: Iterable[tuple[Batch, str]], page_size: int) -> Iterator[Page]:
+        tables: list[pa.Table] = []
+        rejects: list[Reject] = []
+        seen: set[str] = set()
+        count = 0
+        last: str | None = None
+        for (table, batch_rejects), after in parsed:
+            keys = table.column("message_key").to_pylist()
+            if seen.intersection(keys):  # a Message-ID repeated across batches of a page: keep the first
+                mask = [k not in seen for k in keys]
+                table = table.filter(pa.array(mask))
+                keys = [k for k, keep in zip(keys, mask, strict=True) if keep]
+            seen.update(keys)
+            tables.append(table)
+            rejects.extend(batch_rejects)
+            count += table.num_rows + len(batch_rejects)
+            last = after
+            if count >= page_size:
+                yield self._page(tables, rejects, after)
+                tables, rejects, seen, count = [], [], set(), 0
+        if tables or rejects:
+            yield self._page(tables, rejects, last)
+
+    @staticmethod
+    def _page(tables: list[pa.Table], rejects: list[Reject], cursor: str | None) -> Page:
+        rows = pa.concat_tables(tables) if tables else MAIL_MESSAGES.empty_table()
+        return Page(rows={TABLE: rows}, rejects=rejects, cursor=cursor)

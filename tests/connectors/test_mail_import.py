@@ -1,0 +1,210 @@
+"""Formats, claims, owner inference, cursors and idempotency of the mail importers, through the loader."""
+
+from __future__ import annotations
+
+import gzip
+import mailbox
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.base import ImportContext
+from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks
+from connectors.mail import source as mail_source
+from pipelines.loader import commit_page
+from tests.conftest import make_context
+
+TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
+
+
+def message(n: int, *, sender: str = "me@example.com", to: str = "you@example.com", extra: str = "") -> str:
+    return (
+        f"Message-ID: <m{n}@example.com>\nDate: Mon, 6 Jan 2020 10:{n % 60:02d}:00 +0000\n"
+        f"From: {sender}\nTo: {to}\n{extra}Subject: n{n}\n\nbody {n}\nFrom here on a body line\n"
+    )
+
+
+def write_mbox(path: Path, count: int, **kwargs: str) -> Path:
+    parts = [f"From x@example.com Mon Jan  6 10:00:00 2020\n{message(n, **kwargs)}\n" for n in range(count)]
+    path.write_text("".join(parts).replace("\nFrom here", "\n>From here"))
+    return path
+
+
+def run_import(con: duckdb.DuckDBPyConnection, src: MailFileSource, ctx: ImportContext, owner: str) -> None:
+    stream = str(src.path)
+    row = con.execute(
+        "select cursor from ops.sync_state where source = ? and account = ? and stream = ?",
+        [src.source, owner, stream],
+    ).fetchone()
+    for page in src.pages(owner, ctx, row[0] if row else None):
+        commit_page(con, page, source=src.source, account=owner, stream=stream)
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    rows = con.execute("select count(*) from raw.mail_messages").fetchone()
+    rejects = con.execute("select count(*) from ops.quarantine").fetchone()
+    assert rows is not None and rejects is not None
+    return int(rows[0]), int(rejects[0])
+
+
+def test_claims_by_content(tmp_path: Path) -> None:
+    mbox = write_mbox(tmp_path / "inbox", 3)
+    assert claims(mbox) == "mbox"
+    gz = tmp_path / "inbox.mbox.gz"
+    gz.write_bytes(gzip.compress(mbox.read_bytes()))
+    assert claims(gz) == "mbox.gz"
+    takeout = tmp_path / "All mail.mbox"
+    takeout.write_text(
+        "From 1@xxx Mon Jan 06 10:00:00 +0000 2020\nX-GM-THRID: 42\nX-Gmail-Labels: Inbox,Important\n" + message(1)
+    )
+    assert claims(takeout) == "takeout"
+    eml = tmp_path / "note.txt"
+    eml.write_text(message(1))
+    assert claims(eml) == "eml"
+    (tmp_path / "data.csv").write_text("from,to,date\na,b,c\n")
+    (tmp_path / "cal.ics").write_text("BEGIN:VCALENDAR\nVERSION:2.0\nEND:VCALENDAR\n")
+    assert claims(tmp_path / "data.csv") is None and claims(tmp_path / "cal.ics") is None
+    assert claims(tmp_path) is None  # a folder of mixed files is walked, not claimed
+    emls = tmp_path / "emls"
+    emls.mkdir()
+    (emls / "a.eml").write_text(message(1))
+    assert claims(emls) == "eml"
+    md = tmp_path / "Maildir"
+    mailbox.Maildir(md, create=True)
+    assert claims(md) == "maildir"
+
+
+def test_resume_from_every_cursor_equals_a_full_run(tmp_path: Path) -> None:
+    ctx = make_context(page_size=4)
+    src = MailFileSource(TRICKY, "mbox")
+    full = list(src.pages("o@example.com", ctx, None))
+    keys = [k for p in full for k in p.rows["raw.mail_messages"].column("message_key").to_pylist()]
+    rejects = [r.key for p in full for r in p.rejects]
+    assert len(full) == 4 and full[-1].cursor == str(TRICKY.stat().st_size)
+    for i, page in enumerate(full[:-1]):
+        rest = list(src.pages("o@example.com", ctx, page.cursor))
+        done = full[: i + 1]
+        assert [k for p in done + rest for k in p.rows["raw.mail_messages"].column("message_key").to_pylist()] == keys
+        assert [r.key for p in done + rest for r in p.rejects] == rejects
+    assert list(src.pages("o@example.com", ctx, full[-1].cursor)) == []
+
+
+def test_import_twice_adds_nothing(warehouse: duckdb.DuckDBPyConnection, ctx: ImportContext) -> None:
+    src = MailFileSource(TRICKY, "mbox")
+    run_import(warehouse, src, ctx, "o@example.com")
+    first = counts(warehouse)
+    assert first == (6, 7)
+    warehouse.execute("delete from ops.sync_state").fetchall()  # forget the cursor: a full re-read
+    run_import(warehouse, src, ctx, "o@example.com")
+    assert counts(warehouse) == first
+
+
+def test_gzip_takeout_maildir_and_eml_import(tmp_path: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
+    ctx = make_context()
+    gz = tmp_path / "old.mbox.gz"
+    plain = write_mbox(tmp_path / "plain", 5).read_bytes()
+    gz.write_bytes(gzip.compress(plain))
+    assert bare_split(gz) == 5
+    second = plain.index(b"\nFrom x") + 1  # offsets are in the decompressed stream
+    assert [p for p, _ in iter_header_blocks(gz, "mbox.gz")][:2] == ["0", str(second)]
+
+    takeout = tmp_path / "takeout.mbox"
+    takeout.write_text(
+        "".join(
+            f"From 1@xxx Mon Jan 06 10:00:00 +0000 2020\nX-GM-THRID: 16{n}\n"
+            f'X-Gmail-Labels: Inbox,"Work, 2020",=?UTF-8?Q?D=C3=A9p?=\n'
+            + message(100 + n, to="Me <M.E+tag@gmail.com>", sender=f"s{n}@example.com")
+            + "\n"
+            for n in range(4)
+        )
+    )
+    md = tmp_path / "Maildir"
+    box = mailbox.Maildir(md, create=True)
+    box.add(message(200).encode())
+    sent = box.add_folder("Sent")
+    sent.add(message(201).encode())
+    emls = tmp_path / "emls"
+    emls.mkdir()
+    for n in (300, 301):
+        (emls / f"{n}.eml").write_text(message(n).replace("\n", "\r\n"))
+
+    found = {}
+    for path in (gz, takeout, md, emls):
+        fmt = claims(path)
+        assert fmt is not None
+        src = MailFileSource(path, fmt)
+        guess = src.infer_owner(ctx)
+        assert guess is not None
+        found[fmt] = guess
+        run_import(warehouse, src, ctx, guess.address)
+    assert found["takeout"].address == "me@gmail.com" and found["takeout"].method == "takeout_account"
+    assert found["mbox.gz"].method == "sent_folder_sender"
+
+    rows = warehouse.execute(
+        "select source, count(*), list(distinct folder order by folder), list(thread_id order by thread_id),"
+        " any_value(labels) from raw.mail_messages group by 1 order by 1"
+    ).fetchall()
+    assert rows[0][:3] == ("eml", 2, [None])
+    assert rows[1][:3] == ("maildir", 2, ["Sent", None])
+    assert rows[2][:2] == ("mbox", 5)
+    assert rows[3][:2] == ("takeout", 4) and rows[3][3] == ["160", "161", "162", "163"]
+    assert rows[3][4] == ["Inbox", "Work, 2020", "Dép"]
+    positions = warehouse.execute(
+        "select list(source_position order by source_position) from raw.mail_messages where source = 'eml'"
+    ).fetchone()
+    assert positions == (["300.eml", "301.eml"],)
+    before = counts(warehouse)
+    for path in (gz, takeout, md, emls):  # resumed from their cursors: nothing new
+        src = MailFileSource(path, claims(path) or "")
+        run_import(warehouse, src, ctx, src.infer_owner(ctx).address)  # type: ignore[union-attr]
+    assert counts(warehouse) == before
+
+
+def test_maildir_cursor_resumes_after_the_last_name(tmp_path: Path) -> None:
+    md = tmp_path / "Maildir"
+    box = mailbox.Maildir(md, create=True)
+    for n in range(5):
+        box.add(message(n).encode())
+    ctx = make_context(page_size=2)
+    src = MailFileSource(md, "maildir")
+    pages = list(src.pages("me@example.com", ctx, None))
+    assert [p.row_count for p in pages] == [2, 2, 1]
+    rest = list(src.pages("me@example.com", ctx, pages[0].cursor))
+    assert sum(p.row_count for p in rest) == 3
+
+
+def test_truncated_gzip_keeps_what_it_can_and_reports(tmp_path: Path) -> None:
+    data = gzip.compress(write_mbox(tmp_path / "plain", 400).read_bytes())
+    gz = tmp_path / "cut.mbox.gz"
+    gz.write_bytes(data[: len(data) // 2])
+    assert claims(gz) == "mbox.gz"
+    pages = list(MailFileSource(gz, "mbox.gz").pages("me@example.com", make_context(), None))
+    rows = sum(p.row_count for p in pages)
+    reasons = [r.reason for p in pages for r in p.rejects]
+    assert 0 < rows < 400 and reasons == ["unreadable_file"]
+
+
+def test_garbage_file_does_not_crash(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mbox"
+    junk.write_bytes(b"From \n\n\x00\xff\xfe garbage\nFrom broken\nFrom: \n\nFrom x\nDate: x\n")
+    pages = list(MailFileSource(junk, "mbox").pages("me@example.com", make_context(), None))
+    assert sum(p.row_count for p in pages) == 0
+    assert {r.reason for p in pages for r in p.rejects} == {"no_sender"}
+
+
+def test_worker_processes_give_the_same_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mbox = write_mbox(tmp_path / "big.mbox", 2_500, extra="Cc: a@example.com\n")
+    shutil.copy(TRICKY, tmp_path / "tricky.mbox")
+    with mbox.open("a") as fh:
+        fh.write((tmp_path / "tricky.mbox").read_text())
+    serial = list(MailFileSource(mbox, "mbox").pages("me@example.com", make_context(page_size=1_000), None))
+    monkeypatch.setattr(mail_source, "PARALLEL_MIN_BYTES", 0)
+    ctx = make_context(page_size=1_000, workers=2)
+    parallel = list(MailFileSource(mbox, "mbox").pages("me@example.com", ctx, None))
+    assert [p.cursor for p in parallel] == [p.cursor for p in serial]
+    assert len(parallel) == len(serial) == 3
+    for p, s in zip(parallel, serial, strict=True):
+        assert p.rows["raw.mail_messages"].equals(s.rows["raw.mail_messages"])
+    assert [r.key for p in parallel for r in p.rejects] == [r.key for p in serial for r in p.rejects]
