@@ -360,6 +360,7 @@ class _Mapper:
         self.ctx = ctx
         self.source_file = source_file
         self.normaliser = ctx.normaliser()
+        self._statics: dict[int, dict[str, Any]] = {}
 
     def group(self, group: _Group) -> _Occurrences:
         rejects: list[Reject] = []
@@ -463,13 +464,32 @@ class _Mapper:
         rows.append(row)
 
     def _row(self, origin: _Component, event: Component, uid: str, recurrence_id: str | None) -> dict[str, Any]:
-        normaliser = self.normaliser
         start_value = _when(event, "DTSTART")
         if start_value is None:  # checked before expansion; the library always sets it
             raise ValueError(f"{origin.position}: occurrence without DTSTART")
         is_all_day = not isinstance(start_value, dt.datetime)
-        start_at = to_utc(start_value)
-        end_at = _end(event, start_value)
+        return {
+            "event_key": uid if recurrence_id is None else occurrence_key(uid, recurrence_id),
+            "calendar_owner": self.owner,
+            "source": SOURCE,
+            "source_file": self.source_file,
+            "source_position": origin.position,
+            "uid": uid,
+            "recurrence_id": recurrence_id,
+            "start_at": to_utc(start_value),
+            "end_at": _end(event, start_value),
+            "is_all_day": is_all_day,
+            "timezone": None if is_all_day else _timezone(origin.event, start_value),
+            "series_id": None if recurrence_id is None else uid,
+            **self._static(origin),
+        }
+
+    def _static(self, origin: _Component) -> dict[str, Any]:
+        """What every occurrence of a component shares (an occurrence is a copy with other times)."""
+        cached = self._statics.get(origin.index)
+        if cached is not None:
+            return cached
+        event, normaliser = origin.event, self.normaliser
         organizer = event.get("ORGANIZER")
         attendees: dict[str, dict[str, Any]] = {}
         for attendee in _as_list(event.get("ATTENDEE")):
@@ -485,31 +505,20 @@ class _Mapper:
                 "is_resource": str(params.get("CUTYPE", "")).upper() in RESOURCE_CUTYPES,
             }
         summary = _text(event.get("SUMMARY"))
-        return {
-            "event_key": uid if recurrence_id is None else occurrence_key(uid, recurrence_id),
-            "calendar_owner": self.owner,
-            "source": SOURCE,
-            "source_file": self.source_file,
-            "source_position": origin.position,
-            "uid": uid,
-            "recurrence_id": recurrence_id,
-            "start_at": start_at,
-            "end_at": end_at,
-            "is_all_day": is_all_day,
-            "timezone": None if is_all_day else _timezone(origin.event, start_value),
+        key = self.ctx.subject_key
+        static = {
             "status": _status(event, origin.calendar),
             "organizer_address": _address(organizer, normaliser),
             "organizer_name": _name(organizer, normaliser),
             "attendees": list(attendees.values()),
             "location": _text(event.get("LOCATION")),
             "is_online": _is_online(event),
-            "title_hash": title_hash(self.ctx.subject_key, summary)
-            if self.ctx.subject_key is not None and summary
-            else None,
-            "series_id": None if recurrence_id is None else uid,
-            "updated_at": _updated(origin.event),
-            "sequence": _sequence(origin.event),
+            "title_hash": title_hash(key, summary) if key is not None and summary else None,
+            "updated_at": _updated(event),
+            "sequence": _sequence(event),
         }
+        self._statics[origin.index] = static
+        return static
 
 
 def _end(event: Component, start_value: dt.date) -> dt.datetime:

@@ -344,6 +344,11 @@ class CsvFileSource:
     def layout(self) -> CsvLayout:
         return LAYOUTS[self.format]
 
+    @property
+    def has_owner_column(self) -> bool:
+        """Whether rows can name their own owner (``pages`` may then be called with owner ``''``)."""
+        return "owner" in _CsvText.read(self.path, head_only=True).header
+
     def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
         """CSV owners come from ``--owner``, the ``owner`` column or the config, never from guessing."""
         return None

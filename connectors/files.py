@@ -44,21 +44,29 @@ def _claim(path: Path) -> FileSource | None:
     return None
 
 
-def discover(paths: list[Path]) -> tuple[list[FileSource], list[Path]]:
-    """Importable sources under ``paths`` (folders walked, hidden files skipped) and the files nobody claimed."""
+def discover(paths: list[Path]) -> tuple[list[FileSource], list[tuple[Path, str]]]:
+    """Importable sources under ``paths`` (folders walked, hidden files skipped), and the files left alone with why.
+
+    A file that looks like one of our formats but is broken (a CSV missing a required column) is left alone with
+    the reason, so one bad file never stops the import of the others.
+    """
     found: list[FileSource] = []
-    unclaimed: list[Path] = []
+    unclaimed: list[tuple[Path, str]] = []
     pending = [p.expanduser() for p in paths]
     for path in pending:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
     while pending:
         path = pending.pop(0)
-        source = _claim(path)
+        try:
+            source = _claim(path)
+        except ValueError as exc:
+            unclaimed.append((path, str(exc)))
+            continue
         if source is not None:
             found.append(source)
         elif path.is_dir():
             pending[:0] = sorted(p for p in path.iterdir() if not p.name.startswith("."))
         else:
-            unclaimed.append(path)
+            unclaimed.append((path, "not a format tiepulse reads"))
     return found, unclaimed

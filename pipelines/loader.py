@@ -1,8 +1,13 @@
-"""Commit a connector's page (rows, rejects, cursor) to the warehouse in one transaction.
+"""Commit connector pages (rows, removals, rejects, cursor) to the warehouse, atomically.
 
-Rows are inserted by column name from Arrow. Append-only tables ignore rows whose key is already present
-(re-imports add nothing); snapshot tables (directory, contacts) and mutable ones (calendar events, which change
-upstream) replace the row with the same key.
+Rows are inserted by column name from Arrow. Each raw table has a key: append-only tables keep the row already
+present (re-imports add nothing); snapshot tables (directory, contacts) and mutable ones (calendar events, which
+change upstream) take the newest row. Keys are enforced here with set operations (dedupe the page, anti-join the
+table) rather than with primary-key indexes, which cost DuckDB three times as much on bulk loads; the loader is the
+only writer of raw tables.
+
+Several pages (for instance many small files) may share one transaction: each still carries its own cursor, so
+whatever commits, commits with the cursors that cover it.
 """
 
 from __future__ import annotations
@@ -15,17 +20,20 @@ import pyarrow as pa
 from connectors.base import Page
 from connectors.raw_schemas import SCHEMAS
 
-# table -> conflict policy on its primary key
-_POLICY: dict[str, str] = {
-    "raw.mail_messages": "ignore",
-    "raw.gmail_messages": "ignore",
-    "raw.graph_messages": "ignore",
-    "raw.manual_interactions": "ignore",
-    "raw.calendar_events": "replace",
-    "raw.gcal_events": "replace",
-    "raw.graph_events": "replace",
-    "raw.directory": "replace",
-    "raw.contacts": "replace",
+_MESSAGE_KEY = ("message_key", "mailbox_owner")
+_EVENT_KEY = ("event_key", "calendar_owner")
+
+# table -> (key columns, policy when the key is already present)
+_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "raw.mail_messages": (_MESSAGE_KEY, "keep"),
+    "raw.gmail_messages": (_MESSAGE_KEY, "keep"),
+    "raw.graph_messages": (_MESSAGE_KEY, "keep"),
+    "raw.manual_interactions": (("row_key",), "keep"),
+    "raw.calendar_events": (_EVENT_KEY, "replace"),
+    "raw.gcal_events": (_EVENT_KEY, "replace"),
+    "raw.graph_events": (_EVENT_KEY, "replace"),
+    "raw.directory": (("email",), "replace"),
+    "raw.contacts": (("owner", "email"), "replace"),
 }
 
 _QUARANTINE = pa.schema(
@@ -43,11 +51,6 @@ _QUARANTINE = pa.schema(
         )
     ]
 )
-
-
-def _owner_column(table: str) -> str:
-    schema_fields = SCHEMAS[table].names
-    return "mailbox_owner" if "mailbox_owner" in schema_fields else "calendar_owner"
 
 
 @dataclass(slots=True)
@@ -68,19 +71,100 @@ class LoadResult:
         self.pages += other.pages
 
 
+@dataclass(frozen=True, slots=True)
+class PageCommit:
+    """A page and the cursor stream it advances."""
+
+    page: Page
+    source: str
+    account: str
+    stream: str
+    complete: bool = False
+
+
 def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
-    """Execute a statement and drain its result; for inserts DuckDB answers the number of rows written."""
+    """Execute a statement and drain its result; for inserts and deletes DuckDB answers the rows affected."""
     row = con.execute(sql, params).fetchone()
     return int(row[0]) if row else 0
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
-    if table not in SCHEMAS:
-        raise ValueError(f"unknown raw table {table!r}; known: {sorted(SCHEMAS)}")
+def _owner_column(table: str) -> str:
+    return "mailbox_owner" if "mailbox_owner" in SCHEMAS[table].names else "calendar_owner"
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
+    if table not in _TABLES:
+        raise ValueError(f"unknown raw table {table!r}; known: {sorted(_TABLES)}")
+    keys, policy = _TABLES[table]
+    key_list = ", ".join(keys)
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, rows)
-    verb = "insert or replace" if _POLICY[table] == "replace" else "insert or ignore"
-    return _run(con, f"{verb} into {table} by name select * from {view}")
+    # Within a page the last row of a key wins (the newest revision for mutable sources).
+    deduped = (
+        f"select * from (select *, row_number() over () as _n from {view}) "
+        f"qualify _n = max(_n) over (partition by {key_list})"
+    )
+    if policy == "replace":
+        _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from {view})")
+        source = deduped
+    else:
+        source = f"select * from ({deduped}) anti join {table} using ({key_list})"
+    return _run(con, f"insert into {table} by name select * exclude (_n) from ({source})")
+
+
+def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult) -> None:
+    page = item.page
+    for table, rows in page.rows.items():
+        if rows.num_rows:
+            added = _upsert(con, table, rows)
+            result.inserted[table] = result.inserted.get(table, 0) + added
+    for removal in page.removals:
+        removed = _run(
+            con,
+            f"delete from {removal.table} where {_owner_column(removal.table)} = ? and source_position = ?",
+            [removal.owner, removal.source_position],
+        )
+        result.removed[removal.table] = result.removed.get(removal.table, 0) + removed
+    for change in page.status_changes:
+        if "status" not in SCHEMAS[change.table].names:
+            raise ValueError(f"{change.table} has no status column")
+        _run(
+            con,
+            f"update {change.table} set status = ? where {_owner_column(change.table)} = ? and source_position = ?",
+            [change.status, change.owner, change.source_position],
+        )
+    if page.rejects:
+        rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
+        con.register("_page_rejects", rejects)
+        result.quarantined += _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
+    _run(
+        con,
+        "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
+        "values (?, ?, ?, ?, ?, now())",
+        [item.source, item.account, item.stream, page.cursor, "complete" if item.complete else "running"],
+    )
+    result.pages += 1
+
+
+def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> list[LoadResult]:
+    """Write every page's rows, removals, rejects and cursor in one transaction; on error nothing is kept.
+
+    Returns what each page changed, in order.
+    """
+    results = [LoadResult() for _ in items]
+    views = {"_page_rejects"} | {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
+    _run(con, "begin transaction")
+    try:
+        for item, result in zip(items, results, strict=True):
+            _apply(con, item, result)
+        _run(con, "commit")
+    except Exception:
+        _run(con, "rollback")
+        raise
+    finally:
+        for name in views:
+            con.unregister(name)
+    return results
 
 
 def commit_page(
@@ -92,39 +176,8 @@ def commit_page(
     stream: str,
     complete: bool = False,
 ) -> LoadResult:
-    """Write rows, rejects and the cursor atomically; on any error nothing of the page is kept."""
-    result = LoadResult(pages=1)
-    _run(con, "begin transaction")
-    try:
-        for table, rows in page.rows.items():
-            if rows.num_rows:
-                result.inserted[table] = _insert(con, table, rows)
-        for removal in page.removals:
-            owner = _owner_column(removal.table)
-            removed = _run(
-                con,
-                f"delete from {removal.table} where {owner} = ? and source_position = ?",
-                [removal.owner, removal.source_position],
-            )
-            result.removed[removal.table] = result.removed.get(removal.table, 0) + removed
-        if page.rejects:
-            rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
-            con.register("_page_rejects", rejects)
-            result.quarantined = _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
-        _run(
-            con,
-            "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
-            "values (?, ?, ?, ?, ?, now())",
-            [source, account, stream, page.cursor, "complete" if complete else "running"],
-        )
-        _run(con, "commit")
-    except Exception:
-        _run(con, "rollback")
-        raise
-    finally:
-        for name in ("_page_rejects", *(f"_page_{t.replace('.', '_')}" for t in page.rows)):
-            con.unregister(name)
-    return result
+    """Write one page's rows, removals, rejects and cursor atomically."""
+    return commit_pages(con, [PageCommit(page, source, account, stream, complete)])[0]
 
 
 def read_cursor(con: duckdb.DuckDBPyConnection, *, source: str, account: str, stream: str) -> tuple[str | None, str]:

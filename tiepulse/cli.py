@@ -129,11 +129,12 @@ def _print_import_report(report: ImportReport) -> None:
             f"[yellow]Skipped {len(no_owner)} file(s) whose owner could not be told; pass --owner EMAIL:[/yellow] "
             + ", ".join(no_owner[:5])
         )
-    if report.unclaimed:
-        err.print(
-            f"[yellow]Not recognised, left alone ({len(report.unclaimed)}):[/yellow] "
-            + ", ".join(p.name for p in report.unclaimed[:5])
-        )
+    broken = [(p, why) for p, why in report.unclaimed if why != "not a format tiepulse reads"]
+    for path, why in broken:
+        err.print(f"[red]Not imported:[/red] {path}: {why}")
+    others = [p.name for p, why in report.unclaimed if why == "not a format tiepulse reads"]
+    if others:
+        err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
 def _run_refresh() -> None:

@@ -31,8 +31,8 @@ create table if not exists raw.mail_messages (
     has_list_unsubscribe boolean,
     precedence           varchar,
     auto_submitted       varchar,
-    imported_at          timestamptz not null default now(),
-    primary key (message_key, mailbox_owner)
+    imported_at          timestamptz not null default now()
+    -- key (message_key, mailbox_owner), enforced by the loader (pipelines/loader.py)
 );
 
 -- One row per event occurrence per calendar (recurrences expanded inside the import window).
@@ -58,8 +58,8 @@ create table if not exists raw.calendar_events (
     series_id            varchar,
     updated_at           timestamptz,
     sequence             integer,
-    imported_at          timestamptz not null default now(),
-    primary key (event_key, calendar_owner)
+    imported_at          timestamptz not null default now()
+    -- key (event_key, calendar_owner), enforced by the loader (pipelines/loader.py)
 );
 
 -- The hand-kept interaction log: calls, coffees, notes.

@@ -383,15 +383,11 @@ def test_commit_twice_is_idempotent(warehouse: duckdb.DuckDBPyConnection) -> Non
                 commit_page(warehouse, page, source="ics", account=OWNER, stream=str(path))
         assert counts(warehouse) == (6 + 9, 5 + 1)
     moved = f"{SERIES}|2024-01-22T08:00:00Z"
-    row = warehouse.execute(
-        "select status, start_at from raw.calendar_events where event_key = ?", [moved]
-    ).fetchone()
+    row = warehouse.execute("select status, start_at from raw.calendar_events where event_key = ?", [moved]).fetchone()
     assert row is not None and row[0] == "confirmed" and row[1] == at(2024, 1, 22, 10)
 
 
-def test_updated_override_replaces_the_occurrence(
-    tmp_path: Path, warehouse: duckdb.DuckDBPyConnection
-) -> None:
+def test_updated_override_replaces_the_occurrence(tmp_path: Path, warehouse: duckdb.DuckDBPyConnection) -> None:
     """A later export cancels one more occurrence (in a second VCALENDAR of the same file)."""
     ctx = make_context()
     for page in IcsFileSource(WEEKLY).pages(OWNER, ctx, None):
