@@ -72,7 +72,10 @@ def build_import_context(settings: Settings) -> ImportContext:
     as_of = dt.datetime.combine(settings.as_of, dt.time(), tzinfo=dt.UTC)
     earliest = dt.datetime.combine(options.earliest_plausible_date, dt.time(), tzinfo=dt.UTC)
     window_end = as_of + dt.timedelta(days=options.calendar_window_days_ahead)
-    latest = max(as_of + dt.timedelta(days=options.future_tolerance_days), window_end)
+    # The future starts after today (or the analysis date, when that is later), never at an earlier analysis date:
+    # analysing 2001 must not quarantine mail from 2002.
+    today = dt.datetime.now(dt.UTC)
+    latest = max(max(today, as_of) + dt.timedelta(days=options.future_tolerance_days), window_end)
     return ImportContext(
         plausibility=Plausibility(earliest, latest),
         calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),

@@ -60,7 +60,7 @@ class ImportOptions(_Strict):
     calendar_window_days_ahead: int = 30
     earliest_plausible_date: dt.date = dt.date(1990, 1, 1)
     future_tolerance_days: int = 2
-    """How far past the analysis date a timestamp may lie before it is implausible (calendars add their window)."""
+    """How far past today (or a later analysis date) a timestamp may lie before it is implausible."""
     workers: int = 0
     """Processes for parsing mail; 0 means one per core."""
 
@@ -128,7 +128,7 @@ def _relative_to(base: Path, value: Path | None) -> Path | None:
 class Settings(BaseSettings):
     """Process-wide settings. Build with ``Settings()``; read the config through ``.config``."""
 
-    model_config = SettingsConfigDict(env_prefix="TIEPULSE_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="TIEPULSE_", frozen=True, populate_by_name=True)
 
     home: Path = Path(".tiepulse")
     config_file: Path | None = Field(default=None, validation_alias="TIEPULSE_CONFIG")
