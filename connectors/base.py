@@ -61,6 +61,17 @@ class Removal:
     """The source's own id for the record, as stored in ``source_position``."""
 
 
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A record whose status changed upstream without a full payload (a deleted Google Calendar event arrives as
+    ``{"id": ..., "status": "cancelled"}``): the stored row keeps its columns and takes the new ``status``."""
+
+    table: str
+    owner: str
+    source_position: str
+    status: str
+
+
 @dataclass(slots=True)
 class Page:
     """One unit of work for the loader: rows per raw table, removals, rejects, and the cursor after this page."""
@@ -69,6 +80,8 @@ class Page:
     rejects: list[Reject] = field(default_factory=list)
     cursor: str | None = None
     removals: list[Removal] = field(default_factory=list)
+    status_changes: list[StatusChange] = field(default_factory=list)
+    """Applied after ``rows`` and ``removals``; only for tables with a ``status`` column (calendar events)."""
 
     @property
     def row_count(self) -> int:

@@ -1,8 +1,8 @@
 """Every tunable number of the analytics core, in one validated object.
 
-The config file's ``thresholds:`` mapping is read through :meth:`AnalyticsParams.from_thresholds`; unknown keys are
-refused with the list of valid ones (and the closest match), so a typo never silently falls back to a default.
-docs/metrics.md explains each default and why it was chosen.
+The config file's ``thresholds:`` mapping is read through :meth:`AnalyticsParams.from_thresholds`; unknown
+keys are refused with the list of valid ones (and the closest match), so a typo never silently falls back to a
+default. docs/metrics.md explains each default and why it was chosen.
 """
 
 from __future__ import annotations
@@ -60,68 +60,68 @@ class AnalyticsParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # --- interactions -------------------------------------------------------------------------------------
-    max_group_size: int = Field(18, ge=1)
+    max_group_size: int = Field(default=18, ge=1)
     """Mail with more recipients, meetings with more invitees are broadcasts, not ties (Viva: 18)."""
-    meeting_minutes_cap: float = Field(240.0, gt=0)
+    meeting_minutes_cap: float = Field(default=240.0, gt=0)
     """Meeting minutes are capped here (Viva counts meetings up to 4 hours)."""
 
     # --- tie strength -------------------------------------------------------------------------------------
-    half_life_days: float = Field(90.0, ge=14, le=3650)
+    half_life_days: float = Field(default=90.0, ge=14, le=3650)
     """An interaction counts half as much after this many days."""
     channel_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_CHANNEL_WEIGHTS))
     """Richness of each channel; missing channels keep their default."""
-    intimacy_exponent: float = Field(0.5, ge=0, le=2)
+    intimacy_exponent: float = Field(default=0.5, ge=0, le=2)
     """An interaction shared with g others weighs g ** -exponent (0.5: 1/sqrt(g))."""
-    one_way_credit: float = Field(0.1, ge=0, le=1)
+    one_way_credit: float = Field(default=0.1, ge=0, le=1)
     """Share of the unanswered (one-way) volume that still counts towards strength."""
-    strength_scale: float = Field(15.0, gt=0)
+    strength_scale: float = Field(default=15.0, gt=0)
     """Saturation: strength = 1 - exp(-effective volume / scale)."""
-    duration_floor: float = Field(0.6, gt=0, le=1)
+    duration_floor: float = Field(default=0.6, gt=0, le=1)
     """Multiplier for a brand-new tie; grows linearly to 1 at ``duration_full_days`` of history."""
-    duration_full_days: float = Field(730.0, gt=0)
-    strong_threshold: float = Field(0.5, gt=0, lt=1)
+    duration_full_days: float = Field(default=730.0, gt=0)
+    strong_threshold: float = Field(default=0.5, gt=0, lt=1)
     """Strength at or above which a tie is strong."""
-    dormant_days: int = Field(180, ge=1)
+    dormant_days: int = Field(default=180, ge=1)
     """A tie with no contact for this many days is dormant."""
-    new_tie_days: int = Field(30, ge=1)
+    new_tie_days: int = Field(default=30, ge=1)
     """A tie whose first contact is this recent is new."""
-    trend_window_days: int = Field(90, ge=7)
+    trend_window_days: int = Field(default=90, ge=7)
     """trend_90d compares the last window with the one before."""
 
     # --- neglect and one-sided alerts ---------------------------------------------------------------------
-    neglect_min_strength: float = Field(0.4, gt=0, lt=1)
+    neglect_min_strength: float = Field(default=0.4, gt=0, lt=1)
     """A tie must have had at least this strength at its last contact to be worth a neglect alert."""
-    neglect_gap_multiplier: float = Field(2.0, ge=1)
+    neglect_gap_multiplier: float = Field(default=2.0, ge=1)
     """Overdue after this many usual gaps."""
-    neglect_floor_days: int = Field(30, ge=1)
+    neglect_floor_days: int = Field(default=30, ge=1)
     """Never overdue before this many days of silence."""
-    neglect_min_contact_days: int = Field(3, ge=2)
+    neglect_min_contact_days: int = Field(default=3, ge=2)
     """A usual gap needs at least this many distinct contact days."""
-    one_sided_min_attempts: int = Field(3, ge=1)
+    one_sided_min_attempts: int = Field(default=3, ge=1)
     """Unanswered ego outreach in a row that makes a one-sided alert."""
-    one_sided_window_days: int = Field(180, ge=1)
+    one_sided_window_days: int = Field(default=180, ge=1)
     """Only outreach whose latest attempt lies in this window counts."""
 
     # --- network health -----------------------------------------------------------------------------------
-    network_window_days: int = Field(28, ge=1)
+    network_window_days: int = Field(default=28, ge=1)
     """Network size: alters with reciprocal contact in this window (Viva: 4 weeks)."""
-    network_window_long_days: int = Field(90, ge=1)
+    network_window_long_days: int = Field(default=90, ge=1)
     """The second, steadier network size."""
-    activity_window_days: int = Field(90, ge=7)
+    activity_window_days: int = Field(default=90, ge=7)
     """Window for diversity, channel mix, concentration, reciprocity balance, brokerage and bucket shares."""
-    overload_new_ties: int = Field(20, ge=1)
+    overload_new_ties: int = Field(default=20, ge=1)
     """More new reciprocal ties in 30 days than this is overload."""
-    narrowing_share: float = Field(0.6, gt=0, le=1)
+    narrowing_share: float = Field(default=0.6, gt=0, le=1)
     """Own-team share of volume that, once passed, can raise a narrowing alert."""
-    narrowing_min_increase: float = Field(0.1, ge=0, le=1)
+    narrowing_min_increase: float = Field(default=0.1, ge=0, le=1)
     """...when it rose by at least this much against the previous window."""
-    target_strong_ties: int = Field(15, ge=1)
+    target_strong_ties: int = Field(default=15, ge=1)
     """Strong ties for a full engagement sub-score (Dunbar's sympathy group, about 15)."""
-    target_network_size: int = Field(50, ge=1)
+    target_network_size: int = Field(default=50, ge=1)
     """Reciprocal 90-day contacts for a full breadth sub-score."""
-    target_blau: float = Field(0.8, gt=0, le=1)
+    target_blau: float = Field(default=0.8, gt=0, le=1)
     """Blau index of communities for a full diversity sub-score."""
-    target_real_world_share: float = Field(0.2, gt=0, le=1)
+    target_real_world_share: float = Field(default=0.2, gt=0, le=1)
     """Share of interactions in person or by phone for a full real-world sub-score."""
     bucket_plan: dict[str, float] = Field(default_factory=dict)
     """Planned share of attention per contact bucket; empty: derived from the contacts' cadences."""
@@ -129,8 +129,8 @@ class AnalyticsParams(BaseModel):
     """Weights of the sub-scores in the 0-100 health score; normalised to sum to 1."""
 
     # --- alert ranking ------------------------------------------------------------------------------------
-    severity_high: float = Field(60.0, ge=0, le=100)
-    severity_medium: float = Field(40.0, ge=0, le=100)
+    severity_high: float = Field(default=60.0, ge=0, le=100)
+    severity_medium: float = Field(default=40.0, ge=0, le=100)
 
     @field_validator("channel_weights")
     @classmethod

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 FIRST_NAMES: tuple[str, ...] = (
     "Aisha", "Alan", "Alice", "Amara", "Ana", "Andrei", "Anna", "Arjun", "Ben", "Bianca", "Björn", "Carla",
-    "Carlos", "Chen", "Chloé", "Chris", "Clara", "Daniel", "Dara", "David", "Diego", "Elena", "Elif", "Emil",
-    "Emma", "Eva", "Farah", "Felix", "Fatima", "François", "Grace", "Hana", "Hannah", "Hugo", "Ines", "Isaac",
-    "Ivan", "Jack", "Jana", "Javier", "José", "Julia", "Kai", "Karin", "Kenji", "Laila", "Lars", "Leah",
-    "Léa", "Liam", "Lina", "Lucas", "Łukasz", "Maja", "Marco", "Maria", "Mateo", "Maya", "Mei", "Mia",
-    "Nadia", "Naomi", "Nico", "Nina", "Noah", "Olga", "Omar", "Oscar", "Paula", "Pedro", "Priya", "Rafael",
-    "Rana", "Rosa", "Ruth", "Sam", "Sara", "Sofia", "Søren", "Tariq", "Theo", "Tomás", "Vera", "Victor",
-    "Yara", "Yusuf", "Zara", "Zoë",
+    "Carlos", "Chen", "Chloé", "Chris", "Clara", "Daniel", "Dara", "David", "Diego", "Elena", "Elif",
+    "Emil", "Emma", "Eva", "Farah", "Felix", "Fatima", "François", "Grace", "Hana", "Hannah", "Hugo",
+    "Ines", "Isaac", "Ivan", "Jack", "Jana", "Javier", "José", "Julia", "Kai", "Karin", "Kenji", "Laila",
+    "Lars", "Leah", "Léa", "Liam", "Lina", "Lucas", "Łukasz", "Maja", "Marco", "Maria", "Mateo", "Maya",
+    "Mei", "Mia", "Nadia", "Naomi", "Nico", "Nina", "Noah", "Olga", "Omar", "Oscar", "Paula", "Pedro",
+    "Priya", "Rafael", "Rana", "Rosa", "Ruth", "Sam", "Sara", "Sofia", "Søren", "Tariq", "Theo", "Tomás",
+    "Vera", "Victor", "Yara", "Yusuf", "Zara", "Zoë",
 )  # fmt: skip
 
 LAST_NAMES: tuple[str, ...] = (
@@ -21,9 +21,9 @@ LAST_NAMES: tuple[str, ...] = (
     "Costa", "Dvořák", "Evans", "Fischer", "Fontaine", "García", "Gomez", "Grant", "Hansen", "Hartmann",
     "Hughes", "Ibrahim", "Jensen", "Kaur", "Kelly", "Khan", "Klein", "Kowalski", "Larsen", "Lee", "Lopez",
     "Martin", "Meyer", "Moreau", "Müller", "Murphy", "Nakamura", "Novak", "Núñez", "O'Brien", "Okafor",
-    "Olsen", "Patel", "Petrov", "Quinn", "Reyes", "Rossi", "Schmidt", "Schneider", "Silva", "Singh", "Smith",
-    "Sørensen", "Tanaka", "Taylor", "Thompson", "Varga", "Walsh", "Wang", "Weber", "Wilson", "Wójcik",
-    "Yilmaz", "Young", "Zhang", "Ziegler",
+    "Olsen", "Patel", "Petrov", "Quinn", "Reyes", "Rossi", "Schmidt", "Schneider", "Silva", "Singh",
+    "Smith", "Sørensen", "Tanaka", "Taylor", "Thompson", "Varga", "Walsh", "Wang", "Weber", "Wilson",
+    "Wójcik", "Yilmaz", "Young", "Zhang", "Ziegler",
 )  # fmt: skip
 
 # (team, department, standup, weight of headcount, external-facing share of mail)
@@ -60,18 +60,19 @@ ROOMS: dict[str, tuple[str, ...]] = {
 
 # External organisations: (stem, kind). Domains become ``<stem>.example``.
 ORGANISATIONS: tuple[tuple[str, str], ...] = (
-    ("acme-logistics", "client"), ("bluepeak", "client"), ("harbourline", "client"), ("orchid-health", "client"),
-    ("kestrel-bank", "client"), ("lumen-retail", "client"), ("northgate-foods", "client"), ("pinewood-insure", "client"),
-    ("quayside-energy", "client"), ("redfern-pharma", "client"), ("silverline-air", "client"),
-    ("tallis-media", "client"), ("umbra-games", "client"), ("vantage-auto", "client"), ("westbrook-uni", "client"),
+    ("acme-logistics", "client"), ("bluepeak", "client"), ("harbourline", "client"),
+    ("orchid-health", "client"), ("kestrel-bank", "client"), ("lumen-retail", "client"),
+    ("northgate-foods", "client"), ("pinewood-insure", "client"), ("quayside-energy", "client"),
+    ("redfern-pharma", "client"), ("silverline-air", "client"), ("tallis-media", "client"),
+    ("umbra-games", "client"), ("vantage-auto", "client"), ("westbrook-uni", "client"),
     ("yellowfin-travel", "client"), ("zephyr-telecom", "client"), ("ironbridge-steel", "client"),
-    ("copperleaf", "client"), ("meridian-hotels", "client"), ("foxglove-labs", "client"), ("granite-build", "client"),
-    ("halcyon-water", "client"), ("juniper-legal", "client"), ("marlow-estates", "client"),
-    ("atlas-consulting", "partner"), ("brightpath", "partner"), ("cobalt-systems", "partner"),
-    ("delta-integrators", "partner"), ("evergreen-analytics", "partner"), ("fieldstone", "partner"),
-    ("gridworks", "partner"), ("horizon-cloud", "partner"), ("inkwell-agency", "partner"),
-    ("keystone-research", "partner"), ("lattice-ai", "partner"), ("monarch-advisory", "partner"),
-    ("nimbus-hosting", "partner"), ("oakridge-partners", "partner"),
+    ("copperleaf", "client"), ("meridian-hotels", "client"), ("foxglove-labs", "client"),
+    ("granite-build", "client"), ("halcyon-water", "client"), ("juniper-legal", "client"),
+    ("marlow-estates", "client"), ("atlas-consulting", "partner"), ("brightpath", "partner"),
+    ("cobalt-systems", "partner"), ("delta-integrators", "partner"), ("evergreen-analytics", "partner"),
+    ("fieldstone", "partner"), ("gridworks", "partner"), ("horizon-cloud", "partner"),
+    ("inkwell-agency", "partner"), ("keystone-research", "partner"), ("lattice-ai", "partner"),
+    ("monarch-advisory", "partner"), ("nimbus-hosting", "partner"), ("oakridge-partners", "partner"),
     ("paperclip-supplies", "vendor"), ("quantum-print", "vendor"), ("relay-couriers", "vendor"),
     ("stackhouse-it", "vendor"), ("tandem-payroll", "vendor"), ("upland-catering", "vendor"),
     ("vector-security", "vendor"), ("wavelength-av", "vendor"), ("xenon-lighting", "vendor"),
@@ -82,9 +83,9 @@ ORGANISATIONS: tuple[tuple[str, str], ...] = (
 PERSONAL_DOMAINS: tuple[str, ...] = ("gmail.com", "outlook.example", "mail.example")
 # Prospects reached only by cold outreach (the one-sided ties and the burst).
 PROSPECT_ORGS: tuple[str, ...] = (
-    "arclight-capital", "beacon-freight", "cirrus-robotics", "driftwood-hotels", "emberly-foods", "fjord-shipping",
-    "gallant-health", "hollis-mining", "ivory-textiles", "jetstream-charter", "kiln-ceramics", "lodestar-fintech",
-    "mosaic-schools", "nettle-organics", "opal-dental",
+    "arclight-capital", "beacon-freight", "cirrus-robotics", "driftwood-hotels", "emberly-foods",
+    "fjord-shipping", "gallant-health", "hollis-mining", "ivory-textiles", "jetstream-charter",
+    "kiln-ceramics", "lodestar-fintech", "mosaic-schools", "nettle-organics", "opal-dental",
 )  # fmt: skip
 
 EXTERNAL_TZ: dict[str, tuple[tuple[str, float], ...]] = {
@@ -97,9 +98,10 @@ EXTERNAL_TZ: dict[str, tuple[tuple[str, float], ...]] = {
 
 TOPICS: tuple[str, ...] = (
     "Q3 planning", "budget", "roadmap", "release", "onboarding", "hiring", "contract", "renewal", "invoice",
-    "pipeline", "migration", "incident", "dashboard", "offsite", "workshop", "proposal", "pricing", "security",
-    "launch", "campaign", "forecast", "audit", "vendor", "API", "data model", "design review", "retention",
-    "customer feedback", "quarterly review", "training", "handover", "support rota", "capacity", "OKRs",
+    "pipeline", "migration", "incident", "dashboard", "offsite", "workshop", "proposal", "pricing",
+    "security", "launch", "campaign", "forecast", "audit", "vendor", "API", "data model", "design review",
+    "retention", "customer feedback", "quarterly review", "training", "handover", "support rota",
+    "capacity", "OKRs",
 )  # fmt: skip
 SUBJECT_FORMS: tuple[str, ...] = (
     "{t} update", "{t}: next steps", "Quick question on {t}", "{t} notes", "Draft {t}", "{t} follow-up",
