@@ -1,0 +1,127 @@
+"""msal against the fake authority: device code (personal), certificate (app-only), settings and options."""
+
+from __future__ import annotations
+
+import io
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+from rich.console import Console
+
+from connectors.microsoft import MicrosoftAuthError, MicrosoftSettings, connect, load_options
+from connectors.microsoft.auth import CACHE_FILE, CONNECTION_FILE
+from tests.connectors.microsoft_support import ANN, configure, fake_server, quick_policy, sync  # noqa: F401
+from tests.fakes.microsoft_server import FakeMicrosoft, message
+from tiepulse.cli_microsoft import connect_microsoft, sync_microsoft
+from tiepulse.settings import ConfigError, Settings
+
+ME = "me@contoso.com"
+
+
+def personal_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake: FakeMicrosoft) -> Settings:
+    settings = configure(monkeypatch, tmp_path, fake)
+    for key in ("TIEPULSE_MS_TENANT_ID", "TIEPULSE_MS_CLIENT_ID", "TIEPULSE_MS_CLIENT_SECRET"):
+        monkeypatch.delenv(key)
+    return settings
+
+
+def test_device_code_sign_in_then_personal_sync(
+    fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = personal_env(monkeypatch, tmp_path, fake)
+    with pytest.raises(MicrosoftAuthError, match="tiepulse connect microsoft"):
+        connect(settings)
+    out = io.StringIO()
+    account = connect_microsoft("my-app", None, settings, Console(file=out, width=200))
+    assert account == ME
+    text = out.getvalue()
+    assert "Mail.ReadBasic" in text and "Calendars.ReadBasic" in text and "FAKE-CODE" in text
+    assert fake.device_polls == 2  # authorization_pending once, then the tokens
+    for name in (CACHE_FILE, CONNECTION_FILE):
+        mode = stat.S_IMODE((settings.home / name).stat().st_mode)
+        assert mode == 0o600, (name, oct(mode))
+    assert "at-" in (settings.home / CACHE_FILE).read_text()
+
+    fake.put_message(ME, "inbox", message("p1", "p1@x.org", "x@x.org", [ME]))
+    fake.put_message(ME, "sentitems", message("p2", "p2@x.org", ME, ["x@x.org"]))
+    fake.expire_tokens()  # the cached access token is refused: the refresh token gets a new one
+    summary = sync_microsoft(settings, "outlook", None, Console(file=io.StringIO()))
+    assert summary["inserted"] == {"raw.graph_messages": 2} and summary["mailboxes"] == 1
+    grants = [r["grant_type"] for r in fake.token_requests]
+    assert grants[0] == "urn:ietf:params:oauth:grant-type:device_code" and "refresh_token" in grants
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    assert con.execute("select count(*) from ops.runs where kind = 'sync' and status = 'success'").fetchone() == (1,)
+    con.close()
+
+
+def test_certificate_credential(fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes=[ANN])
+    pem = tmp_path / "app.pem"
+    pem.write_bytes(rsa_certificate())
+    monkeypatch.delenv("TIEPULSE_MS_CLIENT_SECRET")
+    monkeypatch.setenv("TIEPULSE_MS_CERTIFICATE_PATH", str(pem))
+    fake.put_message(ANN, "inbox", message("c1", "c1@x.org", "x@x.org", [ANN]))
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    from tiepulse.warehouse import migrate
+
+    migrate(con)
+    result, _ = sync(con, settings, source="outlook")
+    con.close()
+    assert result.inserted == {"raw.graph_messages": 1}
+    assertion = fake.token_requests[0]
+    assert assertion["grant_type"] == "client_credentials" and "client_assertion" in assertion
+    assert "client_secret" not in assertion
+
+
+def rsa_certificate() -> bytes:
+    """An app certificate as Entra ID wants it: RSA key and self-signed certificate in one PEM."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tiepulse app")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem_key + cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_environment_names_and_option_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPULSE_GRAPH_ENDPOINT", "https://graph.example.test/")
+    monkeypatch.setenv("TIEPULSE_CA_BUNDLE", "/etc/extra-ca.pem")
+    monkeypatch.setenv("TIEPULSE_MS_AUTHORITY_HOST", "https://login.example.test")
+    monkeypatch.setenv("TIEPULSE_MS_CLIENT_SECRET", "s3cret")
+    ms = MicrosoftSettings()
+    assert ms.graph_base == "https://graph.example.test/v1.0"
+    assert ms.ca_bundle == Path("/etc/extra-ca.pem") and ms.authority_host == "https://login.example.test"
+    assert "s3cret" not in repr(ms)
+    monkeypatch.setenv("TIEPULSE_GRAPH_ENDPOINT", "http://plain.example.test")
+    with pytest.raises(ValueError, match="https"):
+        MicrosoftSettings()
+
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"microsoft": {"page_size": 5000, "folders": "some", "colour": "red"}}))
+    monkeypatch.setenv("TIEPULSE_CONFIG", str(config))
+    with pytest.raises(ConfigError) as info:
+        load_options(Settings())
+    message_text = str(info.value)
+    assert "microsoft.page_size" in message_text and "microsoft.colour" in message_text
+    assert "microsoft.folders" in message_text
