@@ -26,6 +26,7 @@ _DOMAIN = re.compile(r"^(?:[^\s@<>(),;:\"\[\]\\.]+\.)+[^\s@<>(),;:\"\[\]\\.]{2,}
 _ENCODED_WORD = "=?"
 
 
+@lru_cache(maxsize=100_000)
 def decode_name(raw: str) -> str | None:
     """The display name with RFC 2047 encoded words decoded; None when empty."""
     name = raw

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
 from pipelines.assets.models import model_assets
 from pipelines.assets.raw import api_tables, raw_config, raw_files
 from pipelines.checks import build_checks
 from pipelines.resources import WarehouseResource
 
-all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [raw_config, raw_files, *api_tables, *model_assets]
+all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
+    raw_config,
+    raw_files,
+    *api_tables,
+    *microsoft_assets,
+    *model_assets,
+]
 
+# API syncs are partitioned per account and have their own jobs; the refresh rebuilds everything else.
+api_syncs = dg.AssetSelection.assets(*microsoft_assets)
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",
-    selection=dg.AssetSelection.all(),
+    selection=dg.AssetSelection.all() - api_syncs,
     description="Import new files, rebuild staging and marts, run the quality checks.",
 )
 
@@ -27,7 +36,7 @@ daily_refresh = dg.ScheduleDefinition(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=build_checks(extra=[]),
-    jobs=[refresh_job],
-    schedules=[daily_refresh],
+    jobs=[refresh_job, *microsoft_jobs],
+    schedules=[daily_refresh, *microsoft_schedules],
     resources={"warehouse": WarehouseResource()},
 )

@@ -148,6 +148,79 @@ def _run_refresh() -> None:
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
 
 
+connect_app = typer.Typer(help="Connect a Google or Microsoft account (OAuth / device code).", no_args_is_help=True)
+app.add_typer(connect_app, name="connect")
+
+SYNC_SOURCES = ("gmail", "gcal", "outlook", "outlook-calendar")
+
+
+@connect_app.command("google")
+def connect_google_command(
+    client_secrets: Annotated[Path, typer.Option(help="OAuth client file (Desktop app) from the Google Cloud console")],
+) -> None:
+    """Sign in to Google (installed-app flow); the token is kept (0600) under TIEPULSE_HOME."""
+    from tiepulse.cli_google import connect_google
+
+    settings = _settings()
+    try:
+        connect_google(client_secrets, settings, console)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@connect_app.command("microsoft")
+def connect_microsoft_command(
+    client_id: Annotated[str, typer.Option(help="Application (client) id of your Entra ID app registration")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant id or domain (default: common)")] = None,
+) -> None:
+    """Sign in to Microsoft 365 (device code flow); the token cache is kept (0600) under TIEPULSE_HOME."""
+    from tiepulse.cli_microsoft import connect_microsoft
+
+    settings = _settings()
+    try:
+        connect_microsoft(client_id, tenant, settings, console)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def sync(
+    source: Annotated[str | None, typer.Option(help="gmail | gcal | outlook | outlook-calendar (default: all)")] = None,
+    account: Annotated[str | None, typer.Option(help="Only this mailbox / calendar")] = None,
+    refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
+) -> None:
+    """Sync connected accounts (full the first time, incremental after), then refresh everything downstream."""
+    if source is not None and source not in SYNC_SOURCES:
+        raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
+    settings = _settings()
+    providers = []
+    if source in (None, "gmail", "gcal"):
+        from tiepulse.cli_google import sync_google
+
+        providers.append(("Google", sync_google, source))
+    if source in (None, "outlook", "outlook-calendar"):
+        from tiepulse.cli_microsoft import sync_microsoft
+
+        providers.append(("Microsoft", sync_microsoft, source.replace("-", "_") if source else None))
+    synced = 0
+    for name, run, wanted in providers:
+        try:
+            report = run(settings, wanted, account, console)
+        except (OSError, ValueError, RuntimeError) as exc:
+            if source is not None:
+                raise _fail(f"{name}: {exc}") from None
+            err.print(f"[yellow]{name}: skipped ({exc})[/yellow]")
+            continue
+        synced += int(report.get("mailboxes", report.get("accounts", 0)) or 0)
+    if synced == 0:
+        raise _fail(
+            "nothing to sync: connect an account first (`tiepulse connect google|microsoft`), "
+            "or configure service accounts (docs/connectors/)."
+        )
+    if refresh_after:
+        _run_refresh()
+
+
 @app.command()
 def refresh() -> None:
     """Rebuild staging and marts from the raw layer (the same graph the daily schedule runs)."""

@@ -67,7 +67,5 @@ api_tables = [
     for name, src in (
         ("gmail_messages", "Gmail"),
         ("gcal_events", "Google Calendar"),
-        ("graph_messages", "Microsoft Graph mail"),
-        ("graph_events", "Microsoft Graph calendar"),
     )
 ]
