@@ -1,0 +1,155 @@
+"""Settings of the Google connectors: endpoints and key file from the environment, options from the config file.
+
+Environment (prefix ``TIEPULSE_GOOGLE_``):
+
+- ``API_ENDPOINT``: a base URL standing in for Google's API hosts (Gmail under ``/gmail/v1/``, Calendar under
+  ``/calendar/v3/``, batches at ``/batch/gmail/v1``). Unset: Google's own hosts. Tests point it at a fake.
+- ``TOKEN_URI``: the OAuth token endpoint used to refresh personal tokens and to grant service-account tokens.
+- ``SERVICE_ACCOUNT_FILE``: a service-account key with domain-wide delegation (organisation mode).
+
+Options live under ``google:`` in the YAML config and are validated by ``GoogleOptions`` (see
+docs/connectors/google.md for every field).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tiepulse.settings import ConfigError, Settings
+
+GMAIL_HOST = "https://gmail.googleapis.com"
+CALENDAR_HOST = "https://www.googleapis.com"
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+
+DEFAULT_COSTS: dict[str, float] = {
+    "gmail.getProfile": 1,
+    "gmail.messages.list": 5,
+    "gmail.messages.get": 5,
+    "gmail.history.list": 2,
+    "calendar.calendarList.list": 1,
+    "calendar.events.list": 1,
+}
+"""Quota units per call (Gmail's published table; a newer copy says 20 for messages.get: set it in the config)."""
+
+
+class GoogleSettings(BaseSettings):
+    """Where the Google connectors send their requests, and the organisation's service-account key."""
+
+    model_config = SettingsConfigDict(env_prefix="TIEPULSE_GOOGLE_", frozen=True)
+
+    api_endpoint: str | None = None
+    token_uri: str | None = None
+    service_account_file: Path | None = None
+
+    @field_validator("api_endpoint", "token_uri")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        return value
+
+    @property
+    def gmail_endpoint(self) -> str:
+        """Base URL for ``client_options["api_endpoint"]`` of the Gmail service (paths carry ``gmail/v1``)."""
+        return (self.api_endpoint or GMAIL_HOST) + "/"
+
+    @property
+    def gmail_batch_uri(self) -> str:
+        return (self.api_endpoint or GMAIL_HOST) + "/batch/gmail/v1"
+
+    @property
+    def calendar_endpoint(self) -> str:
+        """Calendar's endpoint includes its service path (unlike Gmail's)."""
+        return (self.api_endpoint or CALENDAR_HOST) + "/calendar/v3/"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GmailOptions(_Strict):
+    window_days: int = Field(default=730, ge=1)
+    """How far back a full sync reads (by Gmail's internalDate); default two years."""
+    batch_size: int = Field(default=25, ge=1, le=100)
+    """messages.get calls per batch request (Google advises at most 50; 429s start around 50)."""
+    list_page_size: int = Field(default=500, ge=1, le=500)
+    """messages.list / history.list maxResults."""
+    commit_rows: int = Field(default=500, ge=1)
+    """Messages per committed page: a kill loses at most this much work, never data."""
+    read_subject: bool = True
+    """Ask for the Subject header to tell replies and forwards (and for the optional HMAC); it is never stored."""
+
+
+class CalendarOptions(_Strict):
+    calendars: list[str] | Literal["all"] = Field(default_factory=lambda: ["primary"])
+    """Calendar ids to read (``primary`` is the account's own), or ``all`` for every calendar in its list."""
+    window_days_back: int | None = Field(default=None, ge=1)
+    """Full syncs start this many days back (default: imports.calendar_window_days_back)."""
+    page_size: int = Field(default=250, ge=1, le=2500)
+
+
+class QuotaOptions(_Strict):
+    gmail_units_per_minute: float = Field(default=6_000, gt=0)
+    """Per-user Gmail budget (6,000/min for projects created from May 2026; 15,000/min for older ones)."""
+    calendar_requests_per_minute: float = Field(default=600, gt=0)
+    headroom: float = Field(default=0.95, gt=0, le=1)
+    """Share of the budget the pacer spends; the rest absorbs clock skew between us and Google."""
+    burst_seconds: float = Field(default=2.0, gt=0)
+    """The pacer may spend this many seconds' worth of budget at once (a batch always fits)."""
+    costs: dict[str, float] = Field(default_factory=dict)
+    """Overrides of the units per method, e.g. ``{"gmail.messages.get": 20}``."""
+
+    def cost_table(self) -> dict[str, float]:
+        return {**DEFAULT_COSTS, **self.costs}
+
+
+class HttpOptions(_Strict):
+    timeout_seconds: float = Field(default=60.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    base_delay: float = Field(default=1.0, ge=0)
+    max_delay: float = Field(default=64.0, ge=0)
+    max_retry_after: float = Field(default=300.0, ge=0)
+
+
+class GoogleOptions(_Strict):
+    """The ``google:`` section of the config file."""
+
+    users: list[str] | Literal["directory"] = Field(default_factory=list)
+    """Organisation mode: the mailboxes to read as themselves, or ``directory`` for the directory CSV's
+    internal people."""
+    gmail: GmailOptions = GmailOptions()
+    calendar: CalendarOptions = CalendarOptions()
+    quota: QuotaOptions = QuotaOptions()
+    http: HttpOptions = HttpOptions()
+
+    @field_validator("users")
+    @classmethod
+    def _lower(cls, value: list[str] | str) -> list[str] | str:
+        if isinstance(value, str):
+            return value
+        cleaned = [v.strip().lower() for v in value if v.strip()]
+        bad = [v for v in cleaned if v.count("@") != 1]
+        if bad:
+            raise ValueError(f"not email addresses: {bad}")
+        return cleaned
+
+
+def load_options(settings: Settings | None = None, data: dict[str, Any] | None = None) -> GoogleOptions:
+    """``GoogleOptions`` from ``settings.config.google`` (or ``data``), with errors naming each field."""
+    raw = data if data is not None else (settings.config.google if settings is not None else {})
+    try:
+        return GoogleOptions.model_validate(raw or {})
+    except ValidationError as exc:
+        where = f" in {settings.config_file}" if settings is not None and settings.config_file else ""
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(section)"
+            problems.append(f"  google.{field}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"invalid google: section{where}\n" + "\n".join(problems)) from None

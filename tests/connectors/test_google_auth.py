@@ -1,0 +1,176 @@
+"""Connecting a personal account (installed-app flow), accounts and options, and the CLI-facing sync loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import threading
+import webbrowser
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from rich.console import Console
+
+from connectors.google import google_sources, list_accounts, load_options
+from connectors.google.settings import GoogleSettings
+from tests.fakes.google_server import FakeGoogle
+from tests.fakes.google_testbed import OWNER, Testbed
+from tiepulse.cli_google import connect_google, sync_google
+from tiepulse.settings import ConfigError
+
+PERSONAL = "jo.personal@gmail.com"
+
+
+class _FollowingBrowser(webbrowser.BaseBrowser):
+    """A 'browser' that consents at once: follows the fake's redirect back to the flow's local server."""
+
+    def open(self, url: str, new: int = 0, autoraise: bool = True) -> bool:
+        def visit() -> None:
+            session = requests.Session()
+            session.trust_env = False
+            session.get(url, timeout=10)
+
+        threading.Thread(target=visit, daemon=True).start()
+        return True
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    with FakeGoogle() as server:
+        yield server
+
+
+@pytest.fixture
+def bed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeGoogle) -> Iterator[Testbed]:
+    testbed = Testbed(tmp_path, monkeypatch, fake)
+    yield testbed
+    testbed.close()
+
+
+def test_connect_stores_a_private_token_and_syncs_with_it(
+    bed: Testbed, fake: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake token endpoint is plain http
+    monkeypatch.delenv("TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE")
+    bed.configure(users=[])
+    fake.consent_user = PERSONAL
+    fake.generate_mailbox(PERSONAL, 30)
+    secrets_file = bed.tmp / "client_secret.json"
+    secrets_file.write_text(
+        json.dumps(
+            {
+                "installed": {
+                    "client_id": "test-client.apps.googleusercontent.com",
+                    "client_secret": "test-secret",
+                    "auth_uri": fake.url + "/o/oauth2/auth",
+                    "token_uri": "https://oauth2.googleapis.com/token",
+                    "redirect_uris": ["http://localhost"],
+                }
+            }
+        )
+    )
+    webbrowser.register("tiepulse-fake-consent", None, _FollowingBrowser())
+    out = io.StringIO()
+    account = connect_google(secrets_file, bed.settings, Console(file=out, width=200), browser="tiepulse-fake-consent")
+    assert account == PERSONAL
+    text = out.getvalue()
+    assert "gmail.metadata" in text and "calendar.readonly" in text and "bodies" in text
+    token_file = bed.home / "google" / f"token-{PERSONAL}.json"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+    saved = json.loads(token_file.read_text())
+    assert saved["account"] == PERSONAL and saved["authorized_user"]["refresh_token"].startswith("1//")
+    assert "token" not in saved["authorized_user"]  # no access token on disk
+
+    assert [a.address for a in list_accounts(bed.settings)] == [PERSONAL]
+    bed.sync("gmail", account=PERSONAL)
+    assert len(bed.stored(PERSONAL)) == 30
+
+
+def test_personal_and_delegated_accounts_are_listed_without_calling_google(bed: Testbed, fake: FakeGoogle) -> None:
+    (bed.home / "google").mkdir(parents=True)
+    token = {
+        "account": PERSONAL,
+        "scopes": [],
+        "authorized_user": {"refresh_token": "x", "client_id": "c", "client_secret": "s"},
+    }
+    (bed.home / "google" / f"token-{PERSONAL}.json").write_text(json.dumps(token))
+    bed.configure(users=[OWNER, "Bob@Corp.Example"])
+    accounts = list_accounts(bed.settings)
+    assert [(a.address, a.kind) for a in accounts] == [
+        (PERSONAL, "personal"),
+        (OWNER, "delegated"),
+        ("bob@corp.example", "delegated"),
+    ]
+    assert fake.calls == {}
+    sources = google_sources(bed.settings, source="gcal")
+    assert [(s.source, s.account) for s in sources] == [("gcal", a.address) for a in accounts]
+    with pytest.raises(ConfigError, match="no Google account"):
+        google_sources(bed.settings, account="stranger@corp.example")
+
+
+def test_users_from_the_directory(bed: Testbed) -> None:
+    directory = bed.tmp / "directory.csv"
+    directory.write_text(
+        "email,name,team,is_internal\n"
+        "ann@corp.example,Ann,Sales,true\n"
+        "vendor@partner.example,Vic,,false\n"
+        "cy@corp.example,Cy,Ops,\n"
+    )
+    bed.google["users"] = "directory"
+    bed.write_config(directory_file=str(directory), identity={"internal_domains": ["corp.example"]})
+    assert [a.address for a in list_accounts(bed.settings)] == ["ann@corp.example", "cy@corp.example"]
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"gmail": {"batch_size": 500}}, "google.gmail.batch_size"),
+        ({"users": ["not-an-address"]}, "google.users"),
+        ({"calender": {}}, "google.calender"),
+        ({"calendar": {"calendars": "some"}}, "google.calendar.calendars"),
+    ],
+)
+def test_bad_options_name_the_field(section: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_options(data=section)
+
+
+def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPULSE_GOOGLE_API_ENDPOINT", "http://127.0.0.1:9/")
+    monkeypatch.delenv("TIEPULSE_GOOGLE_TOKEN_URI", raising=False)
+    endpoints = GoogleSettings()
+    assert endpoints.gmail_endpoint == "http://127.0.0.1:9/"
+    assert endpoints.calendar_endpoint == "http://127.0.0.1:9/calendar/v3/"
+    assert endpoints.gmail_batch_uri == "http://127.0.0.1:9/batch/gmail/v1"
+    monkeypatch.delenv("TIEPULSE_GOOGLE_API_ENDPOINT")
+    assert GoogleSettings().calendar_endpoint == "https://www.googleapis.com/calendar/v3/"
+
+
+def test_sync_loop_reports_each_account_and_goes_on_after_a_failure(bed: Testbed, fake: FakeGoogle) -> None:
+    fake.generate_mailbox(OWNER, 20)
+    bed.configure(users=[OWNER, "ghost@corp.example"])  # the ghost is unknown to Google: its grant fails
+    out = io.StringIO()
+    summary = sync_google(bed.settings, None, None, Console(file=out, width=200), retry=bed.retry())
+    by = {(a.source, a.account): a for a in summary.accounts}
+    assert by[("gmail", OWNER)].status == "ok" and by[("gmail", OWNER)].inserted == 20
+    assert by[("gcal", OWNER)].status == "ok"
+    assert by[("gmail", "ghost@corp.example")].status == "failed"
+    assert "domain-wide delegation" in by[("gmail", "ghost@corp.example")].error
+    assert not summary.ok and "Google sync" in out.getvalue()
+    runs = bed.con.execute("select kind, status, summary from ops.runs").fetchall()
+    assert runs[0][0] == "sync" and json.loads(runs[0][2])["inserted"] == 20
+
+
+def test_tiepulse_sync_command_runs_the_google_sync(bed: Testbed, fake: FakeGoogle) -> None:
+    from typer.testing import CliRunner
+
+    from tiepulse.cli import app
+
+    fake.generate_mailbox(OWNER, 12)
+    result = CliRunner().invoke(app, ["sync", "--source", "gmail", "--no-refresh"])
+    assert result.exit_code == 0, result.output
+    assert len(bed.stored()) == 12

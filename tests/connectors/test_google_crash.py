@@ -1,0 +1,109 @@
+"""A Google sync killed with SIGKILL mid-way and run again ends with the warehouse of an uninterrupted sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.connectors.test_google_calendar import populate
+from tests.fakes.google_server import FakeGoogle
+from tests.fakes.google_testbed import OWNER, Testbed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Syncs Gmail and Calendar for every configured account, printing a line after each committed page and pausing
+# (TIEPULSE_TEST_PAUSE, read only by this script) so the test can kill it in the middle.
+SCRIPT = """
+import os, sys, time
+from connectors.google import google_sources
+from pipelines.google_sync import sync_google_source
+from tiepulse.settings import Settings
+from tiepulse.warehouse import connect
+
+pause = float(os.environ.get("TIEPULSE_TEST_PAUSE", "0"))
+settings = Settings()
+con = connect(settings.warehouse_path)
+
+def on_page(stream, result):
+    print("committed", stream, result.pages, flush=True)
+    time.sleep(pause)
+
+for source in google_sources(settings):
+    sync_google_source(con, source, on_page=on_page)
+con.close()
+print("done", flush=True)
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeGoogle]:
+    with FakeGoogle() as server:
+        yield server
+
+
+def run(home: Path, *, pause: float = 0.0) -> subprocess.Popen[str]:
+    env = {**os.environ, "TIEPULSE_HOME": str(home), "TIEPULSE_TEST_PAUSE": str(pause)}
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def snapshot(home: Path) -> dict[str, list[tuple[object, ...]]]:
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = {
+            "raw.gmail_messages": "imported_at",
+            "raw.gcal_events": "imported_at",
+            "ops.quarantine": "quarantined_at",
+            "ops.sync_state": "updated_at",
+        }
+        return {
+            name: sorted(con.execute(f"select * exclude ({skip}) from {name}").fetchall(), key=repr)
+            for name, skip in tables.items()
+        }
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_killed_sync_resumes_to_the_same_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeGoogle
+) -> None:
+    bed = Testbed(tmp_path, monkeypatch, fake)
+    bed.configure(gmail={"commit_rows": 50, "batch_size": 25}, calendar={"page_size": 5})
+    box = fake.generate_mailbox(OWNER, 1_000)
+    box.add([("From", "not an address"), ("To", OWNER), ("Message-ID", "<bad@x>")])  # one quarantined
+    populate(fake.calendar(OWNER), 30)
+
+    clean = tmp_path / "clean"
+    done = run(clean)
+    _, errors = done.communicate(timeout=120)
+    assert done.returncode == 0, errors
+    expected = snapshot(clean)
+    assert len(expected["raw.gmail_messages"]) == 1_000
+    assert len(expected["raw.gcal_events"]) == 34 and len(expected["ops.quarantine"]) == 1
+
+    crashed = tmp_path / "crashed"
+    victim = run(crashed, pause=0.2)
+    assert victim.stdout is not None
+    lines = [victim.stdout.readline() for _ in range(6)]
+    assert all(line.startswith("committed messages") for line in lines), lines
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    partial = snapshot(crashed)
+    assert 0 < len(partial["raw.gmail_messages"]) < 1_000
+
+    gets = fake.calls["gmail.messages.get"]
+    again = run(crashed)
+    _, errors = again.communicate(timeout=120)
+    assert again.returncode == 0, errors
+    assert snapshot(crashed) == expected
+    # Resuming fetched only what the killed run had not committed (give or take the page in flight).
+    assert fake.calls["gmail.messages.get"] - gets <= 1_000 - len(partial["raw.gmail_messages"]) + 75
