@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.google import google_accounts_sensor, google_assets, google_sync_job, google_sync_schedule
 from pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
 from pipelines.assets.models import model_assets
-from pipelines.assets.raw import api_tables, raw_config, raw_files
+from pipelines.assets.raw import raw_config, raw_files
 from pipelines.checks import build_checks
 from pipelines.resources import WarehouseResource
 
 all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
     raw_config,
     raw_files,
-    *api_tables,
+    *google_assets,
     *microsoft_assets,
     *model_assets,
 ]
 
 # API syncs are partitioned per account and have their own jobs; the refresh rebuilds everything else.
-api_syncs = dg.AssetSelection.assets(*microsoft_assets)
+api_syncs = dg.AssetSelection.assets(*google_assets, *microsoft_assets)
 refresh_job = dg.define_asset_job(
     "refresh_warehouse",
     selection=dg.AssetSelection.all() - api_syncs,
@@ -36,7 +37,8 @@ daily_refresh = dg.ScheduleDefinition(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=build_checks(extra=[]),
-    jobs=[refresh_job, *microsoft_jobs],
-    schedules=[daily_refresh, *microsoft_schedules],
+    jobs=[refresh_job, google_sync_job, *microsoft_jobs],
+    schedules=[daily_refresh, google_sync_schedule, *microsoft_schedules],
+    sensors=[google_accounts_sensor],
     resources={"warehouse": WarehouseResource()},
 )

@@ -60,12 +60,3 @@ def raw_config(warehouse: WarehouseResource):
     for name in CONFIG_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", name])
 
-
-# Landed by the API connectors (`tiepulse sync`); declared here so lineage shows them until their sync assets exist.
-api_tables = [
-    dg.AssetSpec(["raw", name], group_name="raw", kinds={"duckdb"}, description=f"raw.{name}: from the {src} API")
-    for name, src in (
-        ("gmail_messages", "Gmail"),
-        ("gcal_events", "Google Calendar"),
-    )
-]
