@@ -43,9 +43,7 @@ def test_sync_outlook_full_then_incremental_then_refresh(
     assert messages < sightings
 
 
-def test_sync_rejects_unknown_source_and_unconfigured_provider(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sync_rejects_unknown_source_and_unconfigured_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path))
     monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
     for key in ("TIEPULSE_MS_TENANT_ID", "TIEPULSE_MS_CLIENT_ID", "TIEPULSE_MS_CLIENT_SECRET"):

@@ -66,4 +66,3 @@ def test_owners_are_egos_and_internal(enron: duckdb.DuckDBPyConnection) -> None:
 def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
     low, high = enron.execute("select min(sent_at), max(sent_at) from staging.stg_messages").fetchone()  # type: ignore[misc]
     assert low.year >= 1997 and high.year <= 2002
-

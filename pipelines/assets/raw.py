@@ -59,4 +59,3 @@ def raw_config(warehouse: WarehouseResource):
         land_config(con, settings.config, build_import_context(settings).normaliser())
     for name in CONFIG_TABLES:
         yield dg.MaterializeResult(asset_key=["raw", name])
-
