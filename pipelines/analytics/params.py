@@ -98,7 +98,7 @@ class AnalyticsParams(BaseModel):
     neglect_min_contact_days: int = Field(default=3, ge=2)
     """A usual gap needs at least this many distinct contact days."""
     one_sided_min_attempts: int = Field(default=3, ge=1)
-    """Unanswered ego outreach in a row that makes a one-sided alert."""
+    """Ego outreach to someone who never answered that makes a one-sided alert."""
     one_sided_window_days: int = Field(default=180, ge=1)
     """Only outreach whose latest attempt lies in this window counts."""
 
@@ -113,7 +113,7 @@ class AnalyticsParams(BaseModel):
     """More new reciprocal ties in 30 days than this is overload."""
     narrowing_share: float = Field(default=0.6, gt=0, le=1)
     """Own-team share of volume that, once passed, can raise a narrowing alert."""
-    narrowing_min_increase: float = Field(default=0.1, ge=0, le=1)
+    narrowing_min_increase: float = Field(default=0.15, ge=0, le=1)
     """...when it rose by at least this much against the previous window."""
     target_strong_ties: int = Field(default=15, ge=1)
     """Strong ties for a full engagement sub-score (Dunbar's sympathy group, about 15)."""

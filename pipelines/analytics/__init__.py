@@ -1,0 +1,52 @@
+"""The analytics core: pure Polars functions (DataFrame or LazyFrame in, DataFrame out), no Dagster, no DuckDB.
+
+Order of use: ``build_interactions`` -> ``compute_ties`` (and ``compute_ties_monthly``) -> ``record_participants``
++ ``cooccurrence_edges`` -> ``compute_network_health`` -> ``compute_alerts`` -> ``describe_network``.
+Formulas and defaults: docs/metrics.md.
+"""
+
+from pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
+from pipelines.analytics.brokerage import (
+    burt_constraint,
+    cooccurrence_edges,
+    effective_size,
+    ego_network_edges,
+    record_participants,
+    structural_holes,
+)
+from pipelines.analytics.diversity import compute_diversity
+from pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
+from pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
+from pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly
+from pipelines.analytics.narrative import Narrative, describe_network
+from pipelines.analytics.params import AnalyticsParams, AnalyticsParamsError
+from pipelines.analytics.ties import TIE_COLUMNS, compute_ties
+
+__all__ = [
+    "ALERT_COLUMNS",
+    "EXCLUSION_SCHEMA",
+    "HEALTH_COLUMNS",
+    "INTERACTION_SCHEMA",
+    "MONTHLY_COLUMNS",
+    "STATE_SCHEMA",
+    "TIE_COLUMNS",
+    "AnalyticsParams",
+    "AnalyticsParamsError",
+    "Narrative",
+    "alert_id",
+    "build_interactions",
+    "burt_constraint",
+    "compute_alerts",
+    "compute_diversity",
+    "compute_network_health",
+    "compute_ties",
+    "compute_ties_monthly",
+    "cooccurrence_edges",
+    "describe_network",
+    "dismiss",
+    "effective_size",
+    "ego_network_edges",
+    "record_participants",
+    "snooze",
+    "structural_holes",
+]

@@ -1,0 +1,330 @@
+"""Network health: one row per ego at ``as_of``, with the measures behind a 0-100 score and its sub-scores.
+
+Windows (docs/metrics.md, "Network health"): network size uses ``network_window_days`` (28, Viva's four
+weeks) and ``network_window_long_days`` (90); everything describing the current network (diversity, brokerage,
+channel mix, concentration, reciprocity, bucket allocation) uses ``activity_window_days`` (90).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from pipelines.analytics.brokerage import ego_network_edges, structural_holes
+from pipelines.analytics.common import (
+    UTC_TS,
+    Frame,
+    as_of_date,
+    as_of_instant,
+    days_between,
+    lazy,
+    weight_expr,
+)
+from pipelines.analytics.diversity import DIVERSITY_COLUMNS, compute_diversity
+from pipelines.analytics.params import CHANNELS, SUB_SCORES, AnalyticsParams
+
+BUCKET_ALLOCATION_TYPE = pl.List(
+    pl.Struct({"bucket": pl.String, "planned_share": pl.Float64, "actual_share": pl.Float64})
+)
+
+HEALTH_COLUMNS: list[str] = [
+    "ego_id",
+    "as_of",
+    "health_score",
+    *[f"score_{s}" for s in SUB_SCORES],
+    "n_ties",
+    "n_active_ties",
+    "network_size",
+    "network_size_internal",
+    "network_size_external",
+    "network_size_90d",
+    "network_size_90d_internal",
+    "network_size_90d_external",
+    "n_strong",
+    "n_weak",
+    "n_dormant",
+    "n_new",
+    "new_ties_30d",
+    "n_watched",
+    "n_overdue",
+    *DIVERSITY_COLUMNS,
+    "constraint",
+    "effective_size",
+    "efficiency",
+    "reciprocal_share",
+    "initiation_share",
+    "initiation_balance",
+    "email_reciprocity",
+    "top5_share",
+    "gini",
+    *[f"share_{c}" for c in CHANNELS],
+    "real_world_share",
+    "after_hours_share",
+    "own_team_share",
+    "own_team_share_prev",
+    "bucket_allocation",
+    "bucket_gap",
+]
+"""Columns of ``marts.mart_network_health``, in order."""
+
+
+def compute_network_health(
+    ties: Frame,
+    interactions: Frame,
+    persons: Frame,
+    contacts: Frame,
+    as_of: dt.date | dt.datetime,
+    params: AnalyticsParams | None = None,
+    alter_edges: Frame | None = None,
+) -> pl.DataFrame:
+    """Health of each ego's network at ``as_of``.
+
+    ``ties`` is :func:`compute_ties` at the same ``as_of``. ``alter_edges`` are the alter-alter ties from
+    :func:`cooccurrence_edges` (same ``as_of``); without them brokerage sees no ties between alters.
+    """
+    params = params or AnalyticsParams()
+    instant = as_of_instant(as_of)
+    tie_frame = lazy(ties)
+    window = params.activity_window_days
+
+    inter = (
+        lazy(interactions)
+        .filter(pl.col("occurred_at") <= pl.lit(instant, dtype=UTC_TS))
+        .with_columns(age=days_between(instant, pl.col("occurred_at")), w=weight_expr(params))
+    )
+    recent = inter.filter(pl.col("age") <= window)
+
+    egos = tie_frame.select("ego_id").unique()
+    counts = _tie_counts(tie_frame, instant, params)
+    sizes = _network_sizes(inter, persons, params)
+    activity = _activity(recent, params)
+    concentration = _concentration(tie_frame.filter(pl.col("days_since") <= window))
+    own_team = _own_team_shares(inter, persons, window)
+    buckets = _bucket_allocation(recent, contacts, egos, params)
+    diversity = compute_diversity(tie_frame.filter(pl.col("days_since") <= window)).lazy()
+
+    ego_edges = ego_network_edges(inter.drop("age", "w"), instant, params)
+    alter_frame = (
+        lazy(alter_edges)
+        if alter_edges is not None
+        else pl.LazyFrame(
+            schema={"ego_id": pl.String, "alter_a": pl.String, "alter_b": pl.String, "weight": pl.Float64}
+        )
+    )
+    holes = (
+        structural_holes(ego_edges, alter_frame).lazy().select("ego_id", "constraint", "effective_size", "efficiency")
+    )
+
+    health = egos
+    for part in (counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
+        health = health.join(part, on="ego_id", how="left")
+    health = health.with_columns(
+        as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
+        **{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING},
+    )
+    return _with_scores(health, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
+
+
+_ZERO_IF_MISSING = [
+    "network_size",
+    "network_size_internal",
+    "network_size_external",
+    "network_size_90d",
+    "network_size_90d_internal",
+    "network_size_90d_external",
+    "n_active_ties",
+    *DIVERSITY_COLUMNS,
+]
+
+
+def _tie_counts(ties: pl.LazyFrame, instant: dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
+    tie_class = pl.col("tie_class")
+    first_age = days_between(instant, pl.col("first_contact"))
+    return ties.group_by("ego_id").agg(
+        n_ties=pl.len().cast(pl.Int32),
+        n_strong=(tie_class == "strong").sum().cast(pl.Int32),
+        n_weak=(tie_class == "weak").sum().cast(pl.Int32),
+        n_dormant=(tie_class == "dormant").sum().cast(pl.Int32),
+        n_new=(tie_class == "new").sum().cast(pl.Int32),
+        # Overload counts new ties the ego put effort into (wrote, met, called): a stranger's mail is no load.
+        new_ties_30d=((first_age <= params.new_tie_days) & ((pl.col("volume_out") > 0) | (pl.col("volume_both") > 0)))
+        .sum()
+        .cast(pl.Int32),
+        n_watched=pl.col("is_watched").sum().cast(pl.Int32),
+        n_overdue=pl.col("is_overdue").sum().cast(pl.Int32),
+    )
+
+
+def _reciprocal_alters(inter: pl.LazyFrame, days: int) -> pl.LazyFrame:
+    """Alters with contact both ways within ``days``: something from the alter and something from the ego (a
+    meeting or call is both)."""
+    actor = pl.col("actor")
+    return (
+        inter.filter(pl.col("age") <= days)
+        .group_by("ego_id", "alter_id")
+        .agg(from_ego=actor.is_in(["ego", "both"]).any(), from_alter=actor.is_in(["alter", "both"]).any())
+        .filter(pl.col("from_ego") & pl.col("from_alter"))
+        .select("ego_id", "alter_id")
+    )
+
+
+def _network_sizes(inter: pl.LazyFrame, persons: Frame, params: AnalyticsParams) -> pl.LazyFrame:
+    internal = lazy(persons).select(alter_id="person_id", internal=pl.col("is_internal").fill_null(False))
+    parts = []
+    for days, suffix in ((params.network_window_days, ""), (params.network_window_long_days, "_90d")):
+        sized = (
+            _reciprocal_alters(inter, days)
+            .join(internal, on="alter_id", how="left")
+            .group_by("ego_id")
+            .agg(
+                **{
+                    f"network_size{suffix}": pl.len().cast(pl.Int32),
+                    f"network_size{suffix}_internal": pl.col("internal").fill_null(False).sum().cast(pl.Int32),
+                    f"network_size{suffix}_external": (~pl.col("internal").fill_null(False)).sum().cast(pl.Int32),
+                }
+            )
+        )
+        parts.append(sized)
+    return parts[0].join(parts[1], on="ego_id", how="full", coalesce=True)
+
+
+def _activity(recent: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
+    """Channel mix, real-world and after-hours shares, initiation and reciprocity over the activity window."""
+    direction = pl.col("direction")
+    ego_started = (direction == "ego_initiated").sum()
+    alter_started = (direction == "alter_initiated").sum()
+    email = pl.col("channel") == "email"
+    sent = (email & (pl.col("actor") == "ego")).sum()
+    received = (email & (pl.col("actor") == "alter")).sum()
+    per_ego = recent.group_by("ego_id").agg(
+        n_active_ties=pl.col("alter_id").n_unique().cast(pl.Int32),
+        **{f"share_{c}": (pl.col("channel") == c).mean() for c in CHANNELS},
+        real_world_share=(pl.col("is_in_person") | (pl.col("channel") == "call")).mean(),
+        after_hours_share=pl.col("is_after_hours").mean(),
+        initiation_share=pl.when(ego_started + alter_started > 0).then(ego_started / (ego_started + alter_started)),
+        email_reciprocity=pl.when(sent + received > 0).then(1.0 - (sent - received).abs() / (sent + received)),
+    )
+    reciprocal = _reciprocal_alters(recent, params.activity_window_days).group_by("ego_id").agg(n_reciprocal=pl.len())
+    return (
+        per_ego.join(reciprocal, on="ego_id", how="left")
+        .with_columns(
+            reciprocal_share=pl.col("n_reciprocal").fill_null(0) / pl.col("n_active_ties"),
+            initiation_balance=1.0 - (2.0 * pl.col("initiation_share") - 1.0).abs(),
+        )
+        .drop("n_reciprocal")
+    )
+
+
+def _concentration(active: pl.LazyFrame) -> pl.LazyFrame:
+    """Top-5 share and Gini of decayed volume over the active ties.
+
+    Gini with ties sorted by volume ascending, ranks ``i = 1..n``: ``G = 2 sum i x_i / (n sum x) - (n + 1) /
+    n``.
+    """
+    ranked = (
+        active.filter(pl.col("volume") > 0)
+        .select("ego_id", "volume")
+        .sort("ego_id", "volume")
+        .with_columns(rank=pl.int_range(1, pl.len() + 1).over("ego_id"))
+    )
+    return ranked.group_by("ego_id").agg(
+        top5_share=pl.col("volume").top_k(5).sum() / pl.col("volume").sum(),
+        gini=2.0 * (pl.col("rank") * pl.col("volume")).sum() / (pl.len() * pl.col("volume").sum())
+        - (pl.len() + 1) / pl.len(),
+    )
+
+
+def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.LazyFrame:
+    """Share of (undecayed) volume spent with the ego's own team (else department), now and one window
+    before."""
+    people = lazy(persons).select(
+        "person_id", group=pl.coalesce("team", "department"), internal=pl.col("is_internal").fill_null(False)
+    )
+    labelled = inter.join(people.select(ego_id="person_id", ego_group="group"), on="ego_id", how="left").join(
+        people.select(alter_id="person_id", alter_group="group", alter_internal="internal"),
+        on="alter_id",
+        how="left",
+    )
+    same = pl.col("alter_internal").fill_null(False) & (pl.col("alter_group") == pl.col("ego_group")).fill_null(False)
+    now = pl.col("age") <= window
+    before = (pl.col("age") > window) & (pl.col("age") <= 2 * window)
+    w = pl.col("w")
+    return labelled.group_by("ego_id").agg(
+        own_team_share=pl.when(pl.col("ego_group").first().is_not_null() & (w.filter(now).sum() > 0)).then(
+            w.filter(now & same).sum() / w.filter(now).sum()
+        ),
+        own_team_share_prev=pl.when(pl.col("ego_group").first().is_not_null() & (w.filter(before).sum() > 0)).then(
+            w.filter(before & same).sum() / w.filter(before).sum()
+        ),
+    )
+
+
+def _bucket_allocation(
+    recent: pl.LazyFrame, contacts: Frame, egos: pl.LazyFrame, params: AnalyticsParams
+) -> pl.LazyFrame:
+    """Planned versus actual share of attention per contact bucket, and their total variation distance.
+
+    Planned: ``bucket_plan`` when configured; else each bucket's contacts per day (sum of 1 / cadence_days);
+    else an equal share per bucket. Actual: each bucket's share of the window's volume among the planned
+    buckets.
+    """
+    book = (
+        lazy(contacts)
+        .filter(pl.col("bucket").is_not_null())
+        .select("ego_id", alter_id="person_id", bucket="bucket", cadence_days="cadence_days")
+    )
+    if params.bucket_plan:
+        plan = egos.join(
+            pl.LazyFrame({"bucket": list(params.bucket_plan), "planned": list(params.bucket_plan.values())}),
+            how="cross",
+        )
+    else:
+        per_bucket = book.group_by("ego_id", "bucket").agg(rate=(1.0 / pl.col("cadence_days").cast(pl.Float64)).sum())
+        by_cadence = pl.col("rate").sum().over("ego_id") > 0
+        plan = per_bucket.with_columns(
+            planned=pl.when(by_cadence)
+            .then(pl.col("rate") / pl.col("rate").sum().over("ego_id"))
+            .otherwise(1.0 / pl.len().over("ego_id"))
+        ).select("ego_id", "bucket", "planned")
+    spent = (
+        recent.join(book.select("ego_id", "alter_id", "bucket"), on=["ego_id", "alter_id"])
+        .group_by("ego_id", "bucket")
+        .agg(volume=pl.col("w").sum())
+    )
+    joined = (
+        plan.join(spent, on=["ego_id", "bucket"], how="left")
+        .with_columns(volume=pl.col("volume").fill_null(0.0))
+        .with_columns(total=pl.col("volume").sum().over("ego_id"))
+        .with_columns(actual=pl.when(pl.col("total") > 0).then(pl.col("volume") / pl.col("total")))
+        .sort("ego_id", "bucket")
+    )
+    return joined.group_by("ego_id").agg(
+        bucket_allocation=pl.struct(pl.col("bucket"), planned_share=pl.col("planned"), actual_share=pl.col("actual")),
+        bucket_gap=pl.when(pl.col("total").first() > 0).then(0.5 * (pl.col("planned") - pl.col("actual")).abs().sum()),
+    )
+
+
+def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
+    """Sub-scores in [0, 1] and the weighted 0-100 score (weights: ``health_weights``)."""
+
+    def capped(expr: pl.Expr) -> pl.Expr:
+        return expr.fill_null(0.0).fill_nan(0.0).clip(0.0, 1.0)
+
+    scores = {
+        "engagement": capped(pl.col("n_strong").fill_null(0) / params.target_strong_ties),
+        "breadth": capped(pl.col("network_size_90d") / params.target_network_size),
+        "diversity": capped(pl.col("community_blau") / params.target_blau),
+        "brokerage": pl.when(pl.col("constraint").is_null()).then(0.0).otherwise(capped(1.0 - pl.col("constraint"))),
+        "reciprocity": 0.5 * capped(pl.col("reciprocal_share")) + 0.5 * capped(pl.col("initiation_balance")),
+        "maintenance": pl.when(pl.col("n_watched").fill_null(0) > 0)
+        .then(capped(1.0 - pl.col("n_overdue") / pl.col("n_watched")))
+        .otherwise(1.0),
+        "real_world": capped(pl.col("real_world_share") / params.target_real_world_share),
+        "stability": pl.when(pl.col("new_ties_30d").fill_null(0) <= params.overload_new_ties)
+        .then(1.0)
+        .otherwise(params.overload_new_ties / pl.col("new_ties_30d").cast(pl.Float64)),
+    }
+    health = health.with_columns(**{f"score_{k}": v.cast(pl.Float64) for k, v in scores.items()})
+    total = pl.sum_horizontal([params.health_weights[k] * pl.col(f"score_{k}") for k in SUB_SCORES])
+    return health.with_columns(health_score=(100.0 * total).round(1))

@@ -1,0 +1,204 @@
+"""Alerts: detection, plain-language reasons, stable ids and the life-cycle across runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
+from pipelines.analytics.health import compute_network_health
+from pipelines.analytics.params import AnalyticsParams
+from pipelines.analytics.ties import compute_ties
+from tests.analytics import builders as b
+
+EGO, ANA, ZED = "me@acme.com", "ana@client.com", "zed@acme.com"
+START = dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
+PERSONS = b.persons(
+    [
+        {"person_id": EGO, "team": "core", "department": "eng"},
+        {"person_id": ANA, "display_name": "Ana Ruiz", "is_internal": False},
+        {"person_id": ZED, "team": "core", "department": "eng"},
+    ]
+)
+
+
+def history() -> list[dict[str, Any]]:
+    """Ana: an email exchange every 12 days for two years (60 mails); Zed: four unanswered mails."""
+    rows = [
+        {
+            "ego_id": EGO,
+            "alter_id": ANA,
+            "occurred_at": START + dt.timedelta(days=12 * k),
+            "channel": "email",
+            "actor": "ego" if k % 2 else "alter",
+            "is_response": k % 2 == 1,
+        }
+        for k in range(60)
+    ]
+    rows += [
+        {"ego_id": EGO, "alter_id": ZED, "occurred_at": START + dt.timedelta(days=700 + 5 * k), "channel": "email"}
+        for k in range(4)
+    ]
+    return rows
+
+
+LAST_ANA = START + dt.timedelta(days=12 * 59)
+
+
+def run(
+    rows: list[dict[str, Any]], day: dt.date, state: pl.DataFrame | None = None, params: AnalyticsParams | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    params = params or AnalyticsParams()
+    inter = b.interactions(rows)
+    ties = compute_ties(inter, PERSONS, b.contacts([]), day, params)
+    health = compute_network_health(ties, inter, PERSONS, b.contacts([]), day, params)
+    return compute_alerts(ties, health, PERSONS, day, params, state)
+
+
+DAY = (LAST_ANA + dt.timedelta(days=64)).date()
+
+
+def test_neglected_and_one_sided_alerts_explain_themselves() -> None:
+    alerts, state = run(history(), DAY)
+    assert alerts.columns == ALERT_COLUMNS
+    assert state.schema == pl.Schema(STATE_SCHEMA)
+    by_kind = {r["kind"]: r for r in alerts.iter_rows(named=True)}
+    neglected = by_kind["neglected_tie"]
+    assert neglected["reason"] == (
+        "You and Ana Ruiz were in touch every 12 days for 2 years; nothing for 64 days. "
+        "Last contact: email. Suggest a call."
+    )
+    assert neglected["suggested_action"] == "Ana Ruiz: Suggest a call."
+    assert neglected["alert_id"] == alert_id("neglected_tie", EGO, ANA)
+    assert neglected["novelty"] == 1.0  # external domain
+    # priority = 100 * (0.5 * past strength + 0.3 * (1 - 30 / 64) + 0.2 * novelty)
+    expected = 100 * (0.5 * neglected["past_strength"] + 0.3 * (1 - 30 / 64) + 0.2 * 1.0)
+    assert neglected["priority"] == pytest.approx(round(expected, 1))
+    assert neglected["severity"] == "high"  # >= 60
+    one_sided = by_kind["one_sided_tie"]
+    assert one_sided["reason"] == "You reached out to zed@acme.com 4 times; they have never answered."
+    assert one_sided["priority"] == 50.0 and one_sided["severity"] == "medium"  # 30 + 5 x 4
+    assert set(alerts["status"]) == {"open"} and alerts["is_new"].all()
+
+
+def test_rerun_gives_the_same_ids_and_no_duplicates() -> None:
+    first, state = run(history(), DAY)
+    again, state2 = run(history(), DAY, state)
+    assert again.equals(first)
+    assert state2.drop("updated_at").equals(state.drop("updated_at"))
+    later, state3 = run(history(), DAY + dt.timedelta(days=7), state2)
+    tie_alerts = later.filter(pl.col("kind").is_in(["neglected_tie", "one_sided_tie"]))
+    assert sorted(tie_alerts["alert_id"]) == sorted(first["alert_id"])
+    assert not tie_alerts["is_new"].any()  # still open, opened a week ago
+    assert state3.filter(pl.col("alert_id").is_in(first["alert_id"].implode()))["times_opened"].to_list() == [1, 1]
+
+
+def test_snooze_is_honoured_until_its_date_then_re_raised() -> None:
+    _alerts, state = run(history(), DAY)
+    ana_alert = alert_id("neglected_tie", EGO, ANA)
+    state = snooze(state, ana_alert, DAY + dt.timedelta(days=10))
+    during, state = run(history(), DAY + dt.timedelta(days=5), state)
+    assert during.filter(pl.col("alert_id") == ana_alert)["status"].to_list() == ["snoozed"]
+    after, state = run(history(), DAY + dt.timedelta(days=10), state)
+    row = after.filter(pl.col("alert_id") == ana_alert).row(0, named=True)
+    assert (row["status"], row["is_new"]) == ("open", True)
+
+
+def test_dismissed_alerts_are_never_raised_again() -> None:
+    _, state = run(history(), DAY)
+    ana_alert = alert_id("neglected_tie", EGO, ANA)
+    state = dismiss(state, ana_alert)
+    for extra in (1, 30, 300):
+        alerts, state = run(history(), DAY + dt.timedelta(days=extra), state)
+        assert alerts.filter(pl.col("alert_id") == ana_alert)["status"].to_list() == ["dismissed"]
+
+
+def test_contact_resuming_resolves_and_a_new_silence_reopens() -> None:
+    _, state = run(history(), DAY)
+    ana_alert = alert_id("neglected_tie", EGO, ANA)
+    back = [
+        *history(),
+        {
+            "ego_id": EGO,
+            "alter_id": ANA,
+            "occurred_at": LAST_ANA + dt.timedelta(days=65),
+            "channel": "call",
+            "actor": "both",
+        },
+    ]
+    resolved_day = DAY + dt.timedelta(days=2)
+    alerts, state = run(back, resolved_day, state)
+    assert ana_alert not in alerts["alert_id"].to_list()
+    row = state.filter(pl.col("alert_id") == ana_alert).row(0, named=True)
+    assert (row["status"], row["resolved_at"]) == ("resolved", resolved_day)
+    silent_again = resolved_day + dt.timedelta(days=120)
+    alerts, state = run(back, silent_again, state)
+    row = state.filter(pl.col("alert_id") == ana_alert).row(0, named=True)
+    assert (row["status"], row["opened_at"], row["times_opened"]) == ("open", silent_again, 2)
+
+
+def test_snooze_and_dismiss_refuse_unknown_ids() -> None:
+    _, state = run(history(), DAY)
+    with pytest.raises(KeyError, match="no alert with id 'nope'"):
+        snooze(state, "nope", DAY)
+    with pytest.raises(KeyError):
+        dismiss(state, "nope")
+
+
+def test_overload_and_narrowing_are_per_period() -> None:
+    day = dt.date(2026, 3, 31)
+    at = dt.datetime(2026, 3, 30, tzinfo=dt.UTC)
+    # 25 new people met in 30 days, all in ego's own team; before that, ego spent its time outside the team
+    people: list[dict[str, Any]] = [{"person_id": EGO, "team": "core"}] + [
+        {"person_id": f"p{i}@acme.com", "team": "core"} for i in range(25)
+    ]
+    people.append({"person_id": "out@x.com", "is_internal": False})
+    persons = b.persons(people)
+    rows = [
+        {"ego_id": EGO, "alter_id": f"p{i}@acme.com", "occurred_at": at, "channel": "call", "actor": "both"}
+        for i in range(25)
+    ]
+    rows += [
+        {
+            "ego_id": EGO,
+            "alter_id": "out@x.com",
+            "occurred_at": at - dt.timedelta(days=120 + k),
+            "channel": "meeting",
+            "actor": "both",
+        }
+        for k in range(10)
+    ]
+    inter = b.interactions(rows)
+    params = AnalyticsParams()
+    ties = compute_ties(inter, persons, b.contacts([]), day, params)
+    health = compute_network_health(ties, inter, persons, b.contacts([]), day, params)
+    alerts, _ = compute_alerts(ties, health, persons, day, params, None)
+    by_kind = {r["kind"]: r for r in alerts.iter_rows(named=True)}
+    assert by_kind["overload"]["alert_id"] == alert_id("overload", EGO, None, "2026-03")
+    assert by_kind["overload"]["reason"].startswith("You started 25 new two-way contacts in the last 30 days")
+    # own-team share: 100% now, 0% in the previous 90 days
+    assert by_kind["narrowing"]["reason"] == (
+        "100% of your contact in the last 90 days was with your own team, up from 0%."
+    )
+    assert by_kind["narrowing"]["alert_id"] == alert_id("narrowing", EGO, None, "2026-03")
+
+
+def test_someone_who_answers_now_and_then_is_not_one_sided() -> None:
+    rows = [
+        {"ego_id": EGO, "alter_id": ZED, "occurred_at": START + dt.timedelta(days=d), "channel": "email"}
+        for d in (100, 110, 120, 130)
+    ]
+    rows.append(
+        {
+            "ego_id": EGO,
+            "alter_id": ZED,
+            "occurred_at": START + dt.timedelta(days=90),
+            "channel": "email",
+            "actor": "alter",
+        }
+    )
+    alerts, _ = run(rows, (START + dt.timedelta(days=131)).date())
+    assert "one_sided_tie" not in alerts["kind"].to_list()

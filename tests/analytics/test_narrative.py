@@ -1,0 +1,74 @@
+"""narrative.describe_network: strengths, weaknesses and three actions from one health row."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.analytics.narrative import describe_network
+from pipelines.analytics.params import SUB_SCORES
+
+
+def health(**scores: float) -> dict[str, object]:
+    row: dict[str, object] = {
+        "ego_id": "me@acme.com",
+        "health_score": 55.0,
+        "n_strong": 2,
+        "network_size_90d": 40,
+        "n_departments_reached": 1,
+        "n_external_domains": 0,
+        "reciprocal_share": 0.9,
+        "initiation_share": 0.5,
+        "n_overdue": 3,
+        "n_watched": 10,
+        "real_world_share": 0.3,
+        "new_ties_30d": 2,
+    }
+    row.update({f"score_{s}": 0.5 for s in SUB_SCORES})
+    row.update({f"score_{k}": v for k, v in scores.items()})
+    return row
+
+
+TIES = pl.DataFrame(
+    {
+        "ego_id": ["me@acme.com", "me@acme.com"],
+        "alter_id": ["old@acme.com", "far@other.org"],
+        "alter_name": [None, "Far Friend"],
+        "tie_class": ["dormant", "dormant"],
+        "strength_at_last_contact": [0.9, 0.6],
+        "alter_is_internal": [True, False],
+    }
+)
+ALERTS = pl.DataFrame(
+    {
+        "alert_id": ["a1", "a2", "a3"],
+        "ego_id": ["me@acme.com"] * 3,
+        "kind": ["neglected_tie", "neglected_tie", "one_sided_tie"],
+        "status": ["open", "snoozed", "open"],
+        "priority": [70.0, 90.0, 50.0],
+        "suggested_action": ["Ana: Suggest a call.", "Snoozed one", "Zed: pause the outreach."],
+    }
+)
+
+
+def test_strengths_weaknesses_and_actions() -> None:
+    n = describe_network(health(real_world=1.0, reciprocity=0.9, diversity=0.0, engagement=0.1), TIES, ALERTS)
+    assert n.strengths == [
+        "Balanced give and take: 90% of active ties are two-way.",
+        "30% of your contact is in person or by phone.",
+    ]
+    assert n.weaknesses[0] == "Only 2 strong ties: few people you are in close, regular touch with."
+    assert len(n.weaknesses) == 2
+    # two open tie alerts by priority (the snoozed one never appears), then the costliest shortfall:
+    # engagement 0.20 x 0.9 = 0.18 beats diversity 0.15 x 1.0 = 0.15
+    assert n.actions == [
+        "Ana: Suggest a call.",
+        "Zed: pause the outreach.",
+        "Pick two weak ties you value and book a 30-minute call with each this month.",
+    ]
+    assert "Next actions:" in n.render() and "55/100" in n.render()
+
+
+def test_diversity_action_names_a_dormant_tie_from_elsewhere() -> None:
+    n = describe_network(health(diversity=0.0), TIES, ALERTS.filter(pl.col("kind") == "none"))
+    assert n.actions[0].startswith("Reconnect with Far Friend")
+    assert len(n.actions) == 3
