@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
 from pipelines.assets.google import google_accounts_sensor, google_assets, google_sync_job, google_sync_schedule
 from pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
 from pipelines.assets.models import model_assets
@@ -17,6 +18,7 @@ all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
     *google_assets,
     *microsoft_assets,
     *model_assets,
+    *analytics_assets,
 ]
 
 # API syncs are partitioned per account and have their own jobs; the refresh rebuilds everything else.
@@ -37,8 +39,8 @@ daily_refresh = dg.ScheduleDefinition(
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=build_checks(extra=[]),
-    jobs=[refresh_job, google_sync_job, *microsoft_jobs],
+    jobs=[refresh_job, record_alerts_job, google_sync_job, *microsoft_jobs],
     schedules=[daily_refresh, google_sync_schedule, *microsoft_schedules],
-    sensors=[google_accounts_sensor],
+    sensors=[google_accounts_sensor, new_alerts_sensor],
     resources={"warehouse": WarehouseResource()},
 )

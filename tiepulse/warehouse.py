@@ -39,13 +39,12 @@ def latest_version() -> int:
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply pending migrations in order, each in its own transaction; return the versions applied."""
-    con.execute("create schema if not exists ops")
+    con.execute("create schema if not exists ops").fetchall()
     con.execute(
         "create table if not exists ops.schema_version ("
         " version integer primary key, name varchar not null, applied_at timestamptz not null default now())"
-    )
-    row = con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchone()
-    current = int(row[0]) if row else 0
+    ).fetchall()
+    current = int(con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchall()[0][0])
     newest = latest_version()
     if current > newest:
         raise WarehouseError(
@@ -58,8 +57,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
             continue
         con.execute("begin transaction").fetchall()
         try:
-            con.execute(path.read_text(encoding="utf-8"))
-            con.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem])
+            con.execute(path.read_text(encoding="utf-8")).fetchall()
+            con.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem]).fetchall()
             con.execute("commit").fetchall()
         except Exception:
             con.execute("rollback").fetchall()

@@ -1,0 +1,51 @@
+"""Moving frames between DuckDB and Polars (Arrow both ways), and publishing tables atomically."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+
+def read_table(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> pl.DataFrame:
+    """A whole table (or a filtered part) as Polars, through Arrow (no copy)."""
+    # The relation API refuses to start while a result of ``execute`` is half-read (``fetchone``); a drained
+    # statement closes any such result first.
+    con.execute("select 1").fetchall()
+    return con.sql(f"select * from {table} {where}").pl()
+
+
+def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Replace ``table`` with ``frame`` in one transaction: readers see the old table or the new one."""
+    con.register("_publish_frame", frame.to_arrow())
+    con.execute("begin transaction").fetchall()
+    try:
+        con.execute(f"create or replace table {table} as select * from _publish_frame").fetchall()
+        con.execute("commit").fetchall()
+    except Exception:
+        con.execute("rollback").fetchall()
+        raise
+    finally:
+        con.unregister("_publish_frame")
+    return frame.height
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, *, where: str, params: list[object]
+) -> int:
+    """In one transaction, delete the rows of ``table`` matching ``where`` and insert ``frame``.
+
+    The table is created from the frame's schema on first use.
+    """
+    con.register("_replace_frame", frame.to_arrow())
+    con.execute("begin transaction").fetchall()
+    try:
+        con.execute(f"create table if not exists {table} as select * from _replace_frame limit 0").fetchall()
+        con.execute(f"delete from {table} where {where}", params).fetchall()
+        con.execute(f"insert into {table} by name select * from _replace_frame").fetchall()
+        con.execute("commit").fetchall()
+    except Exception:
+        con.execute("rollback").fetchall()
+        raise
+    finally:
+        con.unregister("_replace_frame")
+    return frame.height
