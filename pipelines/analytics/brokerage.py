@@ -102,7 +102,7 @@ def cooccurrence_edges(
 
 def burt_constraint(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
     """Burt's constraint of each ego with at least one tie. Columns: ``ego_id``, ``constraint``."""
-    return structural_holes(ego_edges, alter_edges).select("ego_id", "constraint")
+    return structural_holes(ego_edges, alter_edges).select("ego_id", "burt_constraint")
 
 
 def effective_size(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
@@ -173,7 +173,7 @@ def structural_holes(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
     return (
         per_alter.group_by("ego_id")
         .agg(
-            constraint=((pl.col("p_ij") + pl.col("indirect")) ** 2).sum(),
+            burt_constraint=((pl.col("p_ij") + pl.col("indirect")) ** 2).sum(),
             effective_size=pl.col("n_alters").first() - pl.col("redundancy").sum(),
             n_alters=pl.col("n_alters").first().cast(pl.Int32),
         )

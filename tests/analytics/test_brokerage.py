@@ -76,7 +76,7 @@ def test_hand_computed_triangle() -> None:
     ego = pl.DataFrame([("e", "a", 1.0), ("e", "b", 2.0)], schema=EGO_SCHEMA, orient="row")
     among = pl.DataFrame([("e", "b", "a", 4.0)], schema=ALTER_SCHEMA, orient="row")
     row = structural_holes(ego, among).row(0, named=True)
-    assert row["constraint"] == pytest.approx((7 / 9) ** 2 + (14 / 15) ** 2)
+    assert row["burt_constraint"] == pytest.approx((7 / 9) ** 2 + (14 / 15) ** 2)
     assert row["effective_size"] == pytest.approx(1.0)
     assert row["efficiency"] == pytest.approx(0.5)
     assert row["n_alters"] == 2
@@ -85,7 +85,7 @@ def test_hand_computed_triangle() -> None:
 def test_unconnected_alters_give_constraint_sum_of_squares_and_full_effective_size() -> None:
     ego = pl.DataFrame([("e", x, 1.0) for x in "abcd"], schema=EGO_SCHEMA, orient="row")
     row = structural_holes(ego, pl.DataFrame(schema=ALTER_SCHEMA)).row(0, named=True)
-    assert row["constraint"] == pytest.approx(4 * 0.25**2)
+    assert row["burt_constraint"] == pytest.approx(4 * 0.25**2)
     assert row["effective_size"] == pytest.approx(4.0)
 
 
@@ -93,7 +93,7 @@ def test_alter_edges_outside_the_ego_network_and_self_loops_are_ignored() -> Non
     ego = pl.DataFrame([("e", "a", 1.0), ("e", "b", 1.0)], schema=EGO_SCHEMA, orient="row")
     among = pl.DataFrame([("e", "a", "zz", 5.0), ("e", "a", "a", 3.0)], schema=ALTER_SCHEMA, orient="row")
     row = structural_holes(ego, among).row(0, named=True)
-    assert row["constraint"] == pytest.approx(0.5)
+    assert row["burt_constraint"] == pytest.approx(0.5)
     assert row["effective_size"] == pytest.approx(2.0)
 
 

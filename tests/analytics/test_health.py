@@ -170,7 +170,7 @@ def test_score_is_the_weighted_sum_of_its_sub_scores() -> None:
     assert h["score_engagement"] == 0.0  # no strong ties
     assert h["score_breadth"] == pytest.approx(3 / 50)
     assert h["score_diversity"] == pytest.approx(min(1.0, h["community_blau"] / 0.8))
-    assert h["score_brokerage"] == pytest.approx(1 - h["constraint"])
+    assert h["score_brokerage"] == pytest.approx(1 - h["burt_constraint"])
     assert h["score_reciprocity"] == pytest.approx(0.5 * 0.75 + 0.5 * 0.0)
     assert h["score_maintenance"] == 1.0  # nothing watched
     assert h["score_real_world"] == pytest.approx(min(1.0, (2 / 6) / 0.2))
