@@ -6,12 +6,14 @@ import duckdb
 import polars as pl
 
 
-def read_table(con: duckdb.DuckDBPyConnection, table: str, where: str = "") -> pl.DataFrame:
-    """A whole table (or a filtered part) as Polars, through Arrow (no copy)."""
+def read_table(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list[object] | None = None
+) -> pl.DataFrame:
+    """A whole table (or the part ``where`` selects, with ``?`` parameters) as Polars, through Arrow (no copy)."""
     # The relation API refuses to start while a result of ``execute`` is half-read (``fetchone``); a drained
     # statement closes any such result first.
     con.execute("select 1").fetchall()
-    return con.sql(f"select * from {table} {where}").pl()
+    return con.sql(f"select * from {table} {where}", params=params).pl()
 
 
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:

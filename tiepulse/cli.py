@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -193,7 +194,7 @@ def sync(
     if source is not None and source not in SYNC_SOURCES:
         raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
     settings = _settings()
-    providers = []
+    providers: list[tuple[str, Any, str | None]] = []
     if source in (None, "gmail", "gcal"):
         from tiepulse.cli_google import sync_google
 
@@ -276,6 +277,143 @@ def status() -> None:
             render_runs(console, con)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
+
+
+AsOf = Annotated[str | None, typer.Option("--as-of", help="Analysis date YYYY-MM-DD (default: the last refresh's)")]
+Ego = Annotated[str | None, typer.Option(help="Whose network (any of their addresses); default: the only ego")]
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"--as-of must be a date like 2001-12-01, not {value!r}") from None
+
+
+@app.command()
+def health(ego: Ego = None, as_of: AsOf = None) -> None:
+    """A network report: size, tie classes, diversity, brokerage, reciprocity, channels, score and next actions."""
+    from pipelines.assets.analytics import params_for
+    from tiepulse.insights import InsightError, ego_view, organisation, resolve_ego
+    from tiepulse.reports import render_health, render_organisation
+
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            who = resolve_ego(con, settings, ego)
+            if who is None:
+                render_organisation(console, *organisation(con))
+                return
+            render_health(console, ego_view(con, settings, who, _as_of(as_of)), params_for(settings))
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def ties(
+    ego: Ego = None,
+    person: Annotated[str | None, typer.Option(help="Only the tie with this person")] = None,
+    as_of: AsOf = None,
+    limit: Annotated[int, typer.Option(help="How many ties to show")] = 25,
+) -> None:
+    """The ties ranked by strength, with last contact, usual gap, channel mix and trend."""
+    import polars as pl
+
+    from tiepulse.insights import InsightError, ego_view, resolve_ego
+    from tiepulse.reports import render_ties
+
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            who = resolve_ego(con, settings, ego)
+            if who is None:
+                raise InsightError("Several egos here: name one with --ego EMAIL (see `tiepulse health`).")
+            view = ego_view(con, settings, who, _as_of(as_of))
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    shown = view.ties
+    if person:
+        shown = shown.filter(pl.col("alter_id") == person.strip().lower())
+        if shown.height == 0:
+            raise _fail(f"{who} has no tie with {person} as of {view.as_of}")
+    render_ties(console, shown, limit)
+
+
+alerts_app = typer.Typer(help="Open alerts, most important first; snooze or dismiss them.")
+app.add_typer(alerts_app, name="alerts")
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts(
+    ctx: typer.Context,
+    ego: Ego = None,
+    output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    as_of: AsOf = None,
+) -> None:
+    """List open alerts (every ego's when there are several and no --ego)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tiepulse.insights import InsightError, ego_view, organisation, resolve_ego
+    from tiepulse.reports import render_alerts
+
+    if output not in ("table", "csv", "json"):
+        raise _fail(f"--format must be table, csv or json, not {output!r}")
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            who = resolve_ego(con, settings, ego)
+            frame = organisation(con)[1] if who is None else ego_view(con, settings, who, _as_of(as_of)).alerts
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    render_alerts(console, frame, output)
+
+
+def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
+    import polars as pl
+
+    from pipelines.analytics import dismiss, snooze
+    from pipelines.marts_io import read_table
+
+    settings = _settings()
+    with open_warehouse(settings.warehouse_path) as con:
+        state = read_table(con, "ops.alert_state")
+        try:
+            if action == "snooze":
+                until = settings.as_of + dt.timedelta(days=days)
+                state = snooze(state, alert_id, until)
+            else:
+                state = dismiss(state, alert_id)
+        except KeyError:
+            raise _fail(f"no alert {alert_id!r}; list them with `tiepulse alerts`") from None
+        row = state.filter(pl.col("alert_id") == alert_id)
+        con.register("_changed", row.to_arrow())
+        con.execute("begin transaction").fetchall()
+        con.execute("delete from ops.alert_state where alert_id = ?", [alert_id]).fetchall()
+        con.execute("insert into ops.alert_state by name select * from _changed").fetchall()
+        con.execute(
+            "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
+            [row["status"][0], row["snoozed_until"][0], alert_id],
+        ).fetchall()
+        con.execute("commit").fetchall()
+    what = f"snoozed until {row['snoozed_until'][0]}" if action == "snooze" else "dismissed"
+    console.print(f"Alert {alert_id} {what}.")
+
+
+@alerts_app.command("snooze")
+def alerts_snooze(
+    alert_id: Annotated[str, typer.Argument(help="The alert's id (first column of `tiepulse alerts`)")],
+    days: Annotated[int, typer.Option(min=1, help="Keep it quiet for this many days")] = 14,
+) -> None:
+    """Silence an alert until a date; it comes back afterwards if the condition still holds."""
+    _change_alert(alert_id, "snooze", days)
+
+
+@alerts_app.command("dismiss")
+def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id")]) -> None:
+    """Dismiss an alert for good; it is never raised again."""
+    _change_alert(alert_id, "dismiss")
 
 
 @app.command()

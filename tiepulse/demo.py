@@ -10,6 +10,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.panel import Panel
 
+from tiepulse.insights import organisation
+from tiepulse.reports import render_alerts, render_organisation
 from tiepulse.settings import Settings
 from tiepulse.summary import EXAMPLE_QUERIES, render_counts, render_quarantine
 from tiepulse.warehouse import open_warehouse
@@ -53,6 +55,9 @@ def run_demo(console: Console, sample_dir: Path) -> None:
     with open_warehouse(settings.warehouse_path, read_only=True) as con:
         render_counts(console, con)
         render_quarantine(console, con)
+        health, alerts = organisation(con)
+    render_organisation(console, health, alerts)
+    render_alerts(console, alerts, "table", limit=5)
     took = time.monotonic() - started
     examples = "\n".join(f'  tiepulse sql "{q}"' for q in EXAMPLE_QUERIES)
     console.print(
@@ -60,6 +65,7 @@ def run_demo(console: Console, sample_dir: Path) -> None:
             f"Done in {took:.1f} s. Warehouse: {settings.warehouse_path.resolve()}\n"
             f"All {len(result.rows)} tables rebuilt; quality checks passed.\n\n"
             f"Try (with TIEPULSE_HOME={settings.home}):\n{examples}\n\n"
+            "  tiepulse health --ego EMAIL    tiepulse ties --ego EMAIL    tiepulse alerts --ego EMAIL\n\n"
             "Open the Dagster UI with `make dev` to see the asset graph and lineage.",
             title="tiepulse demo",
         )

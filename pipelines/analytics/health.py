@@ -113,7 +113,9 @@ def compute_network_health(
         )
     )
     holes = (
-        structural_holes(ego_edges, alter_frame).lazy().select("ego_id", "burt_constraint", "effective_size", "efficiency")
+        structural_holes(ego_edges, alter_frame)
+        .lazy()
+        .select("ego_id", "burt_constraint", "effective_size", "efficiency")
     )
 
     health = egos
@@ -315,7 +317,9 @@ def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
         "engagement": capped(pl.col("n_strong").fill_null(0) / params.target_strong_ties),
         "breadth": capped(pl.col("network_size_90d") / params.target_network_size),
         "diversity": capped(pl.col("community_blau") / params.target_blau),
-        "brokerage": pl.when(pl.col("burt_constraint").is_null()).then(0.0).otherwise(capped(1.0 - pl.col("burt_constraint"))),
+        "brokerage": pl.when(pl.col("burt_constraint").is_null())
+        .then(0.0)
+        .otherwise(capped(1.0 - pl.col("burt_constraint"))),
         "reciprocity": 0.5 * capped(pl.col("reciprocal_share")) + 0.5 * capped(pl.col("initiation_balance")),
         "maintenance": pl.when(pl.col("n_watched").fill_null(0) > 0)
         .then(capped(1.0 - pl.col("n_overdue") / pl.col("n_watched")))

@@ -16,6 +16,8 @@ import duckdb
 import polars as pl
 
 from pipelines.analytics import (
+    HEALTH_COLUMNS,
+    MONTHLY_COLUMNS,
     AnalyticsParams,
     build_interactions,
     compute_alerts,
@@ -138,6 +140,21 @@ def _fingerprints(interactions: pl.DataFrame, months: list[dt.date], as_of: dt.d
     return {m: f"{cut}|{n}" for m, cut, n in zip(months, cuts, counts, strict=True)}
 
 
+def _reset_if_changed(con: duckdb.DuckDBPyConnection, table: str, history_key: str, columns: list[str]) -> None:
+    """Drop an incremental table (and forget its months) when this version of tiepulse writes other columns."""
+    schema, name = table.split(".")
+    found = [
+        r[0]
+        for r in con.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
+            [schema, name],
+        ).fetchall()
+    ]
+    if found and found != columns:
+        con.execute(f"drop table {table}").fetchall()
+        con.execute("delete from ops.history_state where table_name = ?", [history_key]).fetchall()
+
+
 def _stale_months(con: duckdb.DuckDBPyConnection, table: str, fingerprints: dict[dt.date, str]) -> list[dt.date]:
     stored = dict(
         con.execute("select month, fingerprint from ops.history_state where table_name = ?", [table]).fetchall()
@@ -148,6 +165,8 @@ def _stale_months(con: duckdb.DuckDBPyConnection, table: str, fingerprints: dict
 def _record_history(
     con: duckdb.DuckDBPyConnection, table: str, fingerprints: dict[dt.date, str], months: list[dt.date]
 ) -> None:
+    if not months:
+        return
     con.executemany(
         "insert or replace into ops.history_state (table_name, month, fingerprint, computed_at) "
         "values (?, ?, ?, now())",
@@ -169,6 +188,7 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     table = "marts.mart_ties_monthly"
     with warehouse.connect() as con:
         inter = read_table(con, "marts.int_interactions")
+        _reset_if_changed(con, table, table, MONTHLY_COLUMNS)
         fingerprints = _fingerprints(inter, _months(inter, settings.as_of), settings.as_of)
         stale = _stale_months(con, table, fingerprints)
         history = compute_ties_monthly(inter, stale, params_for(settings))
@@ -228,6 +248,7 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
         current = _health_at(
             settings.as_of, inter, persons, contacts, participants, params, read_table(con, "marts.mart_ties")
         ).with_columns(period=pl.lit("current"), month=pl.lit(month_start(settings.as_of)))
+        _reset_if_changed(con, table, history_key, [*HEALTH_COLUMNS, "period", "month"])
         fingerprints = _fingerprints(inter, _months(inter, settings.as_of), settings.as_of)
         stale = _stale_months(con, history_key, fingerprints)
         monthly = [
