@@ -165,3 +165,40 @@ def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None
 def build_checks(extra: list[TableChecks]) -> list[dg.AssetChecksDefinition]:
     tables = _staging_checks() + extra
     return [_quality_check(t) for t in tables] + [_row_count_check(t) for t in tables]
+
+
+_NOT_AUTOMATED = "alter_id not in (select person_id from staging.dim_person where is_automated)"
+
+MART_CHECKS = [
+    TableChecks(
+        table="marts.int_interactions",
+        not_null=("ego_id", "alter_id", "occurred_at", "channel", "direction"),
+        plausible_timestamps=("occurred_at",),
+        rules={"no_automated_alter": _NOT_AUTOMATED, "not_self": "ego_id <> alter_id"},
+    ),
+    TableChecks(
+        table="marts.mart_ties",
+        unique=("ego_id", "alter_id"),
+        not_null=("ego_id", "alter_id", "strength", "tie_class", "last_contact"),
+        between={"strength": (0.0, 1.0), "reciprocity": (0.0, 1.0), "initiation_share": (0.0, 1.0)},
+        plausible_timestamps=("first_contact", "last_contact"),
+        rules={"no_automated_alter": _NOT_AUTOMATED},
+    ),
+    TableChecks(
+        table="marts.mart_ties_monthly",
+        unique=("ego_id", "alter_id", "month"),
+        not_null=("ego_id", "alter_id", "month", "strength"),
+        between={"strength": (0.0, 1.0)},
+    ),
+    TableChecks(
+        table="marts.mart_network_health",
+        unique=("ego_id", "period", "month"),
+        not_null=("ego_id", "health_score"),
+        between={"health_score": (0.0, 100.0), "external_share": (0.0, 1.0), "real_world_share": (0.0, 1.0)},
+    ),
+    TableChecks(
+        table="marts.mart_alerts",
+        unique=("alert_id",),
+        not_null=("alert_id", "kind", "ego_id", "reason", "suggested_action", "status"),
+    ),
+]

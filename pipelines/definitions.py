@@ -9,7 +9,7 @@ from pipelines.assets.google import google_accounts_sensor, google_assets, googl
 from pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
 from pipelines.assets.models import model_assets
 from pipelines.assets.raw import raw_config, raw_files
-from pipelines.checks import build_checks
+from pipelines.checks import MART_CHECKS, build_checks
 from pipelines.resources import WarehouseResource
 
 all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
@@ -38,7 +38,7 @@ daily_refresh = dg.ScheduleDefinition(
 
 defs = dg.Definitions(
     assets=all_assets,
-    asset_checks=build_checks(extra=[]),
+    asset_checks=build_checks(extra=MART_CHECKS),
     jobs=[refresh_job, record_alerts_job, google_sync_job, *microsoft_jobs],
     schedules=[daily_refresh, google_sync_schedule, *microsoft_schedules],
     sensors=[google_accounts_sensor, new_alerts_sensor],

@@ -19,6 +19,12 @@ EXPECTED_ASSETS = {
     "raw/graph_messages",
     "raw/mail_messages",
     "raw/manual_interactions",
+    "marts/int_interaction_exclusions",
+    "marts/int_interactions",
+    "marts/mart_alerts",
+    "marts/mart_network_health",
+    "marts/mart_ties",
+    "marts/mart_ties_monthly",
     "staging/dim_person",
     "staging/int_addresses_resolved",
     "staging/int_event_sightings",
@@ -60,3 +66,5 @@ def test_schedule_job_and_checks_resolve() -> None:
     assert defs.resolve_job_def("refresh_warehouse") is not None
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
     assert ("staging/stg_messages", "quality") in checks and ("staging/dim_person", "row_count") in checks
+    assert ("marts/mart_ties", "quality") in checks and ("marts/mart_alerts", "quality") in checks
+    assert {s.name for s in defs.sensors or []} >= {"new_alerts_sensor", "google_accounts_sensor"}
