@@ -66,3 +66,56 @@ def test_owners_are_egos_and_internal(enron: duckdb.DuckDBPyConnection) -> None:
 def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
     low, high = enron.execute("select min(sent_at), max(sent_at) from staging.stg_messages").fetchone()  # type: ignore[misc]
     assert low.year >= 1997 and high.year <= 2002
+
+
+def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConnection) -> None:
+    from pipelines.analytics import (
+        build_interactions,
+        compute_alerts,
+        compute_network_health,
+        compute_ties,
+        cooccurrence_edges,
+        record_participants,
+    )
+    from pipelines.marts_io import read_table
+
+    staging = {
+        t: read_table(enron, f"staging.{t}")
+        for t in (
+            "stg_messages",
+            "stg_message_recipients",
+            "stg_events",
+            "stg_event_attendees",
+            "stg_manual_interactions",
+            "stg_egos",
+            "dim_person",
+            "stg_contacts",
+        )
+    }
+    as_of = dt.date(2001, 12, 1)
+    inter, _ = build_interactions(
+        staging["stg_messages"],
+        staging["stg_message_recipients"],
+        staging["stg_events"],
+        staging["stg_event_attendees"],
+        staging["stg_manual_interactions"],
+        staging["stg_egos"],
+        staging["dim_person"],
+    )
+    ties = compute_ties(inter, staging["dim_person"], staging["stg_contacts"], as_of)
+    participants = record_participants(
+        staging["stg_messages"], staging["stg_message_recipients"], staging["stg_event_attendees"]
+    )
+    edges = cooccurrence_edges(inter, participants, as_of)
+    health = compute_network_health(ties, inter, staging["dim_person"], staging["stg_contacts"], as_of, None, edges)
+    alerts, _ = compute_alerts(ties, health, staging["dim_person"], as_of)
+    owners_with_mail_before = {
+        r[0]
+        for r in enron.execute(
+            "select distinct sender_id from staging.stg_messages where sent_at < timestamptz '2001-12-01'"
+        ).fetchall()
+    } & set(staging["stg_egos"].get_column("ego_id").to_list())
+    assert set(health.get_column("ego_id").to_list()) == owners_with_mail_before
+    assert health.get_column("health_score").is_between(0, 100).all()
+    assert ties.get_column("strength").is_between(0, 1).all()
+    assert alerts.height > 0
