@@ -7,7 +7,6 @@ a narrowing network and brokers; the published marts must find them (precision a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import duckdb
