@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["benchmarks.bench_import"]
+BENCHMARKS = [
+    "benchmarks.bench_import",
+    "benchmarks.bench_analytics",
+    "benchmarks.bench_google",
+    "benchmarks.bench_microsoft",
+]
 
 
 def main() -> None:

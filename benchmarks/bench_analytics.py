@@ -1,0 +1,498 @@
+"""Analytics over a generated warehouse, against a floor measured in the same run on the same interactions.
+
+The floor is one DuckDB ``GROUP BY ego_id, alter_id`` over ``marts.int_interactions`` computing the count and the
+latest timestamp of each pair (materialised as a temp table): the least any per-pair analytics must do. Each stage
+of the analytics (read into Polars, ``compute_ties``, write-back of ``mart_ties``, ``cooccurrence_edges``,
+``compute_network_health``, ``compute_alerts``, ``compute_ties_monthly`` for one new month) is timed on its own
+and set against that floor. The stages run in a fresh subprocess, so its peak RSS is the analytics' alone (not
+the generator's). Run: ``python -m benchmarks.bench_analytics [--interactions N]``.
+
+The synthetic warehouse is deterministic (seeded numpy, vectorised): 2,000 egos among 50,000 people; each ego's
+alters are drawn half from a Zipf-like popularity over everyone and half from its own neighbourhood of
+colleagues (about 400,000 pairs); contacts are records (mail, meetings, the manual log) over two years, each
+touching one or more of the ego's alters chosen by a heavy-tailed (Pareto) pair weight. Rows follow the contract
+of ``build_interactions`` (an inbound mail is one row with its sender; an outbound mail or a meeting one row per
+other participant), and a participants table (``source``, ``source_key``, ``person_id``) lists everyone in each
+mail and meeting, as ``record_participants`` would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from benchmarks.common import markdown_table, peak_rss_mb, timed
+from pipelines.analytics import (
+    INTERACTION_SCHEMA,
+    AnalyticsParams,
+    compute_alerts,
+    compute_network_health,
+    compute_ties,
+    compute_ties_monthly,
+    cooccurrence_edges,
+)
+from pipelines.analytics.common import weight_expr
+from pipelines.analytics.params import CHANNELS
+from pipelines.marts_io import publish, read_table
+from tiepulse.warehouse import connect
+
+AS_OF = dt.date(2026, 10, 31)
+DAYS = 730
+DAY_US = 86_400_000_000
+INTERNAL_DOMAIN = "acme.example"
+EXTERNAL_DOMAINS = ["globex.example", "initech.example", "gmail.com", "umbrella.example", "hooli.example"]
+PARTICIPANTS_TABLE = "marts.bench_participants"
+FLOOR_SQL = (
+    "create or replace temp table bench_floor as "
+    "select ego_id, alter_id, count(*) as n, max(occurred_at) as last_at from marts.int_interactions group by all"
+)
+
+# Channel codes follow CHANNELS: email, meeting, call, video, chat, in_person, note.
+_CHANNEL_P = [0.66, 0.22, 0.03, 0.03, 0.04, 0.01, 0.01]
+_EMAIL_GROUP = ([1, 2, 3, 4, 5, 6, 8, 10, 14, 18], [0.55, 0.15, 0.09, 0.06, 0.05, 0.03, 0.03, 0.02, 0.01, 0.01])
+_MEETING_GROUP = (
+    [1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 18],
+    [0.30, 0.15, 0.12, 0.10, 0.08, 0.07, 0.06, 0.05, 0.03, 0.02, 0.02],
+)
+_MEETING_MINUTES = [15, 30, 30, 30, 45, 60, 60, 90, 120, 480]
+_MANUAL_MINUTES = {2: 15.0, 3: 30.0, 5: 60.0}  # call, video, in_person; chat and note have none
+
+
+# --- generation --------------------------------------------------------------------------------------------
+
+
+def _people(rng: np.random.Generator, n_people: int, n_internal: int) -> tuple[np.ndarray, np.ndarray]:
+    """Person ids (sortable: the zero-padded number decides the order) and their domains."""
+    external = rng.choice(EXTERNAL_DOMAINS, n_people - n_internal)
+    domains = np.concatenate([np.full(n_internal, INTERNAL_DOMAIN), external]).astype(str)
+    return np.char.add(np.char.mod("p%06d@", np.arange(n_people)), domains), domains
+
+
+def _pairs(
+    rng: np.random.Generator, n_egos: int, n_people: int, n_internal: int, mean_alters: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ego, alter) index pairs sorted by ego then alter: half popular people (Zipf), half the ego's neighbours."""
+    degree = np.clip(rng.lognormal(np.log(mean_alters) - 0.32, 0.8, n_egos), 5, 4_000).astype(np.int64)
+    draws = (degree * 1.15).astype(np.int64) + 1
+    ego = np.repeat(np.arange(n_egos), draws)
+    rank_p = 1.0 / np.arange(1, n_people + 1) ** 0.9
+    popular = rng.permutation(n_people)[rng.choice(n_people, ego.size, p=rank_p / rank_p.sum())]
+    home = ego * (n_internal // n_egos)
+    near = (home + np.round(rng.normal(0, 80, ego.size)).astype(np.int64)) % n_internal
+    alter = np.where(rng.random(ego.size) < 0.5, popular, near)
+    keys = np.unique(ego * n_people + alter)
+    pair_ego, pair_alter = keys // n_people, keys % n_people
+    keep = pair_ego != pair_alter
+    return pair_ego[keep], pair_alter[keep]
+
+
+def generate(
+    n_rows: int, seed: int = 7, n_egos: int = 2_000, n_people: int = 50_000, mean_alters: int = 200
+) -> dict[str, pl.DataFrame]:
+    """The interactions (``INTERACTION_SCHEMA``, sorted as ``build_interactions`` sorts them), the participants
+    of each mail and meeting, ``dim_person`` and ``stg_contacts``."""
+    rng = np.random.default_rng(seed)
+    n_internal = 15_000
+    person_ids, domains = _people(rng, n_people, n_internal)
+    pair_ego, pair_alter = _pairs(rng, n_egos, n_people, n_internal, mean_alters)
+    n_pairs = pair_ego.size
+    pair_w = rng.pareto(1.3, n_pairs) + 1.0
+    cum = np.cumsum(pair_w)
+    starts = np.searchsorted(pair_ego, np.arange(n_egos), side="left")
+    ends = np.searchsorted(pair_ego, np.arange(n_egos), side="right")
+    degree = ends - starts
+
+    # Records: one mail, meeting or log entry of one ego; about 2.1 interaction rows each.
+    n_records = int(n_rows / 2.0 * 1.12) + 1_000
+    ego_p = degree * rng.lognormal(0.0, 0.5, n_egos)
+    rec_ego = rng.choice(n_egos, n_records, p=ego_p / ego_p.sum())
+    channel = rng.choice(len(CHANNELS), n_records, p=_CHANNEL_P)
+    is_email, is_meeting = channel == 0, channel == 1
+    size = np.ones(n_records, dtype=np.int64)
+    size[is_email] = rng.choice(_EMAIL_GROUP[0], int(is_email.sum()), p=_EMAIL_GROUP[1])
+    size[is_meeting] = rng.choice(_MEETING_GROUP[0], int(is_meeting.sum()), p=_MEETING_GROUP[1])
+    inbound = is_email & (rng.random(n_records) < 0.5)
+
+    # Participants other than the ego: drawn from the ego's alters by pair weight, duplicates within a record
+    # dropped (first draw kept, so an inbound mail's sender is its first participant).
+    slot_rec = np.repeat(np.arange(n_records), size)
+    e = rec_ego[slot_rec]
+    lo = np.where(starts[e] > 0, cum[np.maximum(starts[e] - 1, 0)], 0.0)
+    hi = cum[ends[e] - 1]
+    slot_pair = np.searchsorted(cum, lo + rng.random(slot_rec.size) * (hi - lo), side="right")
+    slot_pair = np.clip(slot_pair, starts[e], ends[e] - 1)
+    _, first_index = np.unique(slot_rec * n_pairs + slot_pair, return_index=True)
+    first_index.sort()
+    slot_rec, slot_pair = slot_rec[first_index], slot_pair[first_index]
+    is_first = np.r_[True, slot_rec[1:] != slot_rec[:-1]]
+    others = np.bincount(slot_rec, minlength=n_records)
+
+    # Interaction rows; records cut where the rows reach n_rows.
+    row_mask = ~inbound[slot_rec] | is_first
+    rows_per_rec = np.bincount(slot_rec[row_mask], minlength=n_records)
+    kept_records = int(np.searchsorted(np.cumsum(rows_per_rec), n_rows, side="right"))
+    row_mask &= slot_rec < kept_records
+    slot_keep = slot_rec < kept_records
+    rec = slot_rec[row_mask]
+    pair = slot_pair[row_mask]
+    first = is_first[row_mask]
+
+    # Record attributes: time (weekdays, working hours mostly), reply, organiser, place, minutes.
+    day_w = np.where((np.arange(DAYS) + _weekday_offset()) % 7 < 5, 1.0, 0.12) * np.linspace(0.8, 1.2, DAYS)
+    rec_day = rng.choice(DAYS, n_records, p=day_w / day_w.sum())
+    seconds = np.clip(rng.normal(13.0, 2.8, n_records), 0.0, 23.99) * 3600
+    seconds = np.where(is_meeting, np.round(seconds / 900) * 900, seconds)
+    start_us = int(dt.datetime.combine(AS_OF - dt.timedelta(days=DAYS - 1), dt.time(), tzinfo=dt.UTC).timestamp())
+    rec_t = start_us * 1_000_000 + rec_day * DAY_US + (seconds * 1_000_000).astype(np.int64)
+    rec_t += np.where(is_meeting, 0, rng.integers(0, 1_000_000, n_records))
+    is_response = is_email & (rng.random(n_records) < 0.35)
+    organiser = rng.choice(3, n_records, p=[0.3, 0.4, 0.3])  # ego, the first other participant, someone else
+    in_person = (is_meeting & (rng.random(n_records) < 0.15)) | (channel == 5)
+    minutes = np.full(n_records, np.nan)
+    minutes[is_meeting] = np.minimum(rng.choice(_MEETING_MINUTES, int(is_meeting.sum())), 240)
+    for code, mean in _MANUAL_MINUTES.items():
+        hit = channel == code
+        minutes[hit] = np.round(rng.exponential(mean, int(hit.sum())) + 1)
+
+    ch = channel[rec]
+    ego_idx, alter_idx = pair_ego[pair], pair_alter[pair]
+    t = rec_t[rec]
+    local_day = t // DAY_US
+    hour = (t % DAY_US) / 3_600_000_000
+    after_hours = ((local_day + 3) % 7 >= 5) | (hour < 8) | (hour >= 17)
+    # actor: 0 ego, 1 alter, 2 both; direction: 0 ego_initiated, 1 alter_initiated, 2 mutual
+    actor = np.where(ch == 0, np.where(inbound[rec], 1, 0), np.where(ch == 6, 0, 2))
+    started_by_ego = (actor == 0) != is_response[rec]
+    meeting_dir = np.where(organiser[rec] == 0, 0, np.where((organiser[rec] == 1) & first, 1, 2))
+    direction = np.where(
+        ch == 0, np.where(started_by_ego, 0, 1), np.where(ch == 1, meeting_dir, np.where(ch == 6, 0, 2))
+    )
+    source = np.where(ch == 0, 0, np.where(ch == 1, 1, 2))
+    group = np.maximum(others[rec], 1)
+    mins = minutes[rec]
+    shared = np.where(ch == 1, mins / group, mins)
+
+    order = np.lexsort((rec, t, alter_idx, ego_idx))
+    people = pl.Series(person_ids)
+
+    def labels(values: list[str], codes: np.ndarray) -> pl.Series:
+        return pl.Series(values).gather(pl.Series(codes[order].astype(np.uint32)))
+
+    src_names = ["email", "calendar", "manual"]
+    prefix = {0: "msg-", 1: "evt-", 2: "log-"}
+    source_key = pl.DataFrame({"s": source[order], "r": rec[order]}).select(
+        pl.concat_str(
+            pl.col("s").replace_strict(prefix, return_dtype=pl.String), pl.col("r").cast(pl.String).str.zfill(9)
+        )
+    )
+    interactions = (
+        pl.DataFrame(
+            {
+                "ego_id": people.gather(pl.Series(ego_idx[order])),
+                "alter_id": people.gather(pl.Series(alter_idx[order])),
+                "occurred_at": pl.Series(t[order]).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+                "channel": labels(list(CHANNELS), ch),
+                "direction": labels(["ego_initiated", "alter_initiated", "mutual"], direction),
+                "actor": labels(["ego", "alter", "both"], actor),
+                "is_response": is_response[rec][order],
+                "group_size": group[order].astype(np.int32),
+                "minutes": mins[order],
+                "shared_minutes": shared[order],
+                "is_in_person": in_person[rec][order],
+                "is_after_hours": after_hours[order],
+                "source": labels(src_names, source),
+                "source_key": source_key.to_series(),
+            }
+        )
+        .with_columns(pl.col("minutes", "shared_minutes").fill_nan(None))
+        .with_columns(weight=weight_expr(AnalyticsParams()))
+        .select([pl.col(c).cast(tp) for c, tp in INTERACTION_SCHEMA.items()])
+    )
+
+    # Everyone in each kept mail and meeting: the ego, then the other participants (the manual log has none).
+    rec_source = np.where(is_email, 0, np.where(is_meeting, 1, 2))
+    slot_rec, slot_pair = slot_rec[slot_keep], slot_pair[slot_keep]
+    part_rec = np.concatenate([np.arange(kept_records), slot_rec])
+    part_person = np.concatenate([rec_ego[:kept_records], pair_alter[slot_pair]])
+    listed = rec_source[part_rec] < 2
+    part_rec, part_person = part_rec[listed], part_person[listed]
+    participants = pl.DataFrame(
+        {"s": rec_source[part_rec], "r": part_rec, "person_id": people.gather(pl.Series(part_person))}
+    ).select(
+        source=pl.col("s").replace_strict(dict(enumerate(src_names)), return_dtype=pl.String),
+        source_key=pl.concat_str(
+            pl.col("s").replace_strict(prefix, return_dtype=pl.String), pl.col("r").cast(pl.String).str.zfill(9)
+        ),
+        person_id="person_id",
+    )
+    return {
+        "interactions": interactions,
+        "participants": participants,
+        "dim_person": _dim_person(person_ids, domains, n_egos, n_internal, rng),
+        "stg_contacts": _contacts(rng, pair_ego, pair_alter, pair_w, person_ids),
+    }
+
+
+def _weekday_offset() -> int:
+    """Weekday (Monday 0) of the first generated day."""
+    return (AS_OF - dt.timedelta(days=DAYS - 1)).weekday()
+
+
+def _dim_person(
+    person_ids: np.ndarray, domains: np.ndarray, n_egos: int, n_internal: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    n = person_ids.size
+    idx = np.arange(n)
+    internal = idx < n_internal
+    return pl.DataFrame(
+        {
+            "person_id": person_ids,
+            "display_name": np.char.mod("Person %d", idx),
+            "addresses": [[a] for a in person_ids.tolist()],
+            "domain": domains,
+            "is_internal": internal,
+            "team": np.char.mod("team-%03d", idx // 25),
+            "department": np.char.mod("dept-%02d", idx // 750),
+            "org_unit": None,
+            "location": rng.choice(["Berlin", "London", "Paris", "Remote"], n),
+            "manager_id": person_ids[(idx // 25) * 25],
+            "is_automated": False,
+            "automated_reason": None,
+            "is_ego": idx < n_egos,
+            "is_unresolved": False,
+            "messages_sent": None,
+            "first_sent": None,
+            "last_sent": None,
+        },
+        schema_overrides={
+            "org_unit": pl.String,
+            "automated_reason": pl.String,
+            "messages_sent": pl.Int32,
+            "first_sent": pl.Datetime("us", "UTC"),
+            "last_sent": pl.Datetime("us", "UTC"),
+        },
+    ).with_columns(
+        team=pl.when(pl.col("is_internal")).then(pl.col("team")),
+        department=pl.when(pl.col("is_internal")).then(pl.col("department")),
+        manager_id=pl.when(pl.col("is_internal")).then(pl.col("manager_id")),
+    )
+
+
+def _contacts(
+    rng: np.random.Generator, pair_ego: np.ndarray, pair_alter: np.ndarray, pair_w: np.ndarray, person_ids: np.ndarray
+) -> pl.DataFrame:
+    """Contact book: a third of the egos keep their ten heaviest alters in a bucket with a cadence."""
+    frame = pl.DataFrame({"e": pair_ego, "a": pair_alter, "w": pair_w})
+    keepers = np.flatnonzero(rng.random(int(pair_ego.max()) + 1) < 1 / 3)
+    top = (
+        frame.filter(pl.col("e").is_in(keepers))
+        .sort("w", descending=True)
+        .group_by("e", maintain_order=True)
+        .head(10)
+        .sort("e", "a")
+    )
+    e, a = top.get_column("e").to_numpy(), top.get_column("a").to_numpy()
+    return pl.DataFrame(
+        {
+            "ego_id": person_ids[e],
+            "person_id": person_ids[a],
+            "bucket": rng.choice(["client", "prospect", "colleague", "mentor", "friend"], top.height),
+            "cadence_days": rng.choice([14, 30, 60, 90], top.height).astype(np.int32),
+        }
+    )
+
+
+def write_warehouse(path: Path, frames: dict[str, pl.DataFrame]) -> None:
+    con = connect(path)
+    try:
+        for table, frame in (
+            ("marts.int_interactions", frames["interactions"]),
+            (PARTICIPANTS_TABLE, frames["participants"]),
+            ("staging.dim_person", frames["dim_person"]),
+            ("staging.stg_contacts", frames["stg_contacts"]),
+        ):
+            publish(con, table, frame)
+        con.execute("checkpoint").fetchall()
+    finally:
+        con.close()
+
+
+# --- measurement (in a fresh process) ----------------------------------------------------------------------
+
+
+def _peak_mb() -> float:
+    """Peak resident memory of this process since it started or since the last :func:`_reset_peak`, in MB.
+
+    Read from ``VmHWM``: ``getrusage`` would also count the parent's pages at the fork that started us.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return peak_rss_mb()
+
+
+def _reset_peak() -> bool:
+    """Start a new peak (Linux: writing 5 to clear_refs resets VmHWM); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure(path: Path, floor_runs: int) -> dict[str, Any]:
+    """Every stage in turn, timed; returns seconds, rows and the process's peak RSS after each stage."""
+    params = AnalyticsParams()
+    con = connect(path)
+    stages: list[dict[str, Any]] = []
+
+    per_stage = _reset_peak()
+    floors = []
+    for _ in range(floor_runs):
+        _, took = timed(lambda: con.execute(FLOOR_SQL).fetchall())
+        floors.append(took)
+    floor_pairs = int(con.execute("select count(*) from bench_floor").fetchall()[0][0])
+    con.execute("drop table bench_floor").fetchall()
+    floor_peak = _peak_mb()
+    overall = floor_peak
+
+    def stage(name: str, fn: Any, rows: Any = None) -> Any:
+        nonlocal overall
+        _reset_peak()
+        value, took = timed(fn)
+        count = rows(value) if rows else (value.height if isinstance(value, pl.DataFrame) else None)
+        peak = _peak_mb()
+        overall = max(overall, peak)
+        stages.append({"stage": name, "seconds": took, "rows": count, "peak_mb": peak})
+        return value
+
+    inter = stage("read interactions (DuckDB -> Arrow -> Polars)", lambda: read_table(con, "marts.int_interactions"))
+    persons = read_table(con, "staging.dim_person")
+    contacts = read_table(con, "staging.stg_contacts")
+    ties = stage("compute_ties", lambda: compute_ties(inter, persons, contacts, AS_OF, params))
+    stage("write mart_ties (Polars -> DuckDB)", lambda: publish(con, "marts.mart_ties", ties), rows=lambda n: n)
+    # Downstream assets read mart_ties back from the warehouse (as mart_network_health and mart_alerts do).
+    stored_ties = stage("read mart_ties back (DuckDB -> Polars)", lambda: read_table(con, "marts.mart_ties"))
+    participants = stage("read participants", lambda: read_table(con, PARTICIPANTS_TABLE))
+    edges = stage("cooccurrence_edges", lambda: cooccurrence_edges(inter, participants, AS_OF, params))
+    participants = participants.clear()  # free it: nothing after reads it
+    health = stage(
+        "compute_network_health",
+        lambda: compute_network_health(stored_ties, inter, persons, contacts, AS_OF, params, edges),
+    )
+    stage("compute_alerts", lambda: compute_alerts(stored_ties, health, persons, AS_OF, params)[0])
+    stage("compute_ties_monthly (one new month)", lambda: compute_ties_monthly(inter, [AS_OF], params))
+    con.close()
+    return {
+        "interactions": inter.height,
+        "floor_runs": floors,
+        "floor_pairs": floor_pairs,
+        "floor_peak_mb": floor_peak,
+        "stages": stages,
+        "peak_mb": max(overall, _peak_mb()),
+        "per_stage_peaks": per_stage,
+    }
+
+
+# --- report ----------------------------------------------------------------------------------------------
+
+_PIPELINE = ("read interactions (DuckDB -> Arrow -> Polars)", "compute_ties", "write mart_ties (Polars -> DuckDB)")
+
+
+def report(result: dict[str, Any], generation: dict[str, Any], load: str) -> str:
+    floor = min(result["floor_runs"])
+    peak_header = "process peak RSS during stage (MB)" if result["per_stage_peaks"] else "peak RSS so far (MB)"
+    rows: list[list[object]] = [
+        [
+            "**floor**: DuckDB group by ego, alter (count, max time)",
+            f"{floor:.2f}",
+            "1.0x",
+            f"{result['floor_pairs']:,} pairs",
+            f"{result['floor_peak_mb']:,.0f}",
+        ]
+    ]
+    for s in result["stages"]:
+        count = f"{s['rows']:,}" if s["rows"] is not None else ""
+        rows.append([s["stage"], f"{s['seconds']:.2f}", f"{s['seconds'] / floor:.1f}x", count, f"{s['peak_mb']:,.0f}"])
+    by_name = {s["stage"]: s for s in result["stages"]}
+    pipeline = sum(by_name[n]["seconds"] for n in _PIPELINE)
+    rows.append(
+        ["**ties pipeline** (read + compute_ties + write)", f"{pipeline:.2f}", f"{pipeline / floor:.1f}x", "", ""]
+    )
+    everything = sum(s["seconds"] for s in result["stages"])
+    rows.append(["all stages", f"{everything:.2f}", f"{everything / floor:.1f}x", "", ""])
+    runs = ", ".join(f"{f:.2f}" for f in result["floor_runs"])
+    lines = [
+        f"\nAnalytics, {result['interactions']:,} interactions ({generation['pairs']:,} pairs, "
+        f"{generation['egos']:,} egos, {generation['participants']:,} participant rows), as of {AS_OF}, "
+        f"{os.cpu_count()} cores, load average before the run {load}\n",
+        markdown_table(["stage", "seconds", "/ floor", "rows out", peak_header], rows),
+        "",
+        f"Floor: best of {len(result['floor_runs'])} runs ({runs} s). Peak RSS of the analytics process: "
+        f"{result['peak_mb']:,.0f} MB. Generating and loading the warehouse (another process, not measured "
+        f"against the floor): {generation['seconds']:.1f} s, peak RSS {generation['peak_mb']:,.0f} MB.",
+    ]
+    return "\n".join(lines)
+
+
+def _generate_into(path: Path, n_rows: int, seed: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    frames = generate(n_rows, seed=seed)
+    facts = {
+        "pairs": frames["interactions"].select("ego_id", "alter_id").n_unique(),
+        "egos": frames["interactions"].get_column("ego_id").n_unique(),
+        "participants": frames["participants"].height,
+    }
+    write_warehouse(path, frames)
+    return {**facts, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+
+
+def _child(*args: str) -> dict[str, Any]:
+    """Run this module with ``args`` in a fresh interpreter; its last stdout line is JSON."""
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_analytics", *args],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--interactions", type=int, default=10_000_000, help="interaction rows to generate")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--floor-runs", type=int, default=3)
+    # internal: the two child processes (generate a warehouse; measure on it)
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        print(json.dumps(_generate_into(args.generate, args.interactions, args.seed)))
+        return
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.floor_runs)))
+        return
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="tiepulse-bench-analytics-") as tmp:
+        path = Path(tmp) / "warehouse.duckdb"
+        generation = _child("--generate", str(path), "--interactions", str(args.interactions), "--seed", str(args.seed))
+        result = _child("--measure", str(path), "--floor-runs", str(args.floor_runs))
+    print(report(result, generation, load))
+
+
+if __name__ == "__main__":
+    main()
