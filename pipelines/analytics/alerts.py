@@ -100,6 +100,10 @@ def compute_alerts(
     """
     params = params or AnalyticsParams()
     day = as_of_date(as_of)
+    # Polars 2.1 can fail an internal assertion formatting strings of a many-chunk frame (seen on compute_ties'
+    # output at 10M interactions); one contiguous chunk avoids it.
+    ties = ties.collect() if isinstance(ties, pl.LazyFrame) else ties
+    ties = ties.rechunk()
     candidates = pl.concat(
         [
             _neglected(lazy(ties), lazy(persons), params),
