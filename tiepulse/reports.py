@@ -128,8 +128,9 @@ def render_organisation(console: Console, health: pl.DataFrame, alerts: pl.DataF
         )
     )
     table = Table(title=f"Lowest {top} health scores (tiepulse health --ego EMAIL for a report)")
-    for column in ("ego", "score", "strong", "dormant", "4-week size", "constraint", "real-world", "open alerts"):
-        table.add_column(column)
+    table.add_column("ego", no_wrap=True)
+    for column in ("score", "strong", "dormant", "size 4w", "constraint", "real-world", "alerts"):
+        table.add_column(column, justify="right")
     per_ego = alerts.group_by("ego_id").len() if alerts.height else pl.DataFrame({"ego_id": [], "len": []})
     lowest = health.sort("health_score").head(top).join(per_ego, on="ego_id", how="left")
     for r in lowest.iter_rows(named=True):
@@ -200,18 +201,10 @@ def render_alerts(console: Console, alerts: pl.DataFrame, output: str, limit: in
     if not rows:
         console.print("No open alerts.")
         return
-    title = f"Open alerts, most important first ({len(rows)} of {ordered.height})"
-    table = Table(title=title, show_lines=True)
-    for column in ("id", "kind", "severity", "who", "why and what to do"):
-        table.add_column(column)
-    for r in rows:
-        who = r["ego_id"] if not r["alter_id"] else f"{r['ego_id']}\n-> {r['alter_id']}"
-        table.add_row(
-            r["alert_id"],
-            r["kind"],
-            f"{r['severity']} ({r['priority']:.0f})",
-            who,
-            f"{r['reason']}\n{r['suggested_action']}",
-        )
-    console.print(table)
+    console.print(f"[bold]Open alerts, most important first ({len(rows)} of {ordered.height})[/bold]")
+    for n, r in enumerate(rows, start=1):
+        who = r["ego_id"] if not r["alter_id"] else f"{r['ego_id']} -> {r['alter_id']}"
+        console.print(f"{n}. [bold]{r['kind']}[/bold] ({r['severity']}, priority {r['priority']:.0f})  {who}")
+        console.print(f"   {r['reason']}", highlight=False)
+        console.print(f"   Next: {r['suggested_action']}   [dim]id {r['alert_id']}[/dim]", highlight=False)
     console.print("Snooze: tiepulse alerts snooze ID --days N    Dismiss: tiepulse alerts dismiss ID")
