@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from connectors.addresses import AddressNormaliser
 from tiepulse.settings import Config
+from tiepulse.warehouse import transaction
 
 
 def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: AddressNormaliser) -> None:
@@ -65,14 +66,9 @@ def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: Addr
             schema=pa.schema([("kind", pa.string()), ("value", pa.string())]),
         ),
     }
-    con.execute("begin transaction").fetchall()
-    try:
+    with transaction(con):
         for table, rows in tables.items():
             con.register("_config_rows", rows)
             con.execute(f"delete from {table}").fetchall()
             con.execute(f"insert or ignore into {table} by name select * from _config_rows").fetchall()
             con.unregister("_config_rows")
-        con.execute("commit").fetchall()
-    except Exception:
-        con.execute("rollback").fetchall()
-        raise

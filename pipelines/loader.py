@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from connectors.base import Page
 from connectors.raw_schemas import SCHEMAS
+from tiepulse.warehouse import transaction
 
 _MESSAGE_KEY = ("message_key", "mailbox_owner")
 _EVENT_KEY = ("event_key", "calendar_owner")
@@ -153,14 +154,10 @@ def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> lis
     """
     results = [LoadResult() for _ in items]
     views = {"_page_rejects"} | {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
-    _run(con, "begin transaction")
     try:
-        for item, result in zip(items, results, strict=True):
-            _apply(con, item, result)
-        _run(con, "commit")
-    except Exception:
-        _run(con, "rollback")
-        raise
+        with transaction(con):
+            for item, result in zip(items, results, strict=True):
+                _apply(con, item, result)
     finally:
         for name in views:
             con.unregister(name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from tiepulse.warehouse import transaction
+
 
 def read_table(
     con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list[object] | None = None
@@ -19,13 +21,9 @@ def read_table(
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace ``table`` with ``frame`` in one transaction: readers see the old table or the new one."""
     con.register("_publish_frame", frame.to_arrow())
-    con.execute("begin transaction").fetchall()
     try:
-        con.execute(f"create or replace table {table} as select * from _publish_frame").fetchall()
-        con.execute("commit").fetchall()
-    except Exception:
-        con.execute("rollback").fetchall()
-        raise
+        with transaction(con):
+            con.execute(f"create or replace table {table} as select * from _publish_frame").fetchall()
     finally:
         con.unregister("_publish_frame")
     return frame.height
@@ -39,15 +37,11 @@ def replace_rows(
     The table is created from the frame's schema on first use.
     """
     con.register("_replace_frame", frame.to_arrow())
-    con.execute("begin transaction").fetchall()
     try:
-        con.execute(f"create table if not exists {table} as select * from _replace_frame limit 0").fetchall()
-        con.execute(f"delete from {table} where {where}", params).fetchall()
-        con.execute(f"insert into {table} by name select * from _replace_frame").fetchall()
-        con.execute("commit").fetchall()
-    except Exception:
-        con.execute("rollback").fetchall()
-        raise
+        with transaction(con):
+            con.execute(f"create table if not exists {table} as select * from _replace_frame limit 0").fetchall()
+            con.execute(f"delete from {table} where {where}", params).fetchall()
+            con.execute(f"insert into {table} by name select * from _replace_frame").fetchall()
     finally:
         con.unregister("_replace_frame")
     return frame.height

@@ -16,7 +16,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from tiepulse.warehouse import PROJECT_ROOT
+from tiepulse.warehouse import PROJECT_ROOT, transaction
 
 MODELS_DIR = PROJECT_ROOT / "dbt_like_models"
 _HEADER = re.compile(r"^--\s*(description|unique|not_null):\s*(.*)$")
@@ -111,12 +111,7 @@ def all_models() -> tuple[Model, ...]:
 def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """(Re)build the model's table atomically; readers see the old table or the new one, never half of it."""
     body = "\n".join(line for line in model.sql.splitlines() if not _HEADER.match(line.strip()))
-    con.execute("begin transaction").fetchall()
-    try:
+    with transaction(con):
         con.execute(f"create or replace table {model.table} as {body}").fetchall()
-        row = con.execute(f"select count(*) from {model.table}").fetchone()
-        con.execute("commit").fetchall()
-    except Exception:
-        con.execute("rollback").fetchall()
-        raise
-    return int(row[0]) if row else 0
+        rows = int(con.execute(f"select count(*) from {model.table}").fetchall()[0][0])
+    return rows

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from tiepulse.settings import ConfigError, Settings
-from tiepulse.warehouse import WarehouseError, open_warehouse
+from tiepulse.warehouse import WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
     from connectors.files import FileSource
@@ -389,14 +389,13 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
             raise _fail(f"no alert {alert_id!r}; list them with `tiepulse alerts`") from None
         row = state.filter(pl.col("alert_id") == alert_id)
         con.register("_changed", row.to_arrow())
-        con.execute("begin transaction").fetchall()
-        con.execute("delete from ops.alert_state where alert_id = ?", [alert_id]).fetchall()
-        con.execute("insert into ops.alert_state by name select * from _changed").fetchall()
-        con.execute(
-            "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
-            [row["status"][0], row["snoozed_until"][0], alert_id],
-        ).fetchall()
-        con.execute("commit").fetchall()
+        with transaction(con):
+            con.execute("delete from ops.alert_state where alert_id = ?", [alert_id]).fetchall()
+            con.execute("insert into ops.alert_state by name select * from _changed").fetchall()
+            con.execute(
+                "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
+                [row["status"][0], row["snoozed_until"][0], alert_id],
+            ).fetchall()
     what = f"snoozed until {row['snoozed_until'][0]}" if action == "snooze" else "dismissed"
     console.print(f"Alert {alert_id} {what}.")
 

@@ -55,14 +55,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, path in migrations():
         if version <= current:
             continue
-        con.execute("begin transaction").fetchall()
-        try:
+        with transaction(con):
             con.execute(path.read_text(encoding="utf-8")).fetchall()
             con.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem]).fetchall()
-            con.execute("commit").fetchall()
-        except Exception:
-            con.execute("rollback").fetchall()
-            raise
         applied.append(version)
     return applied
 
@@ -89,6 +84,18 @@ def _utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """Every session works in UTC, so timestamps reach Arrow and Polars as UTC whatever the machine's zone."""
     con.execute("set TimeZone = 'UTC'").fetchall()
     return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All statements inside commit together, or none do (the error is re-raised after the rollback)."""
+    con.execute("begin transaction").fetchall()
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback").fetchall()
+        raise
+    con.execute("commit").fetchall()
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from pipelines.analytics.monthly import month_end, month_start
 from pipelines.marts_io import publish, read_table, replace_rows
 from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 from tiepulse.settings import Settings
+from tiepulse.warehouse import transaction
 
 STAGING_INPUTS = (
     "stg_messages",
@@ -296,17 +297,13 @@ def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
             params_for(settings),
             read_table(con, "ops.alert_state"),
         )
-        con.execute("begin transaction").fetchall()
+        con.register("_alerts", alerts.to_arrow())
+        con.register("_state", state.to_arrow())
         try:
-            con.register("_alerts", alerts.to_arrow())
-            con.register("_state", state.to_arrow())
-            con.execute("create or replace table marts.mart_alerts as select * from _alerts").fetchall()
-            con.execute("delete from ops.alert_state").fetchall()
-            con.execute("insert into ops.alert_state by name select * from _state").fetchall()
-            con.execute("commit").fetchall()
-        except Exception:
-            con.execute("rollback").fetchall()
-            raise
+            with transaction(con):
+                con.execute("create or replace table marts.mart_alerts as select * from _alerts").fetchall()
+                con.execute("delete from ops.alert_state").fetchall()
+                con.execute("insert into ops.alert_state by name select * from _state").fetchall()
         finally:
             con.unregister("_alerts")
             con.unregister("_state")
