@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 
+from tiepulse.progress import work_progress
 from tiepulse.settings import ConfigError, Settings
 from tiepulse.warehouse import WarehouseError, open_warehouse, transaction
 
@@ -76,15 +77,7 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> Imp
 
     with (
         open_warehouse(settings.warehouse_path) as con,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[rows]}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as progress,
+        work_progress(err, transient=True) as progress,
     ):
         tasks: dict[Path, TaskID] = {}
         counts: dict[Path, int] = {}

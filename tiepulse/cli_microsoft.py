@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 
+from tiepulse.progress import work_progress
 from tiepulse.settings import Settings
 
 
@@ -63,15 +64,7 @@ def sync_microsoft(settings: Settings, source: str | None, account: str | None, 
     total = LoadResult()
     with (
         open_warehouse(settings.warehouse_path) as con,
-        Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[rows]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-            disable=not console.is_terminal,
-        ) as progress,
+        work_progress(console) as progress,
         record_run(con, "sync") as summary,
     ):
         tasks: dict[str, TaskID] = {}
