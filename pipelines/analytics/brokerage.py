@@ -76,27 +76,49 @@ def cooccurrence_edges(
     """
     params = params or AnalyticsParams()
     windowed = _window(lazy(interactions), as_of, params)
+    # One row per record in the window, numbered: the pairing below joins on that integer, not on strings.
     records = (
         windowed.filter(pl.col("source") != "manual")
         .group_by("ego_id", "source", "source_key")
         .agg(rec_weight=pl.col("dw").max())
-    )
-    alters = windowed.select("ego_id", person_id="alter_id").unique()
-    members = (
-        records.join(lazy(participants), on=["source", "source_key"])
-        .filter(pl.col("person_id") != pl.col("ego_id"))
-        .join(alters, on=["ego_id", "person_id"], how="semi")
-        .select("ego_id", "source", "source_key", "rec_weight", "person_id")
-    )
-    left = members.rename({"person_id": "alter_a"})
-    right = members.select("ego_id", "source", "source_key", alter_b="person_id")
-    return (
-        left.join(right, on=["ego_id", "source", "source_key"])
-        .filter(pl.col("alter_a") < pl.col("alter_b"))
-        .group_by("ego_id", "alter_a", "alter_b")
-        .agg(weight=pl.col("rec_weight").sum())
-        .sort("ego_id", "alter_a", "alter_b")
         .collect()
+        .with_row_index("rec")
+    )
+    alters = windowed.select("ego_id", "alter_id").unique().collect()
+    # Everyone who can appear in an edge (the alters) and the egos, sorted: a person's code is its position, so
+    # codes compare and sort as the ids do, and the joins below are on integers.
+    names = pl.concat([alters.get_column("alter_id"), records.get_column("ego_id")]).drop_nulls().unique().sort()
+    code = pl.Series(range(names.len()), dtype=pl.UInt32)
+
+    def encode(column: str) -> pl.Expr:
+        return pl.col(column).replace_strict(names, code, default=None, return_dtype=pl.UInt32)
+
+    members = (
+        records.lazy()
+        .select("rec", "source", "source_key", "rec_weight", ego=encode("ego_id"))
+        .join(lazy(participants), on=["source", "source_key"])
+        .select("rec", "rec_weight", "ego", person=encode("person_id"))
+        .filter(pl.col("person") != pl.col("ego"))
+        .join(alters.lazy().select(ego=encode("ego_id"), person=encode("alter_id")), on=["ego", "person"], how="semi")
+        .collect()
+    )
+    codes = (
+        members.lazy()
+        .select("rec", "ego", "rec_weight", a="person")
+        .join(members.lazy().select("rec", b="person"), on="rec")
+        .filter(pl.col("a") < pl.col("b"))
+        .group_by("ego", "a", "b")
+        .agg(weight=pl.col("rec_weight").sum())
+        .sort("ego", "a", "b")
+        .collect()
+    )
+    return pl.DataFrame(
+        {
+            "ego_id": names.gather(codes.get_column("ego")),
+            "alter_a": names.gather(codes.get_column("a")),
+            "alter_b": names.gather(codes.get_column("b")),
+            "weight": codes.get_column("weight"),
+        }
     )
 
 
@@ -116,12 +138,18 @@ def structural_holes(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
     ``ego_edges``: ``ego_id``, ``alter_id``, ``weight``; ``alter_edges``: ``ego_id``, ``alter_a``,
     ``alter_b``, ``weight``. Repeated edges are summed, self-loops and non-positive weights dropped.
     """
-    ego = (
+    # One row per (ego, alter), numbered ``node``: every later join is on that integer, and per-node values are
+    # looked up by position (``gather``) rather than joined on (ego, alter) strings.
+    nodes = (
         lazy(ego_edges)
         .filter((pl.col("weight") > 0) & (pl.col("ego_id") != pl.col("alter_id")))
         .group_by("ego_id", "alter_id")
         .agg(pl.col("weight").sum().cast(pl.Float64))
+        .collect()
+        .with_row_index("node")
+        .with_columns(p_ij=pl.col("weight") / pl.col("weight").sum().over("ego_id"), n_alters=pl.len().over("ego_id"))
     )
+    ids = nodes.lazy().select("ego_id", "alter_id", "node")
     canonical = (
         lazy(alter_edges)
         .filter((pl.col("weight") > 0) & (pl.col("alter_a") != pl.col("alter_b")))
@@ -129,45 +157,45 @@ def structural_holes(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
             "ego_id",
             a=pl.min_horizontal("alter_a", "alter_b"),
             b=pl.max_horizontal("alter_a", "alter_b"),
-            weight=pl.col("weight").cast(pl.Float64),
+            w=pl.col("weight").cast(pl.Float64),
         )
-        .join(ego.select("ego_id", a="alter_id"), on=["ego_id", "a"], how="semi")
-        .join(ego.select("ego_id", b="alter_id"), on=["ego_id", "b"], how="semi")
-        .group_by("ego_id", "a", "b")
-        .agg(pl.col("weight").sum())
+        # inner joins on unique (ego, alter) keys: both ends must be alters of the ego
+        .join(ids.select("ego_id", a="alter_id", u="node"), on=["ego_id", "a"])
+        .join(ids.select("ego_id", b="alter_id", v="node"), on=["ego_id", "b"])
+        .group_by("u", "v")
+        .agg(pl.col("w").sum())
+        .collect()
     )
     # alter-alter ties in both directions: (u -> v) and (v -> u)
-    among = pl.concat(
-        [
-            canonical.select("ego_id", u="a", v="b", w="weight"),
-            canonical.select("ego_id", u="b", v="a", w="weight"),
-        ]
+    u, v, w = canonical.get_column("u"), canonical.get_column("v"), canonical.get_column("w")
+    among = pl.DataFrame({"u": pl.concat([u, v]), "v": pl.concat([v, u]), "w": pl.concat([w, w])})
+    among_stats = among.group_by("u").agg(s_among=pl.col("w").sum(), m_among=pl.col("w").max())
+    stats = (
+        nodes.select("node", "weight")
+        .join(among_stats, left_on="node", right_on="u", how="left")
+        .sort("node")
+        .select(
+            s_alter=pl.col("weight") + pl.col("s_among").fill_null(0.0),
+            m_alter=pl.max_horizontal("weight", pl.col("m_among").fill_null(0.0)),
+        )
     )
-    ego_totals = ego.group_by("ego_id").agg(s_ego=pl.col("weight").sum(), n_alters=pl.len())
-    p_ego = ego.join(ego_totals, on="ego_id").select(
-        "ego_id", "alter_id", "n_alters", p_ij=pl.col("weight") / pl.col("s_ego"), w_ij="weight"
-    )
-    among_stats = among.group_by("ego_id", "u").agg(s_among=pl.col("w").sum(), m_among=pl.col("w").max())
-    alter_stats = p_ego.join(among_stats, left_on=["ego_id", "alter_id"], right_on=["ego_id", "u"], how="left").select(
-        "ego_id",
-        "alter_id",
-        "p_ij",
-        s_alter=pl.col("w_ij") + pl.col("s_among").fill_null(0.0),
-        m_alter=pl.max_horizontal("w_ij", pl.col("m_among").fill_null(0.0)),
-    )
+    p_ij = nodes.get_column("p_ij")
+    src, dst = among.get_column("u"), among.get_column("v")
     # Each directed alter-alter tie (u -> v) is a path i -> u -> v. For the constraint on the tie to j = v
-    # it adds
-    # p(i, u) * p(u, v); for the redundancy of j = u it adds p(i, v) * w(u, v) / M(u).
-    paths = among.join(
-        alter_stats.select("ego_id", u="alter_id", p_iu="p_ij", s_u="s_alter", m_u="m_alter"),
-        on=["ego_id", "u"],
-    ).join(alter_stats.select("ego_id", v="alter_id", p_iv="p_ij"), on=["ego_id", "v"])
-    indirect = paths.group_by("ego_id", j="v").agg(indirect=(pl.col("p_iu") * pl.col("w") / pl.col("s_u")).sum())
-    redundancy = paths.group_by("ego_id", j="u").agg(redundancy=(pl.col("p_iv") * pl.col("w") / pl.col("m_u")).sum())
+    # it adds p(i, u) * p(u, v); for the redundancy of j = u it adds p(i, v) * w(u, v) / M(u).
+    paths = among.with_columns(
+        p_iu=p_ij.gather(src),
+        s_u=stats.get_column("s_alter").gather(src),
+        m_u=stats.get_column("m_alter").gather(src),
+        p_iv=p_ij.gather(dst),
+    )
+    indirect = paths.group_by(node="v").agg(indirect=(pl.col("p_iu") * pl.col("w") / pl.col("s_u")).sum())
+    redundancy = paths.group_by(node="u").agg(redundancy=(pl.col("p_iv") * pl.col("w") / pl.col("m_u")).sum())
     per_alter = (
-        p_ego.select("ego_id", j="alter_id", p_ij="p_ij", n_alters="n_alters")
-        .join(indirect, on=["ego_id", "j"], how="left")
-        .join(redundancy, on=["ego_id", "j"], how="left")
+        nodes.lazy()
+        .select("node", "ego_id", "p_ij", "n_alters")
+        .join(indirect.lazy(), on="node", how="left")
+        .join(redundancy.lazy(), on="node", how="left")
         .with_columns(pl.col("indirect", "redundancy").fill_null(0.0))
     )
     return (

@@ -243,21 +243,28 @@ def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.Laz
     people = lazy(persons).select(
         "person_id", group=pl.coalesce("team", "department"), internal=pl.col("is_internal").fill_null(False)
     )
-    labelled = inter.join(people.select(ego_id="person_id", ego_group="group"), on="ego_id", how="left").join(
+    now = pl.col("age") <= window
+    before = (pl.col("age") > window) & (pl.col("age") <= 2 * window)
+    w = pl.col("w")
+    # Only the two windows matter: filter first, sum per pair, and label the (far fewer) pairs, not every row.
+    per_pair = (
+        inter.filter(pl.col("age") <= 2 * window)
+        .group_by("ego_id", "alter_id")
+        .agg(w_now=w.filter(now).sum(), w_before=w.filter(before).sum())
+    )
+    labelled = per_pair.join(people.select(ego_id="person_id", ego_group="group"), on="ego_id", how="left").join(
         people.select(alter_id="person_id", alter_group="group", alter_internal="internal"),
         on="alter_id",
         how="left",
     )
     same = pl.col("alter_internal").fill_null(False) & (pl.col("alter_group") == pl.col("ego_group")).fill_null(False)
-    now = pl.col("age") <= window
-    before = (pl.col("age") > window) & (pl.col("age") <= 2 * window)
-    w = pl.col("w")
+    w_now, w_before = pl.col("w_now"), pl.col("w_before")
     return labelled.group_by("ego_id").agg(
-        own_team_share=pl.when(pl.col("ego_group").first().is_not_null() & (w.filter(now).sum() > 0)).then(
-            w.filter(now & same).sum() / w.filter(now).sum()
+        own_team_share=pl.when(pl.col("ego_group").first().is_not_null() & (w_now.sum() > 0)).then(
+            w_now.filter(same).sum() / w_now.sum()
         ),
-        own_team_share_prev=pl.when(pl.col("ego_group").first().is_not_null() & (w.filter(before).sum() > 0)).then(
-            w.filter(before & same).sum() / w.filter(before).sum()
+        own_team_share_prev=pl.when(pl.col("ego_group").first().is_not_null() & (w_before.sum() > 0)).then(
+            w_before.filter(same).sum() / w_before.sum()
         ),
     )
 

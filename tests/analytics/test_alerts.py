@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
 from pipelines.analytics.health import compute_network_health
@@ -87,7 +88,8 @@ def test_neglected_and_one_sided_alerts_explain_themselves() -> None:
 def test_rerun_gives_the_same_ids_and_no_duplicates() -> None:
     first, state = run(history(), DAY)
     again, state2 = run(history(), DAY, state)
-    assert again.equals(first)
+    # Polars' parallel float sums may differ in the last digit between runs: compare values to 1e-12.
+    assert_frame_equal(again.sort("alert_id"), first.sort("alert_id"), rel_tol=1e-12, abs_tol=1e-12)
     assert state2.drop("updated_at").equals(state.drop("updated_at"))
     later, state3 = run(history(), DAY + dt.timedelta(days=7), state2)
     tie_alerts = later.filter(pl.col("kind").is_in(["neglected_tie", "one_sided_tie"]))
