@@ -27,17 +27,20 @@ def test_partitioned_assets_sync_one_mailbox(
         assert node.group_name == "raw" and asset.partitions_def == mailbox_partitions
         assert asset.op.pool == WAREHOUSE_POOL
 
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance)
-        requests = list(microsoft_sync_schedule(context))
-        assert [r.partition_key for r in requests] == [ANN, BOB]
-        assert set(instance.get_dynamic_partitions("microsoft_mailboxes")) == {ANN, BOB}
-        result = dg.materialize(
-            microsoft_assets,
-            partition_key=ANN,
-            instance=instance,
-            resources={"warehouse": WarehouseResource(home=str(settings.home))},
-        )
+    # A kept-alive temporary instance, not instance_for_test(): once that one is disposed, Definitions built later
+    # in the same process fail to resolve ("undefined DagsterInstance weakref"). Schedules need its ref.
+    (tmp_path / "dagster").mkdir()
+    instance = dg.DagsterInstance.local_temp(str(tmp_path / "dagster"))
+    context = dg.build_schedule_context(instance=instance)
+    requests = list(microsoft_sync_schedule(context))
+    assert [r.partition_key for r in requests] == [ANN, BOB]
+    assert set(instance.get_dynamic_partitions("microsoft_mailboxes")) == {ANN, BOB}
+    result = dg.materialize(
+        microsoft_assets,
+        partition_key=ANN,
+        instance=instance,
+        resources={"warehouse": WarehouseResource(home=str(settings.home))},
+    )
     assert result.success
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     owners = con.execute("select distinct mailbox_owner from raw.graph_messages").fetchall()
