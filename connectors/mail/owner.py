@@ -10,26 +10,26 @@ Sample the first ``SAMPLE`` messages that parse (quarantined ones are ignored):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+
+import pyarrow as pa
 
 from connectors.base import OwnerGuess
-from connectors.mail.records import FROM, RECIPIENTS, Row
 
 SAMPLE = 1_000
 SENT_SHARE = 0.8
 
 
-def guess_owner(rows: Iterable[Row], *, takeout: bool) -> OwnerGuess | None:
-    senders: Counter[str] = Counter()
-    present: Counter[str] = Counter()
-    total = 0
-    for row in rows:
-        total += 1
-        sender = row[FROM]
-        senders[sender] += 1
-        present.update({sender, *(r[1] for r in row[RECIPIENTS])})
+def guess_owner(sample: pa.Table, *, takeout: bool) -> OwnerGuess | None:
+    """The owner of a mailbox from a sample of its parsed ``raw.mail_messages`` rows (at most ``SAMPLE``)."""
+    total = sample.num_rows
     if not total:
         return None
+    senders_column = sample.column("from_address").to_pylist()
+    recipients_column = sample.column("recipients").to_pylist()
+    senders: Counter[str] = Counter(senders_column)
+    present: Counter[str] = Counter()
+    for sender, recipients in zip(senders_column, recipients_column, strict=True):
+        present.update({sender, *(r["address"] for r in recipients)})
     if not takeout:
         sender, count = senders.most_common(1)[0]
         if count / total >= SENT_SHARE:

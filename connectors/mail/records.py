@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import lru_cache
 from typing import Any
 
+from connectors.addresses import AddressNormaliser
 from connectors.base import ImportContext, Reject, stable_hash
 from connectors.mail import headers, subjects
 from connectors.mail.address_lists import AddressLists
@@ -60,6 +62,12 @@ def _lower(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
+@lru_cache(maxsize=4)
+def _address_lists(fold_gmail: bool, hmac_key: bytes | None) -> AddressLists:
+    """One parser cache per identity setting and process: the same lists recur across the mailboxes of an import."""
+    return AddressLists(AddressNormaliser(fold_gmail=fold_gmail, hmac_key=hmac_key))
+
+
 class MessageParser:
     """Parses header blocks of one mailbox; address parsing is cached per header value."""
 
@@ -68,9 +76,9 @@ class MessageParser:
         self.owner = owner
         self.source = source
         self.source_file = source_file
-        self.normaliser = ctx.normaliser()
-        self.pseudonymised = self.normaliser.pseudonymised
-        self._addresses = AddressLists(self.normaliser).parse
+        lists = _address_lists(ctx.fold_gmail, ctx.hmac_key)
+        self.pseudonymised = lists.normaliser.pseudonymised
+        self._addresses = lists.parse
 
     def reject(self, position: str, reason: str, detail: str, fields: dict[str, str]) -> Reject:
         return Reject(

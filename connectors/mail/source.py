@@ -27,6 +27,8 @@ BATCH = 1_000
 """Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 FORMATS = ("mbox", "takeout", "mbox.gz", "maildir", "eml")
+_OWNER = MAIL_MESSAGES.get_field_index("mailbox_owner")
+_OWNER_FIELD = MAIL_MESSAGES.field(_OWNER)
 
 
 class MailFileSource:
@@ -38,20 +40,30 @@ class MailFileSource:
         self.path = path
         self.format = format
         self.source = "mbox" if format == "mbox.gz" else format
+        self._head: tuple[ImportContext, list[tuple[Batch, str]]] | None = None
 
     @property
     def source_file(self) -> str:
         return str(self.path.resolve())
 
-    def _parser(self, ctx: ImportContext, owner: str) -> MessageParser:
-        return MessageParser(ctx, owner=owner, source=self.source, source_file=self.source_file)
+    def _parser(self, ctx: ImportContext) -> MessageParser:
+        # Rows are parsed without an owner (it is set per page), so the batch read for owner inference is reused.
+        return MessageParser(ctx, owner="", source=self.source, source_file=self.source_file)
+
+    def _head_batches(self, ctx: ImportContext) -> list[tuple[Batch, str]]:
+        """The file's first ``owner.SAMPLE`` messages, parsed once in page-sized batches: owner inference reads
+        them, and ``pages`` from the start of the file reuses them."""
+        if self._head is None or self._head[0] != ctx:
+            records = itertools.islice(iter_records(self.path, self.format), owner_guess.SAMPLE)
+            parser = self._parser(ctx)
+            self._head = (ctx, [(parse_batch(parser, items), after) for items, after in self._batches(records, ctx)])
+        return self._head[1]
 
     def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
-        parser = self._parser(ctx, owner="")
-        records = itertools.islice(iter_records(self.path, self.format), owner_guess.SAMPLE)
-        parsed = (parser.parse(position, block, folder) for position, block, folder, _ in records)
-        rows = (r for r in parsed if not isinstance(r, Reject))
-        return owner_guess.guess_owner(rows, takeout=self.format == "takeout")
+        tables = [table for (table, _), _ in self._head_batches(ctx)]
+        if not tables:
+            return None
+        return owner_guess.guess_owner(pa.concat_tables(tables), takeout=self.format == "takeout")
 
     def _parallel(self, ctx: ImportContext) -> bool:
         if ctx.workers <= 1 or self.format not in MBOX_FORMATS:
@@ -59,22 +71,26 @@ class MailFileSource:
         return self.path.stat().st_size >= PARALLEL_MIN_BYTES
 
     @staticmethod
-    def _batches(records: Iterator[Record], size: int) -> Iterator[tuple[list[Item], str]]:
+    def _batches(records: Iterator[Record], ctx: ImportContext) -> Iterator[tuple[list[Item], str]]:
+        size = max(1, min(BATCH, ctx.page_size))
         while batch := list(itertools.islice(records, size)):
             yield [(position, block, folder) for position, block, folder, _ in batch], batch[-1][3]
 
     def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
         problems: list[str] = []
+        head: list[tuple[Batch, str]] = []
+        if cursor is None and (head := self._head_batches(ctx)):
+            cursor = head[-1][1]
         records = iter_records(self.path, self.format, cursor, problems)
-        batches = self._batches(records, max(1, min(BATCH, ctx.page_size)))
-        parsed: Iterable[tuple[Batch, str]]
+        batches = self._batches(records, ctx)
+        rest: Iterable[tuple[Batch, str]]
         if self._parallel(ctx):
-            parsed = parse_in_workers(batches, ctx=ctx, owner=owner, source=self.source, source_file=self.source_file)
+            rest = parse_in_workers(batches, ctx=ctx, source=self.source, source_file=self.source_file)
         else:
-            parser = self._parser(ctx, owner)
-            parsed = ((parse_batch(parser, items), after) for items, after in batches)
+            parser = self._parser(ctx)
+            rest = ((parse_batch(parser, items), after) for items, after in batches)
         last = cursor
-        for page in self._paginate(parsed, ctx.page_size):
+        for page in self._paginate(itertools.chain(head, rest), ctx.page_size, owner):
             last = page.cursor
             yield page
         if problems:
@@ -90,7 +106,7 @@ class MailFileSource:
             detail=f"reading stopped here: {problem}",
         )
 
-    def _paginate(self, parsed: Iterable[tuple[Batch, str]], page_size: int) -> Iterator[Page]:
+    def _paginate(self, parsed: Iterable[tuple[Batch, str]], page_size: int, owner: str) -> Iterator[Page]:
         tables: list[pa.Table] = []
         rejects: list[Reject] = []
         seen: set[str] = set()
@@ -108,12 +124,13 @@ class MailFileSource:
             count += table.num_rows + len(batch_rejects)
             last = after
             if count >= page_size:
-                yield self._page(tables, rejects, after)
+                yield self._page(tables, rejects, after, owner)
                 tables, rejects, seen, count = [], [], set(), 0
         if tables or rejects:
-            yield self._page(tables, rejects, last)
+            yield self._page(tables, rejects, last, owner)
 
     @staticmethod
-    def _page(tables: list[pa.Table], rejects: list[Reject], cursor: str | None) -> Page:
+    def _page(tables: list[pa.Table], rejects: list[Reject], cursor: str | None, owner: str) -> Page:
         rows = pa.concat_tables(tables) if tables else MAIL_MESSAGES.empty_table()
+        rows = rows.set_column(_OWNER, _OWNER_FIELD, pa.repeat(pa.scalar(owner, pa.string()), rows.num_rows))
         return Page(rows={TABLE: rows}, rejects=rejects, cursor=cursor)

@@ -20,9 +20,9 @@ from connectors.mail.records import MessageParser
 _parser: MessageParser | None = None
 
 
-def _start(ctx: ImportContext, owner: str, source: str, source_file: str) -> None:
+def _start(ctx: ImportContext, source: str, source_file: str) -> None:
     global _parser
-    _parser = MessageParser(ctx, owner=owner, source=source, source_file=source_file)
+    _parser = MessageParser(ctx, owner="", source=source, source_file=source_file)  # the page sets the owner
 
 
 def _parse_batch(items: list[Item]) -> Batch:
@@ -39,7 +39,6 @@ def parse_in_workers(
     batches: Iterable[tuple[list[Item], str]],
     *,
     ctx: ImportContext,
-    owner: str,
     source: str,
     source_file: str,
 ) -> Iterator[tuple[Batch, str]]:
@@ -48,7 +47,7 @@ def parse_in_workers(
         max_workers=ctx.workers,
         mp_context=_context(),
         initializer=_start,
-        initargs=(ctx, owner, source, source_file),
+        initargs=(ctx, source, source_file),
     )
     pending: deque[tuple[Future[Batch], str]] = deque()
     try:
