@@ -96,6 +96,31 @@ def test_bad_config_names_file_field_and_expectation(tmp_path: Path) -> None:
     assert "valid integer" in message or "tuple" in message
 
 
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("egos:\n  - email: ana@acme\n", "egos.0.email: 'ana@acme' is not a valid email address"),
+        ("egos:\n  - email: a@x.com\n    addresses: [nope]\n", "egos.0.addresses: 'nope' is not a valid"),
+        ("egos:\n  - email: a@x.com\n    timezone: Mars/Olympus\n", "egos.0.timezone: expected an IANA time zone"),
+        ("egos:\n  - email: a@x.com\n    working_hours: [25, 3]\n", "0 <= start < end <= 24, got [25, 3]"),
+        ("egos:\n  - email: a@x.com\n    working_days: [7]\n", "weekday numbers 0 (Monday) to 6"),
+        ("directory_file: people.csv\n", "directory_file: no such file"),
+        (
+            "thresholds:\n  half_life_dayz: 30\n",
+            "thresholds.half_life_dayz: unknown key (did you mean 'half_life_days'?)",
+        ),
+        ("thresholds:\n  half_life_days: -5\n", "thresholds.half_life_days: Input should be greater than or equal"),
+        ("aliases:\n  bo@x.com: [not-an-address]\n", "aliases: 'not-an-address' is not a valid email address"),
+    ],
+)
+def test_config_values_are_checked_when_loaded(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(str(path)) and expected in str(info.value)
+
+
 def test_unknown_config_key_and_bad_yaml(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("egoz: []\n")
@@ -110,6 +135,7 @@ def test_unknown_config_key_and_bad_yaml(tmp_path: Path) -> None:
 
 def test_settings_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "c.yaml").write_text("directory_file: dir.csv\nimport_paths: [mail]\n")
+    (tmp_path / "dir.csv").write_text("email,team\n")
     monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TIEPULSE_CONFIG", str(tmp_path / "c.yaml"))
     monkeypatch.setenv("TIEPULSE_AS_OF", "2001-12-01")

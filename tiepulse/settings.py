@@ -8,17 +8,26 @@ the directory and contacts files, identity rules, thresholds and privacy options
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.addresses import AddressNormaliser
 
 
 class ConfigError(ValueError):
     """A configuration problem explained for a person: which file, which field, what is expected."""
+
+
+def _address(value: str) -> str:
+    if AddressNormaliser().normalise(value) is None:
+        raise ValueError(f"{value!r} is not a valid email address (expected e.g. ana@acme.com)")
+    return value.strip()
 
 
 class _Strict(BaseModel):
@@ -33,7 +42,37 @@ class Ego(_Strict):
     name: str | None = None
     timezone: str = "UTC"
     working_hours: tuple[int, int] = (8, 17)
+    """Start and end hour (0-24) in ``timezone``; interactions outside are after hours."""
     working_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+    """Weekdays that are working days, Monday = 0."""
+
+    @field_validator("email")
+    @classmethod
+    def _valid_email(cls, value: str) -> str:
+        return _address(value)
+
+    @field_validator("addresses")
+    @classmethod
+    def _valid_addresses(cls, value: list[str]) -> list[str]:
+        return [_address(v) for v in value]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("expected an IANA time zone such as Europe/Madrid or America/New_York") from None
+        return value
+
+    @model_validator(mode="after")
+    def _sane_hours(self) -> Ego:
+        start, end = self.working_hours
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"working_hours must be [start, end] with 0 <= start < end <= 24, got [{start}, {end}]")
+        if any(not 0 <= d <= 6 for d in self.working_days):
+            raise ValueError("working_days must be weekday numbers 0 (Monday) to 6 (Sunday)")
+        return self
 
 
 class IdentityOptions(_Strict):
@@ -88,7 +127,7 @@ class Config(_Strict):
     @field_validator("aliases")
     @classmethod
     def _aliases_lowercase(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        return {k.strip().lower(): [a.strip().lower() for a in v] for k, v in value.items()}
+        return {_address(k).lower(): [_address(a).lower() for a in v] for k, v in value.items()}
 
 
 def load_config(path: Path) -> Config:
@@ -107,16 +146,36 @@ def load_config(path: Path) -> Config:
         problems = []
         for err in exc.errors():
             field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            problems.append(f"  {field}: {err['msg']} (got {err.get('input')!r})")
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"  {field}: {message} (got {err.get('input')!r})")
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
     base = path.parent
-    return config.model_copy(
+    config = config.model_copy(
         update={
             "directory_file": _relative_to(base, config.directory_file),
             "contacts_file": _relative_to(base, config.contacts_file),
             "import_paths": [base / p if not p.is_absolute() else p for p in config.import_paths],
         }
     )
+    for name in ("directory_file", "contacts_file"):
+        file = getattr(config, name)
+        if file is not None and not file.is_file():
+            raise ConfigError(
+                f"{path}: invalid configuration\n  {name}: no such file {file} (relative paths are "
+                "relative to the config file)"
+            )
+    if config.thresholds:
+        _check_thresholds(path, config.thresholds)
+    return config
+
+
+def _check_thresholds(path: Path, thresholds: dict[str, Any]) -> None:
+    from pipelines.analytics.params import AnalyticsParams, AnalyticsParamsError
+
+    try:
+        AnalyticsParams.from_thresholds(thresholds)
+    except AnalyticsParamsError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def _relative_to(base: Path, value: Path | None) -> Path | None:
