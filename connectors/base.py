@@ -119,6 +119,8 @@ class ImportContext:
     """Keep an HMAC of the normalised subject / event title with this key; None keeps nothing."""
     workers: int = 1
     page_size: int = 5_000
+    ego_addresses: tuple[tuple[str, str], ...] = ()
+    """(normalised address, ego) of the configured egos: owner inference prefers them."""
 
     def normaliser(self) -> AddressNormaliser:
         return AddressNormaliser(fold_gmail=self.fold_gmail, hmac_key=self.hmac_key)
@@ -130,7 +132,8 @@ class OwnerGuess:
 
     address: str
     method: str
-    """How it was told: ``given`` (--owner), ``config``, ``takeout_account``, ``sent_folder_sender``,
-    ``calendar_owner`` or ``most_frequent_address``."""
+    """How it was told: ``given`` (--owner), ``config`` (the only configured ego), ``configured_ego`` (a configured
+    ego present in most sampled messages), ``takeout_account``, ``sent_folder_sender``, ``calendar_owner`` or
+    ``most_frequent_address``."""
     share: float = 1.0
     """Share of the sampled records that support the guess."""

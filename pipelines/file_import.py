@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.addresses import AddressNormaliser
 from connectors.base import ImportContext, OwnerGuess, Page, Plausibility
 from connectors.files import FileSource, discover
 from pipelines.loader import LoadResult, PageCommit, commit_pages, read_cursor
@@ -36,6 +37,8 @@ class FileOutcome:
     status: str
     """imported | resumed | skipped (unchanged) | no_owner"""
     result: LoadResult = field(default_factory=LoadResult)
+    owner_share: float = 1.0
+    """Share of the sampled records that support the inferred owner (1.0 when given or configured)."""
 
 
 @dataclass(slots=True)
@@ -76,7 +79,13 @@ def build_import_context(settings: Settings) -> ImportContext:
     # analysing 2001 must not quarantine mail from 2002.
     today = dt.datetime.now(dt.UTC)
     latest = max(max(today, as_of) + dt.timedelta(days=options.future_tolerance_days), window_end)
+    normaliser = AddressNormaliser(fold_gmail=settings.config.identity.fold_gmail, hmac_key=settings.hmac_key)
+    egos = []
+    for ego in settings.config.egos:
+        ego_id = normaliser.normalise(ego.email)
+        egos += [(a, ego_id) for a in map(normaliser.normalise, [ego.email, *ego.addresses]) if a and ego_id]
     return ImportContext(
+        ego_addresses=tuple(egos),
         plausibility=Plausibility(earliest, latest),
         calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),
         fold_gmail=settings.config.identity.fold_gmail,
@@ -169,10 +178,17 @@ def _plan_one(
     saved, status = read_cursor(con, source=source.source, account=guess.address, stream=stream)
     state = json.loads(saved) if saved else {}
     if state.get("fingerprint") == fingerprint and status == "complete":
-        return FileOutcome(source.path, source.format, guess.address, guess.method, "skipped"), iter(())
+        return FileOutcome(
+            source.path, source.format, guess.address, guess.method, "skipped", owner_share=guess.share
+        ), iter(())
     position = state.get("position") if state.get("fingerprint") == fingerprint else None
     outcome = FileOutcome(
-        source.path, source.format, guess.address, guess.method, "resumed" if position else "imported"
+        source.path,
+        source.format,
+        guess.address,
+        guess.method,
+        "resumed" if position else "imported",
+        owner_share=guess.share,
     )
     total = source.path.stat().st_size if source.path.is_file() else None
 

@@ -97,6 +97,9 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> Imp
 
 
 def _print_import_report(report: ImportReport) -> None:
+    from connectors.mail.owner import UNCERTAIN_SHARE
+
+    uncertain = [f for f in report.files if f.owner and f.owner_share < UNCERTAIN_SHARE]
     table = Table(title="Imported files")
     for column in ("file", "format", "owner", "owner from", "status", "rows added", "quarantined"):
         table.add_column(column, justify="right" if column in ("rows added", "quarantined") else "left")
@@ -106,7 +109,7 @@ def _print_import_report(report: ImportReport) -> None:
             f.path.name,
             f.format,
             f.owner or "-",
-            f.owner_method,
+            f.owner_method + (f" ({f.owner_share:.0%})" if f in uncertain else ""),
             f.status,
             f"{sum(f.result.inserted.values()):,}",
             f"{f.result.quarantined:,}",
@@ -117,6 +120,13 @@ def _print_import_report(report: ImportReport) -> None:
     total = report.total
     added = ", ".join(f"{t}: {n:,}" for t, n in sorted(total.inserted.items())) or "nothing new"
     console.print(f"[bold]{len(report.files)} files[/bold]; rows added: {added}; quarantined: {total.quarantined:,}")
+    if uncertain:
+        err.print(
+            f"[yellow]Owner uncertain for {len(uncertain)} file(s): the guessed owner is in fewer than "
+            f'{UNCERTAIN_SHARE:.0%} of the sampled messages. Check them (tiepulse sql "select * from '
+            'staging.stg_egos") and re-import with --owner EMAIL if wrong:[/yellow] '
+            + ", ".join(f"{f.path.name} -> {f.owner}" for f in uncertain[:5])
+        )
     no_owner = [f.path.name for f in report.files if f.status == "no_owner"]
     if no_owner:
         err.print(

@@ -63,7 +63,9 @@ class MailFileSource:
         tables = [table for (table, _), _ in self._head_batches(ctx)]
         if not tables:
             return None
-        return owner_guess.guess_owner(pa.concat_tables(tables), takeout=self.format == "takeout")
+        return owner_guess.guess_owner(
+            pa.concat_tables(tables), takeout=self.format == "takeout", egos=ctx.ego_addresses
+        )
 
     def _parallel(self, ctx: ImportContext) -> bool:
         if ctx.workers <= 1 or self.format not in MBOX_FORMATS:

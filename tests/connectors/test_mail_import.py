@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.base import ImportContext
+from connectors.base import ImportContext, OwnerGuess
 from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks
 from connectors.mail import source as mail_source
 from pipelines.loader import commit_page
@@ -160,6 +160,43 @@ def test_gzip_takeout_maildir_and_eml_import(tmp_path: Path, warehouse: duckdb.D
         src = MailFileSource(path, claims(path) or "")
         run_import(warehouse, src, ctx, src.infer_owner(ctx).address)  # type: ignore[union-attr]
     assert counts(warehouse) == before
+
+
+def notices(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """An mbox of one message per (sender, To line)."""
+    parts = [
+        f"From x@example.com Mon Jan  6 10:00:00 2020\n{message(n, sender=sender, to=to)}\n"
+        for n, (sender, to) in enumerate(rows)
+    ]
+    path.write_text("".join(parts))
+    return path
+
+
+def test_owner_of_an_inbox_is_the_address_in_most_messages(tmp_path: Path, ctx: ImportContext) -> None:
+    inbox = notices(tmp_path / "inbox", [(f"s{n % 7}@x.org", "me@example.com, other@x.org") for n in range(20)])
+    guess = MailFileSource(inbox, "mbox").infer_owner(ctx)
+    assert guess is not None and (guess.address, guess.method, guess.share) == (
+        "me@example.com",
+        "most_frequent_address",
+        1.0,
+    )
+
+
+def test_a_configured_ego_wins_over_a_frequent_sender(tmp_path: Path) -> None:
+    # A calendar-notice folder: the assistant sends 85 % of the notices to the ego, who is configured.
+    rows = [("assistant@x.org", "boss@x.org, a@x.org")] * 17 + [("boss@x.org", "a@x.org")] * 3
+    folder = notices(tmp_path / "calendar", rows)
+    assert MailFileSource(folder, "mbox").infer_owner(make_context()) == OwnerGuess(
+        "assistant@x.org", "sent_folder_sender", 0.85
+    )
+    configured = make_context(ego_addresses=(("boss@x.org", "boss@x.org"), ("a@x.org", "a@x.org")))
+    guess = MailFileSource(folder, "mbox").infer_owner(configured)
+    # a@x.org is in every message too, but boss@x.org sent more of them: the ego who sent wins a tie.
+    assert guess == OwnerGuess("boss@x.org", "configured_ego", 1.0)
+    only_a = make_context(ego_addresses=(("a@x.org", "a@x.org"),))
+    assert MailFileSource(folder, "mbox").infer_owner(only_a) == OwnerGuess("a@x.org", "configured_ego", 1.0)
+    absent = make_context(ego_addresses=(("c@x.org", "c@x.org"),))
+    assert MailFileSource(folder, "mbox").infer_owner(absent).method == "sent_folder_sender"  # type: ignore[union-attr]
 
 
 def test_maildir_cursor_resumes_after_the_last_name(tmp_path: Path) -> None:
