@@ -25,6 +25,32 @@ _LOCAL = re.compile(r"^[^\s@<>(),;:\"\[\]\\]+$")
 _DOMAIN = re.compile(r"^(?:[^\s@<>(),;:\"\[\]\\.]+\.)+[^\s@<>(),;:\"\[\]\\.]{2,}$")
 _ENCODED_WORD = "=?"
 
+# An Exchange X.500 path where an address starts (after '<', ',', blank or at the start), up to the next
+# ',', '<' or '>': modern paths hold blanks and parentheses ("/ou=Exchange Administrative Group
+# (FYDIBOHF23SPDLT)/cn=..."), which the RFC 5322 parser would split into a name and a comment.
+_X500_PATH = re.compile(r"(?<![^<,\s])/ou?=[^,<>]*", re.IGNORECASE)
+_X500_STANDIN = re.compile(r"^x500\.(\d+)@x500\.invalid$")
+
+
+def shield_x500(value: str) -> tuple[str, list[str]]:
+    """``value`` with each X.500 path replaced by a stand-in address (``x500.N@x500.invalid``), and the paths."""
+    if "/" not in value:
+        return value, []
+    paths: list[str] = []
+
+    def stand_in(match: re.Match[str]) -> str:
+        paths.append(match.group(0).rstrip())
+        return f"x500.{len(paths) - 1}@x500.invalid"
+
+    return _X500_PATH.sub(stand_in, value), paths
+
+
+def unshield_x500(address: str, paths: list[str]) -> str:
+    """The X.500 path a stand-in address from ``shield_x500`` replaced (other addresses unchanged)."""
+    if paths and (found := _X500_STANDIN.match(address)):
+        return paths[int(found.group(1))]
+    return address
+
 
 @lru_cache(maxsize=100_000)
 def decode_name(raw: str) -> str | None:
@@ -94,12 +120,13 @@ class AddressNormaliser:
 
         Group syntax (``undisclosed-recipients:;``) yields nothing and is not an error.
         """
-        present = [v for v in values if v]
-        if not present:
+        shielded = [shield_x500(v) for v in values if v]
+        if not shielded:
             return [], 0
         seen: dict[str, str | None] = {}
         bad = 0
-        for name, addr in getaddresses(present):
+        pairs = ((name, unshield_x500(addr, paths)) for text, paths in shielded for name, addr in getaddresses([text]))
+        for name, addr in pairs:
             if not addr:
                 continue
             address = self.normalise(addr)

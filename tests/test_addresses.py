@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.addresses import AddressNormaliser, decode_name
+from connectors.mail.address_lists import AddressLists
 
 
 @pytest.fixture
@@ -46,6 +47,28 @@ def test_parse_decodes_names_skips_groups_counts_bad(norm: AddressNormaliser) ->
     )
     assert pairs == [("ana@x.com", "Ána Ruiz"), ("j.smith@example.com", "Smith, J")]
     assert bad == 1
+
+
+MODERN_X500 = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=abc-esmith"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "/o=acme/ou=first administrative group/cn=recipients/cn=esmith, good@partner.org",
+            [("x500:/o=acme/ou=first administrative group/cn=recipients/cn=esmith", None), ("good@partner.org", None)],
+        ),
+        (f"Ed Smith <{MODERN_X500}>, b@x.com", [("x500:" + MODERN_X500.lower(), "Ed Smith"), ("b@x.com", None)]),
+        (f"{MODERN_X500}", [("x500:" + MODERN_X500.lower(), None)]),
+        ("a/o=not-a-path@x.com", [("a/o=not-a-path@x.com", None)]),
+    ],
+)
+def test_x500_paths_with_blanks_and_parentheses_stay_whole(
+    norm: AddressNormaliser, value: str, expected: list[tuple[str, str | None]]
+) -> None:
+    assert norm.parse(value) == (expected, 0)
+    assert AddressLists(norm).parse(value) == (tuple(expected), 0)
 
 
 def test_parse_nothing(norm: AddressNormaliser) -> None:

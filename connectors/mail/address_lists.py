@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from connectors.addresses import AddressNormaliser, decode_name
+from connectors.addresses import AddressNormaliser, decode_name, shield_x500, unshield_x500
 
 Parsed = tuple[tuple[tuple[str, str | None], ...], int]
 
@@ -31,7 +31,8 @@ class AddressLists:
         self.parse = lru_cache(maxsize=cache_size)(self._parse)
 
     def _parse(self, value: str) -> Parsed:
-        entries = self._entries(value)
+        shielded, paths = shield_x500(value)
+        entries = self._entries(shielded)
         if entries is None:
             return self.slow(value)
         normalise = self.normaliser.normalise
@@ -39,7 +40,7 @@ class AddressLists:
         seen: dict[str, str | None] = {}
         bad = 0
         for name, raw in entries:
-            address = normalise(raw)
+            address = normalise(unshield_x500(raw, paths))
             if address is None:
                 bad += 1
             elif address not in seen:
