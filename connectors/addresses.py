@@ -3,7 +3,9 @@
 Parsing is the stdlib's (``email.utils.getaddresses``, ``email.header`` for RFC 2047 names). Normalisation makes
 one canonical string per mailbox: lower case, IDN domains in Unicode, surrounding quotes and stray dots trimmed,
 Gmail dot/plus folding (configurable), Exchange X.500 paths kept as ``x500:/o=.../cn=...`` (resolved later through
-the directory), and, when a pseudonym key is set, an HMAC-SHA-256 token that keeps the domain (``p~<hex>@domain``).
+the directory), and, when a pseudonym key is set, an HMAC-SHA-256 token that keeps the domain (``p~<hex>@domain``;
+``p~auto~<hex>@domain`` when the clear address matched an automated-sender pattern, so no-reply senders are still
+recognised downstream).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import idna
 
 X500_PREFIX = "x500:"
 PSEUDONYM_PREFIX = "p~"
+AUTOMATED_PSEUDONYM_PREFIX = "p~auto~"
+"""Pseudonym of an address that matched an automated-sender pattern before hashing (the SQL cannot test a hash)."""
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 _LOCAL = re.compile(r"^[^\s@<>(),;:\"\[\]\\]+$")
@@ -77,9 +81,12 @@ def _decode_domain(domain: str) -> str | None:
 class AddressNormaliser:
     """Turns header values into canonical addresses; one instance per import (it caches)."""
 
-    def __init__(self, *, fold_gmail: bool = True, hmac_key: bytes | None = None) -> None:
+    def __init__(
+        self, *, fold_gmail: bool = True, hmac_key: bytes | None = None, automated_patterns: tuple[str, ...] = ()
+    ) -> None:
         self.fold_gmail = fold_gmail
         self.hmac_key = hmac_key
+        self._automated = [re.compile(p) for p in automated_patterns]
         self.normalise = lru_cache(maxsize=200_000)(self._normalise)
 
     @property
@@ -113,7 +120,8 @@ class AddressNormaliser:
         if self.hmac_key is None:
             return address
         token = hmac.new(self.hmac_key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
-        return f"{PSEUDONYM_PREFIX}{token}@{domain or 'x500.invalid'}"
+        automated = any(p.search(address) for p in self._automated)
+        return f"{AUTOMATED_PSEUDONYM_PREFIX if automated else PSEUDONYM_PREFIX}{token}@{domain or 'x500.invalid'}"
 
     def parse(self, *values: str | None) -> tuple[list[tuple[str, str | None]], int]:
         """Parse header values into ``[(address, name)]`` (first occurrence kept) and a count of bad entries.

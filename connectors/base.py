@@ -119,11 +119,15 @@ class ImportContext:
     """Keep an HMAC of the normalised subject / event title with this key; None keeps nothing."""
     workers: int = 1
     page_size: int = 5_000
+    automated_patterns: tuple[str, ...] = ()
+    """Regular expressions of automated senders; only used to mark pseudonyms (``p~auto~``)."""
     ego_addresses: tuple[tuple[str, str], ...] = ()
     """(normalised address, ego) of the configured egos: owner inference prefers them."""
 
     def normaliser(self) -> AddressNormaliser:
-        return AddressNormaliser(fold_gmail=self.fold_gmail, hmac_key=self.hmac_key)
+        return AddressNormaliser(
+            fold_gmail=self.fold_gmail, hmac_key=self.hmac_key, automated_patterns=self.automated_patterns
+        )
 
 
 @dataclass(frozen=True, slots=True)

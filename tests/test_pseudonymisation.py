@@ -24,6 +24,15 @@ To: Bob Builder <bob@example.com>, /o=Example/ou=Exchange Administrative Group/c
 Subject: plan
 
 never read
+
+From noreply@shop.example Tue Mar  5 09:00:00 2024
+Message-ID: <2@shop.example>
+Date: Tue, 5 Mar 2024 09:00:00 +0000
+From: Shop <noreply@shop.example>
+To: ann@example.com
+Subject: your order
+
+never read
 """
 
 DIRECTORY = (
@@ -63,9 +72,21 @@ def test_tokens_are_consistent_and_aliases_still_merge(warehouse_with_key: duckd
     ann, bob = token("ann@example.com"), token("bob@example.com")
     con = warehouse_with_key
     # Ann sent from her alias; the directory (pseudonymised with the same key) merges it into her canonical id
-    assert con.execute("select sender_id from staging.stg_messages").fetchall() == [(ann,)]
+    assert con.execute("select sender_id from staging.stg_messages where not is_automated").fetchall() == [(ann,)]
     # the X.500 path addressed to herself is Ann, so it is not a recipient; Bob is
-    assert con.execute("select person_id from staging.stg_message_recipients").fetchall() == [(bob,)]
+    recipients = con.execute(
+        "select r.person_id from staging.stg_message_recipients r join staging.stg_messages m using (message_key)"
+        " where not m.is_automated"
+    ).fetchall()
+    assert recipients == [(bob,)]
     assert con.execute("select team, display_name from staging.dim_person where person_id = ?", [bob]).fetchall() == [
         ("Platform", None)  # directory attributes join; names are dropped
     ]
+
+
+def test_automated_senders_are_still_recognised(warehouse_with_key: duckdb.DuckDBPyConnection) -> None:
+    rows = warehouse_with_key.execute(
+        "select person_id, is_automated, automated_reason from staging.dim_person where person_id like '%@shop.example'"
+    ).fetchall()
+    assert len(rows) == 1 and rows[0][0].startswith("p~auto~") and "noreply" not in rows[0][0]
+    assert rows[0][1:] == (True, "automated_address")

@@ -14,7 +14,6 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from connectors.addresses import AddressNormaliser
 from connectors.base import ImportContext, Reject, stable_hash
 from connectors.mail import headers, subjects
 from connectors.mail.address_lists import AddressLists
@@ -63,9 +62,9 @@ def _lower(value: str | None) -> str | None:
 
 
 @lru_cache(maxsize=4)
-def _address_lists(fold_gmail: bool, hmac_key: bytes | None) -> AddressLists:
-    """One parser cache per identity setting and process: the same lists recur across the mailboxes of an import."""
-    return AddressLists(AddressNormaliser(fold_gmail=fold_gmail, hmac_key=hmac_key))
+def _address_lists(ctx: ImportContext) -> AddressLists:
+    """One parser cache per import context and process: the same lists recur across the mailboxes of an import."""
+    return AddressLists(ctx.normaliser())
 
 
 class MessageParser:
@@ -76,7 +75,7 @@ class MessageParser:
         self.owner = owner
         self.source = source
         self.source_file = source_file
-        lists = _address_lists(ctx.fold_gmail, ctx.hmac_key)
+        lists = _address_lists(ctx)
         self.pseudonymised = lists.normaliser.pseudonymised
         self._addresses = lists.parse
 

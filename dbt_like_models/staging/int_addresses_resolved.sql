@@ -46,6 +46,8 @@ select
     -- one more hop: an alias may point at an address that is itself a directory alias
     coalesce(d2.canonical, f.candidate) as person_id,
     f.address like 'x500:%' as is_x500,
-    exists (select 1 from patterns p where regexp_matches(f.address, p.pattern)) as is_automated_address
+    -- a pseudonym cannot be matched: the importer marks automated ones before hashing (p~auto~<hex>@domain)
+    f.address like 'p~auto~%'
+    or exists (select 1 from patterns p where regexp_matches(f.address, p.pattern)) as is_automated_address
 from first_pass f
 left join directory_alias d2 on d2.alias = f.candidate
