@@ -3,8 +3,9 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 VENV := .venv
 STAMP := $(VENV)/.synced
-DEMO_DIR ?= $(CURDIR)/.tiepulse/sample
-export TIEPULSE_HOME ?= $(CURDIR)/.tiepulse
+# The demo always has a folder of its own, so the sample organisation never lands in your TIEPULSE_HOME.
+DEMO_HOME ?= $(CURDIR)/.tiepulse
+DEMO_DIR ?= $(DEMO_HOME)/sample
 
 .PHONY: demo test dev lint bench setup clean
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml uv.lock | $(UV)
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tiepulse demo --dir $(DEMO_DIR)
+	TIEPULSE_HOME=$(DEMO_HOME) $(VENV)/bin/tiepulse demo --dir $(DEMO_DIR)
 
 test: $(STAMP) lint
 	$(VENV)/bin/pytest -n 2 -q
@@ -30,15 +31,15 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The UI runs on the demo's sample organisation unless TIEPULSE_CONFIG points elsewhere.
+# The UI opens your warehouse when TIEPULSE_HOME is set, else the demo's (with its config and analysis date).
 dev: $(STAMP)
-	mkdir -p $(TIEPULSE_HOME)/dagster
-	cp dagster_home/dagster.yaml $(TIEPULSE_HOME)/dagster/dagster.yaml
-	if [ -z "$$TIEPULSE_CONFIG" ] && [ -f $(DEMO_DIR)/config.yaml ]; then \
+	home="$${TIEPULSE_HOME:-$(DEMO_HOME)}"; \
+	mkdir -p "$$home/dagster"; cp dagster_home/dagster.yaml "$$home/dagster/dagster.yaml"; \
+	if [ -z "$$TIEPULSE_HOME" ] && [ -z "$$TIEPULSE_CONFIG" ] && [ -f $(DEMO_DIR)/config.yaml ]; then \
 		export TIEPULSE_CONFIG=$(DEMO_DIR)/config.yaml; \
 		export TIEPULSE_AS_OF=$$($(VENV)/bin/python -c "import json; print(json.load(open('$(DEMO_DIR)/truth.json'))['as_of'])"); \
 	fi; \
-	DAGSTER_HOME=$(TIEPULSE_HOME)/dagster $(VENV)/bin/dagster dev -w workspace.yaml
+	TIEPULSE_HOME="$$home" DAGSTER_HOME="$$home/dagster" $(VENV)/bin/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.run

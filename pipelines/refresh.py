@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
 
 import dagster as dg
 
 from pipelines.assets.raw import FILE_TABLES
+from tiepulse.runlog import log_finished_run
+from tiepulse.settings import Settings
+from tiepulse.warehouse import open_warehouse
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,7 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
     keys = {k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is None}
     if not include_file_import:
         keys -= {dg.AssetKey(["raw", name]) for name in FILE_TABLES}
+    started = dt.datetime.now(dt.UTC)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def("refresh_warehouse")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -45,4 +50,7 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
     failed = [
         f"{'.'.join(e.asset_key.path)}:{e.check_name}" for e in result.get_asset_check_evaluations() if not e.passed
     ]
+    summary = {"tables": len(rows), "failed_checks": failed, "dagster_run_id": result.run_id}
+    with open_warehouse(Settings().warehouse_path) as con:
+        log_finished_run(con, "refresh", started, "success" if result.success else "failure", summary)
     return RefreshResult(result.success, rows, failed, result.run_id)

@@ -77,6 +77,8 @@ def test_sql_formats_and_read_only(env: Path) -> None:
     assert code == 2 and "read-only" in out.lower()
     code, out = run("sql", "select * from nowhere")
     assert code == 2 and "nowhere" in out
+    code, out = run("sql", "  ; ")
+    assert code == 2 and "the query is empty" in out
 
 
 def test_status_and_missing_warehouse(env: Path) -> None:
@@ -93,6 +95,20 @@ def test_bad_config_is_explained(env: Path, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("TIEPULSE_CONFIG", str(config))
     code, out = run("import", str(env))
     assert code == 2 and str(config) in out.replace("\n", "") and "egos.0.timezone" in out
+
+
+def test_nothing_importable_fails_and_skips_the_refresh(env: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "notes.txt", tmp_path / "empty"):
+        code, out = run("import", str(path))
+        assert code == 2 and "nothing to import" in out and "Refreshed" not in out
+
+
+def test_the_demo_refuses_a_warehouse_holding_other_data(env: Path, tmp_path: Path) -> None:
+    run("import", str(env), "--no-refresh")
+    code, out = run("demo", "--dir", str(tmp_path / "sample"))
+    assert code == 2 and "already holds other data" in out and not (tmp_path / "sample").exists()
 
 
 def test_missing_path_and_bad_owner(env: Path) -> None:

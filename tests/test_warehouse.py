@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -12,6 +14,7 @@ import pytest
 from connectors.base import Page, Reject
 from connectors.raw_schemas import to_table
 from pipelines.loader import commit_page, read_cursor
+from tiepulse.runlog import log_finished_run, record_run
 from tiepulse.settings import ConfigError, Settings, load_config
 from tiepulse.warehouse import WarehouseError, connect, latest_version
 
@@ -38,9 +41,54 @@ def test_older_warehouse_is_upgraded(tmp_path: Path) -> None:
 
 def test_newer_warehouse_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "w.duckdb"
-    connect(path).execute("insert into ops.schema_version (version, name) values (999, 'future')").fetchall()
+    con = connect(path)
+    con.execute("insert into ops.schema_version (version, name) values (999, 'future')").fetchall()
+    con.close()
     with pytest.raises(WarehouseError, match="version 999, newer than this tiepulse understands"):
         connect(path)
+    with pytest.raises(WarehouseError, match="version 999, newer than this tiepulse understands"):
+        connect(path, read_only=True)
+
+
+def test_a_warehouse_held_by_another_process_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(path)!r}); print(1, flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "1"
+        with pytest.raises(WarehouseError, match="Another process has it open"):
+            connect(path)
+        with pytest.raises(WarehouseError, match="try again when it has finished"):
+            connect(path, read_only=True)
+    finally:
+        holder.communicate("")
+
+
+def test_runs_left_running_by_a_killed_process_are_marked_interrupted(tmp_path: Path) -> None:
+    con = connect(tmp_path / "w.duckdb")
+    con.execute(
+        "insert into ops.runs (run_id, kind, started_at, status) values ('dead', 'import', now(), 'running')"
+    ).fetchall()
+    with record_run(con, "import") as outer, record_run(con, "sync"):
+        outer["files"] = 1
+        running = con.execute("select run_id, status from ops.runs where status = 'running'").fetchall()
+        assert len(running) == 2 and "dead" not in {r[0] for r in running}  # the outer run is not interrupted
+    statuses = dict(con.execute("select kind, status from ops.runs where run_id <> 'dead'").fetchall())
+    assert statuses == {"import": "success", "sync": "success"}
+    assert con.execute("select status from ops.runs where run_id = 'dead'").fetchall() == [("interrupted",)]
+    log_finished_run(con, "refresh", dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "failure", {"failed_checks": ["x"]})
+    assert con.execute("select status, summary->>'failed_checks' from ops.runs where kind = 'refresh'").fetchall() == [
+        ("failure", '["x"]')
+    ]
 
 
 def test_read_only_open_of_missing_warehouse_says_what_to_do(tmp_path: Path) -> None:

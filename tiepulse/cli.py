@@ -22,7 +22,7 @@ from tiepulse.warehouse import WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
     from connectors.files import FileSource
-    from pipelines.file_import import ImportReport
+    from pipelines.file_import import FileOutcome, ImportReport
 
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
@@ -65,6 +65,11 @@ def import_command(
     except (FileNotFoundError, ValueError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     _print_import_report(report)
+    if not report.files:
+        raise _fail(
+            "nothing to import: no mail (mbox, Takeout, .mbox.gz, maildir, .eml), calendar (.ics) or CSV file "
+            f"(interaction log, directory, contacts) in {', '.join(map(str, paths))}. See `tiepulse import --help`."
+        )
     if refresh_after:
         _run_refresh()
     console.print(f"Done in {time.monotonic() - started:.1f} s. Warehouse: {settings.warehouse_path}")
@@ -96,10 +101,7 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> Imp
     return report
 
 
-def _print_import_report(report: ImportReport) -> None:
-    from connectors.mail.owner import UNCERTAIN_SHARE
-
-    uncertain = [f for f in report.files if f.owner and f.owner_share < UNCERTAIN_SHARE]
+def _print_files(report: ImportReport, uncertain: list[FileOutcome]) -> None:
     table = Table(title="Imported files")
     for column in ("file", "format", "owner", "owner from", "status", "rows added", "quarantined"):
         table.add_column(column, justify="right" if column in ("rows added", "quarantined") else "left")
@@ -120,6 +122,14 @@ def _print_import_report(report: ImportReport) -> None:
     total = report.total
     added = ", ".join(f"{t}: {n:,}" for t, n in sorted(total.inserted.items())) or "nothing new"
     console.print(f"[bold]{len(report.files)} files[/bold]; rows added: {added}; quarantined: {total.quarantined:,}")
+
+
+def _print_import_report(report: ImportReport) -> None:
+    from connectors.mail.owner import UNCERTAIN_SHARE
+
+    uncertain = [f for f in report.files if f.owner and f.owner_share < UNCERTAIN_SHARE]
+    if report.files:
+        _print_files(report, uncertain)
     if uncertain:
         err.print(
             f"[yellow]Owner uncertain for {len(uncertain)} file(s): the guessed owner is in fewer than "
@@ -242,12 +252,14 @@ def sql(
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
+    if not query.strip().strip(";").strip():
+        raise _fail('the query is empty; try tiepulse sql "select * from staging.dim_person limit 10"')
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
             cursor = con.execute(query)
             columns = [d[0] for d in cursor.description or []]
-            rows = cursor.fetchall()
+            rows = cursor.fetchall() if columns else []
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     except duckdb.Error as exc:

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import duckdb
 from rich.console import Console
 from rich.panel import Panel
 
@@ -17,6 +18,20 @@ from tiepulse.summary import EXAMPLE_QUERIES, render_counts, render_quarantine
 from tiepulse.warehouse import open_warehouse
 
 
+def _refuse_other_data(con: duckdb.DuckDBPyConnection, sample_dir: Path, warehouse: Path) -> None:
+    """The demo never mixes the sample organisation into a warehouse that holds someone's own data."""
+    root = str(sample_dir.resolve())
+    others = con.execute("select count(*) from ops.sync_state where not starts_with(stream, ?)", [root]).fetchall()[0][
+        0
+    ]
+    if others:
+        raise ValueError(
+            f"{warehouse} already holds other data ({others} imported files or synced accounts); "
+            "the demo will not mix the sample organisation into it. Run it with TIEPULSE_HOME set to another "
+            "folder (`make demo` uses ./.tiepulse in the repository)."
+        )
+
+
 def run_demo(console: Console, sample_dir: Path) -> None:
     from pipelines.config_tables import land_config
     from pipelines.file_import import build_import_context, import_paths
@@ -25,6 +40,10 @@ def run_demo(console: Console, sample_dir: Path) -> None:
     from tiepulse.sample import generate_sample
 
     started = time.monotonic()
+    warehouse = Settings().warehouse_path
+    if warehouse.exists():
+        with open_warehouse(warehouse, read_only=True) as con:
+            _refuse_other_data(con, sample_dir, warehouse)
     truth_file = sample_dir / "truth.json"
     if not truth_file.exists():
         with console.status(f"Generating the sample organisation in {sample_dir} ..."):

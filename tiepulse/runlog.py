@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -10,21 +11,45 @@ from typing import Any
 
 import duckdb
 
+_ACTIVE: set[str] = set()
+"""Runs of this process still going (a nested run must not mark its parent interrupted)."""
+
 
 @contextmanager
 def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[dict[str, Any]]:
-    """Log a run; the caller fills the yielded dict with a summary. A failure is logged and re-raised."""
+    """Log a run; the caller fills the yielded dict with a summary. A failure is logged and re-raised.
+
+    ``con`` is a writable connection, so no other process is writing: a run still marked ``running`` that is not
+    this process's was killed, and is marked ``interrupted``.
+    """
     run_id = uuid.uuid4().hex
     summary: dict[str, Any] = {}
+    mine = list(_ACTIVE) or [""]
+    con.execute(
+        "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id)",
+        [mine],
+    ).fetchall()
     con.execute(
         "insert into ops.runs (run_id, kind, started_at, status) values (?, ?, now(), 'running')", [run_id, kind]
     ).fetchall()
+    _ACTIVE.add(run_id)
     status = "failure"
     try:
         yield summary
-        status = "success"
+        status = summary.pop("status", "success")
     finally:
+        _ACTIVE.discard(run_id)
         con.execute(
             "update ops.runs set finished_at = now(), status = ?, summary = ? where run_id = ?",
             [status, json.dumps(summary, default=str), run_id],
         ).fetchall()
+
+
+def log_finished_run(
+    con: duckdb.DuckDBPyConnection, kind: str, started_at: dt.datetime, status: str, summary: dict[str, Any]
+) -> None:
+    """Log a run that could not hold a connection while it ran (an in-process Dagster refresh opens its own)."""
+    con.execute(
+        "insert into ops.runs (run_id, kind, started_at, finished_at, status, summary) values (?, ?, ?, now(), ?, ?)",
+        [uuid.uuid4().hex, kind, started_at, status, json.dumps(summary, default=str)],
+    ).fetchall()

@@ -47,10 +47,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     current = int(con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchall()[0][0])
     newest = latest_version()
     if current > newest:
-        raise WarehouseError(
-            f"This warehouse is at schema version {current}, newer than this tiepulse understands ({newest}). "
-            "Upgrade tiepulse, or point TIEPULSE_HOME at another folder."
-        )
+        raise WarehouseError(_newer_message(current))
     applied = []
     for version, path in migrations():
         if version <= current:
@@ -62,22 +59,51 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     return applied
 
 
+def _newer_message(current: int) -> str:
+    return (
+        f"This warehouse is at schema version {current}, newer than this tiepulse understands ({latest_version()}). "
+        "Upgrade tiepulse, or point TIEPULSE_HOME at another folder."
+    )
+
+
 def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; a writable open also brings the schema up to date."""
     if read_only:
         if not path.exists():
             raise WarehouseError(f"No warehouse at {path}. Run `tiepulse import PATH` or `make demo` first.")
-        return _utc(duckdb.connect(str(path), read_only=True))
+        try:
+            con = duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"Cannot read {path} now: {exc}. A tiepulse import, sync or refresh, or a Dagster run, is writing "
+                "it (DuckDB lets no reader in while another process writes); try again when it has finished."
+            ) from None
+        _refuse_newer(con)
+        return _utc(con)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
         raise WarehouseError(
-            f"Cannot open {path} for writing: {exc}. Another tiepulse or Dagster run holds it; "
-            "wait for it to finish (runs are queued one at a time)."
+            f"Cannot open {path} for writing: {exc}. Another process has it open: a tiepulse or Dagster run, "
+            "or a reader (`tiepulse sql`, a BI tool, a DuckDB shell). Wait for the run to finish or close the reader; "
+            "runs launched from Dagster queue by themselves (docs/operations.md)."
         ) from None
     migrate(_utc(con))
     return con
+
+
+def _refuse_newer(con: duckdb.DuckDBPyConnection) -> None:
+    """A reader must not misread a warehouse written by a newer tiepulse either."""
+    found = con.execute(
+        "select 1 from information_schema.tables where table_schema = 'ops' and table_name = 'schema_version'"
+    ).fetchall()
+    if not found:
+        return
+    current = int(con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchall()[0][0])
+    if current > latest_version():
+        con.close()
+        raise WarehouseError(_newer_message(current))
 
 
 def _utc(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
