@@ -32,9 +32,14 @@ class Reject:
     """Short stable code, e.g. ``no_sender``, ``unparseable_date``, ``implausible_date``, ``no_valid_address``."""
     detail: str = ""
     excerpt: str = ""
+    content_key: str | None = None
+    """Set when the record can be told by its content (a message's headers): the same bad message found in several
+    files or mailboxes is then quarantined once."""
 
     @property
     def key(self) -> str:
+        if self.content_key is not None:
+            return stable_hash(self.kind, self.reason, self.content_key)
         return stable_hash(self.source, self.source_file, self.position, self.reason)
 
     def as_row(self) -> dict[str, str]:

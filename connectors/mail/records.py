@@ -88,6 +88,7 @@ class MessageParser:
             reason=reason,
             detail=detail,
             excerpt=headers.excerpt(fields, pseudonymised=self.pseudonymised),
+            content_key=stable_hash(*(f"{name}:{value}" for name, value in sorted(fields.items()))),
         )
 
     def parse(self, position: str, block: bytes, folder: str | None = None) -> Row | Reject:

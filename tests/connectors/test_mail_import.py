@@ -199,6 +199,18 @@ def test_a_configured_ego_wins_over_a_frequent_sender(tmp_path: Path) -> None:
     assert MailFileSource(folder, "mbox").infer_owner(absent).method == "sent_folder_sender"  # type: ignore[union-attr]
 
 
+def test_a_bad_message_in_two_mailboxes_is_quarantined_once(
+    warehouse: duckdb.DuckDBPyConnection, ctx: ImportContext, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.mbox"
+    shutil.copy(TRICKY, copy)
+    run_import(warehouse, MailFileSource(TRICKY, "mbox"), ctx, "o@example.com")
+    once = counts(warehouse)
+    run_import(warehouse, MailFileSource(copy, "mbox"), ctx, "other@example.com")
+    rows, rejects = counts(warehouse)
+    assert rejects == once[1] and rows == 2 * once[0]  # rows are per mailbox; a rejected message is one record
+
+
 def test_maildir_cursor_resumes_after_the_last_name(tmp_path: Path) -> None:
     md = tmp_path / "Maildir"
     box = mailbox.Maildir(md, create=True)
