@@ -11,18 +11,25 @@ from typing import Any
 import duckdb
 
 
+class RunSummary(dict[str, Any]):
+    """What a run did, for ``ops.runs.summary``; ``status`` is how it ended when it ends without an exception
+    (``success``, or ``partial`` when some of its parts failed)."""
+
+    status: str = "success"
+
+
 @contextmanager
-def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[dict[str, Any]]:
-    """Log a run; the caller fills the yielded dict with a summary. A failure is logged and re-raised."""
+def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary]:
+    """Log a run; the caller fills the yielded summary. A failure is logged as ``failure`` and re-raised."""
     run_id = uuid.uuid4().hex
-    summary: dict[str, Any] = {}
+    summary = RunSummary()
     con.execute(
         "insert into ops.runs (run_id, kind, started_at, status) values (?, ?, now(), 'running')", [run_id, kind]
     ).fetchall()
     status = "failure"
     try:
         yield summary
-        status = "success"
+        status = summary.status
     finally:
         con.execute(
             "update ops.runs set finished_at = now(), status = ?, summary = ? where run_id = ?",
