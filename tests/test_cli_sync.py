@@ -140,7 +140,9 @@ def test_an_unreachable_graph_and_a_persistent_503_are_failure_lines_not_traceba
     assert "Traceback" not in result.output
     rows = table_rows(result.output)
     assert {r[0] for r in rows.values()} == {"failed"} and len(rows) == 4
-    assert f"outlook {ANN} failed: ConnectionError from Graph" in one_line(result.output)
+    text = one_line(result.output)
+    assert f"outlook {ANN}, outlook_calendar {ANN}, outlook {BOB}, outlook_calendar {BOB} failed:" in text
+    assert text.count("ConnectionError from Graph") == 1  # one cause, said once
     assert "Google: not set up, skipped" in result.output  # one quiet line, no warning
     assert last_sync(settings.warehouse_path)[0] == "failure"
 
@@ -203,7 +205,7 @@ def test_one_bad_token_fails_alone_and_the_rest_is_synced_and_refreshed(google: 
     assert rows[(OWNER, "gmail")][:2] == ["ok", "20"] and rows[(LONG, "gmail")][:2] == ["ok", "5"]
     assert rows[(OWNER, "gcal")][0] == rows[(LONG, "gcal")][0] == "ok"
     text = one_line(out)
-    assert f"gmail {BROKEN} failed:" in text and "not a usable tiepulse Google token" in text
+    assert f"gmail {BROKEN}, gcal {BROKEN} failed:" in text and "not a usable tiepulse Google token" in text
     assert "Run `tiepulse connect google --client-secrets FILE` again" in text
     assert "Microsoft: not set up, skipped" in out and "nothing to sync" not in text
     assert "quality checks passed" in out  # what succeeded is refreshed

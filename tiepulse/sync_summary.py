@@ -47,9 +47,16 @@ def print_whole(console: Console, table: Table) -> None:
         console.width = width
 
 
-def print_failures(err: Console, failed: list[AccountOutcome]) -> None:
-    """One line per failed account (what went wrong), and how to fix it when the message does not say."""
+def print_failures(err: Console, failed: list[AccountOutcome], *, named: int = 5) -> None:
+    """What went wrong, one line per distinct error (a shared cause, such as a refused app secret, is said once
+    for all the accounts it hit), and how to fix it when the message does not say."""
+    causes: dict[tuple[str, str], list[AccountOutcome]] = {}
     for o in failed:
-        err.print(f"[red]{o.source} {escape(o.account)} failed:[/red] {escape(o.error)}", soft_wrap=True)
-        if o.hint:
-            err.print(f"  how to fix: {escape(o.hint)}", soft_wrap=True)
+        causes.setdefault((o.error, o.hint), []).append(o)
+    for (error, hint), hit in causes.items():
+        who = ", ".join(f"{o.source} {o.account}" for o in hit[:named])
+        if len(hit) > named:
+            who += f" and {len(hit) - named} more"
+        err.print(f"[red]{escape(who)} failed:[/red] {escape(error)}", soft_wrap=True)
+        if hint:
+            err.print(f"  how to fix: {escape(hint)}", soft_wrap=True)
