@@ -2,9 +2,10 @@
 
 Rows are inserted by column name from Arrow. Each raw table has a key: append-only tables keep the row already
 present (re-imports add nothing); snapshot tables (directory, contacts) and mutable ones (calendar events, which
-change upstream) take the newest row. Keys are enforced here with set operations (dedupe the page, anti-join the
-table) rather than with primary-key indexes, which cost DuckDB three times as much on bulk loads; the loader is the
-only writer of raw tables.
+change upstream) take the newest row; a row that differs from the stored one of its key replaces it and counts as
+updated, one offered again unchanged is left alone and counts nowhere. Keys are enforced here with set operations
+(dedupe the page, anti-join the table) rather than with primary-key indexes, which cost DuckDB three times as much
+on bulk loads; the loader is the only writer of raw tables.
 
 Several pages (for instance many small files) may share one transaction: each still carries its own cursor, so
 whatever commits, commits with the cursors that cover it.
@@ -54,20 +55,27 @@ _QUARANTINE = pa.schema(
 )
 
 
+def _count(into: dict[str, int], table: str, n: int) -> None:
+    into[table] = into.get(table, 0) + n
+
+
 @dataclass(slots=True)
 class LoadResult:
-    """What committing pages added (rows new to the warehouse, not rows offered) and removed."""
+    """What committing pages changed: rows new to the warehouse (not rows offered), rows that replaced or changed a
+    stored row with the same key, and rows removed."""
 
     inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     pages: int = 0
 
     def add(self, other: LoadResult) -> None:
-        for table, n in other.inserted.items():
-            self.inserted[table] = self.inserted.get(table, 0) + n
+        for mine, theirs in ((self.inserted, other.inserted), (self.updated, other.updated)):
+            for table, n in theirs.items():
+                _count(mine, table, n)
         for table, n in other.removed.items():
-            self.removed[table] = self.removed.get(table, 0) + n
+            _count(self.removed, table, n)
         self.quarantined += other.quarantined
         self.pages += other.pages
 
@@ -93,7 +101,8 @@ def _owner_column(table: str) -> str:
     return "mailbox_owner" if "mailbox_owner" in SCHEMAS[table].names else "calendar_owner"
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
+def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
+    """Write a page's rows for one table; return (rows new to the table, stored rows replaced)."""
     if table not in _TABLES:
         raise ValueError(f"unknown raw table {table!r}; known: {sorted(_TABLES)}")
     keys, policy = _TABLES[table]
@@ -105,35 +114,46 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> int:
         f"select * from (select *, row_number() over () as _n from {view}) "
         f"qualify _n = max(_n) over (partition by {key_list})"
     )
-    if policy == "replace":
-        _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from {view})")
-        source = deduped
-    else:
-        source = f"select * from ({deduped}) anti join {table} using ({key_list})"
-    return _run(con, f"insert into {table} by name select * exclude (_n) from ({source})")
+    if policy == "keep":
+        fresh = f"select * exclude (_n) from ({deduped}) anti join {table} using ({key_list})"
+        return _run(con, f"insert into {table} by name {fresh}"), 0
+    # Rows new or different from the stored row of their key (a row offered again unchanged is left alone). After
+    # the delete the same query still answers exactly those rows, so it feeds the insert too.
+    columns = ", ".join(f'"{name}"' for name in rows.column_names)
+    changed = (
+        f"select {columns} from ({deduped}) except select {columns} from {table} semi join {view} using ({key_list})"
+    )
+    replaced = _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from ({changed}))")
+    written = _run(con, f"insert into {table} by name {changed}")
+    return written - replaced, replaced
 
 
 def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult) -> None:
     page = item.page
     for table, rows in page.rows.items():
         if rows.num_rows:
-            added = _upsert(con, table, rows)
-            result.inserted[table] = result.inserted.get(table, 0) + added
+            added, replaced = _upsert(con, table, rows)
+            _count(result.inserted, table, added)
+            if replaced:
+                _count(result.updated, table, replaced)
     for removal in page.removals:
         removed = _run(
             con,
             f"delete from {removal.table} where {_owner_column(removal.table)} = ? and source_position = ?",
             [removal.owner, removal.source_position],
         )
-        result.removed[removal.table] = result.removed.get(removal.table, 0) + removed
+        _count(result.removed, removal.table, removed)
     for change in page.status_changes:
         if "status" not in SCHEMAS[change.table].names:
             raise ValueError(f"{change.table} has no status column")
-        _run(
+        changed = _run(
             con,
-            f"update {change.table} set status = ? where {_owner_column(change.table)} = ? and source_position = ?",
-            [change.status, change.owner, change.source_position],
+            f"update {change.table} set status = ? "
+            f"where {_owner_column(change.table)} = ? and source_position = ? and status is distinct from ?",
+            [change.status, change.owner, change.source_position, change.status],
         )
+        if changed:
+            _count(result.updated, change.table, changed)
     if page.rejects:
         rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
         con.register("_page_rejects", rejects)

@@ -203,10 +203,57 @@ def sync(
     account: Annotated[str | None, typer.Option(help="Only this mailbox / calendar")] = None,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
-    """Sync connected accounts (full the first time, incremental after), then refresh everything downstream."""
+    """Sync connected accounts (full the first time, incremental after), then refresh everything downstream.
+
+    Each account syncs on its own: when some fail, the others still sync and are refreshed, the failures are
+    listed with how to fix them, and the command exits with status 2.
+    """
+    from tiepulse.sync_runner import NotSetUp, SyncReport, describe
+    from tiepulse.sync_summary import print_failures, print_whole, summary_table
+
     if source is not None and source not in SYNC_SOURCES:
         raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
     settings = _settings()
+    reports: list[SyncReport] = []
+    problems: list[str] = []
+    not_set_up: list[str] = []
+    for name, run, wanted in _sync_providers(source):
+        try:
+            reports.append(run(settings, wanted, account, console))
+        except NotSetUp as exc:
+            not_set_up.append(f"{name}: {exc}")
+        except WarehouseError as exc:
+            raise _fail(str(exc)) from None
+        except Exception as exc:  # a provider that cannot start is reported; the others go on
+            problems.append(f"{name}: {describe(exc)}")
+    outcomes = [o for r in reports for o in r.outcomes]
+    if not outcomes and not problems:
+        if source is not None or account is not None:
+            raise _fail("; ".join(not_set_up))
+        raise _fail(
+            "nothing to sync: connect an account first (`tiepulse connect google|microsoft`), "
+            "or configure service accounts (docs/connectors/)."
+        )
+    if source is None and account is None:
+        for line in not_set_up:  # a provider nobody set up is not news: one quiet line
+            console.print(f"[dim]{line.split(':', 1)[0]}: not set up, skipped[/dim]")
+    if outcomes:
+        print_whole(console, summary_table(outcomes))
+    failed = [o for o in outcomes if not o.ok]
+    print_failures(err, failed)
+    for problem in problems:
+        err.print(f"[red]{problem}[/red]", soft_wrap=True)
+    if refresh_after and any(o.ok for o in outcomes):
+        _run_refresh()
+    if failed or problems:
+        what = [f"{len(failed)} of {len(outcomes)} account syncs failed"] if failed else []
+        what += [f"{len(problems)} provider(s) could not start"] if problems else []
+        ok = "; the others are up to date" if any(o.ok for o in outcomes) else ""
+        raise _fail(f"{' and '.join(what)}{ok}. Fix the above and run `tiepulse sync` again.")
+
+
+def _sync_providers(source: str | None) -> list[tuple[str, Any, str | None]]:
+    """(name, sync function, its --source spelling) of the providers ``--source`` asks for."""
     providers: list[tuple[str, Any, str | None]] = []
     if source in (None, "gmail", "gcal"):
         from tiepulse.cli_google import sync_google
@@ -216,21 +263,45 @@ def sync(
         from tiepulse.cli_microsoft import sync_microsoft
 
         providers.append(("Microsoft", sync_microsoft, source.replace("-", "_") if source else None))
-    synced = 0
-    for name, run, wanted in providers:
-        try:
-            report = run(settings, wanted, account, console)
-        except (OSError, ValueError, RuntimeError) as exc:
-            if source is not None:
-                raise _fail(f"{name}: {exc}") from None
-            err.print(f"[yellow]{name}: skipped ({exc})[/yellow]")
-            continue
-        synced += int(report.get("mailboxes", report.get("accounts", 0)) or 0)
-    if synced == 0:
-        raise _fail(
-            "nothing to sync: connect an account first (`tiepulse connect google|microsoft`), "
-            "or configure service accounts (docs/connectors/)."
-        )
+    return providers
+
+
+@app.command()
+def forget(
+    account: Annotated[str, typer.Option(help="The mailbox / calendar whose synced data to delete")],
+    source: Annotated[str | None, typer.Option(help="gmail | gcal | outlook | outlook-calendar (default: all)")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
+) -> None:
+    """Delete what the API syncs stored for an account (rows, cursors, quarantined records), then refresh.
+
+    The account stays connected: the next `tiepulse sync` reads it again from scratch unless you disconnect it.
+    """
+    from pipelines.file_import import build_import_context
+    from pipelines.forget import forget_account
+    from tiepulse.runlog import record_run
+
+    if source is not None and source not in SYNC_SOURCES:
+        raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
+    sources = [source.replace("-", "_")] if source else [s.replace("-", "_") for s in SYNC_SOURCES]
+    settings = _settings()
+    target = account.strip().lower()
+    owners = {target, build_import_context(settings).normaliser().normalise(target) or target}
+    if not yes:
+        typer.confirm(f"Delete everything synced from {', '.join(sources)} for {target}?", abort=True)
+    try:
+        with open_warehouse(settings.warehouse_path) as con, record_run(con, "forget") as summary:
+            deleted = forget_account(con, owners, sources)
+            summary.update(account=target, sources=sources, deleted=deleted)
+    except WarehouseError as exc:
+        raise _fail(str(exc)) from None
+    if not any(deleted.values()):
+        raise _fail(f"nothing stored for {target} from {', '.join(sources)}; check the address (`tiepulse status`)")
+    console.print(f"Forgot {target}: " + ", ".join(f"{table}: {n:,}" for table, n in deleted.items() if n))
+    console.print(
+        "It is still connected: the next `tiepulse sync` reads it again. To stop that, disconnect it "
+        "(docs/connectors/google.md and microsoft.md, Revoking access)."
+    )
     if refresh_after:
         _run_refresh()
 

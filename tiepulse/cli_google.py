@@ -1,22 +1,26 @@
 """`tiepulse connect google` and `tiepulse sync` for Google accounts (typer-free; the CLI module wires them).
 
 ``connect_google`` runs the OAuth installed-app flow and saves the token (0600) under ``$TIEPULSE_HOME/google/``.
-``sync_google`` syncs every account (or one), one progress bar per account and source, and returns a summary; an
-account that fails is reported and the others go on. The caller refreshes staging and marts afterwards.
+``sync_google`` syncs every account (or one) through the source-neutral runner (``tiepulse/sync_runner.py``): one
+progress bar per account and source, and an account that fails is reported while the others go on. The caller
+prints the summary and refreshes staging and marts afterwards.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from connectors.google import SCOPES, GoogleError, google_sources
+from connectors.google import (
+    SCOPES,
+    CalendarSource,
+    GmailSource,
+    GoogleAuthError,
+    GoogleError,
+    google_sources,
+    list_accounts,
+)
 from connectors.google.auth import (
     SCOPE_REASONS,
     authorized_http,
@@ -24,49 +28,12 @@ from connectors.google.auth import (
     save_personal_token,
 )
 from connectors.google.settings import GoogleSettings, load_options
-from connectors.http.retry import RetryableError, RetryPolicy
-from tiepulse.settings import ConfigError, Settings
-
-
-@dataclass(slots=True)
-class AccountSync:
-    account: str
-    source: str
-    status: str
-    """``ok`` or ``failed``"""
-    inserted: int = 0
-    removed: int = 0
-    quarantined: int = 0
-    pages: int = 0
-    resyncs: int = 0
-    seconds: float = 0.0
-    error: str = ""
-
-
-@dataclass(slots=True)
-class GoogleSyncSummary:
-    accounts: list[AccountSync] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(a.status == "ok" for a in self.accounts)
-
-    @property
-    def failed(self) -> list[AccountSync]:
-        return [a for a in self.accounts if a.status != "ok"]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Mapping-style access to ``as_dict()`` (the CLI reads ``accounts``)."""
-        return self.as_dict().get(key, default)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "accounts": len({a.account for a in self.accounts}),
-            "failed": [f"{a.source}:{a.account}" for a in self.failed],
-            "inserted": sum(a.inserted for a in self.accounts),
-            "removed": sum(a.removed for a in self.accounts),
-            "quarantined": sum(a.quarantined for a in self.accounts),
-        }
+from connectors.google.sources import retry_policy
+from connectors.http.retry import RetryPolicy
+from connectors.sync_source import SyncSource
+from pipelines.google_sync import sync_google_source
+from tiepulse.settings import Settings
+from tiepulse.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
 
 
 def connect_google(
@@ -107,6 +74,22 @@ def connect_google(
     return account
 
 
+def _retries(source: SyncSource) -> int:
+    return source.caller.stats.retries if isinstance(source, GmailSource | CalendarSource) else 0
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, GoogleError) and not isinstance(exc, GoogleAuthError) and "HTTP 403" in str(exc):
+        return (
+            "Google refused access: reconnect with `tiepulse connect google` and allow both permissions, or (an "
+            "organisation) check the domain-wide delegation scopes in docs/connectors/google.md"
+        )
+    return ""
+
+
+GOOGLE = Provider("Google", run=sync_google_source, retries=_retries, explain=_explain)
+
+
 def sync_google(
     settings: Settings,
     source: str | None,
@@ -114,80 +97,21 @@ def sync_google(
     console: Console,
     *,
     retry: RetryPolicy | None = None,
-) -> GoogleSyncSummary:
-    """Sync Gmail and/or Calendar for every account (or ``account``); one failing account does not stop the rest."""
-    from pipelines.google_sync import sync_google_source
-    from pipelines.loader import LoadResult
-    from tiepulse.runlog import record_run
-    from tiepulse.warehouse import open_warehouse
+) -> SyncReport:
+    """Sync Gmail and/or Calendar for every account (or ``account``); one failing account does not stop the rest.
 
-    summary = GoogleSyncSummary()
-    sources = google_sources(settings, source=source, account=account, retry=retry)
-    if not sources:
-        raise ConfigError(
-            "no Google account to sync: run `tiepulse connect google --client-secrets FILE`, or set "
+    Raises ``NotSetUp`` when no Google account is connected or configured (or ``account`` is not one of them).
+    """
+    options = load_options(settings)
+    known = [a.address for a in list_accounts(settings, options)]
+    if not known:
+        raise NotSetUp(
+            "no Google account: run `tiepulse connect google --client-secrets FILE`, or set "
             "TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE and google.users (docs/connectors/google.md)"
         )
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[note]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    )
-    with open_warehouse(settings.warehouse_path) as con, progress, record_run(con, "sync") as run:
-        for built in sources:
-            label = f"{'Gmail' if built.source == 'gmail' else 'Calendar'} {built.account}"
-            task = progress.add_task(label, total=None, note="starting")
-            state = getattr(built, "progress", None)
-            outcome = AccountSync(built.account, built.source, "ok")
-            total = LoadResult()
-
-            def on_page(
-                stream: str, result: LoadResult, task: Any = task, state: Any = state, total: LoadResult = total
-            ) -> None:
-                total.add(result)
-                note = f"{sum(total.inserted.values()):,} rows"
-                if state is not None and state.phase:
-                    note += f", {state.phase}"
-                done = state.done if state is not None else total.pages
-                progress.update(task, completed=done, total=state.total if state is not None else None, note=note)
-
-            started = time.monotonic()
-            try:
-                sync_google_source(con, built, on_page=on_page)
-            except (GoogleError, RetryableError, ConfigError, OSError) as exc:
-                outcome.status, outcome.error = "failed", str(exc)
-                progress.update(task, note="[red]failed[/red]")
-            else:
-                progress.update(task, note=f"{sum(total.inserted.values()):,} rows, done")
-            outcome.seconds = time.monotonic() - started
-            outcome.inserted = sum(total.inserted.values())
-            outcome.removed = sum(total.removed.values())
-            outcome.quarantined = total.quarantined
-            outcome.pages = total.pages
-            outcome.resyncs = getattr(built, "resyncs", 0)
-            summary.accounts.append(outcome)
-        run.update(kind="google", **summary.as_dict())
-    _print(summary, console)
-    return summary
-
-
-def _print(summary: GoogleSyncSummary, console: Console) -> None:
-    table = Table(title="Google sync")
-    for column in ("account", "source", "status", "rows added", "removed", "quarantined", "seconds"):
-        table.add_column(
-            column, justify="right" if column in ("rows added", "removed", "quarantined", "seconds") else "left"
-        )
-    for a in summary.accounts:
-        status = "ok" if a.status == "ok" else "[red]failed[/red]"
-        if a.resyncs:
-            status += f" ({a.resyncs} full resync)"
-        table.add_row(
-            a.account, a.source, status, f"{a.inserted:,}", f"{a.removed:,}", f"{a.quarantined:,}", f"{a.seconds:.1f}"
-        )
-    console.print(table)
-    for a in summary.failed:
-        console.print(f"[red]{a.source} {a.account}:[/red] {a.error}")
+    if account is not None and account.strip().lower() not in known:
+        raise NotSetUp(f"{account} is not a Google account tiepulse knows ({', '.join(known[:5])})")
+    watch = RetryWatch()
+    policy = watch.wrap(retry or retry_policy(options))
+    sources = google_sources(settings, source=source, account=account, retry=policy)
+    return run_sync(settings, GOOGLE, sources, console, watch)

@@ -1,18 +1,18 @@
 """The Microsoft parts of the command line, free of typer so the CLI module only wires them in.
 
 ``connect_microsoft`` runs the device-code sign-in for a personal mailbox; ``sync_microsoft`` syncs every
-configured mailbox (full sync first, delta after) with a progress bar per mailbox and returns a summary.
+configured mailbox (full sync first, delta after), each on its own, with a progress bar per mailbox, and returns
+the report.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
-from rich.progress import TaskID
 
-from tiepulse.progress import work_progress
+from connectors.sync_source import SyncSource
+from pipelines.sync import sync_account
 from tiepulse.settings import Settings
+from tiepulse.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
 
 
 def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, console: Console) -> str:
@@ -48,52 +48,57 @@ def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, co
     return account.lower()
 
 
-def sync_microsoft(settings: Settings, source: str | None, account: str | None, console: Console) -> dict[str, Any]:
-    """Sync Outlook mail / calendar for every configured mailbox (or ``account``); one progress bar per mailbox.
+def _retries(source: SyncSource) -> int:
+    from connectors.microsoft import OutlookCalendarSource, OutlookMailSource
 
-    Returns ``{"mailboxes": n, "inserted": {table: rows}, "removed": {...}, "quarantined": n, "pages": n,
-    "resyncs": n}``. Downstream refresh is the caller's (``tiepulse sync`` runs it once for all sources).
-    """
-    from connectors.microsoft.sources import microsoft_sources
-    from pipelines.loader import LoadResult
-    from pipelines.sync import sync_account
-    from tiepulse.runlog import record_run
-    from tiepulse.warehouse import open_warehouse
+    # one client serves every mailbox of a sync: the runner counts the difference across each account
+    return source.client.retries if isinstance(source, OutlookMailSource | OutlookCalendarSource) else 0
 
-    sources = microsoft_sources(settings, source=source, account=account)
-    total = LoadResult()
-    with (
-        open_warehouse(settings.warehouse_path) as con,
-        work_progress(console) as progress,
-        record_run(con, "sync") as summary,
-    ):
-        tasks: dict[str, TaskID] = {}
-        counts: dict[str, int] = {}
-        for src in sources:
-            label = f"{src.account} ({src.source})"
-            tasks[label] = progress.add_task(label[:60], total=None, rows="starting")
-            counts[label] = 0
 
-            def on_page(stream: str, result: LoadResult, label: str = label) -> None:
-                counts[label] += sum(result.inserted.values())
-                progress.update(tasks[label], advance=1, rows=f"{stream}: {counts[label]:,} new rows")
-
-            result = sync_account(con, src, on_page=on_page)
-            total.add(result)
-            progress.update(tasks[label], total=1, completed=1, rows=f"{counts[label]:,} new rows, up to date")
-        summary.update(
-            source="microsoft",
-            mailboxes=len({s.account for s in sources}),
-            inserted=total.inserted,
-            removed=total.removed,
-            quarantined=total.quarantined,
-            pages=total.pages,
-            resyncs=sum(int(getattr(s, "resyncs", 0)) for s in sources),
+def _explain(exc: BaseException) -> str:
+    if "MailboxNotEnabledForRESTAPI" in str(exc):
+        return (
+            "Graph has no Exchange Online mailbox under this address (a typo, an unlicensed or on-premises "
+            "user, or a shared mailbox without a licence): correct it, or remove it from microsoft.mailboxes "
+            "(or the directory file)"
         )
-        report = dict(summary)
-    added = ", ".join(f"{t}: {n:,}" for t, n in sorted(total.inserted.items())) or "nothing new"
-    console.print(
-        f"Microsoft: {report['mailboxes']} mailbox(es); rows added: {added}; removed: "
-        f"{sum(total.removed.values()):,}; quarantined: {total.quarantined:,}"
-    )
-    return report
+    return ""
+
+
+MICROSOFT = Provider("Microsoft", run=sync_account, retries=_retries, explain=_explain, accounts_key="mailboxes")
+
+
+def sync_microsoft(settings: Settings, source: str | None, account: str | None, console: Console) -> SyncReport:
+    """Sync Outlook mail / calendar for every configured mailbox (or ``account``), each on its own, through the
+    source-neutral runner (``tiepulse/sync_runner.py``); one progress bar per mailbox.
+
+    Returns the report (as a mapping: ``{"mailboxes": n, "inserted": {table: rows}, "updated": ..., "removed":
+    ..., "quarantined": n, "pages": n, "resyncs": n, "retries": n, "failed": [...]}``, what ``ops.runs`` holds).
+    Raises ``NotSetUp`` when Microsoft is neither connected nor configured, or ``account`` is not a mailbox to sync.
+    Downstream refresh is the caller's (``tiepulse sync`` runs it once for all sources).
+    """
+    from connectors.http.retry import RetryPolicy
+    from connectors.microsoft.auth import CONNECTION_FILE
+    from connectors.microsoft.settings import load_options, load_settings
+    from connectors.microsoft.sources import microsoft_sources
+    from pipelines.file_import import build_import_context
+
+    if not load_settings().app_only and not (settings.home / CONNECTION_FILE).is_file():
+        raise NotSetUp(
+            "Microsoft is not set up: run `tiepulse connect microsoft --client-id ID` for your own mailbox, or set "
+            "TIEPULSE_MS_TENANT_ID, TIEPULSE_MS_CLIENT_ID and TIEPULSE_MS_CLIENT_SECRET for an organisation "
+            "(docs/connectors/microsoft.md)"
+        )
+    watch = RetryWatch()
+    policy = watch.wrap(RetryPolicy(max_attempts=load_options(settings).max_attempts))
+    ctx = build_import_context(settings)
+    sources = microsoft_sources(settings, source=source, policy=policy, ctx=ctx)
+    if account is not None:
+        target = account.strip().lower()
+        normalised = ctx.normaliser().normalise(target)
+        chosen = [s for s in sources if s.account in (target, normalised)]
+        if not chosen:
+            shown = ", ".join(sorted({s.account for s in sources})[:5])
+            raise NotSetUp(f"{account} is not among the Microsoft mailboxes to sync ({shown})")
+        sources = chosen
+    return run_sync(settings, MICROSOFT, sources, console, watch)

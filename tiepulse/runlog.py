@@ -15,15 +15,22 @@ _ACTIVE: set[str] = set()
 """Runs of this process still going (a nested run must not mark its parent interrupted)."""
 
 
+class RunSummary(dict[str, Any]):
+    """What a run did, for ``ops.runs.summary``; ``status`` is how it ended when it ends without an exception
+    (``success``, or ``partial`` when some of its parts failed)."""
+
+    status: str = "success"
+
+
 @contextmanager
-def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[dict[str, Any]]:
-    """Log a run; the caller fills the yielded dict with a summary. A failure is logged and re-raised.
+def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary]:
+    """Log a run; the caller fills the yielded summary. A failure is logged as ``failure`` and re-raised.
 
     ``con`` is a writable connection, so no other process is writing: a run still marked ``running`` that is not
     this process's was killed, and is marked ``interrupted``.
     """
     run_id = uuid.uuid4().hex
-    summary: dict[str, Any] = {}
+    summary = RunSummary()
     mine = list(_ACTIVE) or [""]
     con.execute(
         "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id)",
@@ -36,7 +43,7 @@ def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[dict[str, 
     status = "failure"
     try:
         yield summary
-        status = summary.pop("status", "success")
+        status = summary.status
     finally:
         _ACTIVE.discard(run_id)
         con.execute(

@@ -7,7 +7,10 @@ object is retried a few times, then reported as ``MalformedResponse``. 401 has a
 transport when it reaches us: it becomes ``GoogleAuthError``.
 
 ``GoogleCaller.get_many`` sends many calls of one method as multipart batches and retries the parts that failed
-(the client library never retries batch parts), backing off between rounds.
+(the client library never retries batch parts), backing off between rounds. Batches shrink only when Gmail refuses
+parts for concurrency ("Too many concurrent requests for user"), to the number of parts it did answer, and grow
+back by one part after every ``GROW_AFTER`` clean batches up to the configured size; quota refusals (429/403 rate
+limits) only back off, since a smaller batch spends the same units.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from connectors.google.errors import Gone, GoogleAuthError, GoogleError, MalformedResponse, NotFound
+from connectors.google.errors import (
+    ConcurrencyLimited,
+    Gone,
+    GoogleAuthError,
+    GoogleError,
+    MalformedResponse,
+    NotFound,
+)
 from connectors.http.pacing import QuotaPacer
 from connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
 
@@ -44,6 +54,8 @@ TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
 )
 MALFORMED_ATTEMPTS = 3
 """How many times a non-JSON 200 is asked again before it is reported as malformed."""
+GROW_AFTER = 4
+"""Clean batches in a row after which a batch shrunk for concurrency grows by one part again."""
 
 
 def error_reason(content: bytes | str | None) -> tuple[str | None, str]:
@@ -55,6 +67,8 @@ def error_reason(content: bytes | str | None) -> tuple[str | None, str]:
         reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
         return (reasons[0] if reasons else error.get("status")), str(error.get("message", ""))
     except (ValueError, KeyError, TypeError, AttributeError):
+        if text.lstrip().startswith("<"):
+            return None, "an HTML error page"  # a proxy's or a front end's: its markup says nothing more
         return None, " ".join(text.split())[:120]
 
 
@@ -69,6 +83,8 @@ def classify(exc: HttpError, what: str) -> Exception:
     retry_after = parse_retry_after(exc.resp.get("retry-after"))
     detail = f"{what}: HTTP {status}" + (f" {reason}" if reason else "") + (f" ({message})" if message else "")
     if status == 429 or status >= 500 or (status == 403 and reason in RATE_LIMIT_REASONS):
+        if reason == "concurrentLimitExceeded" or "concurrent" in message.lower():
+            return ConcurrencyLimited(detail, retry_after=retry_after, status=status)
         return RetryableError(detail, retry_after=retry_after, status=status)
     if status == 404:
         return NotFound(detail)
@@ -102,11 +118,15 @@ class BatchOutcome:
 
 
 class GoogleCaller:
-    """Paced, retried calls for one account; ``on_auth_error`` turns a final 401 into a reconnect hint."""
+    """Paced, retried calls for one account; a final 401 becomes ``GoogleAuthError`` with ``auth_hint``.
+
+    ``connect`` makes the authorised transport; it is called on first use, so an account whose credentials cannot
+    be loaded fails when it is synced, on its own, not when the sources are listed.
+    """
 
     def __init__(
         self,
-        http: Any,
+        connect: Callable[[], Any],
         *,
         pacer: QuotaPacer,
         retry: RetryPolicy,
@@ -114,13 +134,22 @@ class GoogleCaller:
         batch_uri: str | None = None,
         batch_size: int = 25,
     ) -> None:
-        self.http = http
+        self._connect = connect
+        self._http: Any = None
         self.pacer = pacer
         self.retry = retry
         self.auth_hint = auth_hint
         self.batch_uri = batch_uri
         self.batch_size = batch_size
+        self.max_batch_size = batch_size
+        self._clean_batches = 0
         self.stats = CallStats()
+
+    @property
+    def http(self) -> Any:
+        if self._http is None:
+            self._http = self._connect()
+        return self._http
 
     # ------------------------------------------------------------------------------------------ single calls
 
@@ -212,12 +241,17 @@ class GoogleCaller:
                 round_.fail_all(chunk, f"batch of {len(chunk)} {method}: {type(exc).__name__}: {exc}")
             if not round_.retry_later:
                 bad_rounds = 0
+                self._clean_batches += 1
+                if self._clean_batches >= GROW_AFTER and self.batch_size < self.max_batch_size:
+                    self.batch_size += 1
+                    self._clean_batches = 0
                 continue
+            self._clean_batches = 0
             if round_.progressed:
-                # Part of the batch went through: the rest was refused for concurrency or rate. Send smaller
-                # batches from now on (Gmail's "Too many concurrent requests" starts well below 100 parts).
                 bad_rounds = 1
-                self.batch_size = max(1, min(self.batch_size, round_.answered))
+                if round_.concurrency_refused:
+                    # Gmail answered this many parts at once and refused the rest as too many in flight.
+                    self.batch_size = max(1, min(self.batch_size, round_.answered))
             else:
                 bad_rounds += 1
             if bad_rounds >= self.retry.max_attempts:
@@ -252,6 +286,7 @@ class _Round:
         self.retry_later: list[str] = []
         self.waits: list[float | None] = []
         self.last_error = ""
+        self.concurrency_refused = 0
         self._answered = 0
 
     @property
@@ -276,6 +311,7 @@ class _Round:
                 self.retry_later.append(key)
                 self.waits.append(error.retry_after)
                 self.last_error = str(error)
+                self.concurrency_refused += isinstance(error, ConcurrencyLimited)
             elif isinstance(error, NotFound):
                 self._answered += 1
                 self.outcome.gone.add(key)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from connectors.http.retry import RetryableError
+
 
 class GoogleError(RuntimeError):
     """A Google connector failure that retrying will not fix."""
+
+
+class ConcurrencyLimited(RetryableError):
+    """A rate-limit refusal that is about requests in flight ("Too many concurrent requests for user"), not quota:
+    the one refusal that smaller batches cure."""
 
 
 class GoogleAuthError(GoogleError):

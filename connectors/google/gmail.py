@@ -50,11 +50,18 @@ KnownIds = Callable[[list[str]], set[str]]
 
 @dataclass
 class SyncProgress:
-    """What a progress bar shows: messages handled so far out of an estimate."""
+    """What a progress bar shows: items handled so far out of the work known (None: not known yet)."""
 
     total: int | None = None
+    """Gmail's full sync starts from ``messagesTotal`` (an upper bound: it counts SPAM, TRASH, drafts and mail
+    older than the window) and settles on the exact count when listing ends; history pages add what they list."""
     done: int = 0
     phase: str = ""
+
+    def expect(self, more: int) -> None:
+        """``more`` items are about to be handled: the total is at least what that makes."""
+        if self.total is None or self.total < self.done + more:
+            self.total = self.done + more
 
 
 @dataclass
@@ -174,6 +181,7 @@ class GmailSource:
     def _fetch(self, ids: list[str], mapper: GmailMapper) -> tuple[list[Row], list[Reject], int]:
         """Rows and rejects for ``ids`` (metadata in batches) and how many of them predate the window."""
         request = self._get_request_factory()
+        self.progress.expect(len(ids))
         outcome = self.caller.get_many(ids, request, "gmail.messages.get", valid=lambda m: "id" in m)
         rows: list[Row] = []
         rejects: list[Reject] = []
@@ -280,6 +288,7 @@ class GmailSource:
                     state = _Cursor("full", state.history_id, next_token, None)
                 else:
                     state = _Cursor("incremental", state.history_id)
+                    self.progress.total = self.progress.done  # listing is over: now the count is exact
                 yield self._page(rows, rejects, state.dump())
             if state.mode == "incremental":
                 break

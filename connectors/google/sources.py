@@ -3,12 +3,14 @@
 Accounts come from the personal tokens saved by `tiepulse connect google` (``$TIEPULSE_HOME/google/``) and, when
 ``TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE`` is set, from ``google.users`` in the config (a list, or ``directory``: the
 internal people of the directory CSV), each read as itself through domain-wide delegation. Listing accounts
-never calls Google.
+never calls Google, and building the sources reads no credentials: an account whose token file or key is unusable
+fails when it is synced, on its own.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from google.auth.credentials import Credentials
@@ -110,12 +112,7 @@ def google_sources(
                 f"no Google account {account!r}: connect it with `tiepulse connect google`, or list it under "
                 "google.users with a service account"
             )
-    policy = retry or RetryPolicy(
-        max_attempts=options.http.max_attempts,
-        base_delay=options.http.base_delay,
-        max_delay=options.http.max_delay,
-        max_retry_after=options.http.max_retry_after,
-    )
+    policy = retry or retry_policy(options)
     built: list[SyncSource] = []
     for acct in accounts:
         for name in SOURCES if source is None else (source,):
@@ -123,12 +120,35 @@ def google_sources(
     return built
 
 
-def _pacer(options: GoogleOptions, name: str, batch_units: float) -> QuotaPacer:
+def retry_policy(options: GoogleOptions) -> RetryPolicy:
+    """The retry policy of ``google.http``."""
+    http = options.http
+    return RetryPolicy(
+        max_attempts=http.max_attempts,
+        base_delay=http.base_delay,
+        max_delay=http.max_delay,
+        max_retry_after=http.max_retry_after,
+    )
+
+
+def quota_pacer(options: GoogleOptions, name: str, batch_units: float) -> QuotaPacer:
+    """The pacer of one account and API: on average ``headroom`` of the budget a minute, and never more than the
+    budget in any 60 seconds, the first included.
+
+    A token bucket spends at most its burst (at least one batch, which leaves at once) plus its rate times the
+    window; so the rate is the headroom's share of the budget, or what the burst leaves of it if that is less.
+    """
     quota = options.quota
     per_minute = quota.gmail_units_per_minute if name == "gmail" else quota.calendar_requests_per_minute
-    budget = per_minute * quota.headroom
-    burst = max(budget / 60 * quota.burst_seconds, batch_units)
-    return QuotaPacer(budget=budget, period=60.0, costs=quota.cost_table(), burst=burst)
+    paced = per_minute * quota.headroom
+    burst = max(paced / 60 * quota.burst_seconds, batch_units)
+    if burst >= paced:
+        raise ConfigError(
+            f"one batch of google.gmail.batch_size calls costs {batch_units:.0f} units, as much as the pacer may "
+            f"spend in a minute ({paced:.0f}): lower google.gmail.batch_size or raise "
+            "google.quota.gmail_units_per_minute"
+        )
+    return QuotaPacer(budget=min(paced, per_minute - burst), period=60.0, costs=quota.cost_table(), burst=burst)
 
 
 def _build(
@@ -141,19 +161,22 @@ def _build(
     retry: RetryPolicy,
 ) -> SyncSource:
     scopes = [SCOPES[name]]
-    credentials: Credentials
-    if account.kind == "personal":
-        assert account.token_file is not None
-        credentials = load_personal_credentials(account.token_file, endpoints, scopes)
-    else:
-        credentials = delegated_credentials(endpoints, account.address, scopes)
-    http = authorized_http(credentials, options.http.timeout_seconds)
+
+    def connect() -> Any:
+        credentials: Credentials
+        if account.kind == "personal":
+            assert account.token_file is not None
+            credentials = load_personal_credentials(account.token_file, endpoints, scopes)
+        else:
+            credentials = delegated_credentials(endpoints, account.address, scopes)
+        return authorized_http(credentials, options.http.timeout_seconds)
+
     hint = reconnect_hint(account.address, personal=account.kind == "personal")
     if name == "gmail":
         batch_units = options.quota.cost_table()["gmail.messages.get"] * options.gmail.batch_size
         caller = GoogleCaller(
-            http,
-            pacer=_pacer(options, name, batch_units),
+            connect,
+            pacer=quota_pacer(options, name, batch_units),
             retry=retry,
             auth_hint=hint,
             batch_uri=endpoints.gmail_batch_uri,
@@ -162,7 +185,7 @@ def _build(
         return GmailSource(
             account.address, caller=caller, endpoint=endpoints.gmail_endpoint, options=options.gmail, ctx=ctx
         )
-    caller = GoogleCaller(http, pacer=_pacer(options, name, 1), retry=retry, auth_hint=hint)
+    caller = GoogleCaller(connect, pacer=quota_pacer(options, name, 1), retry=retry, auth_hint=hint)
     return CalendarSource(
         account.address,
         caller=caller,

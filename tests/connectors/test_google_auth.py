@@ -1,4 +1,7 @@
-"""Connecting a personal account (installed-app flow), accounts and options, and the CLI-facing sync loop."""
+"""Connecting a personal account (installed-app flow), accounts and options, and the CLI-facing sync loop.
+
+The `tiepulse sync` command itself is tested in tests/test_cli_sync.py.
+"""
 
 from __future__ import annotations
 
@@ -152,25 +155,25 @@ def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_sync_loop_reports_each_account_and_goes_on_after_a_failure(bed: Testbed, fake: FakeGoogle) -> None:
     fake.generate_mailbox(OWNER, 20)
-    bed.configure(users=[OWNER, "ghost@corp.example"])  # the ghost is unknown to Google: its grant fails
-    out = io.StringIO()
-    summary = sync_google(bed.settings, None, None, Console(file=out, width=200), retry=bed.retry())
-    by = {(a.source, a.account): a for a in summary.accounts}
-    assert by[("gmail", OWNER)].status == "ok" and by[("gmail", OWNER)].inserted == 20
-    assert by[("gcal", OWNER)].status == "ok"
-    assert by[("gmail", "ghost@corp.example")].status == "failed"
-    assert "domain-wide delegation" in by[("gmail", "ghost@corp.example")].error
-    assert not summary.ok and "Google sync" in out.getvalue()
+    bed.configure(users=["ghost@corp.example", OWNER])  # the ghost is unknown to Google: its grant fails
+    summary = sync_google(bed.settings, None, None, Console(file=io.StringIO(), width=200), retry=bed.retry())
+    by = {(a.source, a.account): a for a in summary.outcomes}
+    assert by[("gmail", OWNER)].ok and by[("gmail", OWNER)].inserted == 20
+    assert by[("gcal", OWNER)].ok
+    ghost = by[("gmail", "ghost@corp.example")]
+    assert not ghost.ok and "domain-wide delegation" in ghost.error
+    assert summary.status == "partial" and summary["failed"] == ["gmail:ghost@corp.example", "gcal:ghost@corp.example"]
     runs = bed.con.execute("select kind, status, summary from ops.runs").fetchall()
-    assert runs[0][0] == "sync" and json.loads(runs[0][2])["inserted"] == 20
+    assert runs[0][:2] == ("sync", "partial") and json.loads(runs[0][2])["inserted"] == {"raw.gmail_messages": 20}
 
 
-def test_tiepulse_sync_command_runs_the_google_sync(bed: Testbed, fake: FakeGoogle) -> None:
-    from typer.testing import CliRunner
-
-    from tiepulse.cli import app
-
-    fake.generate_mailbox(OWNER, 12)
-    result = CliRunner().invoke(app, ["sync", "--source", "gmail", "--no-refresh"])
-    assert result.exit_code == 0, result.output
-    assert len(bed.stored()) == 12
+def test_an_unusable_token_file_fails_only_its_own_account(bed: Testbed, fake: FakeGoogle) -> None:
+    fake.generate_mailbox(OWNER, 7)
+    (bed.home / "google").mkdir(parents=True)
+    (bed.home / "google" / f"token-{PERSONAL}.json").write_text(json.dumps({"account": PERSONAL, "scopes": []}))
+    sources = google_sources(bed.settings, retry=bed.retry())  # building reads no credentials
+    assert [(s.account, s.source) for s in sources][:2] == [(PERSONAL, "gmail"), (PERSONAL, "gcal")]
+    summary = sync_google(bed.settings, "gmail", None, Console(file=io.StringIO()), retry=bed.retry())
+    by = {a.account: a for a in summary.outcomes}
+    assert not by[PERSONAL].ok and "not a usable tiepulse Google token" in by[PERSONAL].error
+    assert by[OWNER].ok and by[OWNER].inserted == 7 and len(bed.stored()) == 7

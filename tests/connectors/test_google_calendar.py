@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from connectors.google.errors import GoogleAuthError
 from tests.fakes.google_server import FakeCalendar, FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
 
@@ -137,7 +138,8 @@ def test_full_then_incremental(bed: Testbed, fake: FakeGoogle) -> None:
     rows = stored(bed)
     assert rows["ev0004"][0] == "cancelled" and rows["ev0004"][1] == before["ev0004"][1]
     assert rows["ev0006"][0] == "cancelled" and rows["ev0003"][2] == 5
-    assert second.inserted["raw.gcal_events"] == 3
+    # ev0040 is new; ev0003 and ev0006 replace their rows, ev0004 is marked cancelled: three updated rows.
+    assert second.inserted["raw.gcal_events"] == 1 and second.updated["raw.gcal_events"] == 3
     incremental = [q for m, q in fake.requests if m == "calendar.events.list"]
     assert all("syncToken" in q and "timeMin" not in q for q in incremental)
     assert incremental[0]["singleEvents"] == ["true"] and incremental[0]["showDeleted"] == ["true"]
@@ -191,10 +193,12 @@ def test_expired_sync_token_resyncs_cleanly(bed: Testbed, fake: FakeGoogle) -> N
     source = bed.sources("gcal")[0]
     from pipelines.google_sync import sync_google_source
 
-    sync_google_source(bed.con, source)
+    result = sync_google_source(bed.con, source)
     assert source.resyncs == 1  # type: ignore[attr-defined]
     assert_exact(bed, calendar, before)
     assert stored(bed)["ev0002"][2] == 9
+    # The resync offers all 35 events again: one is new, one changed, the 33 others are counted nowhere.
+    assert (result.inserted, result.updated) == ({"raw.gcal_events": 1}, {"raw.gcal_events": 1})
 
 
 def test_410_in_the_middle_of_paging(bed: Testbed, fake: FakeGoogle) -> None:
@@ -238,3 +242,47 @@ def test_all_calendars_and_malformed_events(bed: Testbed, fake: FakeGoogle) -> N
     reasons = dict(bed.con.execute("select source_position, reason from ops.quarantine").fetchall())
     assert reasons == {"broken1": "unparseable_date", "broken2": "missing_start", "noone": "no_valid_address"}
     assert bed.con.execute("select count(*) from raw.gcal_events where source_position = 'team70'").fetchall() == [(1,)]
+
+
+@pytest.fixture
+def slow_bed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Testbed]:
+    """A fake that answers a 'timeout' fault after 1 s, and a client that gives up after 0.5 s."""
+    with FakeGoogle(slow_seconds=1.0) as fake:
+        testbed = Testbed(tmp_path, monkeypatch, fake)
+        testbed.configure(calendar={"page_size": 7}, http={"timeout_seconds": 0.5})
+        populate(fake.calendar(OWNER), 30)
+        yield testbed
+        testbed.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("reset", {"times": 2, "skip": 1}),
+        ("timeout", {"times": 1, "where": lambda q: bool(q.get("pageToken"))}),
+        ("403_rate", {"times": 2}),  # 403 rateLimitExceeded (the per-project limit), not only userRateLimitExceeded
+        ("401", {"times": 1, "skip": 2}),  # the access token expired: refreshed once, then the page again
+    ],
+    ids=["connection reset", "read timeout", "403 rateLimitExceeded", "401 once"],
+)
+def test_calendar_transport_and_auth_faults_are_survived(slow_bed: Testbed, kind: str, options: dict[str, Any]) -> None:
+    fake = slow_bed.fake
+    calendar = fake.calendar(OWNER)
+    fault = fake.add_fault("calendar.events.list", kind, **options)
+    tokens = fake.calls["token"]
+    result = slow_bed.sync("gcal")
+    assert fault.hits == options["times"]
+    assert_exact(slow_bed, calendar)
+    assert result.inserted == {"raw.gcal_events": 34} and not result.updated
+    if kind == "401":
+        assert fake.calls["token"] - tokens == 2 and not slow_bed.sleeps  # one grant, one refresh; no backoff
+    else:
+        assert len(slow_bed.sleeps) == options["times"]  # each fault was retried after a backoff
+
+
+def test_calendar_persistent_401_fails_with_the_reconnect_hint(bed: Testbed, fake: FakeGoogle) -> None:
+    fake.add_fault("calendar.events.list", "401", times=5)
+    with pytest.raises(GoogleAuthError, match="domain-wide delegation"):
+        bed.sync("gcal")
+    assert fake.calls["token"] == 2  # one grant, one refresh, no more
+    assert bed.con.execute("select count(*) from raw.gcal_events").fetchall() == [(0,)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,11 @@ from typing import Any
 
 import pytest
 
+from connectors.google import google_sources
 from connectors.google.errors import GoogleAuthError
+from connectors.http.retry import RetryPolicy
+from pipelines.google_sync import sync_google_source
+from pipelines.loader import LoadResult
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed, add_mail
 
@@ -49,6 +54,9 @@ FULL_SYNC_FAULTS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("429 on the batch envelope", "gmail.batch", "429", {"times": 2}),
     ("403 userRateLimitExceeded on list", "gmail.messages.list", "403", {"times": 2}),
     ("403 userRateLimitExceeded in parts", "gmail.messages.get", "403", {"times": 12, "skip": 20}),
+    ("403 rateLimitExceeded on list", "gmail.messages.list", "403_rate", {"times": 2}),
+    ("403 rateLimitExceeded in parts", "gmail.messages.get", "403_rate", {"times": 12, "skip": 20}),
+    ("429 quota in parts", "gmail.messages.get", "429_quota", {"times": 12, "skip": 5}),
     ("500 HTML on list", "gmail.messages.list", "500", {"times": 1, "where": has_page_token}),
     ("502 HTML on the batch", "gmail.batch", "502", {"times": 2, "skip": 1}),
     ("503 HTML in parts", "gmail.messages.get", "503", {"times": 4}),
@@ -79,7 +87,8 @@ def test_full_sync_survives(bed: Testbed, fake: FakeGoogle, method: str, kind: s
 
 HISTORY_FAULTS: list[tuple[str, str, dict[str, Any]]] = [
     ("429", "429", {"times": 2}),
-    ("403 rate limit", "403", {"times": 1}),
+    ("403 userRateLimitExceeded", "403", {"times": 1}),
+    ("403 rateLimitExceeded", "403_rate", {"times": 1}),
     ("503 HTML", "503", {"times": 2}),
     ("reset", "reset", {"times": 1}),
     ("non-JSON", "non_json", {"times": 1}),
@@ -127,8 +136,56 @@ def test_retry_after_is_honoured(bed: Testbed, fake: FakeGoogle, retry_after: st
 def test_persistent_concurrency_limit_shrinks_batches(bed: Testbed, fake: FakeGoogle) -> None:
     fake.max_batch_parts = 4  # every part past the 4th of a batch: 429 "Too many concurrent requests for user"
     bed.configure(gmail={"batch_size": 25})
-    bed.sync("gmail")
+    source = bed.sources("gmail")[0]
+    sync_google_source(bed.con, source)
     assert_exact(bed)
+    assert source.caller.batch_size in (4, 5)  # type: ignore[attr-defined]  # held at the limit, probing one more
+    batches = fake.calls["gmail.batch"]
+    assert batches <= 120 / 4 * 1.3  # one probe in GROW_AFTER + 1 batches is refused in part
+
+
+def test_batches_grow_back_once_the_concurrency_limit_lifts(bed: Testbed, fake: FakeGoogle) -> None:
+    fake.generate_mailbox(OWNER, 300, seed=3)
+    fake.max_batch_parts = 4
+    source = bed.sources("gmail")[0]
+    sizes: list[int] = []  # the batch size after each committed page (the first page only fixes the history id)
+
+    def on_page(stream: str, result: LoadResult) -> None:
+        sizes.append(source.caller.batch_size)  # type: ignore[attr-defined]
+        if len(sizes) == 2:
+            fake.max_batch_parts = 50  # the burst of concurrent requests is over
+
+    sync_google_source(bed.con, source, on_page=on_page)
+    assert_exact(bed)
+    assert sizes[0] == 10 and sizes[1] in (4, 5), sizes  # shrunk to what Gmail answered at once
+    assert sizes[-1] == 10, sizes  # and grown back, one part at a time, to the configured size
+    assert all(a <= b for a, b in itertools.pairwise(sizes[1:])), sizes
+
+
+@pytest.mark.parametrize("status", [429, 403], ids=["429 quota", "403 userRateLimitExceeded"])
+def test_quota_refusals_back_off_but_never_shrink_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int
+) -> None:
+    # Gmail charges 20 units per messages.get while the config still says 5: the pacer lets four times too much
+    # through and Gmail refuses the excess. Backing off is the cure; smaller batches spend the same units.
+    with FakeGoogle(quota_units=600, quota_period=1.0, quota_status=status, costs={"gmail.messages.get": 20}) as fake:
+        bed = Testbed(tmp_path, monkeypatch, fake)
+        bed.configure(gmail={"batch_size": 10, "commit_rows": 100})
+        fake.generate_mailbox(OWNER, 60)
+        waits: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            waits.append(seconds)
+            time.sleep(seconds)
+
+        retry = RetryPolicy(max_attempts=12, base_delay=0.2, max_delay=0.4, sleep=sleep)
+        source = google_sources(bed.settings, source="gmail", retry=retry)[0]
+        sync_google_source(bed.con, source)
+        assert_exact(bed)
+        bed.close()
+    assert fake.quota.rejections > 0  # the quota did bite
+    assert source.caller.batch_size == 10  # type: ignore[attr-defined]
+    assert fake.calls["gmail.batch"] <= 6 + len(waits) and len(waits) <= 20
 
 
 def test_expired_access_token_is_refreshed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -138,7 +195,6 @@ def test_expired_access_token_is_refreshed_once(tmp_path: Path, monkeypatch: pyt
         fake.generate_mailbox(OWNER, 60)
         bed.configure(gmail={"batch_size": 10, "commit_rows": 10})
         source = bed.sources("gmail")[0]
-        from pipelines.google_sync import sync_google_source
 
         def slow(stream: str, result: Any) -> None:
             time.sleep(0.35)

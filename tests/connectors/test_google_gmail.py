@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -9,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from connectors.google import load_options
+from connectors.google.sources import quota_pacer
 from pipelines.file_import import import_paths
+from pipelines.google_sync import sync_google_source
+from pipelines.loader import LoadResult
 from pipelines.models import all_models, build_model
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed, add_mail
+from tiepulse.settings import ConfigError
 
 
 @pytest.fixture
@@ -169,6 +176,25 @@ def test_window_stops_listing_at_old_mail(bed: Testbed, fake: FakeGoogle) -> Non
     assert fake.calls["gmail.messages.list"] <= 5  # stopped at the first page wholly older than the window
 
 
+def test_progress_starts_from_messages_total_and_ends_exact(bed: Testbed, fake: FakeGoogle) -> None:
+    box = fake.generate_mailbox(OWNER, 100, spam_every=10)  # messagesTotal counts the 10 in SPAM too
+    bed.configure(gmail={"commit_rows": 30, "list_page_size": 40})
+    source = bed.sources("gmail")[0]
+    seen: list[tuple[int | None, int]] = []
+
+    def on_page(stream: str, result: LoadResult) -> None:
+        seen.append((source.progress.total, source.progress.done))  # type: ignore[attr-defined]
+
+    sync_google_source(bed.con, source, on_page=on_page)
+    assert seen[1] == (100, 30)  # the estimate while listing
+    assert seen[-1] == (90, 90) and len(bed.stored()) == 90  # the bar ends full
+    add_mail(box, 4)
+    seen.clear()
+    source = bed.sources("gmail")[0]
+    sync_google_source(bed.con, source, on_page=on_page)
+    assert seen == [(4, 4)]  # incremental: the work the history lists
+
+
 def test_expired_history_resyncs_without_duplicates_or_losses(bed: Testbed, fake: FakeGoogle) -> None:
     box = fake.generate_mailbox(OWNER, 150)
     bed.sync("gmail")
@@ -186,23 +212,71 @@ def test_expired_history_resyncs_without_duplicates_or_losses(bed: Testbed, fake
     assert count == (157, 157)
 
 
-def test_pacer_keeps_under_the_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # 60,000 units per minute (1,000/s) metered by the fake over a sliding 5 s window; the sync needs ~2,000
-    # units. The pacer spends 90% with a 0.5 s burst: at most 450 + 4,500 units in any 5 s.
-    with FakeGoogle(quota_units=5_000, quota_period=5.0) as fake:
+@pytest.mark.parametrize(("cost", "messages"), [(5, 400), (20, 100)], ids=["get 5 units", "get 20 units"])
+def test_pacer_keeps_under_the_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cost: int, messages: int) -> None:
+    # 60,000 units per minute (1,000/s), metered by the fake over a sliding 5 s window; the sync needs ~2,000
+    # units. The pacer spends 85% (850/s) after a burst of max(0.5 s, one batch) = 425 or 500 units: at most
+    # 4,675 or 4,750 units in any 5 s.
+    with FakeGoogle(quota_units=5_000, quota_period=5.0, costs={"gmail.messages.get": cost}) as fake:
         bed = Testbed(tmp_path, monkeypatch, fake)
-        fake.generate_mailbox(OWNER, 400)
-        bed.configure(quota={"gmail_units_per_minute": 60_000, "burst_seconds": 0.5, "headroom": 0.9})
+        fake.generate_mailbox(OWNER, messages)
+        quota = {"gmail_units_per_minute": 60_000, "burst_seconds": 0.5, "headroom": 0.85}
+        bed.configure(quota={**quota, "costs": {"gmail.messages.get": cost}})
         started = time.monotonic()
         bed.sync("gmail")
         elapsed = time.monotonic() - started
         bed.close()
     spent = fake.units_spent(OWNER)
-    assert spent >= 400 * 5
+    assert spent >= messages * cost
     assert fake.quota.rejections == 0
     assert fake.quota.peak <= 5_000
-    floor = (spent - 450) / 900
+    floor = (spent - 500) / 850
     assert elapsed >= floor * 0.9  # paced, not bursting into the limit
+
+
+class SimulatedClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += max(seconds, 1e-6)  # like a real sleep, never shorter than a microsecond
+
+
+@pytest.mark.parametrize(
+    ("cost", "batch_size", "per_minute"),
+    [(5, 25, 6_000), (20, 25, 6_000), (20, 100, 6_000), (5, 100, 15_000), (20, 50, 1_200)],
+)
+def test_no_minute_ever_spends_more_than_the_budget(cost: int, batch_size: int, per_minute: int) -> None:
+    # A full sync as the connector paces it, for ten simulated minutes: a list call, then batches of gets.
+    options = load_options(
+        data={
+            "gmail": {"batch_size": batch_size},
+            "quota": {"gmail_units_per_minute": per_minute, "costs": {"gmail.messages.get": cost}},
+        }
+    )
+    clock = SimulatedClock()
+    pacer = quota_pacer(options, "gmail", cost * batch_size)
+    pacer = dataclasses.replace(pacer, clock=lambda: clock.now, sleep=clock.sleep)
+    spends: list[tuple[float, float]] = []
+    while clock.now < 600:
+        for method, calls in [("gmail.messages.list", 1)] + [("gmail.messages.get", batch_size)] * 20:
+            pacer.acquire(method, calls)
+            spends.append((clock.now, pacer.cost(method, calls)))
+    times = [t for t, _ in spends]
+    worst = max(
+        sum(units for _, units in spends[i : bisect.bisect_left(times, start + 60.0)])
+        for i, (start, _) in enumerate(spends)
+    )
+    assert worst <= per_minute  # not only the first minute: any 60 s, a full burst included
+    # On average the headroom's share, less what a big batch needs to fit in the minute.
+    expected = min(0.95 * per_minute, per_minute - cost * batch_size)
+    assert sum(units for _, units in spends) / (clock.now / 60) >= 0.95 * expected
+
+
+def test_a_batch_dearer_than_the_minute_is_refused() -> None:
+    options = load_options(data={"gmail": {"batch_size": 100}, "quota": {"gmail_units_per_minute": 1_000}})
+    with pytest.raises(ConfigError, match=r"lower google\.gmail\.batch_size"):
+        quota_pacer(options, "gmail", 20 * 100)
 
 
 def test_quarantines_bad_addresses_and_malformed_messages(bed: Testbed, fake: FakeGoogle) -> None:

@@ -14,10 +14,11 @@ through ``TIEPULSE_GOOGLE_API_ENDPOINT`` and ``TIEPULSE_GOOGLE_TOKEN_URI``:
 - OAuth: ``/token`` for refresh-token, service-account (JWT bearer; ``aud`` is not checked) and authorization-code
   grants; ``/o/oauth2/auth`` redirects straight back with a code (installed-app flow). Access tokens can live less
   than the ``expires_in`` they announce, to provoke 401s.
-- A quota meter per user (units per method, a budget per sliding window) answering 429 ``rateLimitExceeded`` or
-  403 ``userRateLimitExceeded`` when exceeded; batch parts beyond ``max_batch_parts`` answer 429 "Too many
-  concurrent requests for user".
-- Injectable faults (``Fault``): 429 / 403 rate limits (optionally with ``Retry-After`` in any form) also inside
+- A quota meter per user (units per method, a budget per sliding window) answering 429 ``rateLimitExceeded``
+  ("Quota exceeded for quota metric ...") or 403 ``userRateLimitExceeded`` when exceeded; batch parts beyond
+  ``max_batch_parts`` answer 429 "Too many concurrent requests for user".
+- Injectable faults (``Fault``): 429 (concurrency or quota) / 403 (``userRateLimitExceeded`` or
+  ``rateLimitExceeded``) rate limits (optionally with ``Retry-After`` in any form) also inside
   batch parts, 401 ``authError``, 410 mid-paging, 500/502/503 with an HTML body, connection reset, read timeout,
   a 200 with a non-JSON body, a batch reply that is not multipart or lacks a part, a page with a next token and
   no items, replayed history records, and token-endpoint 401 ``invalid_client`` / 429 / 5xx.
@@ -74,6 +75,11 @@ REASONS = {200: "OK", 302: "Found", 400: "Bad Request", 401: "Unauthorized", 403
 REASONS |= {410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway"}
 REASONS |= {503: "Service Unavailable"}
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
+CONCURRENCY_MESSAGE = "Too many concurrent requests for user"
+QUOTA_MESSAGE = (
+    "Quota exceeded for quota metric 'Queries' and limit 'Queries per minute per user' of service "
+    "'gmail.googleapis.com' for consumer 'project_number:100000000001'."
+)
 
 
 @dataclass
@@ -112,7 +118,8 @@ class Fault:
 
     ``method``: a method name (``gmail.messages.get``, ``gmail.messages.list``, ``gmail.history.list``,
     ``gmail.getProfile``, ``gmail.batch`` (the envelope), ``calendar.events.list``, ``token``) or ``*``.
-    ``kind``: ``429``, ``403``, ``401``, ``410``, ``500``/``502``/``503`` (HTML body), ``reset``, ``timeout``,
+    ``kind``: ``429`` (concurrency), ``429_quota``, ``403`` (``userRateLimitExceeded``), ``403_rate``
+    (``rateLimitExceeded``), ``401``, ``410``, ``500``/``502``/``503`` (HTML body), ``reset``, ``timeout``,
     ``non_json``, ``not_multipart``, ``missing_part`` (batch envelope only), ``empty_page`` (list pages),
     ``replay_history``, ``token_401``, ``token_429``, ``token_500``.
     ``where``: an extra predicate on the request's query parameters (e.g. only requests with a ``pageToken``);
@@ -346,7 +353,7 @@ class QuotaMeter:
     def refusal(self) -> Response:
         if self.status == 403:
             return google_error(403, "User Rate Limit Exceeded", "userRateLimitExceeded", "usageLimits")
-        return google_error(429, "Too many concurrent requests for user", "rateLimitExceeded", "usageLimits")
+        return google_error(429, QUOTA_MESSAGE, "rateLimitExceeded", "usageLimits")
 
 
 # ------------------------------------------------------------------------------------------------ the server
@@ -514,11 +521,13 @@ class FakeGoogle:
         headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         kind = fault.kind
         if kind == "429":
-            return google_error(
-                429, "Too many concurrent requests for user", "rateLimitExceeded", "usageLimits", **headers
-            )
+            return google_error(429, CONCURRENCY_MESSAGE, "rateLimitExceeded", "usageLimits", **headers)
+        if kind == "429_quota":
+            return google_error(429, QUOTA_MESSAGE, "rateLimitExceeded", "usageLimits", **headers)
         if kind == "403":
             return google_error(403, "User Rate Limit Exceeded", "userRateLimitExceeded", "usageLimits", **headers)
+        if kind == "403_rate":
+            return google_error(403, "Rate Limit Exceeded", "rateLimitExceeded", "usageLimits", **headers)
         if kind == "401":
             return google_error(401, "Invalid Credentials", "authError")
         if kind == "410":
@@ -564,7 +573,7 @@ class FakeGoogle:
         fault = self._fault(
             method,
             {**query, "_path": [path]},
-            None if not in_batch else ("429", "403", "401", "non_json", "500", "503"),
+            None if not in_batch else ("429", "429_quota", "403", "403_rate", "401", "non_json", "500", "503"),
         )
         if fault is not None:
             if fault.kind == "401":
@@ -724,7 +733,9 @@ class FakeGoogle:
         fault = self._fault("gmail.batch", {})
         if fault is not None and fault.kind in (
             "429",
+            "429_quota",
             "403",
+            "403_rate",
             "500",
             "502",
             "503",
@@ -750,7 +761,7 @@ class FakeGoogle:
             content_id = part_headers.get("content-id", "")
             verb, target, inner_headers, inner_body = _parse_inner_request(inner)
             if index >= self.max_batch_parts:
-                answer = google_error(429, "Too many concurrent requests for user", "rateLimitExceeded", "usageLimits")
+                answer = google_error(429, CONCURRENCY_MESSAGE, "rateLimitExceeded", "usageLimits")
             else:
                 answer = self.handle(verb, target, inner_headers, inner_body, in_batch=True)
             answers.append((content_id, answer))
