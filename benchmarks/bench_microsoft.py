@@ -1,9 +1,11 @@
 """Outlook sync against the throttled HTTPS fake: 100,000 messages (Inbox + SentItems) in one mailbox.
 
 The fake (in its own process) allows ``--rate`` requests per second per mailbox with bursts of ``--burst`` and
-answers 429 beyond that; the client is told the same budget and paces itself just under it. The floor is the time
-the throttle alone imposes: (requests needed - burst) / rate. The ratio is floor / measured (1.0 = as fast as the
-throttle allows). Run: ``python -m benchmarks.bench_microsoft``; prints a markdown table.
+answers 429 beyond that, and answers each request ``--latency`` seconds late (a real round trip); the client is
+told the same budget and paces itself just under it. The floor is the longer of what the throttle alone imposes,
+(requests needed - burst) / rate, and what the round trips impose, the pages of one folder times the latency (a
+folder's pages are sequential; folders are read side by side). The ratio is floor / measured (1.0 = as fast as
+the fake allows). Run: ``python -m benchmarks.bench_microsoft``; prints a markdown table.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from benchmarks.common import markdown_table, peak_rss_mb
 MAILBOX = "bench@contoso.com"
 
 
-def _serve(conn: Connection, folder: str, messages: int, rate: float, burst: float) -> None:
+def _serve(conn: Connection, folder: str, messages: int, rate: float, burst: float, latency: float) -> None:
     from tests.fakes.microsoft_server import FakeMicrosoft, Throttle, message
 
-    fake = FakeMicrosoft(Path(folder), throttle=Throttle(concurrency=4, rate=rate, burst=burst, retry_after="fraction"))
+    throttle = Throttle(concurrency=4, rate=rate, burst=burst, retry_after="fraction")
+    fake = FakeMicrosoft(Path(folder), throttle=throttle, latency=latency)
     half = messages // 2
     for folder_name, prefix in (("inbox", "i"), ("sentitems", "s")):
         items = []
@@ -57,6 +60,7 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=250)
     parser.add_argument("--rate", type=float, default=5.0, help="fake budget: requests per second per mailbox")
     parser.add_argument("--burst", type=float, default=10.0)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds the fake takes to answer a request")
     parser.add_argument("--no-pace", action="store_true", help="client ignores the budget and relies on 429s")
     args = parser.parse_args()
 
@@ -68,7 +72,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ms-"))
     parent, child = mp.Pipe()
     server = mp.get_context("spawn").Process(
-        target=_serve, args=(child, str(work / "tls"), args.messages, args.rate, args.burst), daemon=True
+        target=_serve,
+        args=(child, str(work / "tls"), args.messages, args.rate, args.burst, args.latency),
+        daemon=True,
     )
     server.start()
     env: dict[str, str] = parent.recv()
@@ -116,8 +122,10 @@ def main() -> None:
     server.join(timeout=10)
 
     half = args.messages // 2
-    needed = 2 * max(1, math.ceil(half / args.page_size))
-    floor = max(0.0, needed - args.burst) / args.rate
+    per_folder = max(1, math.ceil(half / args.page_size))
+    throttle_floor = max(0.0, 2 * per_folder - args.burst) / args.rate
+    latency_floor = per_folder * args.latency
+    floor = max(throttle_floor, latency_floor)
     ratio = floor / elapsed if elapsed else 0.0
     print(
         markdown_table(
@@ -126,10 +134,12 @@ def main() -> None:
                 "page size",
                 "requests",
                 "fake throttle",
+                "latency (s)",
                 "throttle floor (s)",
+                "latency floor (s)",
                 "sync (s)",
                 "messages/s",
-                "throttle-bound messages/s",
+                "floor messages/s",
                 "ratio",
                 "429s",
                 "max in flight",
@@ -141,7 +151,9 @@ def main() -> None:
                     args.page_size,
                     stats["requests"],
                     f"{args.rate:g} req/s, burst {args.burst:g}",
-                    f"{floor:.1f}",
+                    f"{args.latency:g}",
+                    f"{throttle_floor:.1f}",
+                    f"{latency_floor:.1f}",
                     f"{elapsed:.1f}",
                     f"{stored / elapsed:,.0f}",
                     f"{args.messages / floor:,.0f}" if floor else "-",

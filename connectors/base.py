@@ -77,6 +77,32 @@ class StatusChange:
     status: str
 
 
+COPY_SCHEMA = pa.schema([("item_id", pa.string()), ("record_key", pa.string())])
+
+
+@dataclass(frozen=True, slots=True)
+class Copies:
+    """The source items of one scope (a mail folder, a calendar) that a page read, each naming the key of the row
+    it carries: a message in Inbox and Sent Items of one mailbox is one row with two copies, and removing one copy
+    keeps the row (``pipelines.loader``). Item ids are unique within ``items`` (``COPY_SCHEMA``)."""
+
+    table: str
+    owner: str
+    scope: str
+    items: pa.Table
+    restart: bool = False
+    """The page begins a full re-read of the scope: every copy already stored is stale until the re-read sees it
+    again (only those of rows overlapping ``restart_window``, when set)."""
+    restart_window: tuple[dt.datetime, dt.datetime] | None = None
+    final: bool = False
+    """The page ends a read of the scope: copies still stale are removed, and rows left without a copy."""
+
+
+def copy_items(keys: dict[str, str]) -> pa.Table:
+    """``Copies.items`` from item id -> record key."""
+    return pa.table({"item_id": list(keys), "record_key": list(keys.values())}, schema=COPY_SCHEMA)
+
+
 @dataclass(slots=True)
 class Page:
     """One unit of work for the loader: rows per raw table, removals, rejects, and the cursor after this page."""
@@ -87,6 +113,8 @@ class Page:
     removals: list[Removal] = field(default_factory=list)
     status_changes: list[StatusChange] = field(default_factory=list)
     """Applied after ``rows`` and ``removals``; only for tables with a ``status`` column (calendar events)."""
+    copies: list[Copies] = field(default_factory=list)
+    """For sources whose removals name copies (Graph): which items carry which rows (see :class:`Copies`)."""
 
     @property
     def row_count(self) -> int:

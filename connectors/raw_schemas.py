@@ -82,6 +82,9 @@ CALENDAR_EVENTS = pa.schema(
     ]
 )
 
+GRAPH_EVENTS = CALENDAR_EVENTS.append(pa.field("show_as", pa.string()))
+"""Graph events also keep ``showAs`` (free / busy / ...), which .ics and Google Calendar do not carry."""
+
 MANUAL_INTERACTIONS = pa.schema(
     [
         ("row_key", pa.string()),
@@ -127,7 +130,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "raw.graph_messages": MAIL_MESSAGES,
     "raw.calendar_events": CALENDAR_EVENTS,
     "raw.gcal_events": CALENDAR_EVENTS,
-    "raw.graph_events": CALENDAR_EVENTS,
+    "raw.graph_events": GRAPH_EVENTS,
     "raw.manual_interactions": MANUAL_INTERACTIONS,
     "raw.directory": DIRECTORY,
     "raw.contacts": CONTACTS,

@@ -7,6 +7,13 @@ updated, one offered again unchanged is left alone and counts nowhere. Keys are 
 (dedupe the page, anti-join the table) rather than with primary-key indexes, which cost DuckDB three times as much
 on bulk loads; the loader is the only writer of raw tables.
 
+Removals: a Gmail or .ics removal deletes the row with that source id. Graph rows have copies
+(``ops.item_copies``: the same message in Inbox and Sent Items of one mailbox is one row with two copies), so a
+Graph removal deletes the copy, and the row only with its last copy. A full re-read of a folder or calendar marks
+its copies stale on its first page; its last page (committed with the new delta link) removes the copies still
+stale and the rows left without one. A re-read killed half-way resumes from its committed next link with the
+marks in place, so nothing is removed before the re-read is complete.
+
 Several pages (for instance many small files) may share one transaction: each still carries its own cursor, so
 whatever commits, commits with the cursors that cover it.
 """
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 import duckdb
 import pyarrow as pa
 
-from connectors.base import Page
+from connectors.base import Copies, Page, Removal
 from connectors.raw_schemas import SCHEMAS
 from tiepulse.warehouse import transaction
 
@@ -37,6 +44,9 @@ _TABLES: dict[str, tuple[tuple[str, ...], str]] = {
     "raw.directory": (("email",), "replace"),
     "raw.contacts": (("owner", "email"), "replace"),
 }
+
+# Raw tables whose removals name a copy (ops.item_copies) rather than the row.
+_COPIED = frozenset({"raw.graph_messages", "raw.graph_events"})
 
 _QUARANTINE = pa.schema(
     [
@@ -128,21 +138,94 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
     return written - replaced, replaced
 
 
-def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult) -> None:
-    page = item.page
-    for table, rows in page.rows.items():
-        if rows.num_rows:
-            added, replaced = _upsert(con, table, rows)
-            _count(result.inserted, table, added)
-            if replaced:
-                _count(result.updated, table, replaced)
-    for removal in page.removals:
+def _mark_stale(con: duckdb.DuckDBPyConnection, copies: Copies) -> None:
+    """A re-read of the scope begins: its stored copies (inside the window, when given) are stale until seen."""
+    params: list[object] = [copies.table, copies.owner, copies.scope]
+    inside = ""
+    if copies.restart_window is not None:
+        if "start_at" not in SCHEMAS[copies.table].names:
+            raise ValueError(f"{copies.table} has no start_at / end_at for a windowed re-read")
+        key, owner = _TABLES[copies.table][0]
+        inside = (
+            f" and record_key in (select {key} from {copies.table} where {owner} = ? and start_at < ? and end_at > ?)"
+        )
+        params += [copies.owner, copies.restart_window[1], copies.restart_window[0]]
+    _run(
+        con, f"update ops.item_copies set stale = true where raw_table = ? and owner = ? and scope = ?{inside}", params
+    )
+
+
+def _record_copies(con: duckdb.DuckDBPyConnection, copies: Copies) -> None:
+    """The page's items are (again) copies of their rows, in this scope, not stale."""
+    con.register("_page_copies", copies.items)
+    _run(
+        con,
+        "delete from ops.item_copies where raw_table = ? and owner = ? "
+        "and item_id in (select item_id from _page_copies)",
+        [copies.table, copies.owner],
+    )
+    _run(
+        con,
+        "insert into ops.item_copies (raw_table, owner, scope, item_id, record_key) "
+        "select ?, ?, ?, item_id, record_key from _page_copies",
+        [copies.table, copies.owner, copies.scope],
+    )
+
+
+def _drop_copies(con: duckdb.DuckDBPyConnection, table: str, owner: str, doomed: str, params: list[object]) -> int:
+    """Delete the copies of ``owner``'s rows in ``table`` that match ``doomed`` (a condition on ops.item_copies),
+    then the rows left without any copy; return how many rows went."""
+    key, owner_column = _TABLES[table][0]
+    mine = "raw_table = ? and owner = ?"
+    removed = _run(
+        con,
+        f"delete from {table} where {owner_column} = ? "
+        f"and {key} in (select record_key from ops.item_copies where {mine} and ({doomed})) "
+        f"and {key} not in (select record_key from ops.item_copies where {mine} and not ({doomed}))",
+        [owner, table, owner, *params, table, owner, *params],
+    )
+    _run(con, f"delete from ops.item_copies where {mine} and ({doomed})", [table, owner, *params])
+    return removed
+
+
+def _remove(con: duckdb.DuckDBPyConnection, removals: list[Removal], result: LoadResult) -> None:
+    copied: dict[tuple[str, str], list[str]] = {}
+    for removal in removals:
+        if removal.table in _COPIED:
+            copied.setdefault((removal.table, removal.owner), []).append(removal.source_position)
+            continue
         removed = _run(
             con,
             f"delete from {removal.table} where {_owner_column(removal.table)} = ? and source_position = ?",
             [removal.owner, removal.source_position],
         )
         _count(result.removed, removal.table, removed)
+    for (table, owner), ids in copied.items():
+        con.register("_page_removed", pa.table({"item_id": pa.array(ids, pa.string())}))
+        removed = _drop_copies(con, table, owner, "item_id in (select item_id from _page_removed)", [])
+        _count(result.removed, table, removed)
+
+
+def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult) -> None:
+    page = item.page
+    for copies in page.copies:
+        if copies.restart:
+            _mark_stale(con, copies)
+    for table, rows in page.rows.items():
+        if rows.num_rows:
+            added, replaced = _upsert(con, table, rows)
+            _count(result.inserted, table, added)
+            if replaced:
+                _count(result.updated, table, replaced)
+    for copies in page.copies:
+        if copies.items.num_rows:
+            _record_copies(con, copies)
+    _remove(con, page.removals, result)
+    for copies in page.copies:
+        if copies.final:
+            swept = _drop_copies(con, copies.table, copies.owner, "scope = ? and stale", [copies.scope])
+            if swept:
+                _count(result.removed, copies.table, swept)
     for change in page.status_changes:
         if "status" not in SCHEMAS[change.table].names:
             raise ValueError(f"{change.table} has no status column")
@@ -173,7 +256,8 @@ def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> lis
     Returns what each page changed, in order.
     """
     results = [LoadResult() for _ in items]
-    views = {"_page_rejects"} | {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
+    views = {"_page_rejects", "_page_copies", "_page_removed"}
+    views |= {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
     try:
         with transaction(con):
             for item, result in zip(items, results, strict=True):

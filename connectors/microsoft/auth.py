@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import msal
 import requests
 
+from connectors.http.retry import RetryableError
 from connectors.microsoft.settings import MicrosoftSettings
 
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
@@ -41,6 +42,18 @@ class TokenProvider(Protocol):
     def token(self) -> str: ...
 
     def refresh(self) -> str: ...
+
+
+def _acquire(call: Callable[[], dict[str, Any] | None], hint: str) -> str:
+    """The access token of an msal call, or :class:`MicrosoftAuthError` saying why there is none."""
+    try:
+        result = call()
+    except RetryableError as exc:  # the session's retries ran out on resets, timeouts or 429/5xx
+        raise MicrosoftAuthError(
+            f"the Microsoft token endpoint kept failing ({exc}). Check TIEPULSE_MS_AUTHORITY_HOST and the network, "
+            "then sync again."
+        ) from None
+    return _check(result, hint)
 
 
 def _check(result: dict[str, Any] | None, hint: str) -> str:
@@ -111,12 +124,12 @@ class AppTokenProvider:
 
     def token(self) -> str:
         with self._lock:
-            return _check(self._app.acquire_token_for_client(APP_SCOPES), self._hint)
+            return _acquire(lambda: self._app.acquire_token_for_client(APP_SCOPES), self._hint)
 
     def refresh(self) -> str:
         with self._lock:
             self._app.remove_tokens_for_client()
-            return _check(self._app.acquire_token_for_client(APP_SCOPES), self._hint)
+            return _acquire(lambda: self._app.acquire_token_for_client(APP_SCOPES), self._hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +195,11 @@ class DelegatedTokenProvider:
         accounts = self.app.get_accounts()
         if not accounts:
             raise MicrosoftAuthError(f"not connected to Microsoft (no account in {self.cache_path}). {self.hint}")
-        result = self.app.acquire_token_silent_with_error(DELEGATED_SCOPES, accounts[0], force_refresh=force)
         try:
-            return _check(result, self.hint)
+            return _acquire(
+                lambda: self.app.acquire_token_silent_with_error(DELEGATED_SCOPES, accounts[0], force_refresh=force),
+                self.hint,
+            )
         finally:
             self.save()
 

@@ -3,7 +3,9 @@
 Each yielded page carries the cursor to resume after it: the page's ``@odata.nextLink``, or on the last page its
 ``@odata.deltaLink`` (the next sync starts there). A resync signal (410 Gone, ``syncStateNotFound``,
 ``resyncRequired``) at any point, even on a stored link, restarts the delta from its initial URL; rows already
-stored are keyed, so the replayed items add nothing.
+stored are keyed, so the replayed items add nothing. The first page of a delta read from its initial URL (a first
+sync, or a restart) is marked ``fresh``, the last ``final``: between them lies a full re-read, after which whatever
+was not seen again is gone upstream (the loader sweeps it).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class DeltaPage:
     final: bool
     resynced: bool
     """This page belongs to a delta restarted after a resync."""
+    fresh: bool = False
+    """The first page of a delta read from its initial URL (everything the collection holds follows)."""
     problem: str | None = None
     """Set when the page's ``value`` was not a list (the page is then empty and quarantined by the caller)."""
 
@@ -51,6 +55,7 @@ def delta_pages(
         return future
 
     resyncs = 0
+    fresh = cursor is None
     try:
         pending = fetch(cursor or initial_url)
         while True:
@@ -63,6 +68,7 @@ def delta_pages(
                 if on_resync is not None:
                     on_resync(str(exc))
                 pending = fetch(initial_url)
+                fresh = True
                 continue
             next_link = body.get("@odata.nextLink")
             delta_link = body.get("@odata.deltaLink")
@@ -80,8 +86,10 @@ def delta_pages(
                 cursor=next_link if isinstance(next_link, str) else str(delta_link),
                 final=not isinstance(next_link, str),
                 resynced=resyncs > 0,
+                fresh=fresh,
                 problem=problem,
             )
+            fresh = False
             if not isinstance(next_link, str):
                 return
     finally:

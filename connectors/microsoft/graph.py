@@ -1,7 +1,8 @@
 """A small Microsoft Graph client: GET with paging links followed verbatim, and JSON ``$batch``.
 
 Every call has a timeout; 429 (``Retry-After`` as integer, fraction or HTTP date, else exponential backoff),
-5xx, connection resets, timeouts and non-JSON 200 replies are retried through ``connectors.http.retry``. A 401
+5xx, connection resets, timeouts and non-JSON 200 replies are retried through ``connectors.http.retry``; when the
+attempts run out, :class:`GraphUnavailable` says what kept failing and where. A 401
 ``InvalidAuthenticationToken`` refreshes the token once, then fails with how to reconnect. 410 Gone and
 ``syncStateNotFound`` / ``resyncRequired`` raise :class:`ResyncRequired` for the delta reader to restart.
 Per mailbox, at most ``max_concurrency`` (4) requests are in flight and the request budget is paced.
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -36,6 +38,10 @@ class GraphError(RuntimeError):
         self.code = code
 
 
+class GraphUnavailable(GraphError):
+    """Graph kept failing in a way worth retrying (429, 5xx, resets, timeouts) until the attempts ran out."""
+
+
 class ResyncRequired(Exception):
     """The delta state is gone (410, syncStateNotFound, resyncRequired): start the delta again."""
 
@@ -45,9 +51,11 @@ class _Malformed(RetryableError):
 
 
 class _Unauthorized(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, token: str) -> None:
         super().__init__(message)
         self.code = code
+        self.token = token
+        """The access token Graph refused."""
 
 
 def error_of(body: Any) -> tuple[str, str]:
@@ -101,6 +109,7 @@ class GraphClient:
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._pacers: dict[str, QuotaPacer] = {}
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
         self.reconnect_hint = reconnect_hint
         self.requests_made = 0
         self.retries = 0
@@ -132,10 +141,21 @@ class GraphClient:
             headers.update(extra)
         return headers
 
-    def _send(self, method: str, url: str, mailbox: str, *, units: int = 1, body: Any = None) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        mailbox: str,
+        *,
+        units: int = 1,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         self.pacer(mailbox).acquire("request", units)
         token = self.tokens.token()
-        extra = {"Content-Type": "application/json"} if body is not None else None
+        extra = dict(headers or {})
+        if body is not None:
+            extra["Content-Type"] = "application/json"
         with self._slot(mailbox):
             try:
                 response = self.session.request(
@@ -157,7 +177,8 @@ class GraphClient:
         body = _json(response)
         code, message = error_of(body)
         if status == 401:
-            raise _Unauthorized(code, message)
+            refused = str(response.request.headers.get("Authorization", "")).removeprefix("Bearer ")
+            raise _Unauthorized(code, message, refused)
         if status == 410 or code.lower() in RESYNC_CODES:
             raise ResyncRequired(f"{status} {code}".strip())
         if status in THROTTLE_STATUSES:
@@ -176,40 +197,55 @@ class GraphClient:
             )
         raise GraphError(f"Graph answered {status} {code}: {message}".strip(), status=status, code=code)
 
-    def _with_auth(self, call: Any) -> Any:
+    def _with_auth(self, call: Any, what: str) -> Any:
         refreshed = False
         while True:
             try:
                 return self.policy.call(call, on_retry=self._count_retry)
+            except _Malformed as exc:
+                raise GraphError(f"{exc}; giving up after {self.policy.max_attempts} attempts") from None
+            except RetryableError as exc:
+                wait = f", asking to wait {exc.retry_after:g} s" if exc.retry_after else ""
+                raise GraphUnavailable(
+                    f"{what}: gave up retrying (at most {self.policy.max_attempts} attempts; last: {exc}{wait}). "
+                    "Graph is unavailable or throttling this app; sync again later (it resumes from the last "
+                    "committed page).",
+                    status=exc.status,
+                ) from None
             except _Unauthorized as exc:
                 if refreshed or exc.code not in ("InvalidAuthenticationToken", ""):
                     raise MicrosoftAuthError(
                         f"Graph rejected the access token twice (401 {exc.code}: {exc}). {self.reconnect_hint}"
                     ) from None
                 refreshed = True
+                self._refresh(exc.token)
+
+    def _refresh(self, refused: str | None) -> None:
+        """Get a new token, unless another request already replaced the ``refused`` one (requests in flight
+        together are refused together, and one refresh serves them all)."""
+        with self._refreshing:
+            if refused is None or self.tokens.token() == refused:
                 self.tokens.refresh()
-            except _Malformed as exc:
-                raise GraphError(f"{exc}; giving up after {self.policy.max_attempts} attempts") from None
 
     def _count_retry(self, exc: RetryableError, wait: float) -> None:
         with self._lock:
             self.retries += 1
 
-    def get(self, url: str, *, mailbox: str) -> dict[str, Any]:
+    def get(self, url: str, *, mailbox: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """GET a full URL (a nextLink / deltaLink, verbatim) or a path under the versioned endpoint."""
         target = url if url.startswith("https://") else self.base + url
 
         def once() -> dict[str, Any]:
-            return self._check(self._send("GET", target, mailbox))
+            return self._check(self._send("GET", target, mailbox, headers=headers))
 
-        result: dict[str, Any] = self._with_auth(once)
+        result: dict[str, Any] = self._with_auth(once, f"GET {urlsplit(target).path}")
         return result
 
-    def paged(self, url: str, *, mailbox: str) -> Iterator[dict[str, Any]]:
+    def paged(self, url: str, *, mailbox: str, headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a collection, following ``@odata.nextLink`` (no delta state kept)."""
         next_url: str | None = url
         while next_url:
-            body = self.get(next_url, mailbox=mailbox)
+            body = self.get(next_url, mailbox=mailbox, headers=headers)
             yield from (v for v in body.get("value") or [] if isinstance(v, dict))
             next_url = body.get("@odata.nextLink")
 
@@ -232,7 +268,7 @@ class GraphClient:
             def once(payload: dict[str, Any] = payload) -> dict[str, Any]:
                 return self._check(self._send("POST", f"{self.base}/$batch", mailbox, units=len(pending), body=payload))
 
-            body = self._with_auth(once)
+            body = self._with_auth(once, f"$batch for {mailbox}")
             responses = body.get("responses")
             waits: list[float] = []
             unauthorized = False
@@ -260,8 +296,11 @@ class GraphClient:
                 if refreshed:
                     raise MicrosoftAuthError(f"Graph rejected the access token twice in a batch. {self.reconnect_hint}")
                 refreshed = True
-                self.tokens.refresh()
+                self._refresh(None)
             if attempt < self.policy.max_attempts:
                 self._count_retry(RetryableError("batch items to retry"), 0.0)
                 self.policy.sleep(max(waits) if waits else self.policy.delay(attempt, None))
-        raise GraphError(f"{len(pending)} batch request(s) still failing after {self.policy.max_attempts} attempts")
+        raise GraphUnavailable(
+            f"$batch for {mailbox}: {len(pending)} request(s) still throttled or failing after "
+            f"{self.policy.max_attempts} attempts; sync again later (it resumes from the last committed page)."
+        )

@@ -294,9 +294,11 @@ class Mapper:
         location = item.get("location")
         online_provider = item.get("onlineMeetingProvider")
         subject = item.get("subject")
+        shown = item.get("showAs")
+        show_as = shown.lower() if isinstance(shown, str) and shown else None
         if item.get("isCancelled") is True:
             status_text = "cancelled"
-        elif str(item.get("showAs") or "").lower() == "tentative":
+        elif show_as == "tentative":
             status_text = "tentative"
         else:
             status_text = "confirmed"
@@ -328,6 +330,7 @@ class Mapper:
             "series_id": series if isinstance(series, str) else None,
             "updated_at": parse_time(item.get("lastModifiedDateTime")),
             "sequence": None,
+            "show_as": show_as,
         }
 
 

@@ -16,6 +16,7 @@ Environment, read by :class:`MicrosoftSettings`:
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -67,6 +68,16 @@ class MicrosoftSettings(BaseSettings):
 MailboxSource = Literal["config", "directory", "graph"]
 
 
+@dataclass(frozen=True, slots=True)
+class CalendarWindow:
+    """The calendarView window a sync wants: ``[start, end)``, and when a stored one is too short to keep."""
+
+    start: dt.datetime
+    end: dt.datetime
+    renew_before: dt.datetime
+    """A stored delta whose window ends before this (less than half the look-ahead left) is started afresh."""
+
+
 class MicrosoftOptions(BaseModel):
     """The ``microsoft:`` section of the config file (every key optional)."""
 
@@ -106,11 +117,15 @@ class MicrosoftOptions(BaseModel):
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.strip().lower() for v in value if v.strip()]
 
-    def calendar_window(self, as_of: dt.date, days_back: int, days_ahead: int) -> tuple[dt.datetime, dt.datetime]:
-        start = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
+    def calendar_window(self, as_of: dt.date, days_back: int, days_ahead: int) -> CalendarWindow:
+        today = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
         back = self.calendar_days_back if self.calendar_days_back is not None else days_back
         ahead = self.calendar_days_ahead if self.calendar_days_ahead is not None else days_ahead
-        return start - dt.timedelta(days=back), start + dt.timedelta(days=ahead)
+        return CalendarWindow(
+            start=today - dt.timedelta(days=back),
+            end=today + dt.timedelta(days=ahead),
+            renew_before=today + dt.timedelta(days=ahead / 2),
+        )
 
 
 def load_options(settings: Settings) -> MicrosoftOptions:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from connectors.base import ImportContext
 from connectors.http.retry import RetryPolicy
@@ -92,11 +94,9 @@ def mailboxes(settings: Settings, conn: MicrosoftConnection, ctx: ImportContext)
         return [conn.personal_account]
     options = conn.options
     if options.mailboxes_from == "graph":
-        query = "/users?$select=mail,userPrincipalName"
-        if options.users_filter:
-            query += f"&$filter={options.users_filter}"
+        query, headers = users_query(options.users_filter)
         found = []
-        for user in conn.client.paged(query, mailbox="/users"):
+        for user in conn.client.paged(query, mailbox="/users", headers=headers):
             address = user.get("mail") or user.get("userPrincipalName")
             if isinstance(address, str) and "@" in address:
                 found.append(address.strip().lower())
@@ -110,6 +110,21 @@ def mailboxes(settings: Settings, conn: MicrosoftConnection, ctx: ImportContext)
             "microsoft.mailboxes_from to directory or graph"
         )
     return list(dict.fromkeys(listed))
+
+
+# Directory filters Graph answers only as "advanced queries" (ConsistencyLevel: eventual and $count=true).
+_ADVANCED = re.compile(r"\b(endswith\s*\(|not\b|ne\b)|\$search", re.IGNORECASE)
+
+
+def users_query(users_filter: str | None) -> tuple[str, dict[str, str] | None]:
+    """The ``/users`` request for ``users_filter``: the URL, and the headers an advanced query needs."""
+    query = "/users?$select=mail,userPrincipalName"
+    if not users_filter:
+        return query, None
+    query += "&$filter=" + quote(users_filter, safe="(),'@")
+    if _ADVANCED.search(users_filter):
+        return query + "&$count=true", {"ConsistencyLevel": "eventual"}
+    return query, None
 
 
 def _directory_mailboxes(path: Path | None, ctx: ImportContext) -> list[str]:

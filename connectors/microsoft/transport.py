@@ -1,37 +1,55 @@
 """HTTP sessions for msal and Graph: explicit trust, a timeout on every call, retries for the token endpoint.
 
 ``trust_env`` is off so that ``REQUESTS_CA_BUNDLE`` and proxy variables of the machine never override the
-certificate authorities chosen here: the system bundle (certifi) plus ``TIEPULSE_CA_BUNDLE`` when set.
+certificate authorities chosen here: the system bundle (certifi) plus ``TIEPULSE_CA_BUNDLE`` when set. The extra
+authority is loaded into an in-memory ``ssl.SSLContext``; no merged bundle is ever written to disk (a predictable
+file in a shared temporary folder could be planted by another local user).
 """
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
+import ssl
 from pathlib import Path
 from typing import Any
 
 import certifi
 import requests
+from requests.adapters import HTTPAdapter
 
 from connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def trust_bundle(extra: Path | None) -> str | bool:
-    """``verify`` for requests: the default bundle, or the default bundle plus ``extra`` in one file."""
+def trust_bundle(extra: Path | None) -> ssl.SSLContext | bool:
+    """What the sessions verify servers with: the default bundle (``True``), or a context trusting it plus
+    ``extra`` (a PEM file of certificate authorities)."""
     if extra is None:
         return True
-    pem = extra.read_bytes()
-    combined = Path(certifi.where()).read_bytes() + b"\n" + pem
-    digest = hashlib.sha256(combined).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"tiepulse-ca-{digest}.pem"
-    if not path.exists():
-        tmp = path.with_suffix(f".{id(pem)}.tmp")
-        tmp.write_bytes(combined)
-        tmp.replace(path)
-    return str(path)
+    context = ssl.create_default_context(cafile=certifi.where())
+    try:
+        context.load_verify_locations(cafile=str(extra))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(
+            f"TIEPULSE_CA_BUNDLE={extra}: not a readable PEM file of certificate authorities ({exc})"
+        ) from None
+    return context
+
+
+class _TrustAdapter(HTTPAdapter):
+    """Verifies HTTPS servers against one ``ssl.SSLContext``."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        conn.ca_certs = conn.ca_cert_dir = None  # the context holds them: not loaded again for every connection
 
 
 class GraphSession(requests.Session):
@@ -41,9 +59,12 @@ class GraphSession(requests.Session):
     cache); the Graph client gets one without and retries itself, because it must also handle 401 and resyncs.
     """
 
-    def __init__(self, *, verify: str | bool, timeout: float, retry: RetryPolicy | None = None) -> None:
+    def __init__(self, *, verify: ssl.SSLContext | bool, timeout: float, retry: RetryPolicy | None = None) -> None:
         super().__init__()
         self.trust_env = False
+        if isinstance(verify, ssl.SSLContext):
+            self.mount("https://", _TrustAdapter(verify))
+            verify = True
         self.verify = verify
         self.timeout = timeout
         self.retry = retry

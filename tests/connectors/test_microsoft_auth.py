@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 import stat
+import tempfile
 from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 import yaml
 from rich.console import Console
 
 from connectors.microsoft import MicrosoftAuthError, MicrosoftSettings, connect, load_options
 from connectors.microsoft.auth import CACHE_FILE, CONNECTION_FILE
+from connectors.microsoft.transport import GraphSession, trust_bundle
 from tests.connectors.microsoft_support import ANN, configure, fake_server, quick_policy, sync  # noqa: F401
 from tests.fakes.microsoft_server import FakeMicrosoft, message
 from tiepulse.cli_microsoft import connect_microsoft, sync_microsoft
@@ -57,23 +60,38 @@ def test_device_code_sign_in_then_personal_sync(
     con.close()
 
 
-def test_certificate_credential(fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_certificate_credential(
+    fake: FakeMicrosoft, warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = configure(monkeypatch, tmp_path, fake, mailboxes=[ANN])
+    app = rsa_certificate()
     pem = tmp_path / "app.pem"
-    pem.write_bytes(rsa_certificate())
+    pem.write_bytes(app)
     monkeypatch.delenv("TIEPULSE_MS_CLIENT_SECRET")
     monkeypatch.setenv("TIEPULSE_MS_CERTIFICATE_PATH", str(pem))
     fake.put_message(ANN, "inbox", message("c1", "c1@x.org", "x@x.org", [ANN]))
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    from tiepulse.warehouse import migrate
 
-    migrate(con)
-    result, _ = sync(con, settings, source="outlook")
-    con.close()
+    # Signed with a key whose certificate the app registration does not hold: refused (the signature is checked).
+    fake.register_certificate(rsa_certificate())
+    with pytest.raises(MicrosoftAuthError, match="AADSTS700027"):
+        sync(warehouse, settings, source="outlook")
+
+    fake.register_certificate(app)
+    result, _ = sync(warehouse, settings, source="outlook")
     assert result.inserted == {"raw.graph_messages": 1}
-    assertion = fake.token_requests[0]
+    assertion = fake.token_requests[-1]
     assert assertion["grant_type"] == "client_credentials" and "client_assertion" in assertion
     assert "client_secret" not in assertion
+
+    # A forged assertion (claims of one, the signature of another) is refused too.
+    head, body, _ = assertion["client_assertion"].split(".")
+    _, other, _ = fake.token_requests[0]["client_assertion"].split(".")
+    forged = fake.authority(
+        "POST",
+        f"/{fake.tenant}/oauth2/v2.0/token",
+        {**assertion, "client_assertion": f"{head}.{body}.{other}"},
+    )
+    assert forged[0] == 401 and b"AADSTS7000274" in forged[2]
 
 
 def rsa_certificate() -> bytes:
@@ -125,3 +143,21 @@ def test_environment_names_and_option_errors(tmp_path: Path, monkeypatch: pytest
     message_text = str(info.value)
     assert "microsoft.page_size" in message_text and "microsoft.colour" in message_text
     assert "microsoft.folders" in message_text
+
+
+def test_the_extra_certificate_authority_is_trusted_in_memory_only(
+    fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # where a merged bundle file would have gone
+    context = trust_bundle(fake.tls.cert_path)
+    url = f"{fake.url}/{fake.tenant}/v2.0/.well-known/openid-configuration"
+    assert GraphSession(verify=context, timeout=2.0).get(url).status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):  # without it, the fake's self-signed certificate is refused
+        GraphSession(verify=trust_bundle(None), timeout=2.0).get(url)
+    assert list(private.iterdir()) == []  # no bundle written
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("hello")
+    with pytest.raises(ValueError, match="TIEPULSE_CA_BUNDLE"):
+        trust_bundle(not_pem)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.file_import import import_paths
+from connectors.microsoft import GraphError, connect, mailboxes, microsoft_sources
+from pipelines.file_import import build_import_context, import_paths
+from pipelines.loader import LoadResult
 from pipelines.models import all_models, build_model
-from tests.connectors.microsoft_support import ANN, BOB, configure, fake_server, mailbox_rows, seed, sync  # noqa: F401
+from pipelines.sync import sync_account
+from tests.connectors.microsoft_support import (  # noqa: F401
+    ANN,
+    BOB,
+    configure,
+    fake_server,
+    mailbox_rows,
+    quick_policy,
+    seed,
+    sync,
+)
 from tests.fakes.microsoft_server import FakeMicrosoft, address, message
+from tiepulse.warehouse import migrate, migrations
 
 
 def expected_rows(fake: FakeMicrosoft, folders: tuple[str, ...] = ("inbox", "sentitems")) -> set[tuple[str, str, str]]:
@@ -67,9 +81,12 @@ def test_full_then_delta_gives_the_exact_mailbox(
     ).fetchone()
     assert row == ("outlook", BOB, "sentitems", "conv-1", True, "Bob", "r0@contoso.com")
     states = warehouse.execute(
-        "select stream, status, cursor like '%$deltatoken=%' from ops.sync_state where source = 'outlook' order by 1"
+        "select account, stream, status, cursor from ops.sync_state where source = 'outlook' order by 1"
     ).fetchall()
-    assert {s[0] for s in states} == {"inbox", "sentitems"} and all(s[1:] == ("complete", True) for s in states)
+    assert [s[:3] for s in states] == [(ANN, "mail", "complete"), (BOB, "mail", "complete")]
+    for state in states:  # one cursor per mailbox, holding each folder's deltaLink
+        links = json.loads(state[3])["folders"]
+        assert set(links) == {"inbox", "sentitems"} and all("$deltatoken=" in link for link in links.values())
 
 
 def test_replays_duplicates_and_empty_pages_are_absorbed(
@@ -120,8 +137,12 @@ def test_all_folders_are_enumerated_through_the_folder_delta(
     settings = configure(monkeypatch, tmp_path, fake, mailboxes=[ANN], folders="all")
     sync(warehouse, settings, source="outlook")
     assert stored(warehouse) == {r for r in expected_rows(fake, ("inbox", "sentitems", "AAMkArchive==")) if r[0] == ANN}
+    # Well-known folders are named as with `folders: default` (their ids resolved through one $batch), others by
+    # their display name; the cursor keys follow the same rule.
     folders = {r[0] for r in warehouse.execute("select distinct folder from raw.graph_messages").fetchall()}
-    assert folders == {"Inbox", "Sent Items", "Archive 2023"}
+    assert folders == {"inbox", "sentitems", "Archive 2023"}
+    cursor = warehouse.execute("select cursor from ops.sync_state where source = 'outlook'").fetchone()
+    assert cursor is not None and set(json.loads(cursor[0])["folders"]) == {"inbox", "sentitems", "AAMkArchive=="}
 
 
 def test_internet_headers_come_through_batches_with_per_item_retry(
@@ -177,3 +198,138 @@ def test_same_message_in_two_mailboxes_and_a_file_is_one_message(
     assert all(r[1] == 2 and r[2] == ["mbox", "outlook"] for r in rows)
     total = warehouse.execute("select count(*), count(distinct message_key) from staging.stg_messages").fetchone()
     assert total == (9, 9)  # 6 from Ann + 3 replies from Bob, each once
+
+
+def test_a_message_stays_while_a_copy_of_it_is_left_in_the_mailbox(
+    fake: FakeMicrosoft, warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ann mails herself: one copy in Sent Items, one in Inbox, one row (the first copy stored wins).
+    note = message("ann-s-self", "self@contoso.com", ANN, [ANN])
+    fake.put_message(ANN, "sentitems", note)
+    fake.put_message(ANN, "inbox", {**note, "id": "ann-i-self"})
+    fake.put_message(ANN, "inbox", message("ann-i-other", "other@x.org", "x@x.org", [ANN]))
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes=[ANN])
+    sync(warehouse, settings, source="outlook")
+    keys = [r[1] for r in mailbox_rows(warehouse)]
+    assert keys == ["other@x.org", "self@contoso.com"]
+
+    fake.delete_message(ANN, "inbox", "ann-i-self")  # the Sent copy is left: the message stays
+    result, _ = sync(warehouse, settings, source="outlook")
+    assert [r[1] for r in mailbox_rows(warehouse)] == keys
+    assert result.removed.get("raw.graph_messages", 0) == 0
+
+    fake.delete_message(ANN, "sentitems", "ann-s-self")  # the last copy: the message goes
+    result, _ = sync(warehouse, settings, source="outlook")
+    assert [r[1] for r in mailbox_rows(warehouse)] == ["other@x.org"]
+    assert result.removed["raw.graph_messages"] == 1
+    copies = warehouse.execute("select item_id from ops.item_copies order by 1").fetchall()
+    assert copies == [("ann-i-other",)]
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_resync_removes_what_was_deleted_meanwhile_even_when_interrupted(
+    fake: FakeMicrosoft, warehouse: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(fake, n=12)
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes=[BOB], page_size=3)
+    sync(warehouse, settings, source="outlook")
+    assert stored(warehouse) == {r for r in expected_rows(fake) if r[0] == BOB}
+
+    # While the delta state is lost, a message goes (no @removed will ever name it) and another arrives.
+    fake.delete_message(BOB, "inbox", "bob-i-4")
+    fake.put_message(BOB, "inbox", message("bob-i-new", "new@x.org", "x@x.org", [BOB]))
+    fake.invalidate_delta(BOB)
+    before = stored(warehouse)
+    pages = 0
+
+    def stop_after_two(stream: str, result: LoadResult) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 2:
+            raise Interrupted
+
+    # The re-read is killed after two committed pages: nothing is removed yet, nothing lost.
+    (source,) = microsoft_sources(settings, source="outlook", policy=quick_policy())
+    with pytest.raises(Interrupted):
+        sync_account(warehouse, source, on_page=stop_after_two)
+    assert stored(warehouse) >= before - {(BOB, "m4@contoso.com", "bob-i-4")}
+    assert (BOB, "m4@contoso.com", "bob-i-4") in stored(warehouse)
+
+    # Resumed from the committed next links, the re-read completes and the deleted message is swept.
+    result, sources = sync(warehouse, settings, source="outlook")
+    assert stored(warehouse) == {r for r in expected_rows(fake) if r[0] == BOB}
+    assert result.removed["raw.graph_messages"] == 1
+    # Each folder continued its re-read (a folder interrupted before its first re-read page resyncs again).
+    assert sum(getattr(s, "resyncs", 0) for s in sources) <= 1
+    stale = warehouse.execute("select count(*) from ops.item_copies where stale").fetchone()
+    assert stale == (0,)
+
+
+def test_users_filter_is_sent_as_graph_requires(
+    fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for box in (ANN, BOB, "carl@contoso.com", "fay@fabrikam.com"):
+        fake.mailbox(box)
+    fake.disable_user("carl@contoso.com")
+    advanced = "accountEnabled eq true and endsWith(mail,'@contoso.com')"
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes_from="graph", users_filter=advanced)
+    conn = connect(settings, policy=quick_policy())
+    ctx = build_import_context(settings)
+    assert mailboxes(settings, conn, ctx) == [ANN, BOB]
+    asked = [(p, h) for _, p, h in fake.requests if p.startswith("/v1.0/users?")]
+    assert asked and all(h.get("consistencylevel") == "eventual" and "$count=true" in p for p, h in asked)
+
+    # A simple filter is a plain query; without the advanced-query header Graph (and the fake) refuse endsWith.
+    fake.requests.clear()
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes_from="graph", users_filter="accountEnabled eq false")
+    assert mailboxes(settings, connect(settings, policy=quick_policy()), ctx) == ["carl@contoso.com"]
+    assert all("consistencylevel" not in h for _, _, h in fake.requests)
+    with pytest.raises(GraphError, match="Request_UnsupportedQuery"):
+        conn.client.get(f"/users?$filter={advanced}", mailbox="/users")
+
+
+def test_a_warehouse_of_the_per_folder_layout_is_upgraded_in_place(
+    fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(fake, n=4)
+    settings = configure(monkeypatch, tmp_path, fake, mailboxes=[ANN])
+    current = duckdb.connect(str(tmp_path / "current.duckdb"))
+    migrate(current)
+    sync(current, settings, source="outlook")
+    expected = mailbox_rows(current)
+    (cursor,) = current.execute("select cursor from ops.sync_state").fetchall()[0]
+    links = json.loads(cursor)["folders"]
+
+    # What the per-folder version stored: the same rows, one cursor per folder, schema version 3.
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    old.execute("create schema ops; create table ops.schema_version (version integer, name varchar)").fetchall()
+    for version, path in migrations()[:3]:
+        old.execute(path.read_text()).fetchall()
+        old.execute("insert into ops.schema_version values (?, ?)", [version, path.stem]).fetchall()
+    old.register("current_rows", current.sql("select * from raw.graph_messages").to_arrow_table())
+    old.execute("insert into raw.graph_messages select * from current_rows").fetchall()
+    for folder, link in links.items():
+        old.execute(
+            "insert into ops.sync_state (source, account, stream, cursor, status) "
+            "values ('outlook', ?, ?, ?, 'complete')",
+            [ANN, folder, link],
+        ).fetchall()
+    current.close()
+
+    assert migrate(old) == [version for version, _ in migrations()[3:]]
+    state = old.execute("select stream, status, cursor from ops.sync_state").fetchall()
+    assert [s[:2] for s in state] == [("mail", "complete")] and json.loads(state[0][2]) == {"folders": links}
+    assert old.execute("select count(*) from ops.item_copies").fetchone() == (len(expected),)
+
+    # The upgraded warehouse continues from the stored links (no full re-read) and removes through the copies.
+    fake.delete_message(ANN, "sentitems", "ann-s-1")
+    fake.requests.clear()
+    result, sources = sync(old, settings, source="outlook")
+    assert result.removed == {"raw.graph_messages": 1}
+    assert sum(getattr(s, "resyncs", 0) for s in sources) == 0
+    assert all("$deltatoken=" in p for _, p, _ in fake.requests if "/messages/delta" in p)
+    assert mailbox_rows(old) == [r for r in expected if r[2] != "ann-s-1"]
+    old.close()

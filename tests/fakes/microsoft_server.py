@@ -2,10 +2,14 @@
 
 It serves:
 - the authority: ``/{tenant}/v2.0/.well-known/openid-configuration``, ``/{tenant}/oauth2/v2.0/token`` (client
-  credentials with a secret or a certificate assertion, device code, refresh token) and ``.../devicecode``;
-- Graph ``/v1.0``: per-folder message delta, folder delta, ``calendarView/delta``, single messages (for
-  ``internetMessageHeaders``), ``/users`` and JSON ``$batch`` -- with paging by ``Prefer: odata.maxpagesize``,
-  nextLink / deltaLink, ``@removed`` items, ``$select`` projection, and resync on invalidated delta state;
+  credentials with a secret or a certificate assertion -- a JWT whose signature, thumbprint, audience, issuer and
+  expiry are checked against the certificates registered with :meth:`FakeMicrosoft.register_certificate` --,
+  device code, refresh token) and ``.../devicecode``;
+- Graph ``/v1.0``: per-folder message delta (well-known folders answer to their name and to an opaque id, as in
+  Graph), folder delta, single folders, ``calendarView/delta``, single messages (for ``internetMessageHeaders``),
+  ``/users`` with the simple ``$filter`` clauses (``endsWith`` only as an advanced query: ``ConsistencyLevel:
+  eventual`` and ``$count=true``) and JSON ``$batch`` -- with paging by ``Prefer: odata.maxpagesize``, nextLink /
+  deltaLink, ``@removed`` items, ``$select`` projection, and resync on invalidated delta state;
 - per-mailbox throttling: a concurrency limit (excess requests get 429 ``ApplicationThrottled``) and a request
   budget as a token bucket (``TooManyRequests`` with ``Retry-After``), each counted in :class:`MailboxStats`;
 - injectable faults (:meth:`FakeMicrosoft.inject`): every Microsoft row of the fault table in
@@ -21,18 +25,24 @@ import contextlib
 import datetime as dt
 import email.utils
 import json
+import re
 import socket
 import ssl
 import struct
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.fakes.tls import SelfSigned, make_self_signed
 
@@ -181,12 +191,21 @@ class MailboxStats:
     throttled_concurrency: int = 0
 
 
+WELL_KNOWN_FOLDERS = {"inbox": "Inbox", "sentitems": "Sent Items"}
+"""The well-known folders every fake mailbox has (name -> display name)."""
+
+
 @dataclass
 class Mailbox:
     address: str
     folders: dict[str, Collection]
+    """By the name tests use: a well-known name (``inbox``) or a custom folder's id."""
     folder_names: dict[str, str]
+    folder_ids: dict[str, str]
+    """Name -> the opaque id Graph lists (a custom folder's id is its name)."""
     calendar: Collection
+    enabled: bool = True
+    """``accountEnabled`` of the user."""
     generation: int = 0
     stats: MailboxStats = field(default_factory=MailboxStats)
     tokens: float = 0.0
@@ -238,6 +257,7 @@ class FakeMicrosoft:
         self.resync_style = "410"
         """How stale delta state answers: ``410``, ``syncStateNotFound``, ``SyncStateNotFound``, ``resyncRequired``."""
         self.mailboxes: dict[str, Mailbox] = {}
+        self.certificates: list[x509.Certificate] = []
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.token_requests: list[dict[str, str]] = []
@@ -309,9 +329,10 @@ class FakeMicrosoft:
     def mailbox(self, addr: str) -> Mailbox:
         addr = addr.lower()
         if addr not in self.mailboxes:
-            folders = {"inbox": Collection(self._next), "sentitems": Collection(self._next)}
-            names = {"inbox": "Inbox", "sentitems": "Sent Items"}
-            self.mailboxes[addr] = Mailbox(addr, folders, names, Collection(self._next))
+            folders = {name: Collection(self._next) for name in WELL_KNOWN_FOLDERS}
+            ids = {name: "AAMk" + _b64url(f"{addr}/{name}".encode()) for name in WELL_KNOWN_FOLDERS}
+            box = Mailbox(addr, folders, dict(WELL_KNOWN_FOLDERS), ids, Collection(self._next))
+            self.mailboxes[addr] = box
         return self.mailboxes[addr]
 
     def add_folder(self, addr: str, folder_id: str, name: str) -> None:
@@ -319,6 +340,16 @@ class FakeMicrosoft:
             box = self.mailbox(addr)
             box.folders[folder_id] = Collection(self._next)
             box.folder_names[folder_id] = name
+            box.folder_ids[folder_id] = folder_id
+
+    def disable_user(self, addr: str) -> None:
+        with self._lock:
+            self.mailbox(addr).enabled = False
+
+    def register_certificate(self, pem: bytes) -> None:
+        """Accept client assertions signed by the key of this certificate (the app's uploaded certificate)."""
+        with self._lock:
+            self.certificates.append(x509.load_pem_x509_certificate(pem))
 
     def put_message(self, addr: str, folder: str, item: dict[str, Any]) -> None:
         with self._lock:
@@ -441,18 +472,9 @@ class FakeMicrosoft:
                 self.token_requests.append(dict(form))
             grant = form.get("grant_type", "")
             if grant == "client_credentials":
-                secret_ok = form.get("client_secret") == self.client_secret
-                assertion_ok = form.get("client_assertion_type", "").endswith("jwt-bearer") and bool(
-                    form.get("client_assertion")
-                )
-                if form.get("client_id") != self.client_id or not (secret_ok or assertion_ok):
-                    return _json_reply(
-                        401,
-                        {
-                            "error": "invalid_client",
-                            "error_description": "AADSTS7000215: Invalid client secret provided.",
-                        },
-                    )
+                refusal = self._client_refusal(form, f"{base}/oauth2/v2.0/token")
+                if refusal is not None:
+                    return _json_reply(401, {"error": "invalid_client", "error_description": refusal})
                 return _json_reply(
                     200,
                     {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": self._issue()},
@@ -471,6 +493,59 @@ class FakeMicrosoft:
                 return _json_reply(200, self._user_tokens())
             return _json_reply(400, {"error": "unsupported_grant_type", "error_description": grant})
         return _error(404, "NotFound", path)
+
+    def _client_refusal(self, form: dict[str, str], token_url: str) -> str | None:
+        """Why Entra ID would refuse these client credentials (None: accepted)."""
+        if form.get("client_id") != self.client_id:
+            return "AADSTS700016: Application not found in the directory."
+        if "client_assertion" not in form:
+            if form.get("client_secret") == self.client_secret:
+                return None
+            return "AADSTS7000215: Invalid client secret provided."
+        if not form.get("client_assertion_type", "").endswith("jwt-bearer"):
+            return "AADSTS7000219: 'client_assertion_type' must be jwt-bearer."
+        return self._assertion_refusal(form["client_assertion"], token_url)
+
+    def _assertion_refusal(self, assertion: str, token_url: str) -> str | None:
+        """Check a client assertion as Entra ID does: a registered certificate's thumbprint, its signature, claims."""
+        try:
+            head, body, signature = assertion.split(".")
+            header, claims = json.loads(_b64decode(head)), json.loads(_b64decode(body))
+            signed = _b64decode(signature)
+        except ValueError:
+            return "AADSTS50027: JWT token is invalid or malformed."
+        with self._lock:
+            certificates = list(self.certificates)
+        cert = next(
+            (
+                c
+                for c in certificates
+                if str(header.get("x5t")).rstrip("=") == _b64url(c.fingerprint(hashes.SHA1()))
+                or str(header.get("x5t#S256")).rstrip("=") == _b64url(c.fingerprint(hashes.SHA256()))
+            ),
+            None,
+        )
+        if cert is None:
+            return "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered."
+        schemes: dict[str, padding.AsymmetricPadding] = {
+            "RS256": padding.PKCS1v15(),
+            "PS256": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=hashes.SHA256.digest_size),
+        }
+        scheme = schemes.get(str(header.get("alg")))
+        key = cert.public_key()
+        if scheme is None or not isinstance(key, rsa.RSAPublicKey):
+            return f"AADSTS5002730: unsupported client assertion algorithm {header.get('alg')!r}."
+        try:
+            key.verify(signed, f"{head}.{body}".encode(), scheme, hashes.SHA256())
+        except InvalidSignature:
+            return "AADSTS7000274: Client assertion contains an invalid signature."
+        if claims.get("aud") != token_url:
+            return f"AADSTS700024: Client assertion audience {claims.get('aud')!r} is not {token_url!r}."
+        if claims.get("iss") != self.client_id or claims.get("sub") != self.client_id:
+            return "AADSTS700021: Client assertion issuer and subject must be the client id."
+        if float(claims.get("exp", 0)) <= time.time():
+            return "AADSTS700024: Client assertion is not within its valid time range."
+        return None
 
     # -- graph -----------------------------------------------------------------------------------------------------
     def _authorised(self, headers: dict[str, str]) -> bool:
@@ -545,13 +620,24 @@ class FakeMicrosoft:
                 box.stats.inflight -= 1
 
     def _users(self, query: str, headers: dict[str, str]) -> Reply:
-        params = parse_qs(query)
-        users = sorted(self.mailboxes)
-        offset = int(params.get("$skiptoken", ["0"])[0])
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        advanced = headers.get("consistencylevel", "").lower() == "eventual" and params.get("$count") == "true"
+        try:
+            keep = _user_filter(params.get("$filter"), advanced)
+        except ValueError as exc:
+            return _error(400, "Request_UnsupportedQuery", str(exc))
+        with self._lock:
+            users = [u for u, box in sorted(self.mailboxes.items()) if keep(u, box.enabled)]
+        offset = int(params.get("$skiptoken", "0"))
         page = users[offset : offset + 2]
         reply: dict[str, Any] = {"value": [{"mail": u, "userPrincipalName": u} for u in page]}
+        if advanced:
+            reply["@odata.count"] = len(users)
         if offset + 2 < len(users):
-            reply["@odata.nextLink"] = f"{self.url}/v1.0/users?$select=mail,userPrincipalName&$skiptoken={offset + 2}"
+            rest = {k: v for k, v in params.items() if k != "$skiptoken"}
+            reply["@odata.nextLink"] = f"{self.url}/v1.0/users?" + "&".join(
+                [*(f"{k}={quote(v, safe='$,()@')}" for k, v in rest.items()), f"$skiptoken={offset + 2}"]
+            )
         return _json_reply(200, reply)
 
     def _page_size(self, headers: dict[str, str]) -> int:
@@ -565,12 +651,19 @@ class FakeMicrosoft:
         params = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
         base_url = f"{self.url}/v1.0/users/{quote(box.address, safe='@')}"
         if parts == ["mailFolders", "delta"]:
-            value = [{"id": fid, "displayName": name} for fid, name in box.folder_names.items()]
+            value = [{"id": box.folder_ids[key], "displayName": name} for key, name in box.folder_names.items()]
             return _json_reply(200, {"value": value, "@odata.deltaLink": f"{base_url}/mailFolders/delta?$deltatoken=1"})
+        if len(parts) == 2 and parts[0] == "mailFolders":
+            key = _folder_key(box, parts[1])
+            if key is None:
+                return _error(404, "ErrorItemNotFound", "The specified folder could not be found in the store.")
+            folder = {"id": box.folder_ids[key], "displayName": box.folder_names[key]}
+            return _json_reply(200, _project(folder, params.get("$select")))
         if len(parts) == 4 and parts[0] == "mailFolders" and parts[2:] == ["messages", "delta"]:
-            collection = box.folders.get(parts[1])
-            if collection is None:
+            key = _folder_key(box, parts[1])
+            if key is None:
                 return _error(404, "ErrorItemNotFound", "folder not found")
+            collection = box.folders[key]
             link = f"{base_url}/mailFolders/{quote(parts[1], safe='')}/messages/delta"
             return self._delta(box, collection, link, params, headers, select=params.get("$select"))
         if parts == ["calendarView", "delta"]:
@@ -668,6 +761,58 @@ class FakeMicrosoft:
         if fault is not None and fault.kind == "missing_part" and responses:
             responses.pop()
         return _json_reply(200, {"responses": responses})
+
+
+def _folder_key(box: Mailbox, name_or_id: str) -> str | None:
+    """The fake's key of a folder named by its well-known name (any case) or its id; None if there is none."""
+    if name_or_id in box.folders:
+        return name_or_id
+    if name_or_id.lower() in WELL_KNOWN_FOLDERS:
+        return name_or_id.lower()
+    return next((key for key, ident in box.folder_ids.items() if ident == name_or_id), None)
+
+
+_CLAUSE = re.compile(
+    r"^(?:(?P<flag>accountEnabled) eq (?P<bool>true|false)"
+    r"|(?P<eqprop>mail|userPrincipalName) eq '(?P<eqval>[^']*)'"
+    r"|(?P<fn>startsWith|endsWith)\((?P<fnprop>mail|userPrincipalName),\s*'(?P<fnval>[^']*)'\))$",
+    re.IGNORECASE,
+)
+
+
+def _user_filter(text: str | None, advanced: bool) -> Callable[[str, bool], bool]:
+    """A predicate (address, enabled) for the ``$filter`` clauses the docs use, joined by ``and``."""
+    clauses: list[tuple[str, str]] = []
+    for clause in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE) if text else []:
+        match = _CLAUSE.match(clause.strip())
+        if match is None:
+            raise ValueError(f"Unsupported or invalid query filter clause {clause!r}.")
+        if match["flag"]:
+            clauses.append(("enabled", match["bool"].lower()))
+        elif match["eqprop"]:
+            clauses.append(("eq", match["eqval"].lower()))
+        elif match["fn"].lower() == "endswith" and not advanced:
+            raise ValueError(
+                "Unsupported or invalid query filter clause specified for property 'mail' of resource 'User' "
+                "(endsWith needs ConsistencyLevel: eventual and $count=true)."
+            )
+        else:
+            clauses.append((match["fn"].lower(), match["fnval"].lower()))
+
+    def keep(addr: str, enabled: bool) -> bool:
+        checks: dict[str, Callable[[str], bool]] = {
+            "enabled": lambda value: enabled == (value == "true"),
+            "eq": lambda value: addr == value,
+            "startswith": addr.startswith,
+            "endswith": addr.endswith,
+        }
+        return all(checks[kind](value) for kind, value in clauses)
+
+    return keep
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _parse_token(token: str, is_delta: bool, now: int) -> tuple[int, int, int, int]:
