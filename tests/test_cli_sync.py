@@ -151,7 +151,8 @@ def test_an_unreachable_graph_and_a_persistent_503_are_failure_lines_not_traceba
     result = invoke("sync", "--source", "outlook", "--no-refresh")
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     rows = table_rows(result.output)
-    assert rows[(ANN, "outlook")][0] == "failed" and rows[(ANN, "outlook")][5] == "1"  # one retry of two attempts
+    # one retry of two attempts per folder; Inbox and Sent Items are read side by side, so one or both retried
+    assert rows[(ANN, "outlook")][0] == "failed" and rows[(ANN, "outlook")][5] in ("1", "2")
     assert rows[(BOB, "outlook")][0] == "ok"
     assert "how to fix: the service kept failing" in one_line(result.output)
     assert last_sync(settings.warehouse_path)[0] == "partial"

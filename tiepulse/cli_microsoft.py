@@ -56,6 +56,11 @@ def _retries(source: SyncSource) -> int:
 
 
 def _explain(exc: BaseException) -> str:
+    from connectors.microsoft.graph import GraphUnavailable
+    from tiepulse.sync_runner import RESUME_HINT
+
+    if isinstance(exc, GraphUnavailable):  # the retries ran out (its message names the call that gave up)
+        return RESUME_HINT
     if "MailboxNotEnabledForRESTAPI" in str(exc):
         return (
             "Graph has no Exchange Online mailbox under this address (a typo, an unlicensed or on-premises "

@@ -39,7 +39,14 @@ class GraphError(RuntimeError):
 
 
 class GraphUnavailable(GraphError):
-    """Graph kept failing in a way worth retrying (429, 5xx, resets, timeouts) until the attempts ran out."""
+    """Graph kept failing in a way worth retrying (429, 5xx, resets, timeouts) until the attempts ran out.
+
+    The message names no mailbox, so one outage that fails many mailboxes reads as one cause; ``request`` says
+    which call gave up (for logs and tests)."""
+
+    def __init__(self, message: str, *, status: int | None = None, request: str = "") -> None:
+        super().__init__(message, status=status)
+        self.request = request
 
 
 class ResyncRequired(Exception):
@@ -207,10 +214,11 @@ class GraphClient:
             except RetryableError as exc:
                 wait = f", asking to wait {exc.retry_after:g} s" if exc.retry_after else ""
                 raise GraphUnavailable(
-                    f"{what}: gave up retrying (at most {self.policy.max_attempts} attempts; last: {exc}{wait}). "
+                    f"Graph: gave up retrying (at most {self.policy.max_attempts} attempts; last: {exc}{wait}). "
                     "Graph is unavailable or throttling this app; sync again later (it resumes from the last "
                     "committed page).",
                     status=exc.status,
+                    request=what,
                 ) from None
             except _Unauthorized as exc:
                 if refreshed or exc.code not in ("InvalidAuthenticationToken", ""):
