@@ -40,6 +40,8 @@ class EgoView:
     alerts: pl.DataFrame
     history: pl.DataFrame
     """Health by month (month, health_score), oldest first; the last point is the score at ``as_of``."""
+    inbound_observed: bool = True
+    """Whether mail sent to the ego is observed (an inbox, not only a sent folder): see analytics.coverage."""
 
 
 def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
@@ -104,7 +106,13 @@ class _Computed:
     alerts: pl.DataFrame
 
 
-def _compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date, ego_id: str | None) -> _Computed:
+def _compute(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: dt.date,
+    ego_id: str | None,
+    inboxes: pl.DataFrame | None = None,
+) -> _Computed:
     """Health, ties and alerts at ``as_of``, in memory, for one ego (or all of them)."""
     params = params_for(settings)
     args: list[object]
@@ -121,7 +129,7 @@ def _compute(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date,
     edges = cooccurrence_edges(inter, participants, as_of, params)
     health = compute_network_health(ties, inter, persons, contacts, as_of, params, edges)
     state = read_table(con, "ops.alert_state", where, args)
-    inboxes = read_observed_inboxes(con, as_of, params)
+    inboxes = inboxes if inboxes is not None else read_observed_inboxes(con, as_of, params)
     alerts, _ = compute_alerts(ties, health, persons, as_of, params, state, inboxes)
     return _Computed(health, ties, alerts)
 
@@ -140,7 +148,10 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
     where_ego = "where ego_id = ?"
     ego: list[object] = [ego_id]
     monthly = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'month'", ego)
-    if as_of is None or as_of == published:
+    day = as_of or published
+    inboxes = read_observed_inboxes(con, day, params_for(settings))
+    observed = ego_id in inboxes.get_column("ego_id").to_list()
+    if day == published:
         health = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'current'", ego)
         return EgoView(
             ego_id,
@@ -149,11 +160,11 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
             read_table(con, "marts.mart_ties", where_ego, ego),
             read_table(con, "marts.mart_alerts", where_ego, ego),
             _history(monthly, health, published),
+            observed,
         )
-    computed = _compute(con, settings, as_of, ego_id)
-    return EgoView(
-        ego_id, as_of, computed.health, computed.ties, computed.alerts, _history(monthly, computed.health, as_of)
-    )
+    computed = _compute(con, settings, day, ego_id, inboxes)
+    health, ties, alerts = computed.health, computed.ties, computed.alerts
+    return EgoView(ego_id, day, health, ties, alerts, _history(monthly, health, day), observed)
 
 
 def organisation(

@@ -135,7 +135,7 @@ def render_health(console: Console, view: EgoView, params: AnalyticsParams) -> N
             f"{months[0]:%Y-%m} .. {months[-1]:%Y-%m}  {sparkline(history)}  {scored[0]:.0f} -> {scored[-1]:.0f}",
         )
     console.print()
-    narrative = describe_network(view.health, view.ties, view.alerts, params)
+    narrative = describe_network(view.health, view.ties, view.alerts, params, view.inbound_observed)
     console.print(narrative.render(min(console.width, READING_WIDTH)), markup=False, highlight=False)
 
 

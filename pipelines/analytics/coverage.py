@@ -3,7 +3,7 @@
 A sent-mail-only export (the Enron sample) shows what an ego wrote but never what they received from people whose
 own mailboxes are not read, so "they never answered" would be an artefact. An ego's inbound mail counts as
 observed when their own mailbox holds, within ``one_sided_window_days`` before the analysis date, a message sent
-by someone else.
+to them by someone else.
 """
 
 from __future__ import annotations
@@ -17,13 +17,20 @@ from pipelines.analytics.params import AnalyticsParams
 
 
 def observed_inboxes(
-    sightings: Frame, addresses: Frame, as_of: dt.date | dt.datetime, params: AnalyticsParams | None = None
+    sightings: Frame,
+    recipients: Frame,
+    addresses: Frame,
+    as_of: dt.date | dt.datetime,
+    params: AnalyticsParams | None = None,
 ) -> pl.DataFrame:
     """Egos whose inbound mail is observed at ``as_of``, with the latest message they received.
 
-    ``sightings``: ``mailbox_owner``, ``from_address``, ``sent_at`` (``staging.int_mail_sightings``);
-    ``addresses``: ``address``, ``person_id`` (``staging.int_addresses_resolved``). Columns: ``ego_id``,
-    ``last_received``.
+    ``sightings``: ``message_key``, ``mailbox_owner``, ``from_address``, ``sent_at``
+    (``staging.int_mail_sightings``); ``recipients``: ``message_key``, ``person_id``
+    (``staging.stg_message_recipients``); ``addresses``: ``address``, ``person_id``
+    (``staging.int_addresses_resolved``). Received means: in the ego's own mailbox, sent by someone else, with
+    the ego among the recipients (a sent folder can hold mail an assistant sent on the owner's behalf; that is
+    not inbound). Columns: ``ego_id``, ``last_received``.
     """
     params = params or AnalyticsParams()
     instant = as_of_instant(as_of)
@@ -35,16 +42,22 @@ def observed_inboxes(
 
     return (
         lazy(sightings)
-        .select("mailbox_owner", "from_address", "sent_at")
+        .select("message_key", "mailbox_owner", "from_address", pl.col("sent_at").dt.convert_time_zone("UTC"))
         .filter(pl.col("sent_at").is_between(pl.lit(since, dtype=UTC_TS), pl.lit(instant, dtype=UTC_TS)))
         .join(person("mailbox_owner"), on="mailbox_owner", how="left")
         .join(person("from_address"), on="from_address", how="left")
         .select(
+            "message_key",
             "sent_at",
             ego_id=pl.coalesce("mailbox_owner_person", "mailbox_owner"),
             sender=pl.coalesce("from_address_person", "from_address"),
         )
         .filter(pl.col("sender") != pl.col("ego_id"))
+        .join(
+            lazy(recipients).select("message_key", ego_id="person_id"),
+            on=["message_key", "ego_id"],
+            how="semi",
+        )
         .group_by("ego_id")
         .agg(last_received=pl.col("sent_at").max())
         .sort("ego_id")

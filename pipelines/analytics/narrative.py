@@ -67,10 +67,15 @@ def _strength_text(name: str, h: Mapping[str, Any]) -> str | None:
     if name == "breadth":
         return f"{_count(h['network_size_90d'], 'person', 'people')} in two-way contact over the last 90 days."
     if name == "diversity":
-        places = [_count(h["n_departments_reached"], "department")]
-        if h["n_external_domains"]:
-            places.append(_count(h["n_external_domains"], "outside organisation"))
-        return f"A diverse network: {' and '.join(places)} among your active ties."
+        places = [
+            _count(h[column], noun)
+            for column, noun in (
+                ("n_departments_reached", "department"),
+                ("n_external_domains", "outside organisation"),
+            )
+            if h[column]
+        ]
+        return f"A diverse network: {' and '.join(places) or 'people from many groups'} among your active ties."
     if name == "brokerage":
         return "Your contacts mostly do not know each other: you bridge separate groups."
     if name == "reciprocity":
@@ -153,16 +158,27 @@ def _reconnect_candidate(ties: Frame, ego_id: str) -> str | None:
     return None if best.is_empty() else str(best.item())
 
 
+SENT_ONLY = (
+    "Only mail you sent is visible here (no inbox imported), so two-way contact, strong ties and reciprocity "
+    "are undercounted; import your inbox for a fair reading."
+)
+_NEED_INBOUND = ("engagement", "breadth", "reciprocity")
+"""Sub-scores that rest on seeing the other side's mail: not read as weaknesses when it is not observed."""
+
+
 def describe_network(
     health_row: Mapping[str, Any] | pl.DataFrame,
     ties: Frame,
     alerts: Frame,
     params: AnalyticsParams | None = None,
+    inbound_observed: bool = True,
 ) -> Narrative:
     """Strengths (sub-scores >= 0.7), weaknesses (< 0.4) and up to three next actions.
 
     Actions: the two highest-priority open tie alerts, then the fix for the sub-score whose shortfall costs
-    the most points (weight x (1 - score)), then further alerts or sub-scores until there are three.
+    the most points (weight x (1 - score)), then further alerts or sub-scores until there are three. Without
+    ``inbound_observed`` (a sent folder alone), the sub-scores that need the other side's mail are not read as
+    weaknesses nor acted on; the first weakness says why.
     """
     params = params or AnalyticsParams()
     h = health_row.row(0, named=True) if isinstance(health_row, pl.DataFrame) else dict(health_row)
@@ -170,8 +186,11 @@ def describe_network(
     if h["health_score"] is None:
         return Narrative(ego_id=ego, health_score=None, activity_window_days=params.activity_window_days)
     scores = {name: float(h[f"score_{name}"] or 0.0) for name in SUB_SCORES}
+    readable = [n for n in SUB_SCORES if inbound_observed or n not in _NEED_INBOUND]
     strengths = [t for n in SUB_SCORES if scores[n] >= STRONG_SCORE and (t := _strength_text(n, h))]
-    weaknesses = [t for n in SUB_SCORES if scores[n] < WEAK_SCORE and (t := _weakness_text(n, h))]
+    weaknesses = [t for n in readable if scores[n] < WEAK_SCORE and (t := _weakness_text(n, h))]
+    if not inbound_observed:
+        weaknesses.insert(0, SENT_ONLY)
 
     open_alerts = (
         lazy(alerts)
@@ -183,7 +202,7 @@ def describe_network(
     tie_actions = [row[1] for row in open_alerts.iter_rows() if row[0] in ("neglected_tie", "one_sided_tie")]
     network_actions = [row[1] for row in open_alerts.iter_rows() if row[0] not in ("neglected_tie", "one_sided_tie")]
     shortfalls = sorted(
-        (n for n in SUB_SCORES if scores[n] < 1.0),
+        (n for n in readable if scores[n] < 1.0),
         key=lambda n: (-params.health_weights[n] * (1.0 - scores[n]), n),
     )
     reconnect = _reconnect_candidate(ties, ego) if "diversity" in shortfalls[:2] else None

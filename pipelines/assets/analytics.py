@@ -267,9 +267,12 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
     """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts)."""
-    sightings = read_table(con, "(select mailbox_owner, from_address, sent_at from staging.int_mail_sightings) s")
+    sightings = read_table(
+        con, "(select message_key, mailbox_owner, from_address, sent_at from staging.int_mail_sightings) s"
+    )
+    recipients = read_table(con, "(select message_key, person_id from staging.stg_message_recipients) r")
     addresses = read_table(con, "(select address, person_id from staging.int_addresses_resolved) a")
-    return observed_inboxes(sightings, addresses, as_of, params)
+    return observed_inboxes(sightings, recipients, addresses, as_of, params)
 
 
 @dg.asset(
@@ -279,6 +282,7 @@ def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params
         _key("marts.mart_network_health"),
         _key("staging.dim_person"),
         _key("staging.int_mail_sightings"),
+        _key("staging.stg_message_recipients"),
         _key("staging.int_addresses_resolved"),
     ],
     group_name="marts",

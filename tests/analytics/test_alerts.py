@@ -289,22 +289,33 @@ def test_one_sided_alerts_need_the_egos_inbound_mail_to_be_observed() -> None:
     assert kinds["unseen"] == ["neglected_tie"]
 
 
-def test_observed_inboxes_are_mailboxes_holding_mail_from_others() -> None:
+def test_observed_inboxes_are_mailboxes_holding_mail_to_their_owner() -> None:
     from pipelines.analytics.coverage import observed_inboxes
 
     sightings = pl.DataFrame(
         {
-            "mailbox_owner": ["me@acme.com", "old.me@acme.com", "sent@acme.com", "late@acme.com"],
-            "from_address": ["ana@client.com", "zed@acme.com", "sent@acme.com", "ana@client.com"],
-            "sent_at": [b.at("2026-03-01"), b.at("2026-05-01"), b.at("2026-05-01"), b.at("2026-05-01")],
+            "message_key": ["m1", "m2", "m3", "m4", "m5"],
+            "mailbox_owner": ["me@acme.com", "old.me@acme.com", "sent@acme.com", "late@acme.com", "boss@acme.com"],
+            "from_address": ["ana@client.com", "zed@acme.com", "sent@acme.com", "ana@client.com", "pa@acme.com"],
+            "sent_at": [
+                b.at("2026-03-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-02"),
+            ],
         },
         schema_overrides={"sent_at": b.TS},
+    )
+    recipients = b.recipients(
+        [("m1", "me@acme.com"), ("m2", "me@acme.com"), ("m3", "x@y.org"), ("m4", "late@acme.com"), ("m5", "x@y.org")]
     )
     addresses = pl.DataFrame(
         {"address": ["me@acme.com", "old.me@acme.com", "sent@acme.com"], "person_id": ["me@acme.com"] * 2 + ["s@x"]}
     )
-    got = observed_inboxes(sightings, addresses, dt.date(2026, 5, 31))
-    # me's old address resolves to me; sent@ only holds its own mail (a sent-folder export); late@ is unresolved
+    got = observed_inboxes(sightings, recipients, addresses, dt.date(2026, 5, 31))
+    # me's old address resolves to me; sent@ only holds its own mail (a sent-folder export); boss@'s folder holds
+    # mail an assistant sent to others on the boss's behalf (not inbound); late@ is unresolved but received mail
     assert got.rows() == [("late@acme.com", b.at("2026-05-01")), ("me@acme.com", b.at("2026-05-01"))]
     # a window that ends before anything was received
-    assert observed_inboxes(sightings, addresses, dt.date(2026, 2, 1)).is_empty()
+    assert observed_inboxes(sightings, recipients, addresses, dt.date(2026, 2, 1)).is_empty()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.analytics.narrative import describe_network
+from pipelines.analytics.narrative import SENT_ONLY, describe_network
 from pipelines.analytics.params import SUB_SCORES
 
 
@@ -114,3 +114,14 @@ def test_wrapped_items_hang_under_their_text() -> None:
     assert all(len(line) <= 40 for line in lines)
     first = next(i for i, line in enumerate(lines) if line.startswith("  3. "))  # the long reconnect action
     assert lines[first + 1].startswith("     ") and lines[first + 1].strip()
+
+
+def test_a_sent_folder_alone_is_not_read_as_one_sided_networking() -> None:
+    """Without inbound mail, no two-way contact can be seen: say so instead of blaming the ego."""
+    row = health(engagement=0.0, breadth=0.0, reciprocity=0.1, real_world=0.0)
+    seen = describe_network(row, TIES.clear(), ALERTS.clear())
+    blind = describe_network(row, TIES.clear(), ALERTS.clear(), inbound_observed=False)
+    assert len(seen.weaknesses) == 4
+    assert blind.weaknesses == [SENT_ONLY, "Little real-world contact: 30% in person or by phone."]
+    assert "Pick two weak ties you value and book a 30-minute call with each this month." not in blind.actions
+    assert len(blind.actions) == 3
