@@ -233,7 +233,7 @@ class MeetingBuilder:
         again then, with them in it (until that day, without)."""
         days = (0, 1, 2, 3, 4) if self.rng.random() < 0.6 else (0, 2, 4)
         narrowing, since = self.plan.narrowing, self.plan.narrowing_since
-        periods = [(present, self.plan.start, None)]
+        periods: list[tuple[list[Person], dt.date, dt.date | None]] = [(present, self.plan.start, None)]
         if narrowing in present:
             before = [p for p in present if p is not narrowing]
             periods = [(before, self.plan.start, since - dt.timedelta(days=1)), (present, since, None)]
