@@ -46,7 +46,10 @@ def sparkline(values: list[float | None], low: float = 0.0, high: float = 100.0)
 
 
 def _pct(value: Any) -> str:
-    return "-" if value is None else f"{100 * float(value):.0f}%"
+    if value is None:
+        return "-"
+    share = float(value)
+    return "<1%" if 0 < share < 0.005 else f"{100 * share:.0f}%"
 
 
 def _num(value: Any, digits: int = 2) -> str:
@@ -310,7 +313,7 @@ def _ties_table(rows: list[dict[str, Any]], title: str, wide: bool, gap: int) ->
             str(r["days_since"]),
             _num(r["usual_gap_days"], 0),
             ("  " if wide else "\n").join(_mix(r)),
-            "-" if trend is None else f"{trend:+.0%}",
+            "-" if trend is None else f"{trend:+.0%}" if round(100 * trend) else "0%",
         ]
         table.add_row(*cells)
     return table
