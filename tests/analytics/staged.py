@@ -69,10 +69,10 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
     messages = b.messages([m for m, _ in rows])
     sightings = pl.concat(
         [
-            messages.select(mailbox_owner=pl.col("sender_id"), from_address="sender_id", sent_at="sent_at"),
+            messages.select("message_key", mailbox_owner="sender_id", from_address="sender_id", sent_at="sent_at"),
             b.recipients([r for _, r in rows])
             .join(messages, on="message_key")
-            .select(mailbox_owner="person_id", from_address="sender_id", sent_at="sent_at"),
+            .select("message_key", mailbox_owner="person_id", from_address="sender_id", sent_at="sent_at"),
         ]
     )
     tables = {
