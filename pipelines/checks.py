@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from pipelines.analytics.health import HEALTH_COLUMNS
 from pipelines.models import all_models
 from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -169,6 +170,16 @@ def build_checks(extra: list[TableChecks]) -> list[dg.AssetChecksDefinition]:
 
 _NOT_AUTOMATED = "alter_id not in (select person_id from staging.dim_person where is_automated)"
 
+_UNIT = (0.0, 1.0)
+_HEALTH_SHARES = [
+    c
+    for c in HEALTH_COLUMNS
+    if c.startswith(("score_", "share_"))
+    or c.endswith(("_share", "_share_prev", "_blau", "_balance", "_reciprocity"))
+    or c in ("gini", "efficiency", "bucket_gap")
+]
+"""Every share, index and sub-score of mart_network_health: each must lie in [0, 1] (or be null)."""
+
 MART_CHECKS = [
     TableChecks(
         table="marts.int_interactions",
@@ -180,25 +191,39 @@ MART_CHECKS = [
         table="marts.mart_ties",
         unique=("ego_id", "alter_id"),
         not_null=("ego_id", "alter_id", "strength", "tie_class", "last_contact"),
-        between={"strength": (0.0, 1.0), "reciprocity": (0.0, 1.0), "initiation_share": (0.0, 1.0)},
+        between={"strength": _UNIT, "reciprocity": _UNIT, "initiation_share": _UNIT},
         plausible_timestamps=("first_contact", "last_contact"),
         rules={"no_automated_alter": _NOT_AUTOMATED},
     ),
     TableChecks(
         table="marts.mart_ties_monthly",
         unique=("ego_id", "alter_id", "month"),
-        not_null=("ego_id", "alter_id", "month", "strength"),
-        between={"strength": (0.0, 1.0)},
+        not_null=("ego_id", "alter_id", "month", "as_of", "strength", "first_contact", "last_contact"),
+        between={"strength": _UNIT},
+        plausible_timestamps=("first_contact", "last_contact"),
+        rules={
+            "as_of_in_its_month": "as_of between month and last_day(month)",
+            "nothing_after_as_of": "last_contact < as_of + interval 1 day and first_contact <= last_contact",
+        },
     ),
     TableChecks(
         table="marts.mart_network_health",
         unique=("ego_id", "period", "month"),
-        not_null=("ego_id", "health_score"),
-        between={"health_score": (0.0, 100.0), "external_share": (0.0, 1.0), "real_world_share": (0.0, 1.0)},
+        not_null=("ego_id", "period", "month", "as_of", "is_active"),
+        between={
+            "health_score": (0.0, 100.0),
+            **dict.fromkeys(_HEALTH_SHARES, _UNIT),
+            "burt_constraint": (0.0, None),
+            "effective_size": (0.0, None),
+            "community_entropy": (0.0, None),
+        },
+        rules={"scored_when_active": "(health_score is not null) = is_active"},
     ),
     TableChecks(
         table="marts.mart_alerts",
         unique=("alert_id",),
         not_null=("alert_id", "kind", "ego_id", "reason", "suggested_action", "status"),
+        between={"priority": (0.0, 100.0)},
+        rules={"listed_status": "status in ('open', 'snoozed', 'dismissed')"},
     ),
 ]

@@ -1,12 +1,19 @@
-"""Great Expectations suites behind the asset checks: they pass on good tables and name what is wrong on bad ones."""
+"""Great Expectations suites behind the asset checks: they pass on good tables, name what is wrong on bad ones,
+and a failing blocking check stops the assets downstream of it."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
+import dagster as dg
 import duckdb
+import pytest
 
 from pipelines.checks import MART_CHECKS, TableChecks, evaluate
+from tests.analytics.staged import AS_OF, publish_home, stage_home
+from tiepulse.warehouse import connect
 
 TIES = next(c for c in MART_CHECKS if c.table == "marts.mart_ties")
 
@@ -59,3 +66,81 @@ def test_single_key_not_null() -> None:
     assert not passed
     assert details["column_values_to_be_unique[k]"].startswith("FAILED")
     assert details["column_values_to_not_be_null[k]"] == "FAILED (1 rows)"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small staged warehouse of tests.analytics.staged, with its marts published."""
+    return publish_home(tmp_path_factory.mktemp("published"))
+
+
+def _failed(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    checks = next(c for c in MART_CHECKS if c.table == table)
+    passed, details = evaluate(con, checks, AS_OF)
+    failed = {k for k, v in details.items() if str(v).startswith("FAILED")}
+    assert passed is not failed
+    return failed
+
+
+def test_published_marts_pass_and_broken_shares_fail(published: Path, tmp_path: Path) -> None:
+    shutil.copy(published / "warehouse.duckdb", tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    for checks in MART_CHECKS:
+        assert _failed(con, checks.table) == set(), checks.table
+    # the wrapped unsigned subtraction of the audit, and an out-of-range sub-score
+    con.execute(
+        "update marts.mart_network_health set email_reciprocity = -1.43e9, score_maintenance = 1.5 "
+        "where period = 'current'"
+    ).fetchall()
+    assert _failed(con, "marts.mart_network_health") == {
+        "column_values_to_be_between[email_reciprocity]",
+        "column_values_to_be_between[score_maintenance]",
+    }
+    con.execute("update marts.mart_network_health set health_score = null where period = 'current'").fetchall()
+    assert "column_values_to_be_in_set[rule_scored_when_active]" in _failed(con, "marts.mart_network_health")
+
+
+def test_monthly_history_timestamps_are_checked(published: Path, tmp_path: Path) -> None:
+    shutil.copy(published / "warehouse.duckdb", tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    month = "(select max(month) from marts.mart_ties_monthly)"
+    con.execute(f"update marts.mart_ties_monthly set as_of = as_of + 40 where month = {month}").fetchall()
+    con.execute(
+        "update marts.mart_ties_monthly set first_contact = timestamptz '1979-12-31' "
+        "where month = (select min(month) from marts.mart_ties_monthly)"
+    ).fetchall()
+    assert _failed(con, "marts.mart_ties_monthly") == {
+        "column_values_to_be_in_set[plausible_first_contact]",
+        "column_values_to_be_in_set[rule_as_of_in_its_month]",
+    }
+
+
+def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path))
+    monkeypatch.setenv("TIEPULSE_AS_OF", AS_OF.isoformat())
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    stage_home(tmp_path)
+    con = connect(tmp_path / "warehouse.duckdb")  # a broken clock in staging: the interactions inherit it
+    con.execute(
+        "insert into staging.stg_messages by name select 'old' as message_key, 'old' as message_id, "
+        "timestamptz '1985-01-01 10:00' as sent_at, 'me@acme.com' as sender_id, 1 as n_recipients, "
+        '[]::varchar[] as "references", false as is_reply, false as is_forward, false as is_automated, '
+        "1 as mailbox_count"
+    ).fetchall()
+    con.execute("insert into staging.stg_message_recipients values ('old', 'zed@acme.com', 'to')").fetchall()
+    con.close()
+
+    from pipelines.assets.analytics import analytics_assets
+    from pipelines.definitions import defs
+
+    keys = sorted(key for asset in analytics_assets for key in asset.keys)
+    result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=keys, raise_on_error=False
+    )
+    assert not result.success
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations[("marts/int_interactions", "quality")] is False
+    materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialised == {"marts/int_interactions", "marts/int_interaction_exclusions"}
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as check:
+        assert check.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone() == (2,)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import polars as pl
 import pytest
 
+from pipelines.analytics import AnalyticsParams
 from pipelines.file_import import import_paths
 from pipelines.models import all_models, build_model
 from tests.conftest import ENRON, requires_enron
@@ -75,8 +77,10 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
         compute_network_health,
         compute_ties,
         cooccurrence_edges,
+        describe_network,
         record_participants,
     )
+    from pipelines.assets.analytics import read_observed_inboxes
     from pipelines.marts_io import read_table
 
     staging = {
@@ -108,7 +112,8 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
     )
     edges = cooccurrence_edges(inter, participants, as_of)
     health = compute_network_health(ties, inter, staging["dim_person"], staging["stg_contacts"], as_of, None, edges)
-    alerts, _ = compute_alerts(ties, health, staging["dim_person"], as_of)
+    inboxes = read_observed_inboxes(enron, as_of, AnalyticsParams())
+    alerts, _ = compute_alerts(ties, health, staging["dim_person"], as_of, inbound_observed=inboxes)
     owners_with_mail_before = {
         r[0]
         for r in enron.execute(
@@ -116,6 +121,16 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
         ).fetchall()
     } & set(staging["stg_egos"].get_column("ego_id").to_list())
     assert set(health.get_column("ego_id").to_list()) == owners_with_mail_before
-    assert health.get_column("health_score").is_between(0, 100).all()
+    # by the end of 2001 the sent folders have gone quiet: one ego wrote in the last 90 days; the others are
+    # inactive and get no score (not a misleading 20/100 from "nothing overdue")
+    active = health.filter(pl.col("is_active"))
+    assert active.height == 1 and active.get_column("health_score").is_between(0, 100).all()
+    inactive = health.filter(~pl.col("is_active"))
+    assert inactive.get_column("health_score").is_null().all() and inactive.height == health.height - 1
+    text = describe_network(active, ties, alerts, inbound_observed=False).render()
+    assert "Only mail you sent is visible here" in text
+    assert "Only 0" not in text and "n/a" not in text and " 0 departments" not in text and " 0 two-way" not in text
     assert ties.get_column("strength").is_between(0, 1).all()
-    assert alerts.height > 0
+    # sent mail only: nobody's inbound mail is observed, so "they never answered" would be an artefact
+    assert inboxes.is_empty()
+    assert alerts.height > 0 and "one_sided_tie" not in alerts.get_column("kind").to_list()

@@ -92,29 +92,54 @@ def test_one_sided_ties_are_flagged(org: tuple[duckdb.DuckDBPyConnection, dict[s
 
 def test_bursts_raise_overload_and_narrowing_is_seen(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:
     con, truth = org
-    overloaded = {e for e, _ in _pairs(con, "overload")}
-    assert {b["ego"] for b in truth["burst"]} <= overloaded
-    assert len(overloaded) <= len(truth["burst"]) + 1
-    narrowing = {e for e, _ in _pairs(con, "narrowing")}
-    assert {n["ego"] for n in truth["narrowing"]} <= narrowing
+    # precision and recall 1: the planted egos, and nobody else
+    assert {e for e, _ in _pairs(con, "overload")} == {b["ego"] for b in truth["burst"]}
+    assert {e for e, _ in _pairs(con, "narrowing")} == {n["ego"] for n in truth["narrowing"]}
 
 
-def test_brokers_span_more_teams(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:
+def test_brokers_have_low_constraint_and_span_more_teams(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+) -> None:
     con, truth = org
-    brokers = [b["person"] for b in truth["brokers"]]
+    brokers = {b["person"] for b in truth["brokers"]}
+    ranked = [
+        r[0]
+        for r in con.execute(
+            "select ego_id from marts.mart_network_health where period = 'current' order by burt_constraint, ego_id"
+        ).fetchall()
+    ]
+    # Flag the lowest-constraint fifth of the organisation as brokers. Recall: the planted brokers are in it.
+    # Precision: they are at least three times as common in it as in the organisation; the others there are
+    # mostly commercial people whose many clients, from separate companies, are structural holes of their own.
+    flagged = set(ranked[: len(ranked) // 5])
+    hits = len(brokers & flagged)
+    assert hits / len(brokers) >= 0.8, sorted(ranked.index(b) + 1 for b in brokers)
+    assert hits / len(flagged) >= 3 * len(brokers) / len(ranked)
     rows = con.execute(
-        "select ego_id in (select unnest(?)) as broker, median(n_teams_reached), median(burt_constraint) "
+        "select ego_id in (select unnest(?)) as broker, median(n_teams_reached) "
         "from marts.mart_network_health where period = 'current' group by 1",
-        [brokers],
+        [sorted(brokers)],
     ).fetchall()
-    by_group = {broker: (teams, constraint) for broker, teams, constraint in rows}
-    assert by_group[True][0] > by_group[False][0]
+    teams = dict(rows)
+    assert teams[True] > teams[False]
 
 
 def test_monthly_history_and_alert_state(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:
     con, truth = org
     months = con.execute("select count(distinct month) from marts.mart_ties_monthly").fetchone()
     assert months is not None and months[0] >= truth["months"]
+    # the running month is evaluated at as_of: its rows are mart_ties
+    latest = con.execute(
+        "select count(*), max(abs(m.strength - t.strength)), bool_and(m.as_of = t.as_of) from marts.mart_ties t "
+        "join marts.mart_ties_monthly m using (ego_id, alter_id) where m.month = date_trunc('month', t.as_of)"
+    ).fetchone()
+    ties = con.execute("select count(*) from marts.mart_ties").fetchone()
+    assert latest is not None and ties is not None
+    assert latest[0] == ties[0] and latest[1] < 1e-9 and latest[2] is True
+    outside = con.execute(
+        "select count(*) from marts.mart_network_health where email_reciprocity not between 0 and 1"
+    ).fetchone()
+    assert outside == (0,)
     dupes = con.execute("select count(*) - count(distinct alert_id) from ops.alert_state").fetchone()
     assert dupes == (0,)
     logged = con.execute("select count(*) from marts.mart_alerts where status = 'open'").fetchone()

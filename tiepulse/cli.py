@@ -385,14 +385,15 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
     from tiepulse.insights import InsightError, ego_view, organisation, resolve_ego
     from tiepulse.reports import render_health, render_organisation
 
+    day = _as_of(as_of)
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
             who = resolve_ego(con, settings, ego)
             if who is None:
-                render_organisation(console, *organisation(con))
+                render_organisation(console, *organisation(con, settings, day), params_for(settings))
                 return
-            render_health(console, ego_view(con, settings, who, _as_of(as_of)), params_for(settings))
+            render_health(console, ego_view(con, settings, who, day), params_for(settings))
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
 
@@ -407,23 +408,26 @@ def ties(
     """The ties ranked by strength, with last contact, usual gap, channel mix and trend."""
     import polars as pl
 
-    from tiepulse.insights import InsightError, ego_view, resolve_ego
+    from tiepulse.insights import InsightError, ego_view, resolve_ego, resolve_person
     from tiepulse.reports import render_ties
 
+    day = _as_of(as_of)
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
             who = resolve_ego(con, settings, ego)
             if who is None:
                 raise InsightError("Several egos here: name one with --ego EMAIL (see `tiepulse health`).")
-            view = ego_view(con, settings, who, _as_of(as_of))
+            view = ego_view(con, settings, who, day)
+            alter = resolve_person(con, person) if person else None
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     shown = view.ties
-    if person:
-        shown = shown.filter(pl.col("alter_id") == person.strip().lower())
+    if alter is not None:
+        shown = shown.filter(pl.col("alter_id") == alter)
         if shown.height == 0:
-            raise _fail(f"{who} has no tie with {person} as of {view.as_of}")
+            known_as = f" (known as {alter})" if alter != (person or "").strip().lower() else ""
+            raise _fail(f"{who} has no tie with {person}{known_as} as of {view.as_of}")
     render_ties(console, shown, limit)
 
 
@@ -446,11 +450,12 @@ def alerts(
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
+    day = _as_of(as_of)
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
             who = resolve_ego(con, settings, ego)
-            frame = organisation(con)[1] if who is None else ego_view(con, settings, who, _as_of(as_of)).alerts
+            frame = organisation(con, settings, day)[1] if who is None else ego_view(con, settings, who, day).alerts
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     render_alerts(console, frame, output)
@@ -461,13 +466,16 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
 
     from pipelines.analytics import dismiss, snooze
     from pipelines.marts_io import read_table
+    from tiepulse.insights import published_as_of
 
     settings = _settings()
     with open_warehouse(settings.warehouse_path) as con:
         state = read_table(con, "ops.alert_state")
+        # Counted from the analysis date the alerts were computed at, not from the wall clock.
+        analysed = published_as_of(con) or settings.as_of
         try:
             if action == "snooze":
-                until = settings.as_of + dt.timedelta(days=days)
+                until = analysed + dt.timedelta(days=days)
                 state = snooze(state, alert_id, until)
             else:
                 state = dismiss(state, alert_id)
@@ -482,14 +490,20 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
                 "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
                 [row["status"][0], row["snoozed_until"][0], alert_id],
             ).fetchall()
-    what = f"snoozed until {row['snoozed_until'][0]}" if action == "snooze" else "dismissed"
+    what = (
+        f"snoozed until {row['snoozed_until'][0]}: {days} days after the analysis date {analysed}"
+        if action == "snooze"
+        else "dismissed"
+    )
     console.print(f"Alert {alert_id} {what}.")
 
 
 @alerts_app.command("snooze")
 def alerts_snooze(
     alert_id: Annotated[str, typer.Argument(help="The alert's id (first column of `tiepulse alerts`)")],
-    days: Annotated[int, typer.Option(min=1, help="Keep it quiet for this many days")] = 14,
+    days: Annotated[
+        int, typer.Option(min=1, help="Keep it quiet for this many days after the analysis date (the last refresh's)")
+    ] = 14,
 ) -> None:
     """Silence an alert until a date; it comes back afterwards if the condition still holds."""
     _change_alert(alert_id, "snooze", days)

@@ -1,8 +1,8 @@
 """What `tiepulse health | ties | alerts` show: published marts, or a fresh computation for another date.
 
-The marts hold everything as of the date of the last refresh. Asking for another ``--as-of`` recomputes the ego's
-ties, health and alerts in memory from ``marts.int_interactions`` with the same pure transforms (nothing is
-written), so a look back in time never disturbs what BI sees.
+The marts hold everything as of the date of the last refresh. Asking for another ``--as-of`` recomputes the ties,
+health and alerts (of one ego, or of the organisation) in memory from ``marts.int_interactions`` with the same pure
+transforms (nothing is written), so a look back in time never disturbs what BI sees.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pipelines.analytics import (
     cooccurrence_edges,
     record_participants,
 )
-from pipelines.assets.analytics import params_for
+from pipelines.analytics.monthly import month_start
+from pipelines.assets.analytics import params_for, read_observed_inboxes
 from pipelines.marts_io import read_table
 from tiepulse.settings import Settings
 
@@ -38,10 +39,13 @@ class EgoView:
     ties: pl.DataFrame
     alerts: pl.DataFrame
     history: pl.DataFrame
-    """Monthly health rows (month, health_score), oldest first."""
+    """Health by month (month, health_score), oldest first; the last point is the score at ``as_of``."""
+    inbound_observed: bool = True
+    """Whether mail sent to the ego is observed (an inbox, not only a sent folder): see analytics.coverage."""
 
 
-def _published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """The analysis date of the last refresh (the marts' as_of), or None before the first one."""
     if not _exists(con, "marts.mart_network_health"):
         return None
     rows = con.execute("select max(as_of) from marts.mart_network_health where period = 'current'").fetchall()
@@ -62,16 +66,21 @@ def egos(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("select ego_id from staging.stg_egos order by ego_id").fetchall()]
 
 
+def resolve_person(con: duckdb.DuckDBPyConnection, address: str) -> str:
+    """The person an address belongs to (any of their addresses or aliases, through identity resolution)."""
+    row = con.execute(
+        "select person_id from staging.int_addresses_resolved where address = lower(trim(?))", [address]
+    ).fetchall()
+    return row[0][0] if row else address.strip().lower()
+
+
 def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | None) -> str | None:
     """The ego asked for (by any of their addresses), the only ego, the config's only ego, or None (many)."""
     if not _exists(con, "staging.stg_egos"):
         raise InsightError("The warehouse has no data yet: run `tiepulse import PATH` or `make demo` first.")
     known = egos(con)
     if ego:
-        row = con.execute(
-            "select person_id from staging.int_addresses_resolved where address = lower(trim(?))", [ego]
-        ).fetchall()
-        person = row[0][0] if row else ego.strip().lower()
+        person = resolve_person(con, ego)
         if person not in known:
             raise InsightError(f"{ego} is not an ego (a mailbox owner) here; egos: {', '.join(known[:5])} ...")
         return person
@@ -83,31 +92,34 @@ def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | N
     return None
 
 
-def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as_of: dt.date | None) -> EgoView:
-    """The ego's health, ties and alerts at ``as_of`` (default: the published date)."""
-    published = _published_as_of(con)
+def _require_published(con: duckdb.DuckDBPyConnection) -> dt.date:
+    published = published_as_of(con)
     if published is None:
         raise InsightError("No analytics yet: run `tiepulse refresh` (or `tiepulse import PATH`) first.")
-    where_ego = "where ego_id = ?"
-    ego: list[object] = [ego_id]
-    history = (
-        read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'month'", ego)
-        .select("month", "health_score")
-        .sort("month")
-    )
-    if as_of is None or as_of == published:
-        return EgoView(
-            ego_id,
-            published,
-            read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'current'", ego),
-            read_table(con, "marts.mart_ties", where_ego, ego),
-            read_table(con, "marts.mart_alerts", where_ego, ego),
-            history,
-        )
+    return published
+
+
+@dataclass(frozen=True)
+class _Computed:
+    health: pl.DataFrame
+    ties: pl.DataFrame
+    alerts: pl.DataFrame
+
+
+def _compute(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: dt.date,
+    ego_id: str | None,
+    inboxes: pl.DataFrame | None = None,
+) -> _Computed:
+    """Health, ties and alerts at ``as_of``, in memory, for one ego (or all of them)."""
     params = params_for(settings)
-    inter = read_table(con, "marts.int_interactions", where_ego, ego)
+    args: list[object]
+    where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
+    inter = read_table(con, "marts.int_interactions", where, args)
     persons = read_table(con, "staging.dim_person")
-    contacts = read_table(con, "staging.stg_contacts", where_ego, ego)
+    contacts = read_table(con, "staging.stg_contacts", where, args)
     ties = compute_ties(inter, persons, contacts, as_of, params)
     participants = record_participants(
         read_table(con, "staging.stg_messages"),
@@ -116,16 +128,55 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
     )
     edges = cooccurrence_edges(inter, participants, as_of, params)
     health = compute_network_health(ties, inter, persons, contacts, as_of, params, edges)
-    state = read_table(con, "ops.alert_state", where_ego, ego)
-    alerts, _ = compute_alerts(ties, health, persons, as_of, params, state)
-    return EgoView(ego_id, as_of, health, ties, alerts, history.filter(pl.col("month") <= as_of))
+    state = read_table(con, "ops.alert_state", where, args)
+    inboxes = inboxes if inboxes is not None else read_observed_inboxes(con, as_of, params)
+    alerts, _ = compute_alerts(ties, health, persons, as_of, params, state, inboxes)
+    return _Computed(health, ties, alerts)
 
 
-def organisation(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Every ego's current health row and every open alert, for the organisation summary."""
-    if _published_as_of(con) is None:
-        raise InsightError("No analytics yet: run `tiepulse refresh` (or `tiepulse import PATH`) first.")
-    return (
-        read_table(con, "marts.mart_network_health", "where period = 'current'"),
-        read_table(con, "marts.mart_alerts", "where status = 'open'"),
-    )
+def _history(monthly: pl.DataFrame, current: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Month scores before ``as_of``'s month, then the score at ``as_of`` itself: the line ends where the report
+    does."""
+    now = current.select(month=pl.lit(month_start(as_of)), health_score=pl.col("health_score"))
+    earlier = monthly.filter(pl.col("month") < month_start(as_of)).select("month", "health_score")
+    return pl.concat([earlier, now], how="vertical_relaxed").sort("month")
+
+
+def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as_of: dt.date | None) -> EgoView:
+    """The ego's health, ties and alerts at ``as_of`` (default: the published date)."""
+    published = _require_published(con)
+    where_ego = "where ego_id = ?"
+    ego: list[object] = [ego_id]
+    monthly = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'month'", ego)
+    day = as_of or published
+    inboxes = read_observed_inboxes(con, day, params_for(settings))
+    observed = ego_id in inboxes.get_column("ego_id").to_list()
+    if day == published:
+        health = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'current'", ego)
+        return EgoView(
+            ego_id,
+            published,
+            health,
+            read_table(con, "marts.mart_ties", where_ego, ego),
+            read_table(con, "marts.mart_alerts", where_ego, ego),
+            _history(monthly, health, published),
+            observed,
+        )
+    computed = _compute(con, settings, day, ego_id, inboxes)
+    health, ties, alerts = computed.health, computed.ties, computed.alerts
+    return EgoView(ego_id, day, health, ties, alerts, _history(monthly, health, day), observed)
+
+
+def organisation(
+    con: duckdb.DuckDBPyConnection, settings: Settings | None = None, as_of: dt.date | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Every ego's health row and every open alert at ``as_of`` (default: the published date; another date is
+    computed in memory with ``settings``' thresholds, which takes a few seconds on a large warehouse)."""
+    published = _require_published(con)
+    if as_of is None or as_of == published:
+        return (
+            read_table(con, "marts.mart_network_health", "where period = 'current'"),
+            read_table(con, "marts.mart_alerts", "where status = 'open'"),
+        )
+    computed = _compute(con, settings or Settings(), as_of, None)
+    return computed.health, computed.alerts.filter(pl.col("status") == "open")

@@ -1,7 +1,8 @@
 """The analytics core: pure Polars functions (DataFrame or LazyFrame in, DataFrame out), no Dagster, no DuckDB.
 
 Order of use: ``build_interactions`` -> ``compute_ties`` (and ``compute_ties_monthly``) -> ``record_participants``
-+ ``cooccurrence_edges`` -> ``compute_network_health`` -> ``compute_alerts`` -> ``describe_network``.
++ ``cooccurrence_edges`` -> ``compute_network_health`` -> ``observed_inboxes`` + ``compute_alerts`` ->
+``describe_network``.
 Formulas and defaults: docs/metrics.md.
 """
 
@@ -14,6 +15,7 @@ from pipelines.analytics.brokerage import (
     record_participants,
     structural_holes,
 )
+from pipelines.analytics.coverage import observed_inboxes
 from pipelines.analytics.diversity import compute_diversity
 from pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
 from pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
@@ -46,6 +48,7 @@ __all__ = [
     "dismiss",
     "effective_size",
     "ego_network_edges",
+    "observed_inboxes",
     "record_participants",
     "snooze",
     "structural_holes",

@@ -1,8 +1,10 @@
 """Alerts: conditions worth action, ranked, explained in plain words, with a life-cycle that survives reruns.
 
 Kinds: ``neglected_tie``, ``one_sided_tie`` (per ego and alter), ``overload``, ``narrowing`` (per ego and
-month). ``alert_id`` is a hash of (kind, ego, alter or '', period or ''), so the same condition always has the
-same id.
+episode). ``alert_id`` is a hash of (kind, ego, alter or '', period or ''), so the same condition always has the
+same id. A network alert's period is the day its episode started: while the condition keeps holding, later runs
+reuse the id (and its snooze or dismissal); once it clears the episode is resolved, and a later return is a new
+episode with a new id.
 
 Life-cycle (``ops.alert_state``), applied at each ``as_of``:
 
@@ -13,7 +15,7 @@ previous status           condition holds             condition gone
 open                      open                        resolved
 snoozed, until > as_of    snoozed                     resolved
 snoozed, until <= as_of   open (re-raised)            resolved
-dismissed                 dismissed (never re-raised) dismissed
+dismissed                 dismissed (never re-raised) dismissed (tie alerts); resolved (network)
 resolved                  open (reopened)             resolved
 ========================  ==========================  =========================================
 
@@ -30,7 +32,9 @@ import polars as pl
 from pipelines.analytics.common import Frame, as_of_date, lazy
 from pipelines.analytics.params import AnalyticsParams
 
-ALERT_KINDS = ("neglected_tie", "one_sided_tie", "overload", "narrowing")
+TIE_KINDS = ("neglected_tie", "one_sided_tie")
+NETWORK_KINDS = ("overload", "narrowing")
+ALERT_KINDS = (*TIE_KINDS, *NETWORK_KINDS)
 STATUSES = ("open", "snoozed", "dismissed", "resolved")
 
 STATE_SCHEMA: dict[str, pl.DataType] = {
@@ -92,14 +96,19 @@ def compute_alerts(
     as_of: dt.date | dt.datetime,
     params: AnalyticsParams | None = None,
     previous_state: Frame | None = None,
+    inbound_observed: Frame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Alerts at ``as_of`` and the updated alert state.
 
     ``ties`` and ``health`` are :func:`compute_ties` and :func:`compute_network_health` at the same ``as_of``;
-    ``previous_state`` is the last returned state (None or empty on the first run).
+    ``previous_state`` is the last returned state (None or empty on the first run). ``inbound_observed`` lists
+    the egos (``ego_id``) whose inbound mail is observed (:func:`~pipelines.analytics.coverage.observed_inboxes`):
+    only they get one-sided alerts, since "never answered" means nothing where answers cannot be seen. None
+    means every ego's inbound mail is observed.
     """
     params = params or AnalyticsParams()
     day = as_of_date(as_of)
+    prev = _typed_state(previous_state)
     # Polars 2.1 can fail an internal assertion formatting strings of a many-chunk frame (seen on compute_ties'
     # output at 10M interactions); one contiguous chunk avoids it.
     ties = ties.collect() if isinstance(ties, pl.LazyFrame) else ties
@@ -107,13 +116,13 @@ def compute_alerts(
     candidates = pl.concat(
         [
             _neglected(lazy(ties), lazy(persons), params),
-            _one_sided(lazy(ties), params),
-            _overload(lazy(health), day, params),
-            _narrowing(lazy(health), day, params),
+            _one_sided(lazy(ties), params, None if inbound_observed is None else lazy(inbound_observed)),
+            _overload(lazy(health), params),
+            _narrowing(lazy(health), params),
         ],
         how="vertical",
     ).collect()
-    candidates = _with_ids(candidates).with_columns(
+    candidates = _with_ids(candidates, prev, day).with_columns(
         severity=pl.when(pl.col("priority") >= params.severity_high)
         .then(pl.lit("high"))
         .when(pl.col("priority") >= params.severity_medium)
@@ -121,7 +130,7 @@ def compute_alerts(
         .otherwise(pl.lit("low")),
         priority=pl.col("priority").round(1),
     )
-    state = _advance_state(candidates, previous_state, day)
+    state = _advance_state(candidates, prev, day)
     alerts = (
         candidates.join(
             state.select("alert_id", "status", "opened_at", "snoozed_until", "first_seen"),
@@ -262,10 +271,13 @@ def _neglected(ties: pl.LazyFrame, persons: pl.LazyFrame, params: AnalyticsParam
     )
 
 
-def _one_sided(ties: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
+def _one_sided(ties: pl.LazyFrame, params: AnalyticsParams, observed: pl.LazyFrame | None) -> pl.LazyFrame:
     """The ego reached out N times (within the window) and the alter never answered: no mail, meeting or call
-    from them, ever. Someone who answers now and then is not one-sided, however long the current streak."""
+    from them, ever. Someone who answers now and then is not one-sided, however long the current streak. Only
+    for egos whose inbound mail is ``observed`` (all when None)."""
     n = pl.col("n_unanswered")
+    if observed is not None:
+        ties = ties.join(observed.select("ego_id"), on="ego_id", how="semi")
     return ties.filter(
         pl.col("last_inbound_contact").is_null()
         & (n >= params.one_sided_min_attempts)
@@ -286,12 +298,13 @@ def _one_sided(ties: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     )
 
 
-def _network_alert(kind: str, day: dt.date) -> dict[str, pl.Expr]:
+def _network_alert(kind: str) -> dict[str, pl.Expr]:
+    """The key columns of a network alert; its period (the episode's first day) is set by :func:`_with_ids`."""
     return {
         "kind": pl.lit(kind),
         "ego_id": pl.col("ego_id"),
         "alter_id": pl.lit(None, dtype=pl.String),
-        "period": pl.lit(day.strftime("%Y-%m")),
+        "period": pl.lit(None, dtype=pl.String),
     }
 
 
@@ -305,11 +318,11 @@ def _network_tail() -> dict[str, pl.Expr]:
     }
 
 
-def _overload(health: pl.LazyFrame, day: dt.date, params: AnalyticsParams) -> pl.LazyFrame:
+def _overload(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     limit = params.overload_new_ties
     new = pl.col("new_ties_30d")
     return health.filter(new > limit).select(
-        **_network_alert("overload", day),
+        **_network_alert("overload"),
         priority=40.0 + 20.0 * ((new - limit) / limit).clip(upper_bound=1.0),
         reason=pl.format(
             "You started {} new two-way contacts in the last {} days (more than {}). "
@@ -323,11 +336,11 @@ def _overload(health: pl.LazyFrame, day: dt.date, params: AnalyticsParams) -> pl
     )
 
 
-def _narrowing(health: pl.LazyFrame, day: dt.date, params: AnalyticsParams) -> pl.LazyFrame:
+def _narrowing(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     now, before = pl.col("own_team_share"), pl.col("own_team_share_prev")
     rise = now - before
     return health.filter((now >= params.narrowing_share) & (rise >= params.narrowing_min_increase)).select(
-        **_network_alert("narrowing", day),
+        **_network_alert("narrowing"),
         priority=40.0 + 40.0 * (rise / 0.3).clip(upper_bound=1.0),
         reason=pl.format(
             "{}% of your contact in the last {} days was with your own team, up from {}%.",
@@ -342,20 +355,37 @@ def _narrowing(health: pl.LazyFrame, day: dt.date, params: AnalyticsParams) -> p
     )
 
 
-def _with_ids(candidates: pl.DataFrame) -> pl.DataFrame:
+def _with_ids(candidates: pl.DataFrame, prev: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """Ids and periods: a network alert continues the episode still unresolved in the state for its ego and
+    kind, else starts one on ``day``."""
+    episodes = (
+        prev.filter(pl.col("kind").is_in(NETWORK_KINDS) & (pl.col("status") != "resolved"))
+        .sort("last_seen", "opened_at", "alert_id", nulls_last=False)
+        .unique(["kind", "ego_id"], keep="last", maintain_order=True)
+        .select("kind", "ego_id", episode_id="alert_id", episode_period="period")
+    )
+    network = pl.col("kind").is_in(NETWORK_KINDS)
+    keyed = candidates.join(episodes, on=["kind", "ego_id"], how="left").with_columns(
+        period=pl.when(network).then(pl.coalesce("episode_period", pl.lit(day.isoformat()))).otherwise("period")
+    )
     ids = [
-        alert_id(kind, ego, alter, period)
-        for kind, ego, alter, period in candidates.select("kind", "ego_id", "alter_id", "period").iter_rows()
+        episode or alert_id(kind, ego, alter, period)
+        for kind, ego, alter, period, episode in keyed.select(
+            "kind", "ego_id", "alter_id", "period", "episode_id"
+        ).iter_rows()
     ]
-    return candidates.with_columns(alert_id=pl.Series(ids, dtype=pl.String))
+    return keyed.drop("episode_id", "episode_period").with_columns(alert_id=pl.Series(ids, dtype=pl.String))
 
 
 # --- life-cycle ---------------------------------------------------------------------------------------------
 
 
-def _advance_state(candidates: pl.DataFrame, previous: Frame | None, day: dt.date) -> pl.DataFrame:
+def _typed_state(previous: Frame | None) -> pl.DataFrame:
     prev = lazy(previous).collect() if previous is not None else empty_state()
-    prev = prev.select([pl.col(c).cast(t) for c, t in STATE_SCHEMA.items()])
+    return prev.select([pl.col(c).cast(t) for c, t in STATE_SCHEMA.items()])
+
+
+def _advance_state(candidates: pl.DataFrame, prev: pl.DataFrame, day: dt.date) -> pl.DataFrame:
     current = candidates.select("alert_id", "kind", "ego_id", "alter_id", "period").with_columns(present=pl.lit(True))
     merged = prev.join(current, on="alert_id", how="full", coalesce=True, suffix="_new").with_columns(
         present=pl.col("present").fill_null(False),
@@ -367,11 +397,13 @@ def _advance_state(candidates: pl.DataFrame, previous: Frame | None, day: dt.dat
     status, present = pl.col("status"), pl.col("present")
     today = pl.lit(day, dtype=pl.Date)
     snooze_active = (status == "snoozed") & (pl.col("snoozed_until") > today)
+    # A dismissed tie alert stays dismissed for good; a dismissed network alert only for its episode.
+    network = pl.col("kind").is_in(NETWORK_KINDS)
     new_status = (
-        pl.when(status == "dismissed")
+        pl.when((status == "dismissed") & (present | ~network))
         .then(pl.lit("dismissed"))
         .when(~present)
-        .then(pl.when(status.is_in(["open", "snoozed"])).then(pl.lit("resolved")).otherwise(status))
+        .then(pl.when(status.is_in(["open", "snoozed", "dismissed"])).then(pl.lit("resolved")).otherwise(status))
         .when(snooze_active)
         .then(pl.lit("snoozed"))
         .otherwise(pl.lit("open"))

@@ -40,7 +40,8 @@ def composition_indices(labelled: Frame, label: str, prefix: str) -> pl.LazyFram
     )
     return counts.group_by("ego_id").agg(
         **{
-            f"{prefix}_entropy": -(pl.col("p") * pl.col("p").log()).sum(),
+            # sum p ln(1/p): every term >= 0, so one group gives 0.0, never -0.0
+            f"{prefix}_entropy": (pl.col("p") * (1.0 / pl.col("p")).log()).sum(),
             f"{prefix}_blau": 1.0 - (pl.col("p") ** 2).sum(),
             f"{prefix}_groups": pl.len().cast(pl.Int32),
         }

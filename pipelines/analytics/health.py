@@ -31,6 +31,7 @@ BUCKET_ALLOCATION_TYPE = pl.List(
 HEALTH_COLUMNS: list[str] = [
     "ego_id",
     "as_of",
+    "is_active",
     "health_score",
     *[f"score_{s}" for s in SUB_SCORES],
     "n_ties",
@@ -124,7 +125,7 @@ def compute_network_health(
     health = health.with_columns(
         as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
         **{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING},
-    )
+    ).with_columns(is_active=pl.col("n_active_ties") > 0)
     return _with_scores(health, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
 
 
@@ -197,8 +198,9 @@ def _activity(recent: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     ego_started = (direction == "ego_initiated").sum()
     alter_started = (direction == "alter_initiated").sum()
     email = pl.col("channel") == "email"
-    sent = (email & (pl.col("actor") == "ego")).sum()
-    received = (email & (pl.col("actor") == "alter")).sum()
+    # Counts as signed integers: a boolean sum is unsigned, and sent - received would wrap below zero.
+    sent = (email & (pl.col("actor") == "ego")).cast(pl.Int64).sum()
+    received = (email & (pl.col("actor") == "alter")).cast(pl.Int64).sum()
     per_ego = recent.group_by("ego_id").agg(
         n_active_ties=pl.col("alter_id").n_unique().cast(pl.Int32),
         **{f"share_{c}": (pl.col("channel") == c).mean() for c in CHANNELS},
@@ -315,7 +317,10 @@ def _bucket_allocation(
 
 
 def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
-    """Sub-scores in [0, 1] and the weighted 0-100 score (weights: ``health_weights``)."""
+    """Sub-scores in [0, 1] and the weighted 0-100 score (weights: ``health_weights``).
+
+    An inactive ego (no contact in the activity window) has no network to score: every score is null.
+    """
 
     def capped(expr: pl.Expr) -> pl.Expr:
         return expr.fill_null(0.0).fill_nan(0.0).clip(0.0, 1.0)
@@ -327,7 +332,10 @@ def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
         "brokerage": pl.when(pl.col("burt_constraint").is_null())
         .then(0.0)
         .otherwise(capped(1.0 - pl.col("burt_constraint"))),
-        "reciprocity": 0.5 * capped(pl.col("reciprocal_share")) + 0.5 * capped(pl.col("initiation_balance")),
+        # Balance of initiative needs directed contacts; with none (only meetings and calls) two-way share alone.
+        "reciprocity": pl.when(pl.col("initiation_balance").is_null())
+        .then(capped(pl.col("reciprocal_share")))
+        .otherwise(0.5 * capped(pl.col("reciprocal_share")) + 0.5 * capped(pl.col("initiation_balance"))),
         "maintenance": pl.when(pl.col("n_watched").fill_null(0) > 0)
         .then(capped(1.0 - pl.col("n_overdue") / pl.col("n_watched")))
         .otherwise(1.0),
@@ -336,6 +344,7 @@ def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
         .then(1.0)
         .otherwise(params.overload_new_ties / pl.col("new_ties_30d").cast(pl.Float64)),
     }
-    health = health.with_columns(**{f"score_{k}": v.cast(pl.Float64) for k, v in scores.items()})
+    active = pl.col("is_active")
+    health = health.with_columns(**{f"score_{k}": pl.when(active).then(v.cast(pl.Float64)) for k, v in scores.items()})
     total = pl.sum_horizontal([params.health_weights[k] * pl.col(f"score_{k}") for k in SUB_SCORES])
-    return health.with_columns(health_score=(100.0 * total).round(1))
+    return health.with_columns(health_score=pl.when(active).then((100.0 * total).round(1)))

@@ -1,5 +1,8 @@
 """Monthly tie history: the tie at each month end, as if :func:`compute_ties` had run on that day.
 
+The month holding the analysis date is not over yet: it is evaluated at the analysis date, so its row equals
+``mart_ties`` (nothing after the analysis date counts).
+
 Built for incremental runs: interactions are folded once into per-month partial sums (each decayed to its
 own month end), the sums are accumulated per pair, and every requested month reads the latest accumulated
 month at or before it (an as-of join). Asking for one new month costs one pass over the interactions, not one
@@ -56,21 +59,33 @@ def month_end(day: dt.date) -> dt.date:
     return first_next - dt.timedelta(days=1)
 
 
+def month_cutoff(month: dt.date, as_of: dt.date | None) -> dt.date:
+    """The day a month is evaluated at: its last day, or ``as_of`` for the month still running."""
+    end = month_end(month)
+    return end if as_of is None else min(end, as_of)
+
+
 def compute_ties_monthly(
     interactions: Frame,
     months: list[dt.date],
     params: AnalyticsParams | None = None,
+    as_of: dt.date | None = None,
 ) -> pl.DataFrame:
     """Each pair at the end of each requested month (any day of a month names that month).
 
-    A pair appears from the month of its first interaction on; months before it are left out.
+    With ``as_of``, the month holding it is evaluated at ``as_of`` (equal to :func:`compute_ties` then) and a
+    month after it is refused. A pair appears from the month of its first interaction on; months before it
+    are left out.
     """
     params = params or AnalyticsParams()
     wanted = sorted({month_start(m) for m in months})
     if not wanted:
         return pl.DataFrame(schema=_empty_schema())
+    if as_of is not None and wanted[-1] > as_of:
+        raise ValueError(f"month {wanted[-1]:%Y-%m} starts after the analysis date {as_of}: nothing to evaluate")
+    cutoffs = [month_cutoff(m, as_of) for m in wanted]
     rate = math.log(2.0) / params.half_life_days
-    last_instant = as_of_instant(month_end(wanted[-1]))
+    last_instant = as_of_instant(cutoffs[-1])
     pair = ["ego_id", "alter_id"]
     data = lazy(interactions).filter(pl.col("occurred_at") <= pl.lit(last_instant, dtype=UTC_TS))
     _check_span(data, rate)
@@ -147,7 +162,7 @@ def compute_ties_monthly(
     month_frame = pl.LazyFrame(
         {
             "month": wanted,
-            "month_instant": [as_of_instant(month_end(m)) for m in wanted],
+            "month_instant": [as_of_instant(c) for c in cutoffs],
         },
         schema={"month": pl.Date, "month_instant": UTC_TS},
     )

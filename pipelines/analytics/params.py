@@ -113,7 +113,7 @@ class AnalyticsParams(BaseModel):
     """More new reciprocal ties in 30 days than this is overload."""
     narrowing_share: float = Field(default=0.6, gt=0, le=1)
     """Own-team share of volume that, once passed, can raise a narrowing alert."""
-    narrowing_min_increase: float = Field(default=0.15, ge=0, le=1)
+    narrowing_min_increase: float = Field(default=0.25, ge=0, le=1)
     """...when it rose by at least this much against the previous window."""
     target_strong_ties: int = Field(default=15, ge=1)
     """Strong ties for a full engagement sub-score (Dunbar's sympathy group, about 15)."""

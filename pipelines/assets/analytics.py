@@ -3,7 +3,9 @@
 Each asset reads staging (or upstream marts) from DuckDB as Arrow, calls a pure Polars transform from
 ``pipelines.analytics`` and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
 Monthly history (``mart_ties_monthly``, the monthly rows of ``mart_network_health``) is incremental: a month is
-recomputed only when the interactions up to its end changed, so a daily run does not rebuild all history.
+recomputed only when its fingerprint changed (the interactions up to its cut-off, the parameters, and for health
+the people's attributes and the contacts: ``pipelines.analytics.fingerprint``), so a daily run does not rebuild all
+history, and a changed threshold or directory rebuilds all of it.
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from pipelines.analytics import (
     compute_ties,
     compute_ties_monthly,
     cooccurrence_edges,
+    observed_inboxes,
     record_participants,
 )
-from pipelines.analytics.monthly import month_end, month_start
+from pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months, month_fingerprints
+from pipelines.analytics.monthly import month_cutoff, month_start
 from pipelines.marts_io import publish, read_table, replace_rows
 from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 from tiepulse.settings import Settings
@@ -121,26 +125,6 @@ def mart_ties(warehouse: WarehouseResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"rows": ties.height, "as_of": str(settings.as_of), **classes})
 
 
-def _months(interactions: pl.DataFrame, as_of: dt.date) -> list[dt.date]:
-    """Month starts from the first interaction's month to the analysis date's month."""
-    if interactions.height == 0:
-        return []
-    first = interactions.select(pl.col("occurred_at").min()).item().date()
-    months, month = [], month_start(first)
-    while month <= as_of:
-        months.append(month)
-        month = month_end(month) + dt.timedelta(days=1)
-    return months
-
-
-def _fingerprints(interactions: pl.DataFrame, months: list[dt.date], as_of: dt.date) -> dict[dt.date, str]:
-    """Per month: its cut-off and how many interactions lie before it; equal fingerprints, equal results."""
-    days = interactions.get_column("occurred_at").dt.date().sort()
-    cuts = [min(month_end(m), as_of) for m in months]
-    counts = days.search_sorted(pl.Series(cuts, dtype=pl.Date), side="right").to_list()
-    return {m: f"{cut}|{n}" for m, cut, n in zip(months, cuts, counts, strict=True)}
-
-
 def _reset_if_changed(con: duckdb.DuckDBPyConnection, table: str, history_key: str, columns: list[str]) -> None:
     """Drop an incremental table (and forget its months) when this version of tiepulse writes other columns."""
     schema, name = table.split(".")
@@ -181,8 +165,9 @@ def _record_history(
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
-    description="Each tie at the end of each month (strength, class, volume of the month): the history for "
-    "trend charts. Incremental: only months whose interactions changed are recomputed.",
+    description="Each tie at the end of each month (the month still running: at the analysis date; strength, "
+    "class, volume of the month): the history for trend charts. Incremental: only months whose inputs or "
+    "parameters changed are recomputed.",
 )
 def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
@@ -190,9 +175,12 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
         inter = read_table(con, "marts.int_interactions")
         _reset_if_changed(con, table, table, MONTHLY_COLUMNS)
-        fingerprints = _fingerprints(inter, _months(inter, settings.as_of), settings.as_of)
+        params = params_for(settings)
+        fingerprints = month_fingerprints(
+            inter, history_months(inter, settings.as_of), settings.as_of, history_context(params)
+        )
         stale = _stale_months(con, table, fingerprints)
-        history = compute_ties_monthly(inter, stale, params_for(settings))
+        history = compute_ties_monthly(inter, stale, params, settings.as_of)
         replace_rows(con, table, history, where="month in (select unnest(?::date[]))", params=[stale])
         _record_history(con, table, fingerprints, stale)
         rows = con.execute(f"select count(*) from {table}").fetchone()
@@ -250,10 +238,11 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
             settings.as_of, inter, persons, contacts, participants, params, read_table(con, "marts.mart_ties")
         ).with_columns(period=pl.lit("current"), month=pl.lit(month_start(settings.as_of)))
         _reset_if_changed(con, table, history_key, [*HEALTH_COLUMNS, "period", "month"])
-        fingerprints = _fingerprints(inter, _months(inter, settings.as_of), settings.as_of)
+        context = history_context(params, persons.select(PERSON_ATTRIBUTES), contacts)
+        fingerprints = month_fingerprints(inter, history_months(inter, settings.as_of), settings.as_of, context)
         stale = _stale_months(con, history_key, fingerprints)
         monthly = [
-            _health_at(min(month_end(m), settings.as_of), inter, persons, contacts, participants, params).with_columns(
+            _health_at(month_cutoff(m, settings.as_of), inter, persons, contacts, participants, params).with_columns(
                 period=pl.lit("month"), month=pl.lit(m)
             )
             for m in stale
@@ -276,26 +265,45 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
+def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
+    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts)."""
+    sightings = read_table(
+        con, "(select message_key, mailbox_owner, from_address, sent_at from staging.int_mail_sightings) s"
+    )
+    recipients = read_table(con, "(select message_key, person_id from staging.stg_message_recipients) r")
+    addresses = read_table(con, "(select address, person_id from staging.int_addresses_resolved) a")
+    return observed_inboxes(sightings, recipients, addresses, as_of, params)
+
+
 @dg.asset(
     key=["marts", "mart_alerts"],
-    deps=[_key("marts.mart_ties"), _key("marts.mart_network_health"), _key("staging.dim_person")],
+    deps=[
+        _key("marts.mart_ties"),
+        _key("marts.mart_network_health"),
+        _key("staging.dim_person"),
+        _key("staging.int_mail_sightings"),
+        _key("staging.stg_message_recipients"),
+        _key("staging.int_addresses_resolved"),
+    ],
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
-    description="Open and snoozed alerts as of the analysis date (neglected tie, one-sided tie, overload, "
-    "narrowing) with severity, a plain-language reason and a suggested action; the life-cycle lives in "
-    "ops.alert_state.",
+    description="Every alert condition holding at the analysis date (neglected tie, one-sided tie, overload, "
+    "narrowing) with its status (open, snoozed or dismissed), severity, a plain-language reason and a "
+    "suggested action; the life-cycle lives in ops.alert_state. Notify on status = 'open'.",
 )
 def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
+    params = params_for(settings)
     with warehouse.connect() as con:
         alerts, state = compute_alerts(
             read_table(con, "marts.mart_ties"),
             read_table(con, "marts.mart_network_health", "where period = 'current'"),
             read_table(con, "staging.dim_person"),
             settings.as_of,
-            params_for(settings),
+            params,
             read_table(con, "ops.alert_state"),
+            read_observed_inboxes(con, settings.as_of, params),
         )
         con.register("_alerts", alerts.to_arrow())
         con.register("_state", state.to_arrow())

@@ -150,42 +150,110 @@ def test_snooze_and_dismiss_refuse_unknown_ids() -> None:
         dismiss(state, "nope")
 
 
-def test_overload_and_narrowing_are_per_period() -> None:
+def burst(at: dt.datetime, tag: str, n: int = 25) -> list[dict[str, Any]]:
+    """Calls with ``n`` brand-new people of ego's own team on one day."""
+    return [
+        {"ego_id": EGO, "alter_id": f"{tag}{i}@acme.com", "occurred_at": at, "channel": "call", "actor": "both"}
+        for i in range(n)
+    ]
+
+
+def burst_persons(*tags: str) -> pl.DataFrame:
+    people: list[dict[str, Any]] = [
+        {"person_id": EGO, "team": "core"},
+        {"person_id": "out@x.com", "is_internal": False},
+    ]
+    people += [{"person_id": f"{tag}{i}@acme.com", "team": "core"} for tag in tags for i in range(25)]
+    return b.persons(people)
+
+
+def network_run(
+    rows: list[dict[str, Any]], day: dt.date, state: pl.DataFrame | None, persons: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    params = AnalyticsParams()
+    inter = b.interactions(rows)
+    ties = compute_ties(inter, persons, b.contacts([]), day, params)
+    health = compute_network_health(ties, inter, persons, b.contacts([]), day, params)
+    return compute_alerts(ties, health, persons, day, params, state)
+
+
+def test_overload_and_narrowing_explain_themselves() -> None:
     day = dt.date(2026, 3, 31)
-    at = dt.datetime(2026, 3, 30, tzinfo=dt.UTC)
     # 25 new people met in 30 days, all in ego's own team; before that, ego spent its time outside the team
-    people: list[dict[str, Any]] = [{"person_id": EGO, "team": "core"}] + [
-        {"person_id": f"p{i}@acme.com", "team": "core"} for i in range(25)
-    ]
-    people.append({"person_id": "out@x.com", "is_internal": False})
-    persons = b.persons(people)
-    rows = [
-        {"ego_id": EGO, "alter_id": f"p{i}@acme.com", "occurred_at": at, "channel": "call", "actor": "both"}
-        for i in range(25)
-    ]
+    rows = burst(dt.datetime(2026, 3, 30, tzinfo=dt.UTC), "p")
     rows += [
         {
             "ego_id": EGO,
             "alter_id": "out@x.com",
-            "occurred_at": at - dt.timedelta(days=120 + k),
+            "occurred_at": dt.datetime(2026, 3, 30, tzinfo=dt.UTC) - dt.timedelta(days=120 + k),
             "channel": "meeting",
             "actor": "both",
         }
         for k in range(10)
     ]
-    inter = b.interactions(rows)
-    params = AnalyticsParams()
-    ties = compute_ties(inter, persons, b.contacts([]), day, params)
-    health = compute_network_health(ties, inter, persons, b.contacts([]), day, params)
-    alerts, _ = compute_alerts(ties, health, persons, day, params, None)
+    alerts, _ = network_run(rows, day, None, burst_persons("p"))
     by_kind = {r["kind"]: r for r in alerts.iter_rows(named=True)}
-    assert by_kind["overload"]["alert_id"] == alert_id("overload", EGO, None, "2026-03")
+    # a network alert's period is the first day of its episode
+    assert by_kind["overload"]["period"] == "2026-03-31"
+    assert by_kind["overload"]["alert_id"] == alert_id("overload", EGO, None, "2026-03-31")
     assert by_kind["overload"]["reason"].startswith("You started 25 new two-way contacts in the last 30 days")
     # own-team share: 100% now, 0% in the previous 90 days
     assert by_kind["narrowing"]["reason"] == (
         "100% of your contact in the last 90 days was with your own team, up from 0%."
     )
-    assert by_kind["narrowing"]["alert_id"] == alert_id("narrowing", EGO, None, "2026-03")
+    assert by_kind["narrowing"]["alert_id"] == alert_id("narrowing", EGO, None, "2026-03-31")
+
+
+def overload_row(alerts: pl.DataFrame) -> dict[str, Any] | None:
+    rows = alerts.filter(pl.col("kind") == "overload").to_dicts()
+    assert len(rows) <= 1
+    return rows[0] if rows else None
+
+
+def test_a_network_alert_keeps_its_id_and_snooze_while_the_condition_holds() -> None:
+    start = dt.date(2026, 3, 20)
+    first_burst = burst(dt.datetime(2026, 3, 19, tzinfo=dt.UTC), "p")
+    persons = burst_persons("p", "q")
+    alerts, state = network_run(first_burst, start, None, persons)
+    first = overload_row(alerts)
+    assert first is not None and first["status"] == "open"
+    state = snooze(state, first["alert_id"], dt.date(2026, 5, 1))
+    # next month, the same 25 people are still new (first contact 18 days ago): the same episode, still snoozed
+    alerts, state = network_run(first_burst, dt.date(2026, 4, 6), state, persons)
+    same = overload_row(alerts)
+    assert same is not None and (same["alert_id"], same["status"]) == (first["alert_id"], "snoozed")
+    assert state.filter(pl.col("alert_id") == first["alert_id"])["status"].to_list() == ["snoozed"]
+    assert state.height == 1  # no second id for the same episode
+    # the burst is 31 days old: the condition cleared, the episode is resolved
+    alerts, state = network_run(first_burst, dt.date(2026, 4, 19), state, persons)
+    assert overload_row(alerts) is None
+    row = state.filter(pl.col("alert_id") == first["alert_id"]).row(0, named=True)
+    assert (row["status"], row["resolved_at"]) == ("resolved", dt.date(2026, 4, 19))
+    # a new burst later is a new episode: a new id, open, although the old snooze date has not passed
+    both = first_burst + burst(dt.datetime(2026, 4, 25, tzinfo=dt.UTC), "q")
+    alerts, state = network_run(both, dt.date(2026, 4, 26), state, persons)
+    again = overload_row(alerts)
+    assert again is not None and again["alert_id"] != first["alert_id"]
+    assert (again["status"], again["is_new"], again["period"]) == ("open", True, "2026-04-26")
+    assert again["alert_id"] == alert_id("overload", EGO, None, "2026-04-26")
+
+
+def test_a_dismissed_network_alert_holds_for_its_episode_only() -> None:
+    first_burst = burst(dt.datetime(2026, 3, 19, tzinfo=dt.UTC), "p")
+    persons = burst_persons("p", "q")
+    alerts, state = network_run(first_burst, dt.date(2026, 3, 20), None, persons)
+    first = overload_row(alerts)
+    assert first is not None
+    state = dismiss(state, first["alert_id"])
+    alerts, state = network_run(first_burst, dt.date(2026, 4, 6), state, persons)
+    same = overload_row(alerts)
+    assert same is not None and (same["alert_id"], same["status"]) == (first["alert_id"], "dismissed")
+    _, state = network_run(first_burst, dt.date(2026, 4, 19), state, persons)
+    assert state.filter(pl.col("alert_id") == first["alert_id"])["status"].to_list() == ["resolved"]
+    both = first_burst + burst(dt.datetime(2026, 4, 25, tzinfo=dt.UTC), "q")
+    alerts, _ = network_run(both, dt.date(2026, 4, 26), state, persons)
+    again = overload_row(alerts)
+    assert again is not None and again["alert_id"] != first["alert_id"] and again["status"] == "open"
 
 
 def test_someone_who_answers_now_and_then_is_not_one_sided() -> None:
@@ -204,3 +272,50 @@ def test_someone_who_answers_now_and_then_is_not_one_sided() -> None:
     )
     alerts, _ = run(rows, (START + dt.timedelta(days=131)).date())
     assert "one_sided_tie" not in alerts["kind"].to_list()
+
+
+def test_one_sided_alerts_need_the_egos_inbound_mail_to_be_observed() -> None:
+    inter = b.interactions(history())
+    ties = compute_ties(inter, PERSONS, b.contacts([]), DAY)
+    health = compute_network_health(ties, inter, PERSONS, b.contacts([]), DAY)
+    seen = pl.DataFrame({"ego_id": [EGO]})
+    unseen = pl.DataFrame({"ego_id": ["someone@else.com"]})
+    kinds = {
+        label: compute_alerts(ties, health, PERSONS, DAY, inbound_observed=frame)[0]["kind"].to_list()
+        for label, frame in (("seen", seen), ("unseen", unseen))
+    }
+    assert "one_sided_tie" in kinds["seen"]
+    # without an observed inbox, "never answered" cannot be told from "answers not imported"; neglect still counts
+    assert kinds["unseen"] == ["neglected_tie"]
+
+
+def test_observed_inboxes_are_mailboxes_holding_mail_to_their_owner() -> None:
+    from pipelines.analytics.coverage import observed_inboxes
+
+    sightings = pl.DataFrame(
+        {
+            "message_key": ["m1", "m2", "m3", "m4", "m5"],
+            "mailbox_owner": ["me@acme.com", "old.me@acme.com", "sent@acme.com", "late@acme.com", "boss@acme.com"],
+            "from_address": ["ana@client.com", "zed@acme.com", "sent@acme.com", "ana@client.com", "pa@acme.com"],
+            "sent_at": [
+                b.at("2026-03-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-01"),
+                b.at("2026-05-02"),
+            ],
+        },
+        schema_overrides={"sent_at": b.TS},
+    )
+    recipients = b.recipients(
+        [("m1", "me@acme.com"), ("m2", "me@acme.com"), ("m3", "x@y.org"), ("m4", "late@acme.com"), ("m5", "x@y.org")]
+    )
+    addresses = pl.DataFrame(
+        {"address": ["me@acme.com", "old.me@acme.com", "sent@acme.com"], "person_id": ["me@acme.com"] * 2 + ["s@x"]}
+    )
+    got = observed_inboxes(sightings, recipients, addresses, dt.date(2026, 5, 31))
+    # me's old address resolves to me; sent@ only holds its own mail (a sent-folder export); boss@'s folder holds
+    # mail an assistant sent to others on the boss's behalf (not inbound); late@ is unresolved but received mail
+    assert got.rows() == [("late@acme.com", b.at("2026-05-01")), ("me@acme.com", b.at("2026-05-01"))]
+    # a window that ends before anything was received
+    assert observed_inboxes(sightings, recipients, addresses, dt.date(2026, 2, 1)).is_empty()

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.analytics.diversity import compute_diversity
 from pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
-from pipelines.analytics.params import AnalyticsParams
+from pipelines.analytics.params import SUB_SCORES, AnalyticsParams
 from pipelines.analytics.ties import compute_ties
 from tests.analytics import builders as b
 
@@ -194,3 +194,39 @@ def test_overload_lowers_stability() -> None:
     h = health_of(rows)
     assert h["new_ties_30d"] == 25
     assert h["score_stability"] == pytest.approx(20 / 25)
+
+
+def test_email_reciprocity_when_the_ego_receives_more_than_it_sends() -> None:
+    # received 5, sent 2: 1 - |2 - 5| / 7 = 4/7 (counts are signed: 2 - 5 must not wrap around)
+    rows = [row("ana@acme.com", d, actor="alter", direction="alter_initiated") for d in (1, 2, 3, 4)]
+    rows += [row("cy@other.org", 5, actor="alter", direction="alter_initiated")]
+    rows += [row("ana@acme.com", 6), row("bob@acme.com", 7)]
+    h = health_of(rows)
+    assert h["email_reciprocity"] == pytest.approx(4 / 7)
+    only_received = health_of([row("ana@acme.com", 1, actor="alter", direction="alter_initiated")])
+    assert only_received["email_reciprocity"] == 0.0
+
+
+def test_an_ego_without_contact_in_the_window_is_not_scored() -> None:
+    # ties exist, but the last contact was 120 days ago (activity window: 90 days)
+    h = health_of([row("ana@acme.com", 120), row("ana@acme.com", 121, actor="alter")])
+    assert h["n_ties"] == 1 and h["n_active_ties"] == 0 and h["is_active"] is False
+    assert h["health_score"] is None
+    assert all(h[f"score_{s}"] is None for s in SUB_SCORES)
+    active = health_of([row("ana@acme.com", 10), row("ana@acme.com", 9, actor="alter")])
+    assert active["is_active"] is True and active["health_score"] is not None
+
+
+def test_reciprocity_without_directed_contacts_is_the_two_way_share() -> None:
+    # only meetings (mutual): nobody initiated anything, so the balance is unknown, not zero
+    h = health_of([row("ana@acme.com", 5, "meeting", "both", direction="mutual")])
+    assert h["initiation_share"] is None and h["initiation_balance"] is None
+    assert h["score_reciprocity"] == pytest.approx(h["reciprocal_share"]) == pytest.approx(1.0)
+
+
+def test_one_group_has_zero_entropy_not_minus_zero() -> None:
+    ties = pl.DataFrame(
+        {"ego_id": [EGO], "alter_team": ["a"], "alter_department": ["x"], "alter_domain": ["acme.com"]},
+    ).with_columns(alter_is_internal=pl.lit(True))
+    d = compute_diversity(ties).row(0, named=True)
+    assert str(d["team_entropy"]) == "0.0"

@@ -91,3 +91,20 @@ def test_month_counts_are_of_the_month_itself() -> None:
         (dt.date(2026, 3, 1), 1, 0, 0, 1, 2.5, 3),
     ]
     assert compute_ties_monthly(inter, []).is_empty()
+
+
+def test_the_running_month_is_evaluated_at_the_analysis_date() -> None:
+    inter = random_interactions(4)
+    as_of = dt.date(2025, 7, 9)  # mid-month: later July interactions exist and must not count
+    assert inter.filter(pl.col("occurred_at").dt.date() > as_of).height > 0
+    monthly = compute_ties_monthly(inter, [dt.date(2025, 6, 1), dt.date(2025, 7, 1)], as_of=as_of)
+    july = monthly.filter(pl.col("month") == dt.date(2025, 7, 1))
+    ties = compute_ties(inter, b.persons([]), b.contacts([]), as_of)
+    both = july.join(ties, on=["ego_id", "alter_id"], how="full", suffix="_t")
+    assert july.height == ties.height == both.height
+    assert (both["strength"] - both["strength_t"]).abs().max() < 1e-9  # type: ignore[operator]
+    assert (both["days_since"] == both["days_since_t"]).all() and (july["as_of"] == as_of).all()
+    june = monthly.filter(pl.col("month") == dt.date(2025, 6, 1))
+    assert (june["as_of"] == dt.date(2025, 6, 30)).all()  # a finished month keeps its last day
+    with pytest.raises(ValueError, match="starts after the analysis date"):
+        compute_ties_monthly(inter, [dt.date(2025, 8, 1)], as_of=as_of)

@@ -233,4 +233,12 @@ class ContactModel:
         person = pool.pick(self.rng)
         if person in exclude or not self.allowed(sender, person, day, channel):
             return None
+        if channel == "meeting" and not self.same_world(sender, exclude, person):
+            return None
         return person
+
+    def same_world(self, sender: Person, chosen: list[Person], person: Person) -> bool:
+        """A broker keeps the groups it bridges apart: each meeting it calls involves one team (and outsiders)."""
+        if sender.idx not in self.brokers or not person.internal:
+            return True
+        return all(other.team == person.team for other in chosen if other.internal)

@@ -164,19 +164,7 @@ class MeetingBuilder:
                     move_one=rng.random() < 0.35,
                 )
             if team.standup:
-                days = (0, 1, 2, 3, 4) if rng.random() < 0.6 else (0, 2, 4)
-                self.series(
-                    "standup",
-                    f"{team.name} standup",
-                    lead,
-                    list(team.members[1:]),
-                    start,
-                    9.5,
-                    15,
-                    byday=days,
-                    move_one=True,
-                    conference=self.online_link("meet"),
-                )
+                self.standups(team.name, [m for m in team.members if m.idx not in self.contacts.brokers])
         heads: dict[str, Person] = {}
         for team in self.org.teams.values():
             heads.setdefault(team.department, team.lead)
@@ -207,20 +195,23 @@ class MeetingBuilder:
             vacation_exdates=2,
             location=self.online_link("teams"),
         )
+        # A broker meets each bridged team on its own: one joint meeting would introduce the teams to each other
+        # and close the very holes the broker spans.
         for broker in self.plan.brokers:
-            self.series(
-                "sync",
-                "Cross-team sync",
-                broker.person,
-                list(broker.partners),
-                start + dt.timedelta(days=rng.randrange(10)),
-                14.0,
-                45,
-                interval=2,
-                accept_all=True,
-                vacation_exdates=1,
-                location=self.online_link("zoom"),
-            )
+            for team_name in broker.bridged_teams:
+                self.series(
+                    "sync",
+                    f"{broker.person.team} / {team_name} sync",
+                    broker.person,
+                    [p for p in broker.partners if p.team == team_name],
+                    start + dt.timedelta(days=rng.randrange(10)),
+                    rng.choice((11.0, 14.0, 15.5)),
+                    45,
+                    interval=2,
+                    accept_all=True,
+                    vacation_exdates=1,
+                    location=self.online_link("zoom"),
+                )
         for meeter in self.plan.meeters:
             partners = self.contacts.team[meeter.idx].people[:3] + self.contacts.cross[meeter.idx].people[:2]
             for partner in partners:
@@ -235,6 +226,31 @@ class MeetingBuilder:
                     accept_all=True,
                     vacation_exdates=1,
                 )
+
+    def standups(self, team_name: str, present: list[Person]) -> None:
+        """The team's daily (or Mon/Wed/Fri) standup. Brokers are not in ``present``: their mornings go to the
+        teams they bridge. The narrowing person joins only when the narrowing starts, so the standup is sent
+        again then, with them in it (until that day, without)."""
+        days = (0, 1, 2, 3, 4) if self.rng.random() < 0.6 else (0, 2, 4)
+        narrowing, since = self.plan.narrowing, self.plan.narrowing_since
+        periods: list[tuple[list[Person], dt.date, dt.date | None]] = [(present, self.plan.start, None)]
+        if narrowing in present:
+            before = [p for p in present if p is not narrowing]
+            periods = [(before, self.plan.start, since - dt.timedelta(days=1)), (present, since, None)]
+        for people, first_day, last_day in periods:
+            self.series(
+                "standup",
+                f"{team_name} standup",
+                people[0],
+                people[1:],
+                first_day,
+                9.5,
+                15,
+                byday=days,
+                last_day=last_day,
+                move_one=True,
+                conference=self.online_link("meet"),
+            )
 
     def planted_tie(self, tie: PlantedTie) -> None:
         """Internal pairs meet every two weeks; external ones about monthly on a video call."""

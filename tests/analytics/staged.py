@@ -1,0 +1,129 @@
+"""A tiny staged warehouse for the asset and report tests: the staging tables the analytics assets read, written
+from the hand-made frames of ``builders``, and a helper that materialises the analytics assets on it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.assets.analytics import analytics_assets
+from pipelines.resources import WarehouseResource
+from tests.analytics import builders as b
+from tiepulse.warehouse import connect
+
+EGO, ANA, ZED, BOB = "me@acme.com", "ana@client.com", "zed@acme.com", "bob@acme.com"
+ANA_ALIAS = "ana.ruiz@client.com"
+"""Another address of Ana's (identity resolution maps it to ANA)."""
+AS_OF = dt.date(2026, 3, 12)
+START = dt.datetime(2025, 9, 1, 10, tzinfo=dt.UTC)
+
+
+def mail(key: str, at: dt.datetime, sender: str, to: str) -> tuple[dict[str, Any], tuple[str, str]]:
+    return {"message_key": key, "sent_at": at, "sender_id": sender, "n_recipients": 1}, (key, to)
+
+
+def corpus(extra: int = 0) -> list[tuple[dict[str, Any], tuple[str, str]]]:
+    """Ana and me write every 6 days (alternately) until six weeks before AS_OF; Bob and me weekly to AS_OF;
+    me writes Zed four times, unanswered. ``extra`` adds mails to Bob in AS_OF's month."""
+    last_ana = AS_OF - dt.timedelta(days=42)
+    rows = [
+        mail(f"a{k}", START + dt.timedelta(days=6 * k), *((EGO, ANA) if k % 2 else (ANA, EGO)))
+        for k in range((last_ana - START.date()).days // 6)
+    ]
+    rows += [
+        mail(f"b{k}", START + dt.timedelta(days=7 * k + 1), *((EGO, BOB) if k % 2 else (BOB, EGO)))
+        for k in range((AS_OF - START.date()).days // 7)
+    ]
+    rows += [mail(f"z{k}", START + dt.timedelta(days=150 + 5 * k), EGO, ZED) for k in range(4)]
+    rows += [mail(f"x{k}", dt.datetime(2026, 3, 2 + k, 11, tzinfo=dt.UTC), EGO, BOB) for k in range(extra)]
+    return rows
+
+
+def people(bob_team: str = "core") -> pl.DataFrame:
+    return b.persons(
+        [
+            {"person_id": EGO, "team": "core", "department": "eng", "is_ego": True},
+            {"person_id": ANA, "display_name": "Ana Ruiz", "is_internal": False},
+            {"person_id": ZED, "team": "core", "department": "eng"},
+            {"person_id": BOB, "team": bob_team, "department": "eng", "is_ego": True},
+        ]
+    )
+
+
+def stage_home(home: Path) -> None:
+    """A fresh warehouse under ``home`` with the staging tables written."""
+    con = connect(home / "warehouse.duckdb")
+    stage(con)
+    con.close()
+
+
+def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core") -> None:
+    """Write the staging tables the analytics assets read (as the SQL models would)."""
+    rows = corpus(extra)
+    messages = b.messages([m for m, _ in rows])
+    sightings = pl.concat(
+        [
+            messages.select("message_key", mailbox_owner="sender_id", from_address="sender_id", sent_at="sent_at"),
+            b.recipients([r for _, r in rows])
+            .join(messages, on="message_key")
+            .select("message_key", mailbox_owner="person_id", from_address="sender_id", sent_at="sent_at"),
+        ]
+    )
+    tables = {
+        "stg_messages": messages,
+        "stg_message_recipients": b.recipients([r for _, r in rows]),
+        "stg_events": b.events([]),
+        "stg_event_attendees": b.attendees([]),
+        "stg_manual_interactions": b.manual([]),
+        "stg_egos": b.egos([{"ego_id": EGO}, {"ego_id": BOB}]),
+        "stg_contacts": b.contacts([]),
+        "dim_person": people(bob_team),
+        "int_mail_sightings": sightings,
+        "int_addresses_resolved": pl.DataFrame(
+            {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS], "person_id": [EGO, ANA, ZED, BOB, ANA]}
+        ),
+    }
+    con.execute("create schema if not exists staging").fetchall()
+    for name, frame in tables.items():
+        con.register("_frame", frame.to_arrow())
+        con.execute(f"create or replace table staging.{name} as select * from _frame").fetchall()
+        con.unregister("_frame")
+
+
+def run_assets(instance: dg.DagsterInstance | None = None) -> dict[str, dict[str, Any]]:
+    """Materialise the analytics assets; metadata per asset name."""
+    result = dg.materialize(analytics_assets, instance=instance, resources={"warehouse": WarehouseResource()})
+    assert result.success
+    out = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
+        out[materialization.asset_key.path[-1]] = {k: v.value for k, v in materialization.metadata.items()}
+    return out
+
+
+def query(home: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def restage(home: Path, **changes: Any) -> None:
+    con = connect(home / "warehouse.duckdb")
+    stage(con, **changes)
+    con.close()
+
+
+def publish_home(home: Path) -> Path:
+    """``home`` staged and its analytics published as of AS_OF (the environment is restored afterwards)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TIEPULSE_HOME", str(home))
+        mp.setenv("TIEPULSE_AS_OF", AS_OF.isoformat())
+        mp.delenv("TIEPULSE_CONFIG", raising=False)
+        stage_home(home)
+        run_assets()
+    return home
