@@ -16,14 +16,15 @@ import pyarrow as pa
 
 from connectors.base import ImportContext, OwnerGuess, Page, Reject
 from connectors.mail import owner as owner_guess
-from connectors.mail.batches import Batch, Item, parse_batch
+from connectors.mail.batches import Batch, Item
+from connectors.mail.columnar import parse_batch
 from connectors.mail.reading import MBOX_FORMATS, Record, iter_records
 from connectors.mail.records import MessageParser
 from connectors.mail.workers import parse_in_workers
 from connectors.raw_schemas import MAIL_MESSAGES
 
 TABLE = "raw.mail_messages"
-BATCH = 1_000
+BATCH = 20_000
 """Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 FORMATS = ("mbox", "takeout", "mbox.gz", "maildir", "eml")

@@ -2,8 +2,8 @@
 
 Each worker builds one ``MessageParser`` at start-up (the import context and mailbox are picklable) and parses
 batches of ``(position, header block, folder)``; the parent keeps at most ``2 x workers`` batches in flight so
-memory stays bounded and pages come out in file order. Workers are forked where the platform allows it (cheap
-start, nothing to re-import); elsewhere the platform's default start method is used.
+memory stays bounded and pages come out in file order. Workers are spawned, not forked: a forked child of a
+process that has used Polars inherits its thread pool without the threads, and can hang.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from connectors.base import ImportContext
-from connectors.mail.batches import Batch, Item, parse_batch
+from connectors.mail.batches import Batch, Item
+from connectors.mail.columnar import parse_batch
 from connectors.mail.records import MessageParser
 
 _parser: MessageParser | None = None
@@ -31,8 +32,7 @@ def _parse_batch(items: list[Item]) -> Batch:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    return multiprocessing.get_context("spawn")
 
 
 def parse_in_workers(
