@@ -21,6 +21,7 @@ import duckdb
 from connectors.addresses import AddressNormaliser
 from connectors.base import ImportContext, OwnerGuess, Page, Plausibility
 from connectors.files import FileSource, discover
+from connectors.mail import parse_ahead
 from pipelines.loader import LoadResult, PageCommit, commit_pages, read_cursor
 from tiepulse.settings import Settings
 
@@ -153,17 +154,18 @@ def import_paths(
             outcome.result.add(result)
         pending.clear()
 
-    for source in sources:
-        outcome, commits = _plan_one(source, owner, ctx, settings, con)
-        report.files.append(outcome)
-        for item, reached, total in commits:
-            pending.append((item, outcome))
-            if sum(p.page.row_count for p, _ in pending) >= ctx.page_size:
-                flush()
-            if on_page is not None and reached is not None:
-                on_page(source, reached, total)
-    if pending:
-        flush()
+    with parse_ahead(sources, ctx):  # mail files are parsed in worker processes while earlier ones commit
+        for source in sources:
+            outcome, commits = _plan_one(source, owner, ctx, settings, con)
+            report.files.append(outcome)
+            for item, reached, total in commits:
+                pending.append((item, outcome))
+                if sum(p.page.row_count for p, _ in pending) >= ctx.page_size:
+                    flush()
+                if on_page is not None and reached is not None:
+                    on_page(source, reached, total)
+        if pending:
+            flush()
     return report
 
 

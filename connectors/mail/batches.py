@@ -1,4 +1,4 @@
-"""A batch of header blocks -> an Arrow table of ``raw.mail_messages`` rows plus the rejects.
+"""Records in batches, and a batch of header blocks -> an Arrow table of ``raw.mail_messages`` rows plus the rejects.
 
 This is the unit of work for both the in-process path and the worker processes (an Arrow table travels
 between processes as compact buffers, much cheaper than pickled row tuples). Within a batch, a Message-ID seen
@@ -8,13 +8,20 @@ twice keeps its first row; across batches the page builder (and the loader's ins
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 
-from connectors.base import Reject
+from connectors.base import ImportContext, Reject
+from connectors.mail import owner
+from connectors.mail.reading import Record, iter_records
 from connectors.mail.records import COLUMNS, KEY, MessageParser, Row
 from connectors.raw_schemas import MAIL_MESSAGES
 
+BATCH = 20_000
+"""Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""
 Item = tuple[str, bytes, str | None]
 """(position, header block, folder)"""
 Batch = tuple[pa.Table, list[Reject]]
@@ -22,6 +29,21 @@ Batch = tuple[pa.Table, list[Reject]]
 _SENT_AT = COLUMNS.index("sent_at")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def batch_size(ctx: ImportContext) -> int:
+    return max(1, min(BATCH, ctx.page_size))
+
+
+def batched(records: Iterator[Record], size: int) -> Iterator[tuple[list[Item], str]]:
+    """Records in batches of ``size``, each with the cursor after its last record."""
+    while batch := list(itertools.islice(records, size)):
+        yield [(position, block, folder) for position, block, folder, _ in batch], batch[-1][3]
+
+
+def head_batches(path: Path, fmt: str, size: int) -> list[tuple[list[Item], str]]:
+    """The first ``owner.SAMPLE`` messages of a file (owner inference reads them), in batches of ``size``."""
+    return list(batched(itertools.islice(iter_records(path, fmt), owner.SAMPLE), size))
 
 
 def rows_table(rows: list[Row]) -> pa.Table:

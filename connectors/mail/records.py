@@ -75,9 +75,9 @@ class MessageParser:
         self.owner = owner
         self.source = source
         self.source_file = source_file
-        lists = _address_lists(ctx)
-        self.pseudonymised = lists.normaliser.pseudonymised
-        self._addresses = lists.parse
+        self.lists = _address_lists(ctx)
+        self.pseudonymised = self.lists.normaliser.pseudonymised
+        self._addresses = self.lists.parse
 
     def reject(self, position: str, reason: str, detail: str, fields: dict[str, str]) -> Reject:
         return Reject(

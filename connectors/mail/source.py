@@ -1,9 +1,11 @@
 """``MailFileSource``: one mail file or folder as pages of ``raw.mail_messages`` rows, rejects and a cursor.
 
 ``source`` is ``takeout`` for Google Takeout, ``mbox`` for plain and gzip mbox, else the format (maildir,
-eml). ``source_file`` is the resolved path, so the same file named two ways quarantines nothing twice. Files
-smaller than ``PARALLEL_MIN_BYTES`` (or with ``ctx.workers`` = 1) are parsed in this process; larger mbox
-files are framed here and parsed in ``ctx.workers`` processes.
+eml). ``source_file`` is the resolved path, so the same file named two ways quarantines nothing twice. The head
+(the first ``owner.SAMPLE`` messages) of an mbox file of an import with a ``ParseAhead`` (``ctx.workers`` > 1)
+comes parsed from it. Past the head, files smaller than ``PARALLEL_MIN_BYTES`` (or with ``ctx.workers`` = 1) are
+parsed in this process; larger mbox files are framed here and parsed in the import's worker processes (without a
+``ParseAhead``, in ``ctx.workers`` processes of their own).
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.base import ImportContext, OwnerGuess, Page, Reject
 from connectors.mail import owner as owner_guess
-from connectors.mail.batches import Batch, Item, parse_batch
-from connectors.mail.reading import MBOX_FORMATS, Record, iter_records
+from connectors.mail.batches import Batch, Item, batch_size, batched, head_batches
+from connectors.mail.columnar import parse_batch
+from connectors.mail.reading import MBOX_FORMATS, iter_records
 from connectors.mail.records import MessageParser
-from connectors.mail.workers import parse_in_workers
+from connectors.mail.workers import ParsePool
 from connectors.raw_schemas import MAIL_MESSAGES
 
+if TYPE_CHECKING:
+    from connectors.mail.ahead import ParseAhead
+
 TABLE = "raw.mail_messages"
-BATCH = 1_000
-"""Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 FORMATS = ("mbox", "takeout", "mbox.gz", "maildir", "eml")
 _OWNER = MAIL_MESSAGES.get_field_index("mailbox_owner")
@@ -41,6 +47,8 @@ class MailFileSource:
         self.format = format
         self.source = "mbox" if format == "mbox.gz" else format
         self._head: tuple[ImportContext, list[tuple[Batch, str]]] | None = None
+        self.ahead: ParseAhead | None = None
+        """Set by the import's ``ParseAhead`` while it runs."""
 
     @property
     def source_file(self) -> str:
@@ -54,9 +62,12 @@ class MailFileSource:
         """The file's first ``owner.SAMPLE`` messages, parsed once in page-sized batches: owner inference reads
         them, and ``pages`` from the start of the file reuses them."""
         if self._head is None or self._head[0] != ctx:
-            records = itertools.islice(iter_records(self.path, self.format), owner_guess.SAMPLE)
-            parser = self._parser(ctx)
-            self._head = (ctx, [(parse_batch(parser, items), after) for items, after in self._batches(records, ctx)])
+            parsed = self.ahead.head(self, ctx) if self.ahead is not None else None
+            if parsed is None:
+                parser = self._parser(ctx)
+                head = head_batches(self.path, self.format, batch_size(ctx))
+                parsed = [(parse_batch(parser, items), after) for items, after in head]
+            self._head = (ctx, parsed)
         return self._head[1]
 
     def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
@@ -72,25 +83,24 @@ class MailFileSource:
             return False
         return self.path.stat().st_size >= PARALLEL_MIN_BYTES
 
-    @staticmethod
-    def _batches(records: Iterator[Record], ctx: ImportContext) -> Iterator[tuple[list[Item], str]]:
-        size = max(1, min(BATCH, ctx.page_size))
-        while batch := list(itertools.islice(records, size)):
-            yield [(position, block, folder) for position, block, folder, _ in batch], batch[-1][3]
+    def _parse(self, batches: Iterator[tuple[list[Item], str]], ctx: ImportContext) -> Iterator[tuple[Batch, str]]:
+        if self.ahead is not None and self._parallel(ctx):
+            yield from self.ahead.pool.parse_in_workers(batches, source=self.source, source_file=self.source_file)
+        elif self._parallel(ctx):
+            with ParsePool(ctx) as pool:
+                yield from pool.parse_in_workers(batches, source=self.source, source_file=self.source_file)
+        else:
+            parser = self._parser(ctx)
+            for items, after in batches:
+                yield parse_batch(parser, items), after
 
     def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
         problems: list[str] = []
         head: list[tuple[Batch, str]] = []
         if cursor is None and (head := self._head_batches(ctx)):
             cursor = head[-1][1]
-        records = iter_records(self.path, self.format, cursor, problems)
-        batches = self._batches(records, ctx)
-        rest: Iterable[tuple[Batch, str]]
-        if self._parallel(ctx):
-            rest = parse_in_workers(batches, ctx=ctx, source=self.source, source_file=self.source_file)
-        else:
-            parser = self._parser(ctx)
-            rest = ((parse_batch(parser, items), after) for items, after in batches)
+        batches = batched(iter_records(self.path, self.format, cursor, problems), batch_size(ctx))
+        rest = self._parse(batches, ctx)
         last = cursor
         for page in self._paginate(itertools.chain(head, rest), ctx.page_size, owner):
             last = page.cursor
@@ -111,23 +121,19 @@ class MailFileSource:
     def _paginate(self, parsed: Iterable[tuple[Batch, str]], page_size: int, owner: str) -> Iterator[Page]:
         tables: list[pa.Table] = []
         rejects: list[Reject] = []
-        seen: set[str] = set()
         count = 0
         last: str | None = None
         for (table, batch_rejects), after in parsed:
-            keys = table.column("message_key").to_pylist()
-            if seen.intersection(keys):  # a Message-ID repeated across batches of a page: keep the first
-                mask = [k not in seen for k in keys]
-                table = table.filter(pa.array(mask))
-                keys = [k for k, keep in zip(keys, mask, strict=True) if keep]
-            seen.update(keys)
+            if tables:  # a Message-ID repeated across batches of a page: keep the first
+                seen = pa.concat_arrays([t.column("message_key").combine_chunks() for t in tables])
+                table = table.filter(pc.invert(pc.is_in(table.column("message_key"), value_set=seen)))
             tables.append(table)
             rejects.extend(batch_rejects)
             count += table.num_rows + len(batch_rejects)
             last = after
             if count >= page_size:
                 yield self._page(tables, rejects, after, owner)
-                tables, rejects, seen, count = [], [], set(), 0
+                tables, rejects, count = [], [], 0
         if tables or rejects:
             yield self._page(tables, rejects, last, owner)
 

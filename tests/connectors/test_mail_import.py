@@ -8,10 +8,11 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
-from connectors.base import ImportContext, OwnerGuess
-from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks
+from connectors.base import ImportContext, OwnerGuess, Page
+from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks, parse_ahead
 from connectors.mail import source as mail_source
 from pipelines.loader import commit_page
 from tests.conftest import make_context
@@ -257,3 +258,78 @@ def test_worker_processes_give_the_same_pages(tmp_path: Path, monkeypatch: pytes
     for p, s in zip(parallel, serial, strict=True):
         assert p.rows["raw.mail_messages"].equals(s.rows["raw.mail_messages"])
     assert [r.key for p in parallel for r in p.rejects] == [r.key for p in serial for r in p.rejects]
+
+
+def test_a_page_keeps_the_last_row_of_a_repeated_key_and_never_a_present_one(
+    tmp_path: Path, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    [page] = MailFileSource(write_mbox(tmp_path / "a.mbox", 4), "mbox").pages("o@example.com", make_context(), None)
+    rows = page.rows["raw.mail_messages"]
+    commit_page(warehouse, Page(rows={"raw.mail_messages": rows.slice(0, 2)}), source="s", account="o", stream="x")
+    # Unique keys (the usual page): only the two keys not present yet are inserted, present rows are kept.
+    changed = rows.set_column(rows.schema.get_field_index("folder"), "folder", pa.array(["new"] * 4))
+    added = commit_page(warehouse, Page(rows={"raw.mail_messages": changed}), source="s", account="o", stream="x")
+    assert added.inserted == {"raw.mail_messages": 2}
+    folders = warehouse.execute("select folder from raw.mail_messages order by source_position").fetchall()
+    assert folders == [(None,), (None,), ("new",), ("new",)]
+    # A key twice in one page: its last row is the one offered.
+    warehouse.execute("delete from raw.mail_messages").fetchall()
+    twice = pa.concat_tables([rows.slice(0, 1), changed.slice(0, 1)])
+    added = commit_page(warehouse, Page(rows={"raw.mail_messages": twice}), source="s", account="o", stream="x")
+    assert added.inserted == {"raw.mail_messages": 1}
+    assert warehouse.execute("select folder from raw.mail_messages").fetchall() == [("new",)]
+
+
+def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from pipelines.file_import import import_paths
+    from tiepulse.settings import Settings
+    from tiepulse.warehouse import connect
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for i in range(7):
+        write_mbox(folder / f"box{i}.mbox", 40 * i + 1, sender=f"owner{i}@example.com")
+    shutil.copy(TRICKY, folder / "tricky.mbox")
+    data = gzip.compress(write_mbox(tmp_path / "plain.mbox", 300).read_bytes())
+    (folder / "cut.mbox.gz").write_bytes(data[: len(data) // 2])  # read up to the break, then quarantined
+    tables = {}
+    for workers in (1, 2):
+        home = tmp_path / f"home{workers}"
+        home.mkdir()
+        (home / "config.yaml").write_text(f"imports:\n  workers: {workers}\n")
+        settings = Settings(home=home, config_file=home / "config.yaml", as_of=dt.date(2026, 11, 1))
+        con = connect(settings.warehouse_path)
+        report = import_paths(con, [folder], settings)
+        assert [f.status for f in report.files] == ["imported"] * 9
+        tables[workers] = [
+            con.execute(f"select * exclude ({stamp}) from {table} order by all").fetchall()
+            for table, stamp in (
+                ("raw.mail_messages", "imported_at"),
+                ("ops.quarantine", "quarantined_at"),
+                ("ops.sync_state", "updated_at"),
+            )
+        ]
+        con.close()
+    assert tables[1] == tables[2]
+    rows, rejects, cursors = tables[2]
+    assert 6 + sum(40 * i + 1 for i in range(7)) < len(rows) < 6 + sum(40 * i + 1 for i in range(7)) + 300
+    assert len(cursors) == 9 and "unreadable_file" in {reject[5] for reject in rejects}
+
+
+def test_heads_of_upcoming_files_come_parsed_from_the_workers(tmp_path: Path) -> None:
+    paths = [write_mbox(tmp_path / f"box{i}.mbox", 30 * i + 5, sender=f"owner{i}@example.com") for i in range(6)]
+    ctx = make_context(workers=2)
+    sources = [MailFileSource(path, "mbox") for path in paths]
+    with parse_ahead(sources, ctx) as ahead:
+        guesses = [source.infer_owner(ctx) for source in sources]
+        assert ahead is not None and ahead.taken == len(sources) - 1
+        pages = [list(source.pages(f"owner{i}@example.com", ctx, None)) for i, source in enumerate(sources)]
+    assert all(source.ahead is None for source in sources)
+    alone = [MailFileSource(path, "mbox") for path in paths]
+    assert guesses == [source.infer_owner(make_context()) for source in alone]
+    for i, (source, ahead_pages) in enumerate(zip(alone, pages, strict=True)):
+        expected = list(source.pages(f"owner{i}@example.com", make_context(), None))
+        assert [p.cursor for p in ahead_pages] == [p.cursor for p in expected]
+        assert [p.rows["raw.mail_messages"] for p in ahead_pages] == [p.rows["raw.mail_messages"] for p in expected]
