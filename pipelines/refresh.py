@@ -47,10 +47,19 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
         value = materialization.metadata.get("rows")
         if value is not None and isinstance(value.value, int):
             rows[".".join(materialization.asset_key.path)] = value.value
-    failed = [
-        f"{'.'.join(e.asset_key.path)}:{e.check_name}" for e in result.get_asset_check_evaluations() if not e.passed
-    ]
+    failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
     summary = {"tables": len(rows), "failed_checks": failed, "dagster_run_id": result.run_id}
     with open_warehouse(Settings().warehouse_path) as con:
         log_finished_run(con, "refresh", started, "success" if result.success else "failure", summary)
     return RefreshResult(result.success, rows, failed, result.run_id)
+
+
+def describe_failure(evaluation: dg.AssetCheckEvaluation) -> str:
+    """``table:check``, with the expectations that failed, e.g. ``values_to_be_between[gini]: FAILED (1 rows)``."""
+    failed = [
+        f"{label}: {entry.value}"
+        for label, entry in evaluation.metadata.items()
+        if str(entry.value).startswith("FAILED")
+    ]
+    name = f"{'.'.join(evaluation.asset_key.path)}:{evaluation.check_name}"
+    return f"{name} ({'; '.join(failed)})" if failed else name

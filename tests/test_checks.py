@@ -140,6 +140,11 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations[("marts/int_interactions", "quality")] is False
+    from pipelines.refresh import describe_failure  # what `tiepulse refresh` prints for it
+
+    assert [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed] == [
+        "marts.int_interactions:quality (column_values_to_be_in_set[plausible_occurred_at]: FAILED (1 rows))"
+    ]
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialised == {"marts/int_interactions", "marts/int_interaction_exclusions"}
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as check:

@@ -233,10 +233,18 @@ def _concentration(active: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(rank=pl.int_range(1, pl.len() + 1).over("ego_id"))
     )
     return ranked.group_by("ego_id").agg(
-        top5_share=pl.col("volume").top_k(5).sum() / pl.col("volume").sum(),
-        gini=2.0 * (pl.col("rank") * pl.col("volume")).sum() / (pl.len() * pl.col("volume").sum())
-        - (pl.len() + 1) / pl.len(),
+        top5_share=_unit(pl.col("volume").top_k(5).sum() / pl.col("volume").sum()),
+        gini=_unit(
+            2.0 * (pl.col("rank") * pl.col("volume")).sum() / (pl.len() * pl.col("volume").sum())
+            - (pl.len() + 1) / pl.len()
+        ),
     )
+
+
+def _unit(share: pl.Expr) -> pl.Expr:
+    """A share that lies in [0, 1] by its formula, kept there: summed in another order, equal volumes give a
+    Gini of -2e-16 or a top-5 share of 1.0000000000000002, which the published table's range check rejects."""
+    return share.clip(0.0, 1.0)
 
 
 def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.LazyFrame:
@@ -312,7 +320,9 @@ def _bucket_allocation(
     )
     return joined.group_by("ego_id").agg(
         bucket_allocation=pl.struct(pl.col("bucket"), planned_share=pl.col("planned"), actual_share=pl.col("actual")),
-        bucket_gap=pl.when(pl.col("total").first() > 0).then(0.5 * (pl.col("planned") - pl.col("actual")).abs().sum()),
+        bucket_gap=pl.when(pl.col("total").first() > 0).then(
+            _unit(0.5 * (pl.col("planned") - pl.col("actual")).abs().sum())
+        ),
     )
 
 

@@ -131,6 +131,17 @@ def test_concentration_top5_and_gini() -> None:
     assert h["gini"] == pytest.approx(0.15)
 
 
+@pytest.mark.parametrize(("days", "n_alters"), [(3.46, 4), (9.01, 4), (21.22, 4), (10.49, 5), (25.29, 5)])
+def test_equal_volumes_keep_gini_and_top5_inside_unit_interval(days: float, n_alters: int) -> None:
+    # one group mail: equal decayed volumes, so G = 0 and the top 5 hold everything. Summed in another order,
+    # these ages gave G = -2e-16 (4 alters) and a top-5 share of 1.0000000000000002 (5), which the range check
+    # on the published table rejects.
+    alters = ["ana@acme.com", "bob@acme.com", "cy@other.org", "dee@acme.com", "eve@acme.com"][:n_alters]
+    h = health_of([row(a, days) for a in alters])
+    assert 0.0 <= h["gini"] <= 1e-12
+    assert h["top5_share"] == pytest.approx(1.0) and h["top5_share"] <= 1.0
+
+
 def test_own_team_share_now_and_before() -> None:
     rows = [
         row("ana@acme.com", 10),  # own team, now: weight 1
