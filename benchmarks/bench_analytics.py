@@ -33,7 +33,9 @@ import numpy as np
 import polars as pl
 
 from benchmarks.common import markdown_table, peak_rss_mb, timed
-from pipelines.analytics import (
+from tiepulse.core.params import CHANNELS
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.analytics import (
     INTERACTION_SCHEMA,
     AnalyticsParams,
     compute_alerts,
@@ -42,10 +44,8 @@ from pipelines.analytics import (
     compute_ties_monthly,
     cooccurrence_edges,
 )
-from pipelines.analytics.common import weight_expr
-from pipelines.analytics.params import CHANNELS
-from pipelines.marts_io import publish, read_table
-from tiepulse.warehouse import connect
+from tiepulse.pipelines.analytics.common import weight_expr
+from tiepulse.pipelines.marts_io import publish, read_table
 
 AS_OF = dt.date(2026, 10, 31)
 DAYS = 730

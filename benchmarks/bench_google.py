@@ -84,10 +84,10 @@ def run(messages: int, new: int, units_per_minute: float, batch_size: int) -> st
             TIEPULSE_GOOGLE_TOKEN_URI=fake.url + "/token",
             TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE=str(key),
         )
-        from connectors.google import google_sources
-        from pipelines.sync import sync_account
-        from tiepulse.settings import Settings
-        from tiepulse.warehouse import connect
+        from tiepulse.connectors.google import google_sources
+        from tiepulse.core.settings import Settings
+        from tiepulse.core.warehouse import connect
+        from tiepulse.pipelines.sync import sync_account
 
         settings = Settings()
         con = connect(settings.warehouse_path)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from benchmarks.common import markdown_table, peak_rss_mb, timed
 from benchmarks.gen_mbox import write_mbox
-from connectors.mail import bare_split
-from pipelines.file_import import import_paths
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.connectors.mail import bare_split
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.file_import import import_paths
 
 ENRON = Path(__file__).resolve().parents[2] / "shared" / "data" / "enron" / "sent_mail"
 

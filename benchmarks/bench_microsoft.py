@@ -64,10 +64,10 @@ def main() -> None:
     parser.add_argument("--no-pace", action="store_true", help="client ignores the budget and relies on 429s")
     args = parser.parse_args()
 
-    from connectors.microsoft import microsoft_sources
-    from pipelines.sync import sync_account
-    from tiepulse.settings import Settings
-    from tiepulse.warehouse import connect
+    from tiepulse.connectors.microsoft import microsoft_sources
+    from tiepulse.core.settings import Settings
+    from tiepulse.core.warehouse import connect
+    from tiepulse.pipelines.sync import sync_account
 
     work = Path(tempfile.mkdtemp(prefix="bench-ms-"))
     parent, child = mp.Pipe()

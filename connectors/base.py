@@ -13,7 +13,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from connectors.addresses import AddressNormaliser
+from tiepulse.connectors.addresses import AddressNormaliser
 
 RejectKind = Literal["message", "event", "csv_row"]
 
@@ -84,7 +84,7 @@ COPY_SCHEMA = pa.schema([("item_id", pa.string()), ("record_key", pa.string())])
 class Copies:
     """The source items of one scope (a mail folder, a calendar) that a page read, each naming the key of the row
     it carries: a message in Inbox and Sent Items of one mailbox is one row with two copies, and removing one copy
-    keeps the row (``pipelines.loader``). Item ids are unique within ``items`` (``COPY_SCHEMA``)."""
+    keeps the row (``tiepulse.pipelines.loader``). Item ids are unique within ``items`` (``COPY_SCHEMA``)."""
 
     table: str
     owner: str

@@ -41,9 +41,9 @@ import icalendar
 import recurring_ical_events
 from icalendar import Component
 
-from connectors.addresses import PSEUDONYM_PREFIX, AddressNormaliser, decode_name
-from connectors.base import ImportContext, OwnerGuess, Page, Reject
-from connectors.raw_schemas import to_table
+from tiepulse.connectors.addresses import PSEUDONYM_PREFIX, AddressNormaliser, decode_name
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject
+from tiepulse.connectors.raw_schemas import to_table
 
 FORMAT = "ics"
 SOURCE = "ics"
@@ -609,7 +609,7 @@ def parse_cursor(cursor: str | None) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class IcsFileSource:
-    """One .ics file (one or more VCALENDARs) as a ``connectors.files.FileSource``."""
+    """One .ics file (one or more VCALENDARs) as a ``tiepulse.connectors.files.FileSource``."""
 
     path: Path
     format: str = FORMAT

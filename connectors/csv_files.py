@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from connectors.addresses import X500_PREFIX, AddressNormaliser
-from connectors.base import ImportContext, OwnerGuess, Page, Reject, stable_hash
-from connectors.calendar_ics import canonical_owner
-from connectors.raw_schemas import to_table
+from tiepulse.connectors.addresses import X500_PREFIX, AddressNormaliser
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject, stable_hash
+from tiepulse.connectors.calendar_ics import canonical_owner
+from tiepulse.connectors.raw_schemas import to_table
 
 MANUAL_LOG = "manual_log_csv"
 DIRECTORY = "directory_csv"
@@ -321,7 +321,7 @@ class _RowError(Exception):
 
 @dataclass(slots=True)
 class CsvFileSource:
-    """One CSV file of a known kind as a ``connectors.files.FileSource``.
+    """One CSV file of a known kind as a ``tiepulse.connectors.files.FileSource``.
 
     ``kind`` is the format (``manual_log_csv`` / ``directory_csv`` / ``contacts_csv``) or its source name
     (``manual_log`` / ``directory`` / ``contacts``).

@@ -3,7 +3,7 @@
 A sync source reads one account. It has one or more streams (Gmail: one; Calendar: one per calendar; Graph mail:
 one per folder), and for each stream turns the last committed cursor into pages. Each page's cursor must be enough
 to resume after that page; the loader commits rows, removals, rejects and cursor together
-(``pipelines.sync.sync_account``), so a kill at any moment loses and doubles nothing.
+(``tiepulse.pipelines.sync.sync_account``), so a kill at any moment loses and doubles nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from connectors.base import Page
+from tiepulse.connectors.base import Page
 
 
 class SyncSource(Protocol):

@@ -15,9 +15,9 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from pipelines.analytics.health import HEALTH_COLUMNS
-from pipelines.models import all_models
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS
+from tiepulse.pipelines.models import all_models
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ROW_COUNT_FLOOR = 0.5
 """A table that falls below this share of its previous row count raises a warning."""

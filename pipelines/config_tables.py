@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from connectors.addresses import AddressNormaliser
-from tiepulse.settings import Config
-from tiepulse.warehouse import transaction
+from tiepulse.connectors.addresses import AddressNormaliser
+from tiepulse.core.settings import Config
+from tiepulse.core.warehouse import transaction
 
 
 def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: AddressNormaliser) -> None:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
-from pipelines.assets.google import google_accounts_sensor, google_assets, google_sync_job, google_sync_schedule
-from pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
-from pipelines.assets.models import model_assets
-from pipelines.assets.raw import raw_config, raw_files
-from pipelines.checks import MART_CHECKS, build_checks
-from pipelines.resources import WarehouseResource
+from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
+from tiepulse.pipelines.assets.google import (
+    google_accounts_sensor,
+    google_assets,
+    google_sync_job,
+    google_sync_schedule,
+)
+from tiepulse.pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
+from tiepulse.pipelines.assets.models import model_assets
+from tiepulse.pipelines.assets.raw import raw_config, raw_files
+from tiepulse.pipelines.checks import MART_CHECKS, build_checks
+from tiepulse.pipelines.resources import WarehouseResource
 
 all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
     raw_config,

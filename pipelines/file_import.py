@@ -8,22 +8,19 @@ start (rows already present are ignored, so nothing doubles).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from connectors.addresses import AddressNormaliser
-from connectors.base import ImportContext, OwnerGuess, Page, Plausibility
-from connectors.files import FileSource, discover
-from connectors.mail import parse_ahead
-from pipelines.loader import LoadResult, PageCommit, commit_pages, read_cursor
-from tiepulse.settings import Settings
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
+from tiepulse.connectors.files import FileSource, discover
+from tiepulse.connectors.mail import parse_ahead
+from tiepulse.core.import_context import build_import_context
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.loader import LoadResult, PageCommit, commit_pages, read_cursor
 
 ProgressCallback = Callable[[FileSource, int, int | None], None]
 """Called after each page with (source, position reached in bytes or records, total or None)."""
@@ -54,51 +51,6 @@ class ImportReport:
         for outcome in self.files:
             total.add(outcome.result)
         return total
-
-
-def subject_key(settings: Settings) -> bytes | None:
-    """The HMAC key for subjects and titles: the pseudonym key, else a random key kept (0600) in TIEPULSE_HOME."""
-    if not settings.config.privacy.keep_subject_hash:
-        return None
-    if settings.hmac_key is not None:
-        return settings.hmac_key
-    path = settings.home / "subject_hmac.key"
-    if not path.exists():
-        settings.home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
-
-
-def build_import_context(settings: Settings) -> ImportContext:
-    options = settings.config.imports
-    as_of = dt.datetime.combine(settings.as_of, dt.time(), tzinfo=dt.UTC)
-    earliest = dt.datetime.combine(options.earliest_plausible_date, dt.time(), tzinfo=dt.UTC)
-    window_end = as_of + dt.timedelta(days=options.calendar_window_days_ahead)
-    # The future starts after today (or the analysis date, when that is later), never at an earlier analysis date:
-    # analysing 2001 must not quarantine mail from 2002.
-    today = dt.datetime.now(dt.UTC)
-    latest = max(max(today, as_of) + dt.timedelta(days=options.future_tolerance_days), window_end)
-    identity = settings.config.identity
-    patterns = tuple(identity.automated_patterns) if settings.hmac_key else ()
-    normaliser = AddressNormaliser(
-        fold_gmail=identity.fold_gmail, hmac_key=settings.hmac_key, automated_patterns=patterns
-    )
-    egos = []
-    for ego in settings.config.egos:
-        ego_id = normaliser.normalise(ego.email)
-        egos += [(a, ego_id) for a in map(normaliser.normalise, [ego.email, *ego.addresses]) if a and ego_id]
-    return ImportContext(
-        ego_addresses=tuple(egos),
-        automated_patterns=patterns,
-        plausibility=Plausibility(earliest, latest),
-        calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),
-        fold_gmail=settings.config.identity.fold_gmail,
-        hmac_key=settings.hmac_key,
-        subject_key=subject_key(settings),
-        workers=options.workers or os.cpu_count() or 1,
-    )
 
 
 def _fingerprint(path: Path) -> str:

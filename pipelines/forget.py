@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from tiepulse.warehouse import transaction
+from tiepulse.core.warehouse import transaction
 
 API_TABLES: dict[str, tuple[str, str]] = {
     "gmail": ("raw.gmail_messages", "mailbox_owner"),

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import duckdb
 
-from connectors.google.gmail import GmailSource
-from connectors.sync_source import SyncSource
-from pipelines.loader import LoadResult
-from pipelines.sync import PageCallback, sync_account
+from tiepulse.connectors.google.gmail import GmailSource
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.sync import PageCallback, sync_account
 
 
 def stored_gmail_ids(con: duckdb.DuckDBPyConnection, owner: str, ids: list[str]) -> set[str]:

@@ -26,9 +26,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from connectors.base import Copies, Page, Removal
-from connectors.raw_schemas import SCHEMAS
-from tiepulse.warehouse import transaction
+from tiepulse.connectors.base import Copies, Page, Removal
+from tiepulse.connectors.raw_schemas import SCHEMAS
+from tiepulse.core.warehouse import transaction
 
 _MESSAGE_KEY = ("message_key", "mailbox_owner")
 _EVENT_KEY = ("event_key", "calendar_owner")

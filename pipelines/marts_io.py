@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from tiepulse.warehouse import transaction
+from tiepulse.core.warehouse import transaction
 
 
 def read_table(

@@ -16,9 +16,9 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from tiepulse.warehouse import PROJECT_ROOT, transaction
+from tiepulse.core.warehouse import PACKAGE_ROOT, transaction
 
-MODELS_DIR = PROJECT_ROOT / "dbt_like_models"
+MODELS_DIR = PACKAGE_ROOT / "dbt_like_models"
 _HEADER = re.compile(r"^--\s*(description|unique|not_null):\s*(.*)$")
 
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from pipelines.assets.raw import FILE_TABLES
-from tiepulse.runlog import log_finished_run
-from tiepulse.settings import Settings
-from tiepulse.warehouse import open_warehouse
+from tiepulse.core.runlog import log_finished_run
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import open_warehouse
+from tiepulse.pipelines.assets.raw import FILE_TABLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +25,7 @@ class RefreshResult:
 
 def refresh(*, include_file_import: bool = False) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks."""
-    from pipelines.definitions import defs  # the code location builds every asset at import
+    from tiepulse.pipelines.definitions import defs  # the code location builds every asset at import
 
     graph = defs.resolve_asset_graph()
     # API syncs are partitioned per account and run on their own (`tiepulse sync`); everything else is in.

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
 
 # Every asset that writes the warehouse runs in this pool; its limit (1) serialises DuckDB's single writer.
 WAREHOUSE_POOL = "duckdb_warehouse"

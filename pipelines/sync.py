@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import duckdb
 
-from connectors.base import Page
-from connectors.sync_source import SyncSource
-from pipelines.loader import LoadResult, commit_page, read_cursor
+from tiepulse.connectors.base import Page
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.pipelines.loader import LoadResult, commit_page, read_cursor
 
 PageCallback = Callable[[str, LoadResult], None]
 """Called after each committed page with (stream, that page's result)."""

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.base import ImportContext, Plausibility
-from tiepulse.warehouse import connect
+from tiepulse.connectors.base import ImportContext, Plausibility
+from tiepulse.core.warehouse import connect
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ENRON = SHARED / "data" / "enron"

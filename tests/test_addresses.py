@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.addresses import AddressNormaliser, decode_name
-from connectors.mail.address_lists import AddressLists
+from tiepulse.connectors.addresses import AddressNormaliser, decode_name
+from tiepulse.connectors.mail.address_lists import AddressLists
 
 
 @pytest.fixture

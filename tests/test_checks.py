@@ -11,9 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.checks import MART_CHECKS, TableChecks, evaluate
 from tests.analytics.staged import AS_OF, publish_home, stage_home
-from tiepulse.warehouse import connect
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.checks import MART_CHECKS, TableChecks, evaluate
 
 TIES = next(c for c in MART_CHECKS if c.table == "marts.mart_ties")
 
@@ -130,8 +130,8 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     con.execute("insert into staging.stg_message_recipients values ('old', 'zed@acme.com', 'to')").fetchall()
     con.close()
 
-    from pipelines.assets.analytics import analytics_assets
-    from pipelines.definitions import defs
+    from tiepulse.pipelines.assets.analytics import analytics_assets
+    from tiepulse.pipelines.definitions import defs
 
     keys = sorted(key for asset in analytics_assets for key in asset.keys)
     result = defs.resolve_job_def("refresh_warehouse").execute_in_process(
@@ -140,7 +140,7 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations[("marts/int_interactions", "quality")] is False
-    from pipelines.refresh import describe_failure  # what `tiepulse refresh` prints for it
+    from tiepulse.pipelines.refresh import describe_failure  # what `tiepulse refresh` prints for it
 
     assert [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed] == [
         "marts.int_interactions:quality (column_values_to_be_in_set[plausible_occurred_at]: FAILED (1 rows))"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tiepulse import cli
-from tiepulse.cli import app
+from tiepulse.cli import app as cli
+from tiepulse.cli.app import app
 
 MBOX = """From ana@acme.com Mon Mar  4 09:00:00 2024
 Message-ID: <1@acme.com>

@@ -18,13 +18,13 @@ from click.testing import Result
 from rich.console import Console
 from typer.testing import CliRunner
 
-from connectors.http.retry import RetryableError
 from tests.connectors.microsoft_support import ANN, BOB, configure, fake_server, seed
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
 from tests.fakes.microsoft_server import FakeMicrosoft
-from tiepulse import cli
-from tiepulse.cli import app
+from tiepulse.cli import app as cli
+from tiepulse.cli.app import app
+from tiepulse.connectors.http.retry import RetryableError
 
 __all__ = ["fake_server"]  # the fixture, re-exported for pytest
 
@@ -233,7 +233,7 @@ def test_retries_show_and_a_persistent_503_is_that_accounts_failure(google: Test
 
     # The bar says when it waits and why; it ends full.
     fake.add_fault("gmail.messages.list", "429", times=1, retry_after="0.2")
-    from tiepulse.cli_google import sync_google
+    from tiepulse.cli.google import sync_google
 
     out = io.StringIO()
     report = sync_google(google.settings, "gmail", None, Console(file=out, force_terminal=True, width=160))

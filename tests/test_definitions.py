@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.definitions import defs
+from tiepulse.pipelines.definitions import defs
 
 EXPECTED_ASSETS = {
     "raw/calendar_events",

@@ -8,12 +8,12 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.analytics import AnalyticsParams
-from pipelines.file_import import import_paths
-from pipelines.models import all_models, build_model
 from tests.conftest import ENRON, requires_enron
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.analytics import AnalyticsParams
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.models import all_models, build_model
 
 pytestmark = requires_enron
 
@@ -71,7 +71,7 @@ def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConnection) -> None:
-    from pipelines.analytics import (
+    from tiepulse.pipelines.analytics import (
         build_interactions,
         compute_alerts,
         compute_network_health,
@@ -80,8 +80,8 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
         describe_network,
         record_participants,
     )
-    from pipelines.assets.analytics import read_observed_inboxes
-    from pipelines.marts_io import read_table
+    from tiepulse.pipelines.assets.analytics import read_observed_inboxes
+    from tiepulse.pipelines.marts_io import read_table
 
     staging = {
         t: read_table(enron, f"staging.{t}")

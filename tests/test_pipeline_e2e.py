@@ -12,12 +12,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.config_tables import land_config
-from pipelines.file_import import build_import_context, import_paths
-from pipelines.refresh import refresh
+from tiepulse.core.import_context import build_import_context
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.config_tables import land_config
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.refresh import refresh
 from tiepulse.sample import generate_sample
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
 
 pytestmark = pytest.mark.slow
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.addresses import AddressNormaliser
-from pipelines.file_import import import_paths
-from pipelines.models import all_models, build_model
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.connectors.addresses import AddressNormaliser
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.models import all_models, build_model
 
 KEY = "test-only-pseudonym-key"
 

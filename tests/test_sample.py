@@ -28,9 +28,9 @@ import icalendar
 import pytest
 import recurring_ical_events
 
-from connectors.addresses import AddressNormaliser, decode_name
+from tiepulse.connectors.addresses import AddressNormaliser, decode_name
+from tiepulse.core.settings import load_config
 from tiepulse.sample import SampleSummary, generate_sample
-from tiepulse.settings import load_config
 
 SMALL = {"people": 60, "externals": 140, "months": 15, "seed": 11}
 

@@ -8,13 +8,13 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.addresses import AddressNormaliser
-from connectors.base import Page
-from connectors.raw_schemas import to_table
-from pipelines.config_tables import land_config
-from pipelines.loader import commit_page
-from pipelines.models import ModelError, all_models, build_model, load_model
-from tiepulse.settings import Config
+from tiepulse.connectors.addresses import AddressNormaliser
+from tiepulse.connectors.base import Page
+from tiepulse.connectors.raw_schemas import to_table
+from tiepulse.core.settings import Config
+from tiepulse.pipelines.config_tables import land_config
+from tiepulse.pipelines.loader import commit_page
+from tiepulse.pipelines.models import ModelError, all_models, build_model, load_model
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=UTC)

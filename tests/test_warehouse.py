@@ -11,12 +11,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from connectors.base import Page, Reject
-from connectors.raw_schemas import to_table
-from pipelines.loader import commit_page, read_cursor
-from tiepulse.runlog import log_finished_run, record_run
-from tiepulse.settings import ConfigError, Settings, load_config
-from tiepulse.warehouse import WarehouseError, connect, latest_version
+from tiepulse.connectors.base import Page, Reject
+from tiepulse.connectors.raw_schemas import to_table
+from tiepulse.core.runlog import log_finished_run, record_run
+from tiepulse.core.settings import ConfigError, Settings, load_config
+from tiepulse.core.warehouse import WarehouseError, connect, latest_version
+from tiepulse.pipelines.loader import commit_page, read_cursor
 
 
 def test_new_warehouse_has_layers_and_version(tmp_path: Path) -> None:

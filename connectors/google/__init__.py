@@ -1,17 +1,17 @@
 """Gmail and Google Calendar metadata connectors (see docs/connectors/google.md).
 
 ``google_sources(settings, source=..., account=...)`` lists the accounts (personal tokens, or service-account
-users) and builds one ``SyncSource`` per account and API; ``pipelines.sync.sync_account`` runs them.
+users) and builds one ``SyncSource`` per account and API; ``tiepulse.pipelines.sync.sync_account`` runs them.
 """
 
 from __future__ import annotations
 
-from connectors.google.auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
-from connectors.google.calendar import CalendarSource
-from connectors.google.errors import GoogleAuthError, GoogleError
-from connectors.google.gmail import GmailSource, SyncProgress
-from connectors.google.settings import GoogleOptions, GoogleSettings, load_options
-from connectors.google.sources import SOURCES, google_sources, list_accounts
+from tiepulse.connectors.google.auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
+from tiepulse.connectors.google.calendar import CalendarSource
+from tiepulse.connectors.google.errors import GoogleAuthError, GoogleError
+from tiepulse.connectors.google.gmail import GmailSource, SyncProgress
+from tiepulse.connectors.google.settings import GoogleOptions, GoogleSettings, load_options
+from tiepulse.connectors.google.sources import SOURCES, google_sources, list_accounts
 
 __all__ = [
     "CALENDAR_SCOPE",

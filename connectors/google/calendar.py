@@ -1,4 +1,4 @@
-"""Google Calendar events as pages for ``pipelines.sync.sync_account``: one stream per calendar.
+"""Google Calendar events as pages for ``tiepulse.pipelines.sync.sync_account``: one stream per calendar.
 
 Cursor (JSON, stream = the calendar id):
 
@@ -23,13 +23,13 @@ from typing import Any
 
 from googleapiclient.discovery import build
 
-from connectors.base import ImportContext, Page, Reject, StatusChange
-from connectors.google.client import GoogleCaller
-from connectors.google.errors import Gone, GoogleError, MalformedResponse
-from connectors.google.gmail import SyncProgress
-from connectors.google.mapping import EVENT_FIELDS, GCAL_TABLE, EventMapper
-from connectors.google.settings import CalendarOptions
-from connectors.raw_schemas import to_table
+from tiepulse.connectors.base import ImportContext, Page, Reject, StatusChange
+from tiepulse.connectors.google.client import GoogleCaller
+from tiepulse.connectors.google.errors import Gone, GoogleError, MalformedResponse
+from tiepulse.connectors.google.gmail import SyncProgress
+from tiepulse.connectors.google.mapping import EVENT_FIELDS, GCAL_TABLE, EventMapper
+from tiepulse.connectors.google.settings import CalendarOptions
+from tiepulse.connectors.raw_schemas import to_table
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from connectors.google.errors import (
+from tiepulse.connectors.google.errors import (
     ConcurrencyLimited,
     Gone,
     GoogleAuthError,
@@ -36,8 +36,8 @@ from connectors.google.errors import (
     MalformedResponse,
     NotFound,
 )
-from connectors.http.pacing import QuotaPacer
-from connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
+from tiepulse.connectors.http.pacing import QuotaPacer
+from tiepulse.connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 

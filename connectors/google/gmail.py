@@ -1,4 +1,4 @@
-"""Gmail mailbox metadata as pages for ``pipelines.sync.sync_account``: full sync once, then the history.
+"""Gmail mailbox metadata as pages for ``tiepulse.pipelines.sync.sync_account``: full sync once, then the history.
 
 Cursor (JSON in ``ops.sync_state.cursor``, stream ``messages``):
 
@@ -29,13 +29,13 @@ from typing import Any
 from googleapiclient.discovery import build
 from googleapiclient.http import HttpRequest
 
-from connectors.base import ImportContext, Page, Reject, Removal
-from connectors.google.client import GoogleCaller
-from connectors.google.errors import MalformedResponse, NotFound
-from connectors.google.mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
-from connectors.google.settings import GmailOptions
-from connectors.mail.batches import rows_table
-from connectors.mail.records import Row
+from tiepulse.connectors.base import ImportContext, Page, Reject, Removal
+from tiepulse.connectors.google.client import GoogleCaller
+from tiepulse.connectors.google.errors import MalformedResponse, NotFound
+from tiepulse.connectors.google.mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
+from tiepulse.connectors.google.settings import GmailOptions
+from tiepulse.connectors.mail.batches import rows_table
+from tiepulse.connectors.mail.records import Row
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tiepulse.settings import ConfigError, Settings
+from tiepulse.core.settings import ConfigError, Settings
 
 GMAIL_HOST = "https://gmail.googleapis.com"
 CALENDAR_HOST = "https://www.googleapis.com"

@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 from google.auth.credentials import Credentials
 
-from connectors.base import ImportContext
-from connectors.google.auth import (
+from tiepulse.connectors.base import ImportContext
+from tiepulse.connectors.google.auth import (
     SCOPES,
     Account,
     authorized_http,
@@ -24,22 +24,22 @@ from connectors.google.auth import (
     load_personal_credentials,
     personal_accounts,
 )
-from connectors.google.calendar import CalendarSource
-from connectors.google.client import GoogleCaller
-from connectors.google.errors import reconnect_hint
-from connectors.google.gmail import GmailSource
-from connectors.google.settings import GoogleOptions, GoogleSettings, load_options
-from connectors.http.pacing import QuotaPacer
-from connectors.http.retry import RetryPolicy
-from connectors.sync_source import SyncSource
-from tiepulse.settings import ConfigError, Settings
+from tiepulse.connectors.google.calendar import CalendarSource
+from tiepulse.connectors.google.client import GoogleCaller
+from tiepulse.connectors.google.errors import reconnect_hint
+from tiepulse.connectors.google.gmail import GmailSource
+from tiepulse.connectors.google.settings import GoogleOptions, GoogleSettings, load_options
+from tiepulse.connectors.http.pacing import QuotaPacer
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.settings import ConfigError, Settings
 
 SOURCES = ("gmail", "gcal")
 
 
 def directory_users(settings: Settings, ctx: ImportContext) -> list[str]:
     """Internal people of the configured directory CSV (``is_internal`` not false; ``internal_domains`` when set)."""
-    from connectors.csv_files import CsvFileSource
+    from tiepulse.connectors.csv_files import CsvFileSource
 
     path = settings.config.directory_file
     if path is None:
@@ -60,14 +60,14 @@ def directory_users(settings: Settings, ctx: ImportContext) -> list[str]:
 
 
 def _empty() -> pa.Table:
-    from connectors.raw_schemas import DIRECTORY
+    from tiepulse.connectors.raw_schemas import DIRECTORY
 
     return DIRECTORY.empty_table()
 
 
 def list_accounts(settings: Settings, options: GoogleOptions | None = None) -> list[Account]:
     """Every account tiepulse can sync: personal tokens first, then the service account's users."""
-    from pipelines.file_import import build_import_context
+    from tiepulse.core.import_context import build_import_context
 
     options = options or load_options(settings)
     endpoints = GoogleSettings()
@@ -96,7 +96,7 @@ def google_sources(
     retry: RetryPolicy | None = None,
 ) -> list[SyncSource]:
     """Sync sources for every account (or only ``account``) and API (or only ``source``: gmail | gcal)."""
-    from pipelines.file_import import build_import_context
+    from tiepulse.core.import_context import build_import_context
 
     if source is not None and source not in SOURCES:
         raise ValueError(f"unknown Google source {source!r}; expected one of {SOURCES}")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from connectors.base import ImportContext, Reject
-from connectors.mail import owner
-from connectors.mail.reading import Record, iter_records
-from connectors.mail.records import COLUMNS, KEY, MessageParser, Row
-from connectors.raw_schemas import MAIL_MESSAGES
+from tiepulse.connectors.base import ImportContext, Reject
+from tiepulse.connectors.mail import owner
+from tiepulse.connectors.mail.reading import Record, iter_records
+from tiepulse.connectors.mail.records import COLUMNS, KEY, MessageParser, Row
+from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
 
 BATCH = 20_000
 """Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""

@@ -14,11 +14,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from connectors.base import ImportContext, Reject, stable_hash
-from connectors.mail import headers, subjects
-from connectors.mail.address_lists import AddressLists
-from connectors.mail.dates import parse_date
-from connectors.raw_schemas import MAIL_MESSAGES
+from tiepulse.connectors.base import ImportContext, Reject, stable_hash
+from tiepulse.connectors.mail import headers, subjects
+from tiepulse.connectors.mail.address_lists import AddressLists
+from tiepulse.connectors.mail.dates import parse_date
+from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
 
 COLUMNS = tuple(MAIL_MESSAGES.names)
 Row = tuple[Any, ...]

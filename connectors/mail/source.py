@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connectors.base import ImportContext, OwnerGuess, Page, Reject
-from connectors.mail import owner as owner_guess
-from connectors.mail.batches import Batch, Item, batch_size, batched, head_batches
-from connectors.mail.columnar import parse_batch
-from connectors.mail.reading import MBOX_FORMATS, iter_records
-from connectors.mail.records import MessageParser
-from connectors.mail.workers import ParsePool
-from connectors.raw_schemas import MAIL_MESSAGES
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject
+from tiepulse.connectors.mail import owner as owner_guess
+from tiepulse.connectors.mail.batches import Batch, Item, batch_size, batched, head_batches
+from tiepulse.connectors.mail.columnar import parse_batch
+from tiepulse.connectors.mail.reading import MBOX_FORMATS, iter_records
+from tiepulse.connectors.mail.records import MessageParser
+from tiepulse.connectors.mail.workers import ParsePool
+from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
 
 if TYPE_CHECKING:
-    from connectors.mail.ahead import ParseAhead
+    from tiepulse.connectors.mail.ahead import ParseAhead
 
 TABLE = "raw.mail_messages"
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -38,7 +38,7 @@ _OWNER_FIELD = MAIL_MESSAGES.field(_OWNER)
 
 
 class MailFileSource:
-    """A claimed mail path (see ``connectors.mail.claims``) as a ``connectors.files.FileSource``."""
+    """A claimed mail path (see ``tiepulse.connectors.mail.claims``) as a ``tiepulse.connectors.files.FileSource``."""
 
     def __init__(self, path: Path, format: str) -> None:
         if format not in FORMATS:

@@ -19,10 +19,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from connectors.base import ImportContext
-from connectors.mail.batches import Batch, Item, head_batches
-from connectors.mail.columnar import parse_batches
-from connectors.mail.records import MessageParser
+from tiepulse.connectors.base import ImportContext
+from tiepulse.connectors.mail.batches import Batch, Item, head_batches
+from tiepulse.connectors.mail.columnar import parse_batches
+from tiepulse.connectors.mail.records import MessageParser
 
 Parsed = list[tuple[Batch, str]]
 """Parsed batches of one file, each with the cursor after it."""

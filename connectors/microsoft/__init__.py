@@ -2,23 +2,23 @@
 
 ``microsoft_sources(settings, source=..., account=...)`` builds one ``SyncSource`` per mailbox and kind
 (``outlook``: one delta stream per folder; ``outlook_calendar``: one calendarView delta stream), for
-``pipelines.sync.sync_account`` to commit page by page with the cursor.
+``tiepulse.pipelines.sync.sync_account`` to commit page by page with the cursor.
 """
 
 from __future__ import annotations
 
-from connectors.microsoft.auth import (
+from tiepulse.connectors.microsoft.auth import (
     AppTokenProvider,
     Connection,
     DelegatedTokenProvider,
     MicrosoftAuthError,
     TokenProvider,
 )
-from connectors.microsoft.calendar import OutlookCalendarSource
-from connectors.microsoft.graph import BatchRequest, GraphClient, GraphError, ResyncRequired
-from connectors.microsoft.mail import OutlookMailSource
-from connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings, load_options, load_settings
-from connectors.microsoft.sources import (
+from tiepulse.connectors.microsoft.calendar import OutlookCalendarSource
+from tiepulse.connectors.microsoft.graph import BatchRequest, GraphClient, GraphError, ResyncRequired
+from tiepulse.connectors.microsoft.mail import OutlookMailSource
+from tiepulse.connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings, load_options, load_settings
+from tiepulse.connectors.microsoft.sources import (
     SOURCES,
     MicrosoftConnection,
     connect,

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from connectors.http.pacing import QuotaPacer
-from connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
-from connectors.microsoft.auth import MicrosoftAuthError, TokenProvider
+from tiepulse.connectors.http.pacing import QuotaPacer
+from tiepulse.connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
+from tiepulse.connectors.microsoft.auth import MicrosoftAuthError, TokenProvider
 
 MAX_BATCH = 20
 RESYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})

@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import ImportContext, Reject, stable_hash
-from connectors.calendar_ics import title_hash, utc_iso
-from connectors.mail import subjects
-from connectors.mail.records import message_id, references
+from tiepulse.connectors.base import ImportContext, Reject, stable_hash
+from tiepulse.connectors.calendar_ics import title_hash, utc_iso
+from tiepulse.connectors.mail import subjects
+from tiepulse.connectors.mail.records import message_id, references
 
 MESSAGE_FIELDS = (
     "from",

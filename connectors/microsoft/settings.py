@@ -23,7 +23,7 @@ from typing import Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tiepulse.settings import ConfigError, Settings
+from tiepulse.core.settings import ConfigError, Settings
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"

@@ -7,22 +7,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from connectors.base import ImportContext
-from connectors.http.retry import RetryPolicy
-from connectors.microsoft.auth import (
+from tiepulse.connectors.base import ImportContext
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.connectors.microsoft.auth import (
     AppTokenProvider,
     Connection,
     DelegatedTokenProvider,
     MicrosoftAuthError,
     TokenProvider,
 )
-from connectors.microsoft.calendar import OutlookCalendarSource
-from connectors.microsoft.graph import GraphClient
-from connectors.microsoft.mail import OutlookMailSource
-from connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings, load_options, load_settings
-from connectors.microsoft.transport import GraphSession, trust_bundle
-from connectors.sync_source import SyncSource
-from tiepulse.settings import ConfigError, Settings
+from tiepulse.connectors.microsoft.calendar import OutlookCalendarSource
+from tiepulse.connectors.microsoft.graph import GraphClient
+from tiepulse.connectors.microsoft.mail import OutlookMailSource
+from tiepulse.connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings, load_options, load_settings
+from tiepulse.connectors.microsoft.transport import GraphSession, trust_bundle
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.settings import ConfigError, Settings
 
 SOURCES = ("outlook", "outlook_calendar")
 
@@ -128,7 +128,7 @@ def users_query(users_filter: str | None) -> tuple[str, dict[str, str] | None]:
 
 
 def _directory_mailboxes(path: Path | None, ctx: ImportContext) -> list[str]:
-    from connectors.csv_files import CsvFileSource
+    from tiepulse.connectors.csv_files import CsvFileSource
 
     if path is None:
         raise ConfigError("microsoft.mailboxes_from is 'directory' but the config has no directory_file")
@@ -155,7 +155,7 @@ def microsoft_sources(
 ) -> list[SyncSource]:
     """One source per mailbox and kind (``outlook``, ``outlook_calendar``), filtered by ``source`` / ``account``."""
     if ctx is None:
-        from pipelines.file_import import build_import_context  # the settings -> context rules live there
+        from tiepulse.core.import_context import build_import_context  # the settings -> context rules live there
 
         ctx = build_import_context(settings)
     wanted = source_name(source)

@@ -6,8 +6,9 @@ Order of use: ``build_interactions`` -> ``compute_ties`` (and ``compute_ties_mon
 Formulas and defaults: docs/metrics.md.
 """
 
-from pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
-from pipelines.analytics.brokerage import (
+from tiepulse.core.params import AnalyticsParams, AnalyticsParamsError
+from tiepulse.pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
+from tiepulse.pipelines.analytics.brokerage import (
     burt_constraint,
     cooccurrence_edges,
     effective_size,
@@ -15,14 +16,13 @@ from pipelines.analytics.brokerage import (
     record_participants,
     structural_holes,
 )
-from pipelines.analytics.coverage import observed_inboxes
-from pipelines.analytics.diversity import compute_diversity
-from pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
-from pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
-from pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly
-from pipelines.analytics.narrative import Narrative, describe_network
-from pipelines.analytics.params import AnalyticsParams, AnalyticsParamsError
-from pipelines.analytics.ties import TIE_COLUMNS, compute_ties
+from tiepulse.pipelines.analytics.coverage import observed_inboxes
+from tiepulse.pipelines.analytics.diversity import compute_diversity
+from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
+from tiepulse.pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
+from tiepulse.pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly
+from tiepulse.pipelines.analytics.narrative import Narrative, describe_network
+from tiepulse.pipelines.analytics.ties import TIE_COLUMNS, compute_ties
 
 __all__ = [
     "ALERT_COLUMNS",

@@ -29,8 +29,8 @@ import hashlib
 
 import polars as pl
 
-from pipelines.analytics.common import Frame, as_of_date, lazy
-from pipelines.analytics.params import AnalyticsParams
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.common import Frame, as_of_date, lazy
 
 TIE_KINDS = ("neglected_tie", "one_sided_tie")
 NETWORK_KINDS = ("overload", "narrowing")

@@ -20,9 +20,9 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.analytics.common import UTC_TS, Frame, as_of_instant, days_between, lazy, weight_expr
-from pipelines.analytics.params import AnalyticsParams
-from pipelines.analytics.ties import decay_expr
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, days_between, lazy, weight_expr
+from tiepulse.pipelines.analytics.ties import decay_expr
 
 _ATTENDING = ("accepted", "tentative")
 

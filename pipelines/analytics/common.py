@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.analytics.params import CHANNELS, AnalyticsParams
+from tiepulse.core.params import CHANNELS, AnalyticsParams
 
 Frame = pl.DataFrame | pl.LazyFrame
 UTC_TS = pl.Datetime("us", "UTC")

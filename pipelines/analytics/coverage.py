@@ -12,8 +12,8 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
-from pipelines.analytics.params import AnalyticsParams
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
 
 
 def observed_inboxes(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.analytics.common import Frame, lazy
+from tiepulse.pipelines.analytics.common import Frame, lazy
 
 DIVERSITY_COLUMNS: list[str] = [
     "n_teams_reached",

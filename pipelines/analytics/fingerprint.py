@@ -17,9 +17,9 @@ import json
 
 import polars as pl
 
-from pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
-from pipelines.analytics.monthly import month_cutoff, month_end, month_start
-from pipelines.analytics.params import AnalyticsParams
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
+from tiepulse.pipelines.analytics.monthly import month_cutoff, month_end, month_start
 
 PERSON_ATTRIBUTES = ("person_id", "domain", "is_internal", "team", "department")
 """The columns of ``dim_person`` that history depends on (not the per-person message counts, which move daily)."""

@@ -11,8 +11,9 @@ import datetime as dt
 
 import polars as pl
 
-from pipelines.analytics.brokerage import ego_network_edges, structural_holes
-from pipelines.analytics.common import (
+from tiepulse.core.params import CHANNELS, SUB_SCORES, AnalyticsParams
+from tiepulse.pipelines.analytics.brokerage import ego_network_edges, structural_holes
+from tiepulse.pipelines.analytics.common import (
     UTC_TS,
     Frame,
     as_of_date,
@@ -21,8 +22,7 @@ from pipelines.analytics.common import (
     lazy,
     weight_expr,
 )
-from pipelines.analytics.diversity import DIVERSITY_COLUMNS, compute_diversity
-from pipelines.analytics.params import CHANNELS, SUB_SCORES, AnalyticsParams
+from tiepulse.pipelines.analytics.diversity import DIVERSITY_COLUMNS, compute_diversity
 
 BUCKET_ALLOCATION_TYPE = pl.List(
     pl.Struct({"bucket": pl.String, "planned_share": pl.Float64, "actual_share": pl.Float64})

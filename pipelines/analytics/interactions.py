@@ -11,8 +11,8 @@ from functools import cache
 
 import polars as pl
 
-from pipelines.analytics.common import UTC_TS, Frame, lazy, weight_expr
-from pipelines.analytics.params import CHANNELS, AnalyticsParams
+from tiepulse.core.params import CHANNELS, AnalyticsParams
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, lazy, weight_expr
 
 INTERACTION_SCHEMA: dict[str, pl.DataType] = {
     "ego_id": pl.String(),

@@ -21,9 +21,9 @@ import math
 
 import polars as pl
 
-from pipelines.analytics.common import UTC_TS, Frame, as_of_instant, days_between, lazy, weight_expr
-from pipelines.analytics.params import AnalyticsParams
-from pipelines.analytics.ties import effective_volume_expr, strength_expr, tie_class_expr
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, days_between, lazy, weight_expr
+from tiepulse.pipelines.analytics.ties import effective_volume_expr, strength_expr, tie_class_expr
 
 MONTHLY_COLUMNS: list[str] = [
     "ego_id",

@@ -10,8 +10,8 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.analytics.common import Frame, lazy
-from pipelines.analytics.params import SUB_SCORES, AnalyticsParams
+from tiepulse.core.params import SUB_SCORES, AnalyticsParams
+from tiepulse.pipelines.analytics.common import Frame, lazy
 
 STRONG_SCORE = 0.7
 """A sub-score at or above this is named a strength."""

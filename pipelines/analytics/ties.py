@@ -21,7 +21,8 @@ import math
 
 import polars as pl
 
-from pipelines.analytics.common import (
+from tiepulse.core.params import CHANNELS, AnalyticsParams
+from tiepulse.pipelines.analytics.common import (
     DAY_US,
     UTC_TS,
     Frame,
@@ -31,7 +32,6 @@ from pipelines.analytics.common import (
     lazy,
     weight_expr,
 )
-from pipelines.analytics.params import CHANNELS, AnalyticsParams
 
 TIE_CLASSES = ("strong", "weak", "dormant", "new")
 

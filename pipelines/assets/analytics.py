@@ -1,7 +1,7 @@
 """The analytics layer as Dagster assets: interactions, ties, monthly history, network health and alerts.
 
 Each asset reads staging (or upstream marts) from DuckDB as Arrow, calls a pure Polars transform from
-``pipelines.analytics`` and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
+``tiepulse.pipelines.analytics`` and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
 Monthly history (``mart_ties_monthly``, the monthly rows of ``mart_network_health``) is incremental: a month is
 recomputed only when its fingerprint changed (the interactions up to its cut-off, the parameters, and for health
 the people's attributes and the contacts: ``pipelines.analytics.fingerprint``), so a daily run does not rebuild all
@@ -17,7 +17,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from pipelines.analytics import (
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines.analytics import (
     HEALTH_COLUMNS,
     MONTHLY_COLUMNS,
     AnalyticsParams,
@@ -30,12 +32,15 @@ from pipelines.analytics import (
     observed_inboxes,
     record_participants,
 )
-from pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months, month_fingerprints
-from pipelines.analytics.monthly import month_cutoff, month_start
-from pipelines.marts_io import publish, read_table, replace_rows
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
-from tiepulse.settings import Settings
-from tiepulse.warehouse import transaction
+from tiepulse.pipelines.analytics.fingerprint import (
+    PERSON_ATTRIBUTES,
+    history_context,
+    history_months,
+    month_fingerprints,
+)
+from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 STAGING_INPUTS = (
     "stg_messages",

@@ -1,7 +1,7 @@
 """Gmail and Google Calendar as Dagster assets, one partition per account.
 
 ``raw/gmail_messages`` and ``raw/gcal_events`` share the dynamic partitions ``google_accounts``; materialising a
-partition syncs that account (``pipelines.google_sync``), committing page by page, so one failing account fails
+partition syncs that account (``tiepulse.pipelines.google_sync``), committing page by page, so one failing account fails
 only its own run and shows red on its own partition. ``google_accounts_sensor`` keeps the partitions equal to the
 accounts tiepulse knows (personal tokens, ``google.users``; no call to Google), and ``google_sync_schedule``
 requests one run per account every morning, before the daily refresh rebuilds staging and marts.
@@ -16,11 +16,11 @@ from collections.abc import Sequence
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from connectors.google import google_sources, list_accounts
-from pipelines.google_sync import sync_google_source
-from pipelines.loader import LoadResult
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
-from tiepulse.settings import Settings
+from tiepulse.connectors.google import google_sources, list_accounts
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 google_accounts = dg.DynamicPartitionsDefinition(name="google_accounts")
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import dagster as dg
 
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
-from pipelines.sync import sync_account
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.pipelines.sync import sync_account
 
 mailbox_partitions = dg.DynamicPartitionsDefinition(name="microsoft_mailboxes")
 
@@ -20,7 +20,7 @@ mailbox_partitions = dg.DynamicPartitionsDefinition(name="microsoft_mailboxes")
 def _sync(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, source: str, table: str
 ) -> dg.MaterializeResult:
-    from connectors.microsoft.sources import microsoft_sources
+    from tiepulse.connectors.microsoft.sources import microsoft_sources
 
     settings = warehouse.settings()
     sources = microsoft_sources(settings, source=source, account=context.partition_key)
@@ -79,9 +79,9 @@ microsoft_sync_job = dg.define_asset_job(
 
 def configured_mailboxes() -> list[str]:
     """The mailboxes the settings name (app-only: config / directory / Graph; personal: the connected one)."""
-    from connectors.microsoft.sources import connect, mailboxes
-    from pipelines.file_import import build_import_context
-    from tiepulse.settings import Settings
+    from tiepulse.connectors.microsoft.sources import connect, mailboxes
+    from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.settings import Settings
 
     settings = Settings()
     return mailboxes(settings, connect(settings), build_import_context(settings))

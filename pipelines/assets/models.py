@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.models import Model, all_models, build_model
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.pipelines.models import Model, all_models, build_model
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 def _model_asset(model: Model) -> dg.AssetsDefinition:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.config_tables import land_config
-from pipelines.file_import import build_import_context, import_paths
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.core.import_context import build_import_context
+from tiepulse.pipelines.config_tables import land_config
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 FILE_TABLES = ("mail_messages", "calendar_events", "manual_interactions", "directory", "contacts")
 CONFIG_TABLES = ("config_egos", "config_aliases", "config_identity")

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.analytics.interactions import INTERACTION_SCHEMA
+from tiepulse.pipelines.analytics.interactions import INTERACTION_SCHEMA
 
 UTC = dt.UTC
 TS = pl.Datetime("us", "UTC")

@@ -12,10 +12,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.assets.analytics import analytics_assets
-from pipelines.resources import WarehouseResource
 from tests.analytics import builders as b
-from tiepulse.warehouse import connect
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.assets.analytics import analytics_assets
+from tiepulse.pipelines.resources import WarehouseResource
 
 EGO, ANA, ZED, BOB = "me@acme.com", "ana@client.com", "zed@acme.com", "bob@acme.com"
 ANA_ALIAS = "ana.ruiz@client.com"

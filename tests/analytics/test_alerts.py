@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
-from pipelines.analytics.health import compute_network_health
-from pipelines.analytics.params import AnalyticsParams
-from pipelines.analytics.ties import compute_ties
 from tests.analytics import builders as b
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.alerts import ALERT_COLUMNS, STATE_SCHEMA, alert_id, compute_alerts, dismiss, snooze
+from tiepulse.pipelines.analytics.health import compute_network_health
+from tiepulse.pipelines.analytics.ties import compute_ties
 
 EGO, ANA, ZED = "me@acme.com", "ana@client.com", "zed@acme.com"
 START = dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)
@@ -290,7 +290,7 @@ def test_one_sided_alerts_need_the_egos_inbound_mail_to_be_observed() -> None:
 
 
 def test_observed_inboxes_are_mailboxes_holding_mail_to_their_owner() -> None:
-    from pipelines.analytics.coverage import observed_inboxes
+    from tiepulse.pipelines.analytics.coverage import observed_inboxes
 
     sightings = pl.DataFrame(
         {

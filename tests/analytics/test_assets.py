@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.assets.analytics import new_alerts_sensor
 from tests.analytics.staged import AS_OF, query, restage, run_assets
+from tiepulse.pipelines.assets.analytics import new_alerts_sensor
 
 
 def test_history_is_recomputed_exactly_when_its_inputs_change(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +70,7 @@ def test_new_alerts_sensor_runs_the_job_that_logs_them(home: Path) -> None:
     )
     assert {k for _, k, _ in opened} == {"neglected_tie", "one_sided_tie"}  # Ana silent six weeks, Zed unanswered
 
-    from pipelines.definitions import defs
+    from tiepulse.pipelines.definitions import defs
 
     context = dg.build_sensor_context(instance=instance, definitions=defs)
     requests = list(new_alerts_sensor(context) or [])  # type: ignore[arg-type, call-overload]

@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.analytics.brokerage import (
+from tests.analytics import builders as b
+from tiepulse.pipelines.analytics.brokerage import (
     burt_constraint,
     cooccurrence_edges,
     effective_size,
     record_participants,
     structural_holes,
 )
-from tests.analytics import builders as b
 
 EGO_SCHEMA = {"ego_id": pl.String, "alter_id": pl.String, "weight": pl.Float64}
 ALTER_SCHEMA = {"ego_id": pl.String, "alter_a": pl.String, "alter_b": pl.String, "weight": pl.Float64}

@@ -9,11 +9,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.analytics.diversity import compute_diversity
-from pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
-from pipelines.analytics.params import SUB_SCORES, AnalyticsParams
-from pipelines.analytics.ties import compute_ties
 from tests.analytics import builders as b
+from tiepulse.core.params import SUB_SCORES, AnalyticsParams
+from tiepulse.pipelines.analytics.diversity import compute_diversity
+from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
+from tiepulse.pipelines.analytics.ties import compute_ties
 
 EGO = "ego@acme.com"
 AS_OF = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)

@@ -7,9 +7,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipelines.analytics.interactions import INTERACTION_SCHEMA, build_interactions
-from pipelines.analytics.params import AnalyticsParams
 from tests.analytics import builders as b
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.interactions import INTERACTION_SCHEMA, build_interactions
 
 EGO = "ego@acme.com"
 PEOPLE = ["ego@acme.com", "ana@acme.com", "bob@other.org", "cy@acme.com", "dee@acme.com"]

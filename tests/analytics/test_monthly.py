@@ -8,9 +8,9 @@ import random
 import polars as pl
 import pytest
 
-from pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly, month_end
-from pipelines.analytics.ties import compute_ties
 from tests.analytics import builders as b
+from tiepulse.pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly, month_end
+from tiepulse.pipelines.analytics.ties import compute_ties
 
 
 def random_interactions(seed: int, n: int = 300) -> pl.DataFrame:

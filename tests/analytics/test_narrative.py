@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.analytics.narrative import SENT_ONLY, describe_network
-from pipelines.analytics.params import SUB_SCORES
+from tiepulse.core.params import SUB_SCORES
+from tiepulse.pipelines.analytics.narrative import SENT_ONLY, describe_network
 
 
 def health(**scores: float) -> dict[str, object]:

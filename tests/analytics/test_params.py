@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.analytics.params import DEFAULT_CHANNEL_WEIGHTS, AnalyticsParams, AnalyticsParamsError
+from tiepulse.core.params import DEFAULT_CHANNEL_WEIGHTS, AnalyticsParams, AnalyticsParamsError
 
 
 def test_defaults_match_the_documented_values() -> None:

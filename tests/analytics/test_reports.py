@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.analytics.staged import ANA, ANA_ALIAS, AS_OF, BOB, EGO, publish_home, query
-from tiepulse import cli
-from tiepulse.cli import app
+from tiepulse.cli import app as cli
+from tiepulse.cli.app import app
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import math
 import polars as pl
 import pytest
 
-from pipelines.analytics.params import AnalyticsParams
-from pipelines.analytics.ties import TIE_COLUMNS, compute_ties
 from tests.analytics import builders as b
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.ties import TIE_COLUMNS, compute_ties
 
 EGO, ANA, BOB = "ego@acme.com", "ana@acme.com", "bob@other.org"
 AS_OF = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)  # ages are whole days back from this instant

@@ -12,13 +12,13 @@ import duckdb
 import pytest
 import yaml
 
-from connectors.http.retry import RetryPolicy
-from connectors.microsoft import microsoft_sources
-from connectors.sync_source import SyncSource
-from pipelines.loader import LoadResult
-from pipelines.sync import sync_account
 from tests.fakes.microsoft_server import FakeMicrosoft, message
-from tiepulse.settings import Settings
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.connectors.microsoft import microsoft_sources
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.sync import sync_account
 
 ANN = "ann@contoso.com"
 BOB = "bob@contoso.com"

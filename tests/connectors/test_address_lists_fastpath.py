@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.addresses import AddressNormaliser
-from connectors.mail.address_lists import AddressLists
 from tests.connectors.address_strategies import entry
+from tiepulse.connectors.addresses import AddressNormaliser
+from tiepulse.connectors.mail.address_lists import AddressLists
 
 _value = st.lists(entry, min_size=1, max_size=5).map(", ".join)
 

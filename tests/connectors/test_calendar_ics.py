@@ -11,16 +11,16 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.base import ImportContext, Page
-from connectors.calendar_ics import (
+from tests.conftest import make_context
+from tiepulse.connectors.base import ImportContext, Page
+from tiepulse.connectors.calendar_ics import (
     IcsFileSource,
     claims,
     normalise_title,
     parse_cursor,
     title_hash,
 )
-from pipelines.loader import commit_page
-from tests.conftest import make_context
+from tiepulse.pipelines.loader import commit_page
 
 DATA = Path(__file__).parent / "data" / "ics"
 WEEKLY = DATA / "weekly_one_on_one.ics"

@@ -9,8 +9,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.base import ImportContext, Page
-from connectors.csv_files import (
+from tests.conftest import make_context
+from tiepulse.connectors.base import ImportContext, Page
+from tiepulse.connectors.csv_files import (
     CONTACTS,
     DIRECTORY,
     MANUAL_LOG,
@@ -21,8 +22,7 @@ from connectors.csv_files import (
     parse_channel,
     parse_when,
 )
-from pipelines.loader import commit_page
-from tests.conftest import make_context
+from tiepulse.pipelines.loader import commit_page
 
 DATA = Path(__file__).parent / "data" / "csv"
 LOG = DATA / "manual_log.csv"

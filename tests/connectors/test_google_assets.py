@@ -8,7 +8,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.assets.google import (
+from tests.connectors.test_google_calendar import populate
+from tests.fakes.google_server import FakeGoogle
+from tests.fakes.google_testbed import OWNER, Testbed
+from tiepulse.pipelines.assets.google import (
     GOOGLE_ASSET_KEYS,
     account_partition_requests,
     account_run_requests,
@@ -18,10 +21,7 @@ from pipelines.assets.google import (
     google_sync_job,
     google_sync_schedule,
 )
-from pipelines.resources import WarehouseResource
-from tests.connectors.test_google_calendar import populate
-from tests.fakes.google_server import FakeGoogle
-from tests.fakes.google_testbed import OWNER, Testbed
+from tiepulse.pipelines.resources import WarehouseResource
 
 OTHER = "bob@corp.example"
 
@@ -70,7 +70,7 @@ def test_sensor_adds_partitions_and_schedule_asks_one_run_per_account(bed: Testb
 
 
 def test_wires_into_the_code_location() -> None:
-    from pipelines.definitions import all_assets
+    from tiepulse.pipelines.definitions import all_assets
 
     others = [a for a in all_assets if not (isinstance(a, dg.AssetSpec) and a.key in GOOGLE_ASSET_KEYS)]
     defs = dg.Definitions(

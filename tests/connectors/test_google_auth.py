@@ -17,12 +17,12 @@ import pytest
 import requests
 from rich.console import Console
 
-from connectors.google import google_sources, list_accounts, load_options
-from connectors.google.settings import GoogleSettings
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
-from tiepulse.cli_google import connect_google, sync_google
-from tiepulse.settings import ConfigError
+from tiepulse.cli.google import connect_google, sync_google
+from tiepulse.connectors.google import google_sources, list_accounts, load_options
+from tiepulse.connectors.google.settings import GoogleSettings
+from tiepulse.core.settings import ConfigError
 
 PERSONAL = "jo.personal@gmail.com"
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from connectors.google.errors import GoogleAuthError
 from tests.fakes.google_server import FakeCalendar, FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
+from tiepulse.connectors.google.errors import GoogleAuthError
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -191,7 +191,7 @@ def test_expired_sync_token_resyncs_cleanly(bed: Testbed, fake: FakeGoogle) -> N
     calendar.put(event(2, sequence=9))
     calendar.expire_tokens()
     source = bed.sources("gcal")[0]
-    from pipelines.google_sync import sync_google_source
+    from tiepulse.pipelines.google_sync import sync_google_source
 
     result = sync_google_source(bed.con, source)
     assert source.resyncs == 1  # type: ignore[attr-defined]

@@ -22,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # (TIEPULSE_TEST_PAUSE, read only by this script) so the test can kill it in the middle.
 SCRIPT = """
 import os, sys, time
-from connectors.google import google_sources
-from pipelines.google_sync import sync_google_source
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.connectors.google import google_sources
+from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
 
 pause = float(os.environ.get("TIEPULSE_TEST_PAUSE", "0"))
 settings = Settings()

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from connectors.google import google_sources
-from connectors.google.errors import GoogleAuthError
-from connectors.http.retry import RetryPolicy
-from pipelines.google_sync import sync_google_source
-from pipelines.loader import LoadResult
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed, add_mail
+from tiepulse.connectors.google import google_sources
+from tiepulse.connectors.google.errors import GoogleAuthError
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.pipelines.loader import LoadResult
 
 
 @pytest.fixture

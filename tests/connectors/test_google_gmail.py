@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from connectors.google import load_options
-from connectors.google.sources import quota_pacer
-from pipelines.file_import import import_paths
-from pipelines.google_sync import sync_google_source
-from pipelines.loader import LoadResult
-from pipelines.models import all_models, build_model
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed, add_mail
-from tiepulse.settings import ConfigError
+from tiepulse.connectors.google import load_options
+from tiepulse.connectors.google.sources import quota_pacer
+from tiepulse.core.settings import ConfigError
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.models import all_models, build_model
 
 
 @pytest.fixture

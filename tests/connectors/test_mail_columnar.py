@@ -13,14 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.base import ImportContext
-from connectors.mail import batches as reference
-from connectors.mail import iter_header_blocks
-from connectors.mail.batches import Item
-from connectors.mail.columnar import batch as columnar
-from connectors.mail.records import MessageParser
 from tests.conftest import ENRON, make_context, requires_enron
 from tests.connectors.address_strategies import domain, entry, local
+from tiepulse.connectors.base import ImportContext
+from tiepulse.connectors.mail import batches as reference
+from tiepulse.connectors.mail import iter_header_blocks
+from tiepulse.connectors.mail.batches import Item
+from tiepulse.connectors.mail.columnar import batch as columnar
+from tiepulse.connectors.mail.records import MessageParser
 
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 

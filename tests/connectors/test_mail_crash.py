@@ -20,10 +20,10 @@ TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 SCRIPT = """
 import os, sys, time
 from pathlib import Path
-from connectors.base import Page
-from connectors.mail import MailFileSource
-from pipelines.loader import commit_page, read_cursor
-from tiepulse.warehouse import connect
+from tiepulse.connectors.base import Page
+from tiepulse.connectors.mail import MailFileSource
+from tiepulse.pipelines.loader import commit_page, read_cursor
+from tiepulse.core.warehouse import connect
 from tests.conftest import make_context
 
 path, db = Path(sys.argv[1]), Path(sys.argv[2])

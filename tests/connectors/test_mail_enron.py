@@ -10,12 +10,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.base import ImportContext
-from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks
-from connectors.mail.address_lists import AddressLists
-from connectors.mail.headers import extract
-from pipelines.loader import commit_page
 from tests.conftest import ENRON, make_context, requires_enron
+from tiepulse.connectors.base import ImportContext
+from tiepulse.connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks
+from tiepulse.connectors.mail.address_lists import AddressLists
+from tiepulse.connectors.mail.headers import extract
+from tiepulse.pipelines.loader import commit_page
 
 pytestmark = requires_enron
 
@@ -43,7 +43,7 @@ def import_folder(con: duckdb.DuckDBPyConnection, folder: Path, ctx: ImportConte
 def enron(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, str]]]:
-    from tiepulse.warehouse import connect
+    from tiepulse.core.warehouse import connect
 
     con = connect(tmp_path_factory.mktemp("enron") / "warehouse.duckdb")
     owners = import_folder(con, ENRON / "sent_mail", make_context())

@@ -11,11 +11,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from connectors.base import ImportContext, OwnerGuess, Page
-from connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks, parse_ahead
-from connectors.mail import source as mail_source
-from pipelines.loader import commit_page
 from tests.conftest import make_context
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
+from tiepulse.connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks, parse_ahead
+from tiepulse.connectors.mail import source as mail_source
+from tiepulse.pipelines.loader import commit_page
 
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 
@@ -283,9 +283,9 @@ def test_a_page_keeps_the_last_row_of_a_repeated_key_and_never_a_present_one(
 def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_path: Path) -> None:
     import datetime as dt
 
-    from pipelines.file_import import import_paths
-    from tiepulse.settings import Settings
-    from tiepulse.warehouse import connect
+    from tiepulse.core.settings import Settings
+    from tiepulse.core.warehouse import connect
+    from tiepulse.pipelines.file_import import import_paths
 
     folder = tmp_path / "mail"
     folder.mkdir()

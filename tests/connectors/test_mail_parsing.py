@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import ImportContext, Reject
-from connectors.mail import MailFileSource, claims
-from connectors.mail.address_lists import AddressLists
-from connectors.mail.headers import extract
-from connectors.mail.subjects import classify
 from tests.conftest import make_context
+from tiepulse.connectors.base import ImportContext, Reject
+from tiepulse.connectors.mail import MailFileSource, claims
+from tiepulse.connectors.mail.address_lists import AddressLists
+from tiepulse.connectors.mail.headers import extract
+from tiepulse.connectors.mail.subjects import classify
 
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 
@@ -115,7 +115,7 @@ def test_subject_hash_with_key() -> None:
     first = rows["Plain.1@Example.COM"]["subject_hash"]
     assert first is not None and len(first) == 64
     # Prefixes, case and whitespace do not change the hash.
-    from connectors.mail.subjects import subject_hash
+    from tiepulse.connectors.mail.subjects import subject_hash
 
     assert first == subject_hash(b"k" * 32, classify("quarterly plan")[2])
 

@@ -13,13 +13,13 @@ import requests
 import yaml
 from rich.console import Console
 
-from connectors.microsoft import MicrosoftAuthError, MicrosoftSettings, connect, load_options
-from connectors.microsoft.auth import CACHE_FILE, CONNECTION_FILE
-from connectors.microsoft.transport import GraphSession, trust_bundle
 from tests.connectors.microsoft_support import ANN, configure, fake_server, quick_policy, sync  # noqa: F401
 from tests.fakes.microsoft_server import FakeMicrosoft, message
-from tiepulse.cli_microsoft import connect_microsoft, sync_microsoft
-from tiepulse.settings import ConfigError, Settings
+from tiepulse.cli.microsoft import connect_microsoft, sync_microsoft
+from tiepulse.connectors.microsoft import MicrosoftAuthError, MicrosoftSettings, connect, load_options
+from tiepulse.connectors.microsoft.auth import CACHE_FILE, CONNECTION_FILE
+from tiepulse.connectors.microsoft.transport import GraphSession, trust_bundle
+from tiepulse.core.settings import ConfigError, Settings
 
 ME = "me@contoso.com"
 

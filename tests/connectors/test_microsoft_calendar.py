@@ -10,10 +10,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.microsoft.mapping import parse_time
 from tests.connectors.microsoft_support import ANN, BOB, configure, fake_server, sync  # noqa: F401
 from tests.fakes.microsoft_server import FakeMicrosoft, event
-from tiepulse.settings import Settings
+from tiepulse.connectors.microsoft.mapping import parse_time
+from tiepulse.core.settings import Settings
 
 
 def test_calendar_full_then_delta(

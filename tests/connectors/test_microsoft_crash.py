@@ -13,18 +13,18 @@ import pytest
 
 from tests.connectors.microsoft_support import configure, mailbox_rows, seed, sync
 from tests.fakes.microsoft_server import FakeMicrosoft
-from tiepulse.warehouse import migrate
+from tiepulse.core.warehouse import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Syncs every configured mailbox, printing a line after each committed page.
 SCRIPT = """
 import sys
-from connectors.microsoft import microsoft_sources
-from pipelines.sync import sync_account
+from tiepulse.connectors.microsoft import microsoft_sources
+from tiepulse.pipelines.sync import sync_account
 from tests.connectors.microsoft_support import quick_policy
-from tiepulse.settings import Settings
-from tiepulse.warehouse import connect
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
 
 settings = Settings()
 con = connect(settings.warehouse_path)

@@ -8,10 +8,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.assets.microsoft import mailbox_partitions, microsoft_assets, microsoft_sync_schedule
-from pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 from tests.connectors.microsoft_support import ANN, BOB, configure, fake_server, seed  # noqa: F401
 from tests.fakes.microsoft_server import FakeMicrosoft, event
+from tiepulse.pipelines.assets.microsoft import mailbox_partitions, microsoft_assets, microsoft_sync_schedule
+from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 def test_partitioned_assets_sync_one_mailbox(

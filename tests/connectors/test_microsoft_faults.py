@@ -9,8 +9,6 @@ from typing import Any
 import duckdb
 import pytest
 
-from connectors.microsoft import MicrosoftAuthError, connect
-from connectors.microsoft.graph import GraphUnavailable
 from tests.connectors.microsoft_support import (  # noqa: F401
     ANN,
     BOB,
@@ -22,6 +20,8 @@ from tests.connectors.microsoft_support import (  # noqa: F401
     sync,
 )
 from tests.fakes.microsoft_server import FakeMicrosoft, Throttle, message
+from tiepulse.connectors.microsoft import MicrosoftAuthError, connect
+from tiepulse.connectors.microsoft.graph import GraphUnavailable
 
 
 def clean_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeMicrosoft) -> list[tuple[Any, ...]]:
@@ -91,7 +91,7 @@ def test_requests_refused_together_share_one_refresh(tmp_path: Path, monkeypatch
         seed(server, n=6)
         settings = configure(monkeypatch, tmp_path, server, mailboxes=[ANN], page_size=2)
         con = duckdb.connect(str(tmp_path / "w.duckdb"))
-        from tiepulse.warehouse import migrate
+        from tiepulse.core.warehouse import migrate
 
         migrate(con)
         sync(con, settings, source="outlook")
@@ -225,7 +225,7 @@ def test_request_budget_is_paced_not_hit(tmp_path: Path, monkeypatch: pytest.Mon
             monkeypatch, tmp_path, server, page_size=2, requests_per_window=36, window_seconds=1.0, pace_burst=3
         )
         con = duckdb.connect(str(tmp_path / "paced.duckdb"))
-        from tiepulse.warehouse import migrate
+        from tiepulse.core.warehouse import migrate
 
         migrate(con)
         sync(con, settings, source="outlook")

@@ -8,11 +8,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.microsoft import GraphError, connect, mailboxes, microsoft_sources
-from pipelines.file_import import build_import_context, import_paths
-from pipelines.loader import LoadResult
-from pipelines.models import all_models, build_model
-from pipelines.sync import sync_account
 from tests.connectors.microsoft_support import (  # noqa: F401
     ANN,
     BOB,
@@ -24,7 +19,13 @@ from tests.connectors.microsoft_support import (  # noqa: F401
     sync,
 )
 from tests.fakes.microsoft_server import FakeMicrosoft, address, message
-from tiepulse.warehouse import migrate, migrations
+from tiepulse.connectors.microsoft import GraphError, connect, mailboxes, microsoft_sources
+from tiepulse.core.import_context import build_import_context
+from tiepulse.core.warehouse import migrate, migrations
+from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.models import all_models, build_model
+from tiepulse.pipelines.sync import sync_account
 
 
 def expected_rows(fake: FakeMicrosoft, folders: tuple[str, ...] = ("inbox", "sentitems")) -> set[tuple[str, str, str]]:

@@ -16,10 +16,10 @@ import duckdb
 import pytest
 import yaml
 
-from connectors.http.retry import RetryPolicy
-from connectors.sync_source import SyncSource
-from pipelines.loader import LoadResult
 from tests.fakes.google_server import FakeGoogle, Mailbox, service_account_key
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.pipelines.loader import LoadResult
 
 OWNER = "ann@corp.example"
 
@@ -58,14 +58,14 @@ class Testbed:
 
     @property
     def settings(self) -> Any:
-        from tiepulse.settings import Settings
+        from tiepulse.core.settings import Settings
 
         return Settings()
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            from tiepulse.warehouse import connect
+            from tiepulse.core.warehouse import connect
 
             self._con = connect(self.settings.warehouse_path)
         return self._con
@@ -79,12 +79,12 @@ class Testbed:
         return RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, sleep=self.sleeps.append)
 
     def sources(self, source: str | None = None, account: str | None = None) -> list[SyncSource]:
-        from connectors.google import google_sources
+        from tiepulse.connectors.google import google_sources
 
         return google_sources(self.settings, source=source, account=account, retry=self.retry())
 
     def sync(self, source: str | None = None, account: str | None = None) -> LoadResult:
-        from pipelines.google_sync import sync_google_source
+        from tiepulse.pipelines.google_sync import sync_google_source
 
         total = LoadResult()
         for built in self.sources(source, account):

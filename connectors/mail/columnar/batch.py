@@ -16,16 +16,16 @@ from itertools import accumulate, chain
 
 import polars as pl
 
-from connectors.base import Reject
-from connectors.mail import batches
-from connectors.mail.batches import Batch, Item, rows_table
-from connectors.mail.columnar.addresses import address_columns
-from connectors.mail.columnar.dates import sent_at
-from connectors.mail.columnar.fields import header_fields
-from connectors.mail.columnar.text import block_text, null_if_empty
-from connectors.mail.columnar.values import labels, lower, message_id, references, subject_columns
-from connectors.mail.records import COLUMNS, MessageParser, Row
-from connectors.raw_schemas import MAIL_MESSAGES
+from tiepulse.connectors.base import Reject
+from tiepulse.connectors.mail import batches
+from tiepulse.connectors.mail.batches import Batch, Item, rows_table
+from tiepulse.connectors.mail.columnar.addresses import address_columns
+from tiepulse.connectors.mail.columnar.dates import sent_at
+from tiepulse.connectors.mail.columnar.fields import header_fields
+from tiepulse.connectors.mail.columnar.text import block_text, null_if_empty
+from tiepulse.connectors.mail.columnar.values import labels, lower, message_id, references, subject_columns
+from tiepulse.connectors.mail.records import COLUMNS, MessageParser, Row
+from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
 
 Part = tuple[MessageParser, list[Item]]
 COLUMNAR_MIN = 1_500

@@ -13,8 +13,8 @@ import re
 
 import polars as pl
 
-from connectors.mail.columnar.text import strip
-from connectors.mail.headers import FIELDS
+from tiepulse.connectors.mail.columnar.text import strip
+from tiepulse.connectors.mail.headers import FIELDS
 
 _NAMES = "|".join(re.escape(f) for f in FIELDS)
 _FIELD_LINE = rf"^(?i:{_NAMES})[ \t]*:"

@@ -9,13 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.resources import files
 from pathlib import Path
 
 import duckdb
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SQL_DIR = PROJECT_ROOT / "sql"
-MIGRATIONS_DIR = SQL_DIR / "migrations"
+# The SQL ships inside the package (sql/ and dbt_like_models/ are linked into tiepulse/ and installed with it).
+PACKAGE_ROOT = Path(str(files("tiepulse")))
+MIGRATIONS_DIR = PACKAGE_ROOT / "sql" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from tiepulse.sync_runner import AccountOutcome
+from tiepulse.cli.sync_runner import AccountOutcome
 
 NUMBERS = ("added", "updated", "removed", "quarantined", "retries", "seconds")
 

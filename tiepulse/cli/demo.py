@@ -11,11 +11,11 @@ import duckdb
 from rich.console import Console
 from rich.panel import Panel
 
-from tiepulse.insights import organisation
-from tiepulse.reports import render_alerts, render_organisation
-from tiepulse.settings import Settings
-from tiepulse.summary import EXAMPLE_QUERIES, render_counts, render_quarantine
-from tiepulse.warehouse import open_warehouse
+from tiepulse.cli.insights import organisation
+from tiepulse.cli.reports import render_alerts, render_organisation
+from tiepulse.cli.summary import EXAMPLE_QUERIES, render_counts, render_quarantine
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import open_warehouse
 
 
 def _refuse_other_data(con: duckdb.DuckDBPyConnection, sample_dir: Path, warehouse: Path) -> None:
@@ -33,10 +33,11 @@ def _refuse_other_data(con: duckdb.DuckDBPyConnection, sample_dir: Path, warehou
 
 
 def run_demo(console: Console, sample_dir: Path) -> None:
-    from pipelines.config_tables import land_config
-    from pipelines.file_import import build_import_context, import_paths
-    from pipelines.refresh import refresh
-    from tiepulse.runlog import record_run
+    from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.runlog import record_run
+    from tiepulse.pipelines.config_tables import land_config
+    from tiepulse.pipelines.file_import import import_paths
+    from tiepulse.pipelines.refresh import refresh
     from tiepulse.sample import generate_sample
 
     started = time.monotonic()

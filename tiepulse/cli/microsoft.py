@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from connectors.sync_source import SyncSource
-from pipelines.sync import sync_account
-from tiepulse.settings import Settings
-from tiepulse.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
+from tiepulse.cli.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.sync import sync_account
 
 
 def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, console: Console) -> str:
     """Sign in with the device code flow, keep the token cache (0600) under ``$TIEPULSE_HOME``; return the account."""
-    from connectors.microsoft.auth import PERMISSIONS_WHY, Connection, DelegatedTokenProvider, MicrosoftAuthError
-    from connectors.microsoft.settings import load_options, load_settings
-    from connectors.microsoft.transport import GraphSession, trust_bundle
+    from tiepulse.connectors.microsoft.auth import (
+        PERMISSIONS_WHY,
+        Connection,
+        DelegatedTokenProvider,
+        MicrosoftAuthError,
+    )
+    from tiepulse.connectors.microsoft.settings import load_options, load_settings
+    from tiepulse.connectors.microsoft.transport import GraphSession, trust_bundle
 
     ms = load_settings()
     options = load_options(settings)
@@ -28,7 +33,7 @@ def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, co
     for name, why in PERMISSIONS_WHY.items():
         console.print(f"  [bold]{name}[/bold]: {why}")
     console.print("It never reads message bodies, attachments or meeting descriptions.\n")
-    from connectors.http.retry import RetryPolicy
+    from tiepulse.connectors.http.retry import RetryPolicy
 
     session = GraphSession(
         verify=trust_bundle(ms.ca_bundle),
@@ -49,15 +54,15 @@ def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, co
 
 
 def _retries(source: SyncSource) -> int:
-    from connectors.microsoft import OutlookCalendarSource, OutlookMailSource
+    from tiepulse.connectors.microsoft import OutlookCalendarSource, OutlookMailSource
 
     # one client serves every mailbox of a sync: the runner counts the difference across each account
     return source.client.retries if isinstance(source, OutlookMailSource | OutlookCalendarSource) else 0
 
 
 def _explain(exc: BaseException) -> str:
-    from connectors.microsoft.graph import GraphUnavailable
-    from tiepulse.sync_runner import RESUME_HINT
+    from tiepulse.cli.sync_runner import RESUME_HINT
+    from tiepulse.connectors.microsoft.graph import GraphUnavailable
 
     if isinstance(exc, GraphUnavailable):  # the retries ran out (its message names the call that gave up)
         return RESUME_HINT
@@ -82,11 +87,11 @@ def sync_microsoft(settings: Settings, source: str | None, account: str | None, 
     Raises ``NotSetUp`` when Microsoft is neither connected nor configured, or ``account`` is not a mailbox to sync.
     Downstream refresh is the caller's (``tiepulse sync`` runs it once for all sources).
     """
-    from connectors.http.retry import RetryPolicy
-    from connectors.microsoft.auth import CONNECTION_FILE
-    from connectors.microsoft.settings import load_options, load_settings
-    from connectors.microsoft.sources import microsoft_sources
-    from pipelines.file_import import build_import_context
+    from tiepulse.connectors.http.retry import RetryPolicy
+    from tiepulse.connectors.microsoft.auth import CONNECTION_FILE
+    from tiepulse.connectors.microsoft.settings import load_options, load_settings
+    from tiepulse.connectors.microsoft.sources import microsoft_sources
+    from tiepulse.core.import_context import build_import_context
 
     if not load_settings().app_only and not (settings.home / CONNECTION_FILE).is_file():
         raise NotSetUp(

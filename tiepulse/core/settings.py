@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.addresses import AddressNormaliser
+from tiepulse.connectors.addresses import AddressNormaliser
 
 
 class ConfigError(ValueError):
@@ -118,7 +118,7 @@ class Config(_Strict):
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
     google: dict[str, Any] = Field(default_factory=dict)
-    """Gmail / Google Calendar options, validated by ``connectors.google`` (see docs/connectors/google.md)."""
+    """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
     """Outlook mail / calendar options, validated by ``connectors.microsoft`` (docs/connectors/microsoft.md)."""
     thresholds: dict[str, Any] = Field(default_factory=dict)
@@ -170,7 +170,7 @@ def load_config(path: Path) -> Config:
 
 
 def _check_thresholds(path: Path, thresholds: dict[str, Any]) -> None:
-    from pipelines.analytics.params import AnalyticsParams, AnalyticsParamsError
+    from tiepulse.core.params import AnalyticsParams, AnalyticsParamsError
 
     try:
         AnalyticsParams.from_thresholds(thresholds)

@@ -22,14 +22,14 @@ import duckdb
 from rich.console import Console
 from rich.progress import Progress, TaskID
 
-from connectors.http.retry import RetryableError, RetryPolicy
-from connectors.sync_source import SyncSource
-from pipelines.loader import LoadResult
-from pipelines.sync import PageCallback
-from tiepulse.progress import work_progress
-from tiepulse.runlog import record_run
-from tiepulse.settings import ConfigError, Settings
-from tiepulse.warehouse import open_warehouse
+from tiepulse.cli.progress import work_progress
+from tiepulse.connectors.http.retry import RetryableError, RetryPolicy
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.runlog import record_run
+from tiepulse.core.settings import ConfigError, Settings
+from tiepulse.core.warehouse import open_warehouse
+from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.sync import PageCallback
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class NotSetUp(Exception):
 
 
 class Progressing(Protocol):
-    """What a source may report for its bar (``connectors.google.SyncProgress``)."""
+    """What a source may report for its bar (``tiepulse.connectors.google.SyncProgress``)."""
 
     total: int | None
     done: int
@@ -54,7 +54,7 @@ class Progressing(Protocol):
 
 
 class SourceRunner(Protocol):
-    """Sync one source, calling back after each committed page (``pipelines.sync.sync_account``)."""
+    """Sync one source, calling back after each committed page (``tiepulse.pipelines.sync.sync_account``)."""
 
     def __call__(
         self, con: duckdb.DuckDBPyConnection, source: SyncSource, *, on_page: PageCallback | None = None

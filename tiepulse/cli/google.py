@@ -12,7 +12,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from connectors.google import (
+from tiepulse.cli.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
+from tiepulse.connectors.google import (
     SCOPES,
     CalendarSource,
     GmailSource,
@@ -21,19 +22,18 @@ from connectors.google import (
     google_sources,
     list_accounts,
 )
-from connectors.google.auth import (
+from tiepulse.connectors.google.auth import (
     SCOPE_REASONS,
     authorized_http,
     run_installed_app_flow,
     save_personal_token,
 )
-from connectors.google.settings import GoogleSettings, load_options
-from connectors.google.sources import retry_policy
-from connectors.http.retry import RetryPolicy
-from connectors.sync_source import SyncSource
-from pipelines.google_sync import sync_google_source
-from tiepulse.settings import Settings
-from tiepulse.sync_runner import NotSetUp, Provider, RetryWatch, SyncReport, run_sync
+from tiepulse.connectors.google.settings import GoogleSettings, load_options
+from tiepulse.connectors.google.sources import retry_policy
+from tiepulse.connectors.http.retry import RetryPolicy
+from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.google_sync import sync_google_source
 
 
 def connect_google(

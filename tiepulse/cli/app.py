@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
-from tiepulse.progress import work_progress
-from tiepulse.settings import ConfigError, Settings
-from tiepulse.warehouse import WarehouseError, open_warehouse, transaction
+from tiepulse.cli.progress import work_progress
+from tiepulse.core.settings import ConfigError, Settings
+from tiepulse.core.warehouse import WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
-    from connectors.files import FileSource
-    from pipelines.file_import import FileOutcome, ImportReport
+    from tiepulse.connectors.files import FileSource
+    from tiepulse.pipelines.file_import import FileOutcome, ImportReport
 
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
@@ -76,9 +76,10 @@ def import_command(
 
 
 def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> ImportReport:
-    from pipelines.config_tables import land_config
-    from pipelines.file_import import build_import_context, import_paths
-    from tiepulse.runlog import record_run
+    from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.runlog import record_run
+    from tiepulse.pipelines.config_tables import land_config
+    from tiepulse.pipelines.file_import import import_paths
 
     with (
         open_warehouse(settings.warehouse_path) as con,
@@ -125,7 +126,7 @@ def _print_files(report: ImportReport, uncertain: list[FileOutcome]) -> None:
 
 
 def _print_import_report(report: ImportReport) -> None:
-    from connectors.mail.owner import UNCERTAIN_SHARE
+    from tiepulse.connectors.mail.owner import UNCERTAIN_SHARE
 
     uncertain = [f for f in report.files if f.owner and f.owner_share < UNCERTAIN_SHARE]
     if report.files:
@@ -152,7 +153,7 @@ def _print_import_report(report: ImportReport) -> None:
 
 
 def _run_refresh() -> None:
-    from pipelines.refresh import refresh
+    from tiepulse.pipelines.refresh import refresh
 
     with console.status("Refreshing staging and marts (Dagster, in-process)..."):
         result = refresh()
@@ -173,7 +174,7 @@ def connect_google_command(
     client_secrets: Annotated[Path, typer.Option(help="OAuth client file (Desktop app) from the Google Cloud console")],
 ) -> None:
     """Sign in to Google (installed-app flow); the token is kept (0600) under TIEPULSE_HOME."""
-    from tiepulse.cli_google import connect_google
+    from tiepulse.cli.google import connect_google
 
     settings = _settings()
     try:
@@ -188,7 +189,7 @@ def connect_microsoft_command(
     tenant: Annotated[str | None, typer.Option(help="Tenant id or domain (default: common)")] = None,
 ) -> None:
     """Sign in to Microsoft 365 (device code flow); the token cache is kept (0600) under TIEPULSE_HOME."""
-    from tiepulse.cli_microsoft import connect_microsoft
+    from tiepulse.cli.microsoft import connect_microsoft
 
     settings = _settings()
     try:
@@ -208,8 +209,8 @@ def sync(
     Each account syncs on its own: when some fail, the others still sync and are refreshed, the failures are
     listed with how to fix them, and the command exits with status 2.
     """
-    from tiepulse.sync_runner import NotSetUp, SyncReport, describe
-    from tiepulse.sync_summary import print_failures, print_whole, summary_table
+    from tiepulse.cli.sync_runner import NotSetUp, SyncReport, describe
+    from tiepulse.cli.sync_summary import print_failures, print_whole, summary_table
 
     if source is not None and source not in SYNC_SOURCES:
         raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
@@ -256,11 +257,11 @@ def _sync_providers(source: str | None) -> list[tuple[str, Any, str | None]]:
     """(name, sync function, its --source spelling) of the providers ``--source`` asks for."""
     providers: list[tuple[str, Any, str | None]] = []
     if source in (None, "gmail", "gcal"):
-        from tiepulse.cli_google import sync_google
+        from tiepulse.cli.google import sync_google
 
         providers.append(("Google", sync_google, source))
     if source in (None, "outlook", "outlook-calendar"):
-        from tiepulse.cli_microsoft import sync_microsoft
+        from tiepulse.cli.microsoft import sync_microsoft
 
         providers.append(("Microsoft", sync_microsoft, source.replace("-", "_") if source else None))
     return providers
@@ -277,9 +278,9 @@ def forget(
 
     The account stays connected: the next `tiepulse sync` reads it again from scratch unless you disconnect it.
     """
-    from pipelines.file_import import build_import_context
-    from pipelines.forget import forget_account
-    from tiepulse.runlog import record_run
+    from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.runlog import record_run
+    from tiepulse.pipelines.forget import forget_account
 
     if source is not None and source not in SYNC_SOURCES:
         raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
@@ -352,7 +353,7 @@ def sql(
 @app.command()
 def status() -> None:
     """Rows per table, quarantine by reason, last runs."""
-    from tiepulse.summary import render_counts, render_quarantine, render_runs
+    from tiepulse.cli.summary import render_counts, render_quarantine, render_runs
 
     settings = _settings()
     try:
@@ -381,9 +382,9 @@ def _as_of(value: str | None) -> dt.date | None:
 @app.command()
 def health(ego: Ego = None, as_of: AsOf = None) -> None:
     """A network report: size, tie classes, diversity, brokerage, reciprocity, channels, score and next actions."""
-    from pipelines.assets.analytics import params_for
-    from tiepulse.insights import InsightError, ego_view, organisation, resolve_ego
-    from tiepulse.reports import render_health, render_organisation
+    from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
+    from tiepulse.cli.reports import render_health, render_organisation
+    from tiepulse.pipelines.assets.analytics import params_for
 
     day = _as_of(as_of)
     settings = _settings()
@@ -408,8 +409,8 @@ def ties(
     """The ties ranked by strength, with last contact, usual gap, channel mix and trend."""
     import polars as pl
 
-    from tiepulse.insights import InsightError, ego_view, resolve_ego, resolve_person
-    from tiepulse.reports import render_ties
+    from tiepulse.cli.insights import InsightError, ego_view, resolve_ego, resolve_person
+    from tiepulse.cli.reports import render_ties
 
     day = _as_of(as_of)
     settings = _settings()
@@ -445,8 +446,8 @@ def alerts(
     """List open alerts (every ego's when there are several and no --ego)."""
     if ctx.invoked_subcommand is not None:
         return
-    from tiepulse.insights import InsightError, ego_view, organisation, resolve_ego
-    from tiepulse.reports import render_alerts
+    from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
+    from tiepulse.cli.reports import render_alerts
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
@@ -464,9 +465,9 @@ def alerts(
 def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
     import polars as pl
 
-    from pipelines.analytics import dismiss, snooze
-    from pipelines.marts_io import read_table
-    from tiepulse.insights import published_as_of
+    from tiepulse.cli.insights import published_as_of
+    from tiepulse.pipelines.analytics import dismiss, snooze
+    from tiepulse.pipelines.marts_io import read_table
 
     settings = _settings()
     with open_warehouse(settings.warehouse_path) as con:
@@ -533,7 +534,7 @@ def demo(
     dir: Annotated[Path, typer.Option(help="Where the sample organisation is written")] = Path(".tiepulse/sample"),
 ) -> None:
     """Generate the sample organisation, import it, run the pipeline, and summarise."""
-    from tiepulse.demo import run_demo
+    from tiepulse.cli.demo import run_demo
 
     try:
         run_demo(console, dir)

@@ -13,17 +13,17 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipelines.analytics import (
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.analytics import (
     compute_alerts,
     compute_network_health,
     compute_ties,
     cooccurrence_edges,
     record_participants,
 )
-from pipelines.analytics.monthly import month_start
-from pipelines.assets.analytics import params_for, read_observed_inboxes
-from pipelines.marts_io import read_table
-from tiepulse.settings import Settings
+from tiepulse.pipelines.analytics.monthly import month_start
+from tiepulse.pipelines.assets.analytics import params_for, read_observed_inboxes
+from tiepulse.pipelines.marts_io import read_table
 
 
 class InsightError(ValueError):

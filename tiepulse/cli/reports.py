@@ -22,9 +22,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from pipelines.analytics import AnalyticsParams, describe_network
-from pipelines.analytics.params import SUB_SCORES
-from tiepulse.insights import EgoView
+from tiepulse.cli.insights import EgoView
+from tiepulse.core.params import SUB_SCORES
+from tiepulse.pipelines.analytics import AnalyticsParams, describe_network
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _CHANNELS = ("email", "meeting", "call", "video", "chat", "in_person", "note")
