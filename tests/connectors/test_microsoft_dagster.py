@@ -59,3 +59,13 @@ def test_partitioned_assets_sync_one_mailbox(
     events = con.execute("select count(*) from raw.graph_events").fetchone()
     con.close()
     assert owners == [(ANN,)] and events == (1,)
+
+
+def test_the_sensor_says_why_when_microsoft_is_not_set_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("TIEPULSE_MS_TENANT_ID", "TIEPULSE_MS_CLIENT_ID", "TIEPULSE_MS_CLIENT_SECRET", "TIEPULSE_CONFIG"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path))
+    sensor = provider_definitions(MICROSOFT).sensor
+    skipped = sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+    assert isinstance(skipped, dg.SkipReason)
+    assert (skipped.skip_message or "").startswith("Microsoft sync not possible: Microsoft is not configured")

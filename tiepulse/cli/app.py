@@ -167,19 +167,17 @@ connect_app = typer.Typer(help="Connect a Google or Microsoft account (OAuth / d
 app.add_typer(connect_app, name="connect")
 
 
-def _sync_sources() -> list[str]:
-    """The ``--source`` values: every API source of the provider registry."""
+def _source_option(value: str | None) -> str | None:
+    """``--source`` (``outlook-calendar``) as the provider registry names the source (``outlook_calendar``); None:
+    all sources."""
     from tiepulse.pipelines.providers import sources
 
-    return [s.cli_name for s in sources()]
-
-
-def _source_option(value: str | None) -> str | None:
-    """``--source`` as the registry names it (``outlook_calendar``); None: all."""
-    known = _sync_sources()
-    if value is not None and value not in known:
-        raise _fail(f"--source must be one of {', '.join(known)}, not {value!r}")
-    return None if value is None else value.replace("-", "_")
+    if value is None:
+        return None
+    by_option = {s.cli_name: s.name for s in sources()}
+    if value not in by_option:
+        raise _fail(f"--source must be one of {', '.join(by_option)}, not {value!r}")
+    return by_option[value]
 
 
 SourceOption = Annotated[
