@@ -36,6 +36,7 @@ from tiepulse.connectors.google.mapping import GMAIL_TABLE, METADATA_HEADERS, SK
 from tiepulse.connectors.google.settings import GmailOptions
 from tiepulse.connectors.mail.batches import rows_table
 from tiepulse.connectors.mail.records import Row
+from tiepulse.connectors.sync_source import KnownIds
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ STREAM = "messages"
 MESSAGE_FIELDS = "id,threadId,labelIds,internalDate,payload/headers"
 _TEMPLATE_ID = "0000000000000000"
 HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
-
-KnownIds = Callable[[list[str]], set[str]]
-"""Given Gmail message ids, the ones already stored for this mailbox (set by the runner; None: assume none)."""
 
 
 @dataclass

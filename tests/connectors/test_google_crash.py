@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # (TIEPULSE_TEST_PAUSE, read only by this script) so the test can kill it in the middle.
 SCRIPT = """
 import os, sys, time
-from tiepulse.connectors.google import google_sources
-from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.pipelines.providers.google import google_sources
+from tiepulse.pipelines.sync import sync_account
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 
@@ -36,7 +36,7 @@ def on_page(stream, result):
     time.sleep(pause)
 
 for source in google_sources(settings):
-    sync_google_source(con, source, on_page=on_page)
+    sync_account(con, source, on_page=on_page)
 con.close()
 print("done", flush=True)
 """

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Syncs every configured mailbox, printing a line after each committed page.
 SCRIPT = """
 import sys
-from tiepulse.connectors.microsoft import microsoft_sources
+from tiepulse.pipelines.providers.microsoft import microsoft_sources
 from tiepulse.pipelines.sync import sync_account
 from tests.connectors.microsoft_support import quick_policy
 from tiepulse.core.settings import Settings
@@ -28,7 +28,7 @@ from tiepulse.core.warehouse import connect
 
 settings = Settings()
 con = connect(settings.warehouse_path)
-for src in microsoft_sources(settings, source="outlook", policy=quick_policy()):
+for src in microsoft_sources(settings, source="outlook", retry=quick_policy()):
     sync_account(con, src, on_page=lambda stream, result: print("committed", stream, flush=True))
 print("done", flush=True)
 con.close()
