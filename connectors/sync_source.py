@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol, runtime_checkable
 
-from tiepulse.connectors.base import Page
+from .base import Page
 
 
 class SyncSource(Protocol):

@@ -7,12 +7,12 @@ options; which accounts to sync is decided above (``tiepulse.pipelines.providers
 
 from __future__ import annotations
 
-from tiepulse.connectors.google.auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
-from tiepulse.connectors.google.calendar import CalendarSource
-from tiepulse.connectors.google.errors import GoogleAuthError, GoogleError
-from tiepulse.connectors.google.gmail import GmailSource, SyncProgress
-from tiepulse.connectors.google.settings import GoogleOptions, GoogleSettings
-from tiepulse.connectors.google.sources import build_source, quota_pacer, retry_policy
+from .auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
+from .calendar import CalendarSource
+from .errors import GoogleAuthError, GoogleError
+from .gmail import GmailSource, SyncProgress
+from .settings import GoogleOptions, GoogleSettings
+from .sources import build_source, quota_pacer, retry_policy
 
 __all__ = [
     "CALENDAR_SCOPE",

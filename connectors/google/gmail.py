@@ -29,14 +29,14 @@ from typing import Any
 from googleapiclient.discovery import build
 from googleapiclient.http import HttpRequest
 
-from tiepulse.connectors.base import ImportContext, Page, Reject, Removal
-from tiepulse.connectors.google.client import GoogleCaller
-from tiepulse.connectors.google.errors import MalformedResponse, NotFound
-from tiepulse.connectors.google.mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
-from tiepulse.connectors.google.settings import GmailOptions
-from tiepulse.connectors.mail.batches import rows_table
-from tiepulse.connectors.mail.records import Row
-from tiepulse.connectors.sync_source import KnownIds
+from ..base import ImportContext, Page, Reject, Removal
+from ..mail.batches import rows_table
+from ..mail.records import Row
+from ..sync_source import KnownIds
+from .client import GoogleCaller
+from .errors import MalformedResponse, NotFound
+from .mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
+from .settings import GmailOptions
 
 log = logging.getLogger(__name__)
 

@@ -11,22 +11,22 @@ from typing import Any
 
 from google.auth.credentials import Credentials
 
-from tiepulse.connectors.base import ImportContext
-from tiepulse.connectors.google.auth import (
+from ..base import ImportContext
+from ..http.pacing import QuotaPacer
+from ..http.retry import RetryPolicy
+from ..sync_source import OptionsError, SyncSource
+from .auth import (
     SCOPES,
     Account,
     authorized_http,
     delegated_credentials,
     load_personal_credentials,
 )
-from tiepulse.connectors.google.calendar import CalendarSource
-from tiepulse.connectors.google.client import GoogleCaller
-from tiepulse.connectors.google.errors import reconnect_hint
-from tiepulse.connectors.google.gmail import GmailSource
-from tiepulse.connectors.google.settings import GoogleOptions, GoogleSettings
-from tiepulse.connectors.http.pacing import QuotaPacer
-from tiepulse.connectors.http.retry import RetryPolicy
-from tiepulse.connectors.sync_source import OptionsError, SyncSource
+from .calendar import CalendarSource
+from .client import GoogleCaller
+from .errors import reconnect_hint
+from .gmail import GmailSource
+from .settings import GoogleOptions, GoogleSettings
 
 
 def retry_policy(options: GoogleOptions) -> RetryPolicy:

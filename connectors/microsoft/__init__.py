@@ -8,18 +8,18 @@ options from the config file, are decided above (``tiepulse.pipelines.providers.
 
 from __future__ import annotations
 
-from tiepulse.connectors.microsoft.auth import (
+from .auth import (
     AppTokenProvider,
     Connection,
     DelegatedTokenProvider,
     MicrosoftAuthError,
     TokenProvider,
 )
-from tiepulse.connectors.microsoft.calendar import OutlookCalendarSource
-from tiepulse.connectors.microsoft.graph import BatchRequest, GraphClient, GraphError, ResyncRequired
-from tiepulse.connectors.microsoft.mail import OutlookMailSource
-from tiepulse.connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings
-from tiepulse.connectors.microsoft.sources import MicrosoftConnection, connect, graph_users, users_query
+from .calendar import OutlookCalendarSource
+from .graph import BatchRequest, GraphClient, GraphError, ResyncRequired
+from .mail import OutlookMailSource
+from .settings import MicrosoftOptions, MicrosoftSettings
+from .sources import MicrosoftConnection, connect, graph_users, users_query
 
 __all__ = [
     "AppTokenProvider",

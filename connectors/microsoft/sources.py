@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from tiepulse.connectors.http.retry import RetryPolicy
-from tiepulse.connectors.microsoft.auth import (
+from ..http.retry import RetryPolicy
+from .auth import (
     AppTokenProvider,
     Connection,
     DelegatedTokenProvider,
     MicrosoftAuthError,
     TokenProvider,
 )
-from tiepulse.connectors.microsoft.graph import GraphClient
-from tiepulse.connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings
-from tiepulse.connectors.microsoft.transport import GraphSession, trust_bundle
+from .graph import GraphClient
+from .settings import MicrosoftOptions, MicrosoftSettings
+from .transport import GraphSession, trust_bundle
 
 
 @dataclass(slots=True)
