@@ -92,9 +92,24 @@ def read_network_inputs(
     )
 
 
-def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
-    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts)."""
-    sightings = read_table(con, f"(select message_key, mailbox_owner, from_address, sent_at from {MAIL_SIGHTINGS}) s")
-    recipients = read_table(con, f"(select message_key, person_id from {MESSAGE_RECIPIENTS}) r")
-    addresses = read_table(con, f"(select address, person_id from {ADDRESSES}) a")
-    return observed_inboxes(sightings, recipients, addresses, as_of, params)
+def read_observed_inboxes(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, ego_id: str | None = None
+) -> pl.DataFrame:
+    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts); with
+    ``ego_id``, whether that ego's is (reading only their own mailbox, not everyone's)."""
+    sightings = f"select s.message_key, s.mailbox_owner, s.from_address, s.sent_at from {MAIL_SIGHTINGS} s"
+    recipients = f"select message_key, person_id from {MESSAGE_RECIPIENTS}"
+    args: list[object] = []
+    if ego_id:
+        sightings += (
+            f" left join {ADDRESSES} a on a.address = s.mailbox_owner where coalesce(a.person_id, s.mailbox_owner) = ?"
+        )
+        recipients += " where person_id = ?"
+        args = [ego_id]
+    return observed_inboxes(
+        read_table(con, f"({sightings}) s", params=args or None),
+        read_table(con, f"({recipients}) r", params=args or None),
+        read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
+        as_of,
+        params,
+    )

@@ -122,7 +122,7 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
     ego: list[object] = [ego_id]
     monthly = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'month'", ego)
     day = as_of or published
-    inboxes = read_observed_inboxes(con, day, params_for(settings))
+    inboxes = read_observed_inboxes(con, day, params_for(settings), ego_id)
     observed = ego_id in inboxes.get_column("ego_id").to_list()
     if day == published:
         health = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'current'", ego)
