@@ -388,7 +388,7 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
     """A network report: size, tie classes, diversity, brokerage, reciprocity, channels, score and next actions."""
     from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
     from tiepulse.cli.reports import render_health, render_organisation
-    from tiepulse.pipelines.assets.analytics import params_for
+    from tiepulse.core.params import params_for
 
     day = _as_of(as_of)
     settings = _settings()
@@ -470,12 +470,13 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
     import polars as pl
 
     from tiepulse.cli.insights import published_as_of
+    from tiepulse.pipelines import network_io as tables
     from tiepulse.pipelines.analytics import dismiss, snooze
     from tiepulse.pipelines.marts_io import read_table
 
     settings = _settings()
     with open_warehouse(settings.warehouse_path) as con:
-        state = read_table(con, "ops.alert_state")
+        state = read_table(con, tables.ALERT_STATE)
         # Counted from the analysis date the alerts were computed at, not from the wall clock.
         analysed = published_as_of(con) or settings.as_of
         try:
@@ -489,10 +490,10 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
         row = state.filter(pl.col("alert_id") == alert_id)
         con.register("_changed", row.to_arrow())
         with transaction(con):
-            con.execute("delete from ops.alert_state where alert_id = ?", [alert_id]).fetchall()
-            con.execute("insert into ops.alert_state by name select * from _changed").fetchall()
+            con.execute(f"delete from {tables.ALERT_STATE} where alert_id = ?", [alert_id]).fetchall()
+            con.execute(f"insert into {tables.ALERT_STATE} by name select * from _changed").fetchall()
             con.execute(
-                "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
+                f"update {tables.ALERTS} set status = ?, snoozed_until = ? where alert_id = ?",
                 [row["status"][0], row["snoozed_until"][0], alert_id],
             ).fetchall()
     what = (
