@@ -8,15 +8,14 @@ stops everything downstream of it in the run.
 
 import datetime as dt
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS
-from tiepulse.pipelines.models import all_models
+from tiepulse.pipelines.models import Checks, declared_checks
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ROW_COUNT_FLOOR = 0.5
@@ -26,25 +25,20 @@ ROW_COUNT_FLOOR = 0.5
 @dataclass(frozen=True)
 class TableChecks:
     table: str
-    unique: tuple[str, ...] = ()
-    not_null: tuple[str, ...] = ()
-    between: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    plausible_timestamps: tuple[str, ...] = ()
-    rules: dict[str, str] = field(default_factory=dict)
-    """name -> SQL boolean expression over the table's columns that must hold for every row."""
-    blocking: bool = True
+    checks: Checks
 
     @property
     def key(self) -> dg.AssetKey:
         return dg.AssetKey(self.table.split("."))
 
     def query(self, earliest: dt.date, latest: dt.date) -> str:
-        columns = list(dict.fromkeys([*self.unique, *self.not_null, *self.between, *self.plausible_timestamps]))
-        select = [f'"{c}"' for c in columns]
-        select += [f'coalesce(({rule}), false) as "rule_{name}"' for name, rule in self.rules.items()]
+        c = self.checks
+        columns = list(dict.fromkeys([*c.unique, *c.not_null, *c.between, *c.plausible_timestamps]))
+        select = [f'"{name}"' for name in columns]
+        select += [f'coalesce(({rule}), false) as "rule_{name}"' for name, rule in c.rules.items()]
         select += [
-            f'"{c}" is null or "{c}" between timestamptz \'{earliest}\' and timestamptz \'{latest}\' as "plausible_{c}"'
-            for c in self.plausible_timestamps
+            f'"{t}" is null or "{t}" between timestamptz \'{earliest}\' and timestamptz \'{latest}\' as "plausible_{t}"'
+            for t in c.plausible_timestamps
         ]
         return f"select {', '.join(select) or '1 as one'} from {self.table}"
 
@@ -60,12 +54,12 @@ def _gx_context() -> Any:
     return context
 
 
-def run_suite(df: Any, checks: TableChecks) -> tuple[bool, dict[str, Any]]:
+def run_suite(df: Any, table: TableChecks) -> tuple[bool, dict[str, Any]]:
     """Validate a pandas DataFrame (the check query's result) with Great Expectations."""
     import great_expectations as gx
 
     context = _gx_context()
-    name = checks.table.replace(".", "_")
+    checks, name = table.checks, table.table.replace(".", "_")
     try:
         batch_definition = context.data_sources.get(name).get_asset(name).get_batch_definition("all")
     except (KeyError, ValueError, LookupError):
@@ -101,25 +95,11 @@ def evaluate(con: duckdb.DuckDBPyConnection, checks: TableChecks, as_of: dt.date
     return run_suite(df, checks)
 
 
-def _staging_checks() -> list[TableChecks]:
-    timestamps = {"stg_messages": ("sent_at",), "stg_events": ("start_at", "end_at")}
-    return [
-        TableChecks(
-            table=m.table,
-            unique=m.unique,
-            not_null=m.not_null,
-            plausible_timestamps=timestamps.get(m.name, ()),
-        )
-        for m in all_models()
-        if m.unique or m.not_null
-    ]
-
-
 def _quality_check(checks: TableChecks) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=checks.key,
         name="quality",
-        blocking=checks.blocking,
+        blocking=True,
         description="Great Expectations: keys unique and not null, values in range, rules hold.",
         pool=WAREHOUSE_POOL,
     )
@@ -163,67 +143,10 @@ def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey) -> int | None
     return int(value.value) if value is not None and isinstance(value.value, int) else None
 
 
-def build_checks(extra: list[TableChecks]) -> list[dg.AssetChecksDefinition]:
-    tables = _staging_checks() + extra
+CHECKED_TABLES = [TableChecks(table, checks) for table, checks in declared_checks().items()]
+"""Every table with checks declared beside its model (``dbt_like_models/<schema>/<name>.yml``)."""
+
+
+def build_checks() -> list[dg.AssetChecksDefinition]:
+    tables = CHECKED_TABLES
     return [_quality_check(t) for t in tables] + [_row_count_check(t) for t in tables]
-
-
-_NOT_AUTOMATED = "alter_id not in (select person_id from staging.dim_person where is_automated)"
-
-_UNIT = (0.0, 1.0)
-_HEALTH_SHARES = [
-    c
-    for c in HEALTH_COLUMNS
-    if c.startswith(("score_", "share_"))
-    or c.endswith(("_share", "_share_prev", "_blau", "_balance", "_reciprocity"))
-    or c in ("gini", "efficiency", "bucket_gap")
-]
-"""Every share, index and sub-score of mart_network_health: each must lie in [0, 1] (or be null)."""
-
-MART_CHECKS = [
-    TableChecks(
-        table="marts.int_interactions",
-        not_null=("ego_id", "alter_id", "occurred_at", "channel", "direction"),
-        plausible_timestamps=("occurred_at",),
-        rules={"no_automated_alter": _NOT_AUTOMATED, "not_self": "ego_id <> alter_id"},
-    ),
-    TableChecks(
-        table="marts.mart_ties",
-        unique=("ego_id", "alter_id"),
-        not_null=("ego_id", "alter_id", "strength", "tie_class", "last_contact"),
-        between={"strength": _UNIT, "reciprocity": _UNIT, "initiation_share": _UNIT},
-        plausible_timestamps=("first_contact", "last_contact"),
-        rules={"no_automated_alter": _NOT_AUTOMATED},
-    ),
-    TableChecks(
-        table="marts.mart_ties_monthly",
-        unique=("ego_id", "alter_id", "month"),
-        not_null=("ego_id", "alter_id", "month", "as_of", "strength", "first_contact", "last_contact"),
-        between={"strength": _UNIT},
-        plausible_timestamps=("first_contact", "last_contact"),
-        rules={
-            "as_of_in_its_month": "as_of between month and last_day(month)",
-            "nothing_after_as_of": "last_contact < as_of + interval 1 day and first_contact <= last_contact",
-        },
-    ),
-    TableChecks(
-        table="marts.mart_network_health",
-        unique=("ego_id", "period", "month"),
-        not_null=("ego_id", "period", "month", "as_of", "is_active"),
-        between={
-            "health_score": (0.0, 100.0),
-            **dict.fromkeys(_HEALTH_SHARES, _UNIT),
-            "burt_constraint": (0.0, None),
-            "effective_size": (0.0, None),
-            "community_entropy": (0.0, None),
-        },
-        rules={"scored_when_active": "(health_score is not null) = is_active"},
-    ),
-    TableChecks(
-        table="marts.mart_alerts",
-        unique=("alert_id",),
-        not_null=("alert_id", "kind", "ego_id", "reason", "suggested_action", "status"),
-        between={"priority": (0.0, 100.0)},
-        rules={"listed_status": "status in ('open', 'snoozed', 'dismissed')"},
-    ),
-]

@@ -43,13 +43,13 @@ from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 STAGING_INPUTS = (
-    "stg_messages",
-    "stg_message_recipients",
-    "stg_events",
-    "stg_event_attendees",
-    "stg_manual_interactions",
-    "stg_egos",
-    "stg_contacts",
+    "fct_messages",
+    "fct_message_recipients",
+    "fct_events",
+    "fct_event_attendees",
+    "fct_manual_interactions",
+    "dim_ego",
+    "dim_contact",
     "dim_person",
 )
 
@@ -65,16 +65,16 @@ def params_for(settings: Settings) -> AnalyticsParams:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["marts", "int_interactions"],
-            deps=[_key(f"staging.{t}") for t in STAGING_INPUTS],
+            ["marts", "fct_interactions"],
+            deps=[_key(f"marts.{t}") for t in STAGING_INPUTS],
             description="One row per ego, alter and contact (mail, meetings, the manual log), with channel, "
             "direction, group size, minutes, in-person and after-hours flags.",
             group_name="marts",
             kinds={"polars", "duckdb"},
         ),
         dg.AssetSpec(
-            ["marts", "int_interaction_exclusions"],
-            deps=[_key(f"staging.{t}") for t in STAGING_INPUTS],
+            ["marts", "mart_interaction_exclusions"],
+            deps=[_key(f"marts.{t}") for t in STAGING_INPUTS],
             description="Records left out of interactions, counted by source and reason.",
             group_name="marts",
             kinds={"polars", "duckdb"},
@@ -86,29 +86,29 @@ def params_for(settings: Settings) -> AnalyticsParams:
 def interactions(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        staging = {t: read_table(con, f"staging.{t}") for t in STAGING_INPUTS}
+        staging = {t: read_table(con, f"marts.{t}") for t in STAGING_INPUTS}
         frame, excluded = build_interactions(
-            staging["stg_messages"],
-            staging["stg_message_recipients"],
-            staging["stg_events"],
-            staging["stg_event_attendees"],
-            staging["stg_manual_interactions"],
-            staging["stg_egos"],
+            staging["fct_messages"],
+            staging["fct_message_recipients"],
+            staging["fct_events"],
+            staging["fct_event_attendees"],
+            staging["fct_manual_interactions"],
+            staging["dim_ego"],
             staging["dim_person"],
             params_for(settings),
         )
-        publish(con, "marts.int_interactions", frame)
-        publish(con, "marts.int_interaction_exclusions", excluded)
-    yield dg.MaterializeResult(asset_key=["marts", "int_interactions"], metadata={"rows": frame.height})
+        publish(con, "marts.fct_interactions", frame)
+        publish(con, "marts.mart_interaction_exclusions", excluded)
+    yield dg.MaterializeResult(asset_key=["marts", "fct_interactions"], metadata={"rows": frame.height})
     reasons = {f"{r['source']}:{r['reason']}": int(r["n_records"]) for r in excluded.iter_rows(named=True)}
     yield dg.MaterializeResult(
-        asset_key=["marts", "int_interaction_exclusions"], metadata={"rows": excluded.height, **reasons}
+        asset_key=["marts", "mart_interaction_exclusions"], metadata={"rows": excluded.height, **reasons}
     )
 
 
 @dg.asset(
     key=["marts", "mart_ties"],
-    deps=[_key("marts.int_interactions"), _key("staging.dim_person"), _key("staging.stg_contacts")],
+    deps=[_key("marts.fct_interactions"), _key("marts.dim_person"), _key("marts.dim_contact")],
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -119,9 +119,9 @@ def mart_ties(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
         ties = compute_ties(
-            read_table(con, "marts.int_interactions"),
-            read_table(con, "staging.dim_person"),
-            read_table(con, "staging.stg_contacts"),
+            read_table(con, "marts.fct_interactions"),
+            read_table(con, "marts.dim_person"),
+            read_table(con, "marts.dim_contact"),
             settings.as_of,
             params_for(settings),
         )
@@ -166,7 +166,7 @@ def _record_history(
 
 @dg.asset(
     key=["marts", "mart_ties_monthly"],
-    deps=[_key("marts.int_interactions")],
+    deps=[_key("marts.fct_interactions")],
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -178,7 +178,7 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     table = "marts.mart_ties_monthly"
     with warehouse.connect() as con:
-        inter = read_table(con, "marts.int_interactions")
+        inter = read_table(con, "marts.fct_interactions")
         _reset_if_changed(con, table, table, MONTHLY_COLUMNS)
         params = params_for(settings)
         fingerprints = month_fingerprints(
@@ -212,12 +212,12 @@ def _health_at(
     key=["marts", "mart_network_health"],
     deps=[
         _key("marts.mart_ties"),
-        _key("marts.int_interactions"),
-        _key("staging.dim_person"),
-        _key("staging.stg_contacts"),
-        _key("staging.stg_messages"),
-        _key("staging.stg_message_recipients"),
-        _key("staging.stg_event_attendees"),
+        _key("marts.fct_interactions"),
+        _key("marts.dim_person"),
+        _key("marts.dim_contact"),
+        _key("marts.fct_messages"),
+        _key("marts.fct_message_recipients"),
+        _key("marts.fct_event_attendees"),
     ],
     group_name="marts",
     kinds={"polars", "duckdb"},
@@ -231,13 +231,13 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
     params = params_for(settings)
     table, history_key = "marts.mart_network_health", "marts.mart_network_health#month"
     with warehouse.connect() as con:
-        inter = read_table(con, "marts.int_interactions")
-        persons = read_table(con, "staging.dim_person")
-        contacts = read_table(con, "staging.stg_contacts")
+        inter = read_table(con, "marts.fct_interactions")
+        persons = read_table(con, "marts.dim_person")
+        contacts = read_table(con, "marts.dim_contact")
         participants = record_participants(
-            read_table(con, "staging.stg_messages"),
-            read_table(con, "staging.stg_message_recipients"),
-            read_table(con, "staging.stg_event_attendees"),
+            read_table(con, "marts.fct_messages"),
+            read_table(con, "marts.fct_message_recipients"),
+            read_table(con, "marts.fct_event_attendees"),
         )
         current = _health_at(
             settings.as_of, inter, persons, contacts, participants, params, read_table(con, "marts.mart_ties")
@@ -273,10 +273,10 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
 def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
     """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts)."""
     sightings = read_table(
-        con, "(select message_key, mailbox_owner, from_address, sent_at from staging.int_mail_sightings) s"
+        con, "(select message_key, mailbox_owner, from_address, sent_at from staging.stg_mail_sightings) s"
     )
-    recipients = read_table(con, "(select message_key, person_id from staging.stg_message_recipients) r")
-    addresses = read_table(con, "(select address, person_id from staging.int_addresses_resolved) a")
+    recipients = read_table(con, "(select message_key, person_id from marts.fct_message_recipients) r")
+    addresses = read_table(con, "(select address, person_id from intermediate.int_addresses_resolved) a")
     return observed_inboxes(sightings, recipients, addresses, as_of, params)
 
 
@@ -285,10 +285,10 @@ def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params
     deps=[
         _key("marts.mart_ties"),
         _key("marts.mart_network_health"),
-        _key("staging.dim_person"),
-        _key("staging.int_mail_sightings"),
-        _key("staging.stg_message_recipients"),
-        _key("staging.int_addresses_resolved"),
+        _key("marts.dim_person"),
+        _key("staging.stg_mail_sightings"),
+        _key("marts.fct_message_recipients"),
+        _key("intermediate.int_addresses_resolved"),
     ],
     group_name="marts",
     kinds={"polars", "duckdb"},
@@ -304,7 +304,7 @@ def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
         alerts, state = compute_alerts(
             read_table(con, "marts.mart_ties"),
             read_table(con, "marts.mart_network_health", "where period = 'current'"),
-            read_table(con, "staging.dim_person"),
+            read_table(con, "marts.dim_person"),
             settings.as_of,
             params,
             read_table(con, "ops.alert_state"),

@@ -1,7 +1,7 @@
 """What `tiepulse health | ties | alerts` show: published marts, or a fresh computation for another date.
 
 The marts hold everything as of the date of the last refresh. Asking for another ``--as-of`` recomputes the ties,
-health and alerts (of one ego, or of the organisation) in memory from ``marts.int_interactions`` with the same pure
+health and alerts (of one ego, or of the organisation) in memory from ``marts.fct_interactions`` with the same pure
 transforms (nothing is written), so a look back in time never disturbs what BI sees.
 """
 
@@ -63,20 +63,20 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def egos(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("select ego_id from staging.stg_egos order by ego_id").fetchall()]
+    return [r[0] for r in con.execute("select ego_id from marts.dim_ego order by ego_id").fetchall()]
 
 
 def resolve_person(con: duckdb.DuckDBPyConnection, address: str) -> str:
     """The person an address belongs to (any of their addresses or aliases, through identity resolution)."""
     row = con.execute(
-        "select person_id from staging.int_addresses_resolved where address = lower(trim(?))", [address]
+        "select person_id from intermediate.int_addresses_resolved where address = lower(trim(?))", [address]
     ).fetchall()
     return row[0][0] if row else address.strip().lower()
 
 
 def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | None) -> str | None:
     """The ego asked for (by any of their addresses), the only ego, the config's only ego, or None (many)."""
-    if not _exists(con, "staging.stg_egos"):
+    if not _exists(con, "marts.dim_ego"):
         raise InsightError("The warehouse has no data yet: run `tiepulse import PATH` or `make demo` first.")
     known = egos(con)
     if ego:
@@ -117,14 +117,14 @@ def _compute(
     params = params_for(settings)
     args: list[object]
     where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
-    inter = read_table(con, "marts.int_interactions", where, args)
-    persons = read_table(con, "staging.dim_person")
-    contacts = read_table(con, "staging.stg_contacts", where, args)
+    inter = read_table(con, "marts.fct_interactions", where, args)
+    persons = read_table(con, "marts.dim_person")
+    contacts = read_table(con, "marts.dim_contact", where, args)
     ties = compute_ties(inter, persons, contacts, as_of, params)
     participants = record_participants(
-        read_table(con, "staging.stg_messages"),
-        read_table(con, "staging.stg_message_recipients"),
-        read_table(con, "staging.stg_event_attendees"),
+        read_table(con, "marts.fct_messages"),
+        read_table(con, "marts.fct_message_recipients"),
+        read_table(con, "marts.fct_event_attendees"),
     )
     edges = cooccurrence_edges(inter, participants, as_of, params)
     health = compute_network_health(ties, inter, persons, contacts, as_of, params, edges)
