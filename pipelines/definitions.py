@@ -14,7 +14,7 @@ from tiepulse.pipelines.assets.google import (
 from tiepulse.pipelines.assets.microsoft import microsoft_assets, microsoft_jobs, microsoft_schedules
 from tiepulse.pipelines.assets.models import model_assets
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
-from tiepulse.pipelines.checks import build_checks
+from tiepulse.pipelines.checks import python_table_checks
 from tiepulse.pipelines.resources import WarehouseResource
 
 all_assets: list[dg.AssetsDefinition | dg.AssetSpec] = [
@@ -43,7 +43,7 @@ daily_refresh = dg.ScheduleDefinition(
 
 defs = dg.Definitions(
     assets=all_assets,
-    asset_checks=build_checks(),
+    asset_checks=python_table_checks(),
     jobs=[refresh_job, record_alerts_job, google_sync_job, *microsoft_jobs],
     schedules=[daily_refresh, google_sync_schedule, *microsoft_schedules],
     sensors=[google_accounts_sensor, new_alerts_sensor],

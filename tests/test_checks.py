@@ -9,13 +9,19 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.analytics.staged import AS_OF, publish_home, stage_home
+from tiepulse.connectors.base import Page
+from tiepulse.connectors.raw_schemas import to_table
 from tiepulse.core.warehouse import connect
+from tiepulse.pipelines import expectations
 from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS
 from tiepulse.pipelines.checks import CHECKED_TABLES, TableChecks, evaluate
+from tiepulse.pipelines.loader import commit_page
 from tiepulse.pipelines.models import Checks
+from tiepulse.pipelines.refresh import refresh
 
 TIES = next(c for c in CHECKED_TABLES if c.table == "marts.mart_ties")
 POLARS_MARTS = [
@@ -167,3 +173,61 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as check:
         published = check.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
         assert {t for (t,) in published if t.startswith("mart_")} == {"mart_interaction_exclusions"}
+
+
+def _raw_home(home: Path, monkeypatch: pytest.MonkeyPatch, *sent: dt.datetime) -> None:
+    """A warehouse under ``home`` whose raw layer holds one message per ``sent`` time, ana to bo."""
+    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+    monkeypatch.setenv("TIEPULSE_AS_OF", AS_OF.isoformat())
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    rows = [
+        {
+            "message_key": f"m{i}",
+            "mailbox_owner": "ana@acme.com",
+            "source": "mbox",
+            "from_address": "ana@acme.com",
+            "sent_at": at,
+            "recipients": [{"kind": "to", "address": "bo@acme.com", "name": None}],
+            "bad_address_count": 0,
+        }
+        for i, at in enumerate(sent)
+    ]
+    con = connect(home / "warehouse.duckdb")
+    table = "raw.mail_messages"
+    commit_page(con, Page(rows={table: to_table(table, rows)}), source="test", account="t", stream=table)
+    con.close()
+
+
+def test_a_failing_model_check_stops_the_models_that_read_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blocking check inside a layer's step: the models after it in the layer and every later step are skipped."""
+    _raw_home(tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), dt.datetime(1985, 1, 1, tzinfo=dt.UTC))
+    result = refresh()
+    assert not result.success
+    assert result.failed_checks == [
+        "marts.fct_messages:quality (column_values_to_be_in_set[plausible_sent_at]: FAILED (1 rows))"
+    ]
+    assert {"staging.stg_mail_sightings", "intermediate.int_addresses_resolved", "marts.fct_message_recipients"} <= set(
+        result.rows
+    )
+    # fct_messages was built (and failed its check); what reads it was not
+    assert "marts.fct_messages" in result.rows
+    assert not {"marts.dim_person", "marts.fct_interactions", "marts.mart_ties", "marts.mart_alerts"} & set(result.rows)
+
+
+def test_every_check_runs_once_per_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _raw_home(
+        tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), dt.datetime(2026, 3, 9, 9, tzinfo=dt.UTC)
+    )
+    validated: list[str] = []
+    validate = expectations.validate
+
+    def counted(rows: pa.Table, checks: Checks, name: str) -> tuple[bool, dict[str, object]]:
+        validated.append(name)
+        return validate(rows, checks, name)
+
+    monkeypatch.setattr(expectations, "validate", counted)
+    for _ in range(2):
+        validated.clear()
+        result = refresh()
+        assert result.success, result.failed_checks
+        assert sorted(validated) == sorted(c.table.replace(".", "_") for c in CHECKED_TABLES)
