@@ -18,7 +18,8 @@ import dagster as dg
 import duckdb
 
 from tiepulse.pipelines import expectations
-from tiepulse.pipelines.models import Checks, all_models, declared_checks
+from tiepulse.pipelines.expectations import Checks
+from tiepulse.pipelines.models import all_models, declared_checks
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ROW_COUNT_FLOOR = 0.5

@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import pyarrow as pa
 
-from tiepulse.pipelines.models import Checks
+
+@dataclass(frozen=True)
+class Checks:
+    """The data-quality checks declared for one table (in its model's .yml), as one Great Expectations suite."""
+
+    unique: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    between: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    plausible_timestamps: tuple[str, ...] = ()
+    rules: Mapping[str, str] = field(default_factory=dict)
+    """name -> SQL boolean expression over the table's columns that must hold for every row."""
+
+    def __bool__(self) -> bool:
+        return bool(self.unique or self.not_null or self.between or self.plausible_timestamps or self.rules)
 
 
 def start() -> None:

@@ -10,8 +10,7 @@ never listed by hand.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import yaml
 from sqlglot import exp
 
 from tiepulse.core.warehouse import PACKAGE_ROOT, transaction
+from tiepulse.pipelines.expectations import Checks
 
 MODELS_DIR = PACKAGE_ROOT / "dbt_like_models"
 LAYERS = ("staging", "intermediate", "marts")
@@ -31,21 +31,6 @@ _CHECK_KEYS = {"unique", "not_null", "between", "unit_interval", "plausible_time
 
 class ModelError(ValueError):
     """A model file that cannot be used; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Checks:
-    """The data-quality checks declared for one table (run by Great Expectations, see pipelines/checks.py)."""
-
-    unique: tuple[str, ...] = ()
-    not_null: tuple[str, ...] = ()
-    between: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    plausible_timestamps: tuple[str, ...] = ()
-    rules: Mapping[str, str] = field(default_factory=dict)
-    """name -> SQL boolean expression over the table's columns that must hold for every row."""
-
-    def __bool__(self) -> bool:
-        return bool(self.unique or self.not_null or self.between or self.plausible_timestamps or self.rules)
 
 
 @dataclass(frozen=True)

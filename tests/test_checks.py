@@ -19,8 +19,8 @@ from tiepulse.core.warehouse import connect
 from tiepulse.pipelines import expectations
 from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS
 from tiepulse.pipelines.checks import CHECKED_TABLES, TableChecks, evaluate
+from tiepulse.pipelines.expectations import Checks
 from tiepulse.pipelines.loader import commit_page
-from tiepulse.pipelines.models import Checks
 from tiepulse.pipelines.refresh import refresh
 
 TIES = next(c for c in CHECKED_TABLES if c.table == "marts.mart_ties")

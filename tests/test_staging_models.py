@@ -13,8 +13,9 @@ from tiepulse.connectors.base import Page
 from tiepulse.connectors.raw_schemas import to_table
 from tiepulse.core.settings import Config
 from tiepulse.pipelines.config_tables import land_config
+from tiepulse.pipelines.expectations import Checks
 from tiepulse.pipelines.loader import commit_page
-from tiepulse.pipelines.models import Checks, ModelError, all_models, build_model, declared_checks, load_model
+from tiepulse.pipelines.models import ModelError, all_models, build_model, declared_checks, load_model
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
