@@ -83,8 +83,8 @@ def check_results(
         passed, details = evaluate(con, table, as_of)
         results.append(dg.AssetCheckResult(asset_key=table.key, check_name="quality", passed=passed, metadata=details))
     if dg.AssetCheckKey(table.key, "row_count") in selected:
-        row = con.execute(f"select count(*) from {table.table}").fetchone()
-        rows = int(row[0]) if row else 0
+        # fetchall, not fetchone: a half-read result would block the next check's query on this connection
+        rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
         previous = _previous_rows(context.instance, table.key, context.run.run_id)
         results.append(
             dg.AssetCheckResult(
