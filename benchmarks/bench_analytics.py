@@ -1,6 +1,6 @@
 """Analytics over a generated warehouse, against a floor measured in the same run on the same interactions.
 
-The floor is one DuckDB ``GROUP BY ego_id, alter_id`` over ``marts.int_interactions`` computing the count and the
+The floor is one DuckDB ``GROUP BY ego_id, alter_id`` over ``marts.fct_interactions`` computing the count and the
 latest timestamp of each pair (materialised as a temp table): the least any per-pair analytics must do. Each stage
 of the analytics (read into Polars, ``compute_ties``, write-back of ``mart_ties``, ``cooccurrence_edges``,
 ``compute_network_health``, ``compute_alerts``, ``compute_ties_monthly`` for one new month) is timed on its own
@@ -55,7 +55,7 @@ EXTERNAL_DOMAINS = ["globex.example", "initech.example", "gmail.com", "umbrella.
 PARTICIPANTS_TABLE = "marts.bench_participants"
 FLOOR_SQL = (
     "create or replace temp table bench_floor as "
-    "select ego_id, alter_id, count(*) as n, max(occurred_at) as last_at from marts.int_interactions group by all"
+    "select ego_id, alter_id, count(*) as n, max(occurred_at) as last_at from marts.fct_interactions group by all"
 )
 
 # Channel codes follow CHANNELS: email, meeting, call, video, chat, in_person, note.
@@ -101,7 +101,7 @@ def generate(
     n_rows: int, seed: int = 7, n_egos: int = 2_000, n_people: int = 50_000, mean_alters: int = 200
 ) -> dict[str, pl.DataFrame]:
     """The interactions (``INTERACTION_SCHEMA``, sorted as ``build_interactions`` sorts them), the participants
-    of each mail and meeting, ``dim_person`` and ``stg_contacts``."""
+    of each mail and meeting, ``dim_person`` and ``dim_contact``."""
     rng = np.random.default_rng(seed)
     n_internal = 15_000
     person_ids, domains = _people(rng, n_people, n_internal)
@@ -240,7 +240,7 @@ def generate(
         "interactions": interactions,
         "participants": participants,
         "dim_person": _dim_person(person_ids, domains, n_egos, n_internal, rng),
-        "stg_contacts": _contacts(rng, pair_ego, pair_alter, pair_w, person_ids),
+        "dim_contact": _contacts(rng, pair_ego, pair_alter, pair_w, person_ids),
     }
 
 
@@ -317,10 +317,10 @@ def write_warehouse(path: Path, frames: dict[str, pl.DataFrame]) -> None:
     con = connect(path)
     try:
         for table, frame in (
-            ("marts.int_interactions", frames["interactions"]),
+            ("marts.fct_interactions", frames["interactions"]),
             (PARTICIPANTS_TABLE, frames["participants"]),
-            ("staging.dim_person", frames["dim_person"]),
-            ("staging.stg_contacts", frames["stg_contacts"]),
+            ("marts.dim_person", frames["dim_person"]),
+            ("marts.dim_contact", frames["dim_contact"]),
         ):
             publish(con, table, frame)
         con.execute("checkpoint").fetchall()
@@ -377,9 +377,9 @@ def measure(path: Path, floor_runs: int) -> dict[str, Any]:
         stages.append({"stage": name, "seconds": took, "rows": count, "peak_mb": peak})
         return value
 
-    inter = stage("read interactions (DuckDB -> Arrow -> Polars)", lambda: read_table(con, "marts.int_interactions"))
-    persons = read_table(con, "staging.dim_person")
-    contacts = read_table(con, "staging.stg_contacts")
+    inter = stage("read interactions (DuckDB -> Arrow -> Polars)", lambda: read_table(con, "marts.fct_interactions"))
+    persons = read_table(con, "marts.dim_person")
+    contacts = read_table(con, "marts.dim_contact")
     ties = stage("compute_ties", lambda: compute_ties(inter, persons, contacts, AS_OF, params))
     stage("write mart_ties (Polars -> DuckDB)", lambda: publish(con, "marts.mart_ties", ties), rows=lambda n: n)
     # Downstream assets read mart_ties back from the warehouse (as mart_network_health and mart_alerts do).

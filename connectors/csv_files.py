@@ -48,7 +48,7 @@ CHANNEL_SYNONYMS = {
 KNOWN_BUCKETS = ("client", "prospect", "colleague", "mentor", "friend", "family", "other")
 """Buckets the analytics know by name; any other non-empty word is kept (lower-cased) as its own bucket."""
 DATE_ONLY_HOUR = 0
-"""A date without a time is taken as 00:00 UTC of that day (docs/data-model.md, stg_manual_interactions)."""
+"""A date without a time is taken as 00:00 UTC of that day (docs/data-model.md, fct_manual_interactions)."""
 MAX_MINUTES = 24 * 60
 MAX_CADENCE_DAYS = 3660
 COLUMN_SYNONYMS = {"e_mail": "email", "e_mails": "emails"}

@@ -1,25 +1,32 @@
 """SQL models in ``dbt_like_models/``: one ``SELECT`` per file, materialised as a table of the same name.
 
-A file ``dbt_like_models/<schema>/<name>.sql`` builds ``<schema>.<name>``. Its header comments carry the
-description and the columns to test (``-- description:``, ``-- unique: a, b``, ``-- not_null: a, b``); its
-upstream tables are read from the SQL by sqlglot, never listed by hand.
+A file ``dbt_like_models/<schema>/<name>.sql`` builds ``<schema>.<name>``; the layers are the folders
+``staging`` (one model per source, reading ``raw`` only), ``intermediate`` (identity and joins) and ``marts``
+(entity facts and dimensions). Beside each model, ``<name>.yml`` gives its ``description`` and its ``checks``
+(``unique``, ``not_null``, ``between``, ``unit_interval``, ``plausible_timestamps``, ``rules``). A ``.yml`` without a
+``.sql`` declares the checks of a table a Polars asset writes. Upstream tables are read from the SQL by sqlglot,
+never listed by hand.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import sqlglot
+import yaml
 from sqlglot import exp
 
 from tiepulse.core.warehouse import PACKAGE_ROOT, transaction
+from tiepulse.pipelines.expectations import Checks
 
 MODELS_DIR = PACKAGE_ROOT / "dbt_like_models"
-_HEADER = re.compile(r"^--\s*(description|unique|not_null):\s*(.*)$")
+LAYERS = ("staging", "intermediate", "marts")
+"""The model folders (and DuckDB schemas), lowest first."""
+_CHECK_KEYS = {"unique", "not_null", "between", "unit_interval", "plausible_timestamps", "rules"}
 
 
 class ModelError(ValueError):
@@ -33,8 +40,7 @@ class Model:
     path: Path
     sql: str
     description: str
-    unique: tuple[str, ...]
-    not_null: tuple[str, ...]
+    checks: Checks
     upstream: frozenset[str]
     """Tables the SQL reads, as ``schema.table``."""
 
@@ -54,32 +60,56 @@ def _referenced_tables(sql: str, path: Path) -> frozenset[str]:
         if table.db:
             found.add(f"{table.db}.{table.name}")
         elif table.name and table.name not in ctes:
-            raise ModelError(f"{path}: table {table.name!r} must be schema-qualified (raw., staging., marts.)")
+            raise ModelError(
+                f"{path}: table {table.name!r} must be schema-qualified (raw., staging., intermediate., marts.)"
+            )
     return frozenset(found)
+
+
+def _properties(path: Path) -> dict[str, Any]:
+    """The model's ``.yml`` as a mapping (empty when there is none)."""
+    if not path.exists():
+        return {}
+    try:
+        found = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ModelError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(found, dict):
+        raise ModelError(f"{path}: expected a mapping with 'description' and 'checks'")
+    return found
+
+
+def _checks(spec: Any, path: Path) -> Checks:
+    spec = spec or {}
+    unknown = set(spec) - _CHECK_KEYS if isinstance(spec, dict) else {"(not a mapping)"}
+    if unknown:
+        raise ModelError(f"{path}: unknown checks {sorted(unknown)}; use {sorted(_CHECK_KEYS)}")
+    between: dict[str, tuple[float | None, float | None]] = {c: (0.0, 1.0) for c in spec.get("unit_interval", [])}
+    for column, bounds in (spec.get("between") or {}).items():
+        low, high = bounds
+        between[column] = (None if low is None else float(low), None if high is None else float(high))
+    return Checks(
+        unique=tuple(spec.get("unique", [])),
+        not_null=tuple(spec.get("not_null", [])),
+        between=between,
+        plausible_timestamps=tuple(spec.get("plausible_timestamps", [])),
+        rules=dict(spec.get("rules") or {}),
+    )
 
 
 def load_model(path: Path) -> Model:
     text = path.read_text(encoding="utf-8")
-    meta: dict[str, str] = {}
-    for line in text.splitlines():
-        match = _HEADER.match(line.strip())
-        if match:
-            meta[match.group(1)] = match.group(2).strip()
-    if "description" not in meta:
-        raise ModelError(f"{path}: add a '-- description: ...' header line")
-
-    def columns(key: str) -> tuple[str, ...]:
-        return tuple(c.strip() for c in meta.get(key, "").split(",") if c.strip())
-
+    properties = _properties(path.with_suffix(".yml"))
+    if "description" not in properties:
+        raise ModelError(f"{path}: add a 'description:' to {path.with_suffix('.yml').name} beside it")
     schema, name = path.parent.name, path.stem
     return Model(
         schema=schema,
         name=name,
         path=path,
         sql=text,
-        description=meta["description"],
-        unique=columns("unique"),
-        not_null=columns("not_null"),
+        description=str(properties["description"]),
+        checks=_checks(properties.get("checks"), path),
         upstream=_referenced_tables(text, path) - {f"{schema}.{name}"},
     )
 
@@ -108,10 +138,19 @@ def all_models() -> tuple[Model, ...]:
     return tuple(ordered)
 
 
+@cache
+def declared_checks() -> dict[str, Checks]:
+    """``schema.table`` -> its checks, for every table whose ``.yml`` declares any (SQL models and Polars marts)."""
+    found = {m.table: m.checks for m in all_models()}
+    for path in sorted(MODELS_DIR.glob("*/*.yml")):
+        if not path.with_suffix(".sql").exists():
+            found[f"{path.parent.name}.{path.stem}"] = _checks(_properties(path).get("checks"), path)
+    return {table: checks for table, checks in found.items() if checks}
+
+
 def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """(Re)build the model's table atomically; readers see the old table or the new one, never half of it."""
-    body = "\n".join(line for line in model.sql.splitlines() if not _HEADER.match(line.strip()))
     with transaction(con):
-        con.execute(f"create or replace table {model.table} as {body}").fetchall()
+        con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
         rows = int(con.execute(f"select count(*) from {model.table}").fetchall()[0][0])
     return rows

@@ -15,21 +15,21 @@ from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observed_inboxes
 from tiepulse.pipelines.marts_io import read_table
 
-# staging: built by the SQL models
-MESSAGES = "staging.stg_messages"
-MESSAGE_RECIPIENTS = "staging.stg_message_recipients"
-EVENTS = "staging.stg_events"
-EVENT_ATTENDEES = "staging.stg_event_attendees"
-MANUAL_INTERACTIONS = "staging.stg_manual_interactions"
-EGOS = "staging.stg_egos"
-CONTACTS = "staging.stg_contacts"
-PERSONS = "staging.dim_person"
-MAIL_SIGHTINGS = "staging.int_mail_sightings"
-ADDRESSES = "staging.int_addresses_resolved"
+# built by the SQL models (staging sightings, intermediate identity, marts facts and dimensions)
+MESSAGES = "marts.fct_messages"
+MESSAGE_RECIPIENTS = "marts.fct_message_recipients"
+EVENTS = "marts.fct_events"
+EVENT_ATTENDEES = "marts.fct_event_attendees"
+MANUAL_INTERACTIONS = "marts.fct_manual_interactions"
+EGOS = "marts.dim_ego"
+CONTACTS = "marts.dim_contact"
+PERSONS = "marts.dim_person"
+MAIL_SIGHTINGS = "staging.stg_mail_sightings"
+ADDRESSES = "intermediate.int_addresses_resolved"
 
 # marts: published by the analytics assets
-INTERACTIONS = "marts.int_interactions"
-INTERACTION_EXCLUSIONS = "marts.int_interaction_exclusions"
+INTERACTIONS = "marts.fct_interactions"
+INTERACTION_EXCLUSIONS = "marts.mart_interaction_exclusions"
 TIES = "marts.mart_ties"
 TIES_MONTHLY = "marts.mart_ties_monthly"
 NETWORK_HEALTH = "marts.mart_network_health"

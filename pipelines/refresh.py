@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass
-
-import dagster as dg
+from typing import TYPE_CHECKING
 
 from tiepulse.core.runlog import log_finished_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import open_warehouse
-from tiepulse.pipelines.assets.raw import FILE_TABLES
+from tiepulse.pipelines import expectations
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,11 @@ class RefreshResult:
 
 def refresh(*, include_file_import: bool = False) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks."""
+    # Great Expectations loads in its worker process while Dagster and the code location load here.
+    expectations.start()
+    import dagster as dg
+
+    from tiepulse.pipelines.assets.raw import FILE_TABLES
     from tiepulse.pipelines.definitions import defs  # the code location builds every asset at import
 
     graph = defs.resolve_asset_graph()

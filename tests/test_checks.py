@@ -9,19 +9,42 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 
 from tests.analytics.staged import AS_OF, publish_home, stage_home
+from tiepulse.connectors.base import Page
+from tiepulse.connectors.raw_schemas import to_table
 from tiepulse.core.warehouse import connect
-from tiepulse.pipelines.checks import MART_CHECKS, TableChecks, evaluate
+from tiepulse.pipelines import expectations
+from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS
+from tiepulse.pipelines.checks import CHECKED_TABLES, TableChecks, evaluate
+from tiepulse.pipelines.expectations import Checks
+from tiepulse.pipelines.loader import commit_page
+from tiepulse.pipelines.refresh import refresh
 
-TIES = next(c for c in MART_CHECKS if c.table == "marts.mart_ties")
+TIES = next(c for c in CHECKED_TABLES if c.table == "marts.mart_ties")
+POLARS_MARTS = [
+    c for c in CHECKED_TABLES if c.table in ("marts.fct_interactions",) or c.table.startswith("marts.mart_")
+]
+
+
+def test_every_share_of_health_is_checked_in_unit_range() -> None:
+    health = next(c for c in CHECKED_TABLES if c.table == "marts.mart_network_health").checks
+    shares = [
+        c
+        for c in HEALTH_COLUMNS
+        if c.startswith(("score_", "share_"))
+        or c.endswith(("_share", "_share_prev", "_blau", "_balance", "_reciprocity"))
+        or c in ("gini", "efficiency", "bucket_gap")
+    ]
+    assert {c: health.between.get(c) for c in shares} == dict.fromkeys(shares, (0.0, 1.0))
 
 
 def _ties(con: duckdb.DuckDBPyConnection, rows: str) -> None:
-    con.execute("create schema if not exists staging; create schema if not exists marts").fetchall()
+    con.execute("create schema if not exists marts").fetchall()
     con.execute(
-        "create or replace table staging.dim_person as "
+        "create or replace table marts.dim_person as "
         "select * from (values ('a@x.com', false), ('b@x.com', false), ('noreply@x.com', true)) "
         "t(person_id, is_automated)"
     ).fetchall()
@@ -62,7 +85,7 @@ def test_bad_ties_fail_with_the_reason() -> None:
 def test_single_key_not_null() -> None:
     con = duckdb.connect()
     con.execute("create table t as select * from (values (1), (1), (null)) v(k)").fetchall()
-    passed, details = evaluate(con, TableChecks(table="main.t", unique=("k",), not_null=("k",)), dt.date(2024, 1, 1))
+    passed, details = evaluate(con, TableChecks("main.t", Checks(unique=("k",), not_null=("k",))), dt.date(2024, 1, 1))
     assert not passed
     assert details["column_values_to_be_unique[k]"].startswith("FAILED")
     assert details["column_values_to_not_be_null[k]"] == "FAILED (1 rows)"
@@ -75,7 +98,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _failed(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    checks = next(c for c in MART_CHECKS if c.table == table)
+    checks = next(c for c in CHECKED_TABLES if c.table == table)
     passed, details = evaluate(con, checks, AS_OF)
     failed = {k for k, v in details.items() if str(v).startswith("FAILED")}
     assert passed is not failed
@@ -85,7 +108,7 @@ def _failed(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 def test_published_marts_pass_and_broken_shares_fail(published: Path, tmp_path: Path) -> None:
     shutil.copy(published / "warehouse.duckdb", tmp_path / "w.duckdb")
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    for checks in MART_CHECKS:
+    for checks in POLARS_MARTS:
         assert _failed(con, checks.table) == set(), checks.table
     # the wrapped unsigned subtraction of the audit, and an out-of-range sub-score
     con.execute(
@@ -122,12 +145,12 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     stage_home(tmp_path)
     con = connect(tmp_path / "warehouse.duckdb")  # a broken clock in staging: the interactions inherit it
     con.execute(
-        "insert into staging.stg_messages by name select 'old' as message_key, 'old' as message_id, "
+        "insert into marts.fct_messages by name select 'old' as message_key, 'old' as message_id, "
         "timestamptz '1985-01-01 10:00' as sent_at, 'me@acme.com' as sender_id, 1 as n_recipients, "
         '[]::varchar[] as "references", false as is_reply, false as is_forward, false as is_automated, '
         "1 as mailbox_count"
     ).fetchall()
-    con.execute("insert into staging.stg_message_recipients values ('old', 'zed@acme.com', 'to')").fetchall()
+    con.execute("insert into marts.fct_message_recipients values ('old', 'zed@acme.com', 'to')").fetchall()
     con.close()
 
     from tiepulse.pipelines.assets.analytics import analytics_assets
@@ -139,13 +162,72 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     )
     assert not result.success
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
-    assert evaluations[("marts/int_interactions", "quality")] is False
+    assert evaluations[("marts/fct_interactions", "quality")] is False
     from tiepulse.pipelines.refresh import describe_failure  # what `tiepulse refresh` prints for it
 
     assert [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed] == [
-        "marts.int_interactions:quality (column_values_to_be_in_set[plausible_occurred_at]: FAILED (1 rows))"
+        "marts.fct_interactions:quality (column_values_to_be_in_set[plausible_occurred_at]: FAILED (1 rows))"
     ]
     materialised = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialised == {"marts/int_interactions", "marts/int_interaction_exclusions"}
+    assert materialised == {"marts/fct_interactions", "marts/mart_interaction_exclusions"}
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as check:
-        assert check.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone() == (2,)
+        published = check.execute("select table_name from duckdb_tables() where schema_name = 'marts'").fetchall()
+        assert {t for (t,) in published if t.startswith("mart_")} == {"mart_interaction_exclusions"}
+
+
+def _raw_home(home: Path, monkeypatch: pytest.MonkeyPatch, *sent: dt.datetime) -> None:
+    """A warehouse under ``home`` whose raw layer holds one message per ``sent`` time, ana to bo."""
+    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+    monkeypatch.setenv("TIEPULSE_AS_OF", AS_OF.isoformat())
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    rows = [
+        {
+            "message_key": f"m{i}",
+            "mailbox_owner": "ana@acme.com",
+            "source": "mbox",
+            "from_address": "ana@acme.com",
+            "sent_at": at,
+            "recipients": [{"kind": "to", "address": "bo@acme.com", "name": None}],
+            "bad_address_count": 0,
+        }
+        for i, at in enumerate(sent)
+    ]
+    con = connect(home / "warehouse.duckdb")
+    table = "raw.mail_messages"
+    commit_page(con, Page(rows={table: to_table(table, rows)}), source="test", account="t", stream=table)
+    con.close()
+
+
+def test_a_failing_model_check_stops_the_models_that_read_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A blocking check inside a layer's step: the models after it in the layer and every later step are skipped."""
+    _raw_home(tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), dt.datetime(1985, 1, 1, tzinfo=dt.UTC))
+    result = refresh()
+    assert not result.success
+    assert result.failed_checks == [
+        "marts.fct_messages:quality (column_values_to_be_in_set[plausible_sent_at]: FAILED (1 rows))"
+    ]
+    assert {"staging.stg_mail_sightings", "intermediate.int_addresses_resolved", "marts.fct_message_recipients"} <= set(
+        result.rows
+    )
+    # fct_messages was built (and failed its check); what reads it was not
+    assert "marts.fct_messages" in result.rows
+    assert not {"marts.dim_person", "marts.fct_interactions", "marts.mart_ties", "marts.mart_alerts"} & set(result.rows)
+
+
+def test_every_check_runs_once_per_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _raw_home(
+        tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), dt.datetime(2026, 3, 9, 9, tzinfo=dt.UTC)
+    )
+    validated: list[str] = []
+    validate = expectations.validate
+
+    def counted(rows: pa.Table, checks: Checks, name: str) -> tuple[bool, dict[str, object]]:
+        validated.append(name)
+        return validate(rows, checks, name)
+
+    monkeypatch.setattr(expectations, "validate", counted)
+    for _ in range(2):
+        validated.clear()
+        result = refresh()
+        assert result.success, result.failed_checks
+        assert sorted(validated) == sorted(c.table.replace(".", "_") for c in CHECKED_TABLES)

@@ -98,7 +98,7 @@ def test_sync_outlook_full_then_incremental_then_refresh(
     owners = {r[0] for r in con.execute("select distinct mailbox_owner from raw.graph_messages").fetchall()}
     # Ann's Sent and Bob's Inbox hold the same messages: one row each in staging
     sightings, messages = con.execute(
-        "select (select count(*) from raw.graph_messages), (select count(*) from staging.stg_messages)"
+        "select (select count(*) from raw.graph_messages), (select count(*) from marts.fct_messages)"
     ).fetchone()  # type: ignore[misc]
     con.close()
     assert owners == {ANN, BOB}
@@ -215,7 +215,7 @@ def test_one_bad_token_fails_alone_and_the_rest_is_synced_and_refreshed(google: 
     status, summary = last_sync(warehouse)
     assert status == "partial" and summary["failed"] == [f"gmail:{BROKEN}", f"gcal:{BROKEN}"]
     assert summary["inserted"] == {"raw.gmail_messages": 25}
-    assert count(warehouse, "select count(*) from staging.stg_messages") == 25
+    assert count(warehouse, "select count(*) from marts.fct_messages") == 25
 
 
 def test_retries_show_and_a_persistent_503_is_that_accounts_failure(google: Testbed) -> None:
@@ -292,4 +292,4 @@ def test_forget_asks_first_and_refreshes(google: Testbed) -> None:
     assert result.exit_code == 0, result.output
     assert "quality checks passed" in result.output
     assert count(warehouse, "select count(*) from raw.gmail_messages") == 5
-    assert count(warehouse, "select count(*) from staging.stg_messages") == 5
+    assert count(warehouse, "select count(*) from marts.fct_messages") == 5

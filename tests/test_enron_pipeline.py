@@ -40,17 +40,17 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str) -> object:
 
 
 def test_every_sent_message_is_a_message_or_quarantined(enron: duckdb.DuckDBPyConnection) -> None:
-    messages = _one(enron, "select count(*) from staging.stg_messages")
+    messages = _one(enron, "select count(*) from marts.fct_messages")
     quarantined = _one(enron, "select count(*) from ops.quarantine where kind = 'message'")
     assert messages + quarantined == 22_553  # type: ignore[operator]
     assert quarantined == 0  # no header date of this sample is implausible (checked in the importer tests)
 
 
 def test_cc_duplicated_in_bcc_counts_once(enron: duckdb.DuckDBPyConnection) -> None:
-    assert _one(enron, "select count(*) from staging.stg_message_recipients where kind = 'bcc'") == 0
+    assert _one(enron, "select count(*) from marts.fct_message_recipients where kind = 'bcc'") == 0
     duplicates = _one(
         enron,
-        "select count(*) from (select message_key, person_id from staging.stg_message_recipients "
+        "select count(*) from (select message_key, person_id from marts.fct_message_recipients "
         "group by all having count(*) > 1)",
     )
     assert duplicates == 0
@@ -58,15 +58,15 @@ def test_cc_duplicated_in_bcc_counts_once(enron: duckdb.DuckDBPyConnection) -> N
 
 def test_owners_are_egos_and_internal(enron: duckdb.DuckDBPyConnection) -> None:
     # 78 files; two people's mail appears as the main sender of two files each
-    owners = _one(enron, "select count(distinct mailbox_owner) from staging.int_mail_sightings")
-    assert owners == _one(enron, "select count(*) from staging.stg_egos") == 76
-    assert _one(enron, "select bool_and(is_internal) from staging.dim_person where is_ego") is True
+    owners = _one(enron, "select count(distinct mailbox_owner) from staging.stg_mail_sightings")
+    assert owners == _one(enron, "select count(*) from marts.dim_ego") == 76
+    assert _one(enron, "select bool_and(is_internal) from marts.dim_person where is_ego") is True
     # enron.com is the egos' domain: colleagues are internal, outsiders are not
-    assert _one(enron, "select is_internal from staging.dim_person where person_id = 'johnniebrown@juno.com'") is False
+    assert _one(enron, "select is_internal from marts.dim_person where person_id = 'johnniebrown@juno.com'") is False
 
 
 def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
-    low, high = enron.execute("select min(sent_at), max(sent_at) from staging.stg_messages").fetchone()  # type: ignore[misc]
+    low, high = enron.execute("select min(sent_at), max(sent_at) from marts.fct_messages").fetchone()  # type: ignore[misc]
     assert low.year >= 1997 and high.year <= 2002
 
 
@@ -86,11 +86,11 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
     inboxes = read_observed_inboxes(enron, as_of, AnalyticsParams())
     analysis = analyse_network(read_network_inputs(enron, inbound_observed=inboxes), as_of)
     health, ties, alerts = analysis.health, analysis.ties, analysis.alerts
-    egos = {r[0] for r in enron.execute("select ego_id from staging.stg_egos").fetchall()}
+    egos = {r[0] for r in enron.execute("select ego_id from marts.dim_ego").fetchall()}
     owners_with_mail_before = {
         r[0]
         for r in enron.execute(
-            "select distinct sender_id from staging.stg_messages where sent_at < timestamptz '2001-12-01'"
+            "select distinct sender_id from marts.fct_messages where sent_at < timestamptz '2001-12-01'"
         ).fetchall()
     } & egos
     assert set(health.get_column("ego_id").to_list()) == owners_with_mail_before

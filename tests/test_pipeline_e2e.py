@@ -65,7 +65,7 @@ def test_counts_and_quarantine_match_the_truth(org: tuple[duckdb.DuckDBPyConnect
     for record in truth["quarantine"]:
         expected[record["reason"]] = expected.get(record["reason"], 0) + 1
     assert quarantined == expected
-    messages = con.execute("select count(*) from staging.stg_messages").fetchone()
+    messages = con.execute("select count(*) from marts.fct_messages").fetchone()
     assert messages is not None and messages[0] + len(truth["quarantine"]) == truth["counts"]["messages"]
     egos = con.execute("select count(*) from marts.mart_network_health where period = 'current'").fetchone()
     assert egos is not None and egos[0] == len(truth["egos"])

@@ -59,7 +59,7 @@ def test_no_clear_address_or_name_is_stored(warehouse_with_key: duckdb.DuckDBPyC
     con = warehouse_with_key
     dump = " ".join(
         str(row)
-        for table in ("raw.mail_messages", "raw.directory", "staging.dim_person", "staging.stg_message_recipients")
+        for table in ("raw.mail_messages", "raw.directory", "marts.dim_person", "marts.fct_message_recipients")
         for row in con.execute(f"select * from {table}").fetchall()
     ).lower()
     for clear in ("ann@", "ann.example@", "bob@", "cn=ann", "bob builder"):
@@ -72,21 +72,21 @@ def test_tokens_are_consistent_and_aliases_still_merge(warehouse_with_key: duckd
     ann, bob = token("ann@example.com"), token("bob@example.com")
     con = warehouse_with_key
     # Ann sent from her alias; the directory (pseudonymised with the same key) merges it into her canonical id
-    assert con.execute("select sender_id from staging.stg_messages where not is_automated").fetchall() == [(ann,)]
+    assert con.execute("select sender_id from marts.fct_messages where not is_automated").fetchall() == [(ann,)]
     # the X.500 path addressed to herself is Ann, so it is not a recipient; Bob is
     recipients = con.execute(
-        "select r.person_id from staging.stg_message_recipients r join staging.stg_messages m using (message_key)"
+        "select r.person_id from marts.fct_message_recipients r join marts.fct_messages m using (message_key)"
         " where not m.is_automated"
     ).fetchall()
     assert recipients == [(bob,)]
-    assert con.execute("select team, display_name from staging.dim_person where person_id = ?", [bob]).fetchall() == [
+    assert con.execute("select team, display_name from marts.dim_person where person_id = ?", [bob]).fetchall() == [
         ("Platform", None)  # directory attributes join; names are dropped
     ]
 
 
 def test_automated_senders_are_still_recognised(warehouse_with_key: duckdb.DuckDBPyConnection) -> None:
     rows = warehouse_with_key.execute(
-        "select person_id, is_automated, automated_reason from staging.dim_person where person_id like '%@shop.example'"
+        "select person_id, is_automated, automated_reason from marts.dim_person where person_id like '%@shop.example'"
     ).fetchall()
     assert len(rows) == 1 and rows[0][0].startswith("p~auto~") and "noreply" not in rows[0][0]
     assert rows[0][1:] == (True, "automated_address")

@@ -1,4 +1,4 @@
-"""Staging models on hand-made raw rows: identity resolution, one row per message/event, automation flags."""
+"""SQL models on hand-made raw rows: identity resolution, one row per message/event, automation flags."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from tiepulse.connectors.base import Page
 from tiepulse.connectors.raw_schemas import to_table
 from tiepulse.core.settings import Config
 from tiepulse.pipelines.config_tables import land_config
+from tiepulse.pipelines.expectations import Checks
 from tiepulse.pipelines.loader import commit_page
-from tiepulse.pipelines.models import ModelError, all_models, build_model, load_model
+from tiepulse.pipelines.models import ModelError, all_models, build_model, declared_checks, load_model
 
 UTC = dt.UTC
 T0 = dt.datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
@@ -130,7 +131,7 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:
 
 
 def test_message_seen_in_two_mailboxes_is_one_message(built: duckdb.DuckDBPyConnection) -> None:
-    assert _rows(built, "select message_key, mailbox_count from staging.stg_messages order by 1") == [
+    assert _rows(built, "select message_key, mailbox_count from marts.fct_messages order by 1") == [
         ("m1", 2),
         ("m2", 1),
         ("m3", 1),
@@ -140,13 +141,13 @@ def test_message_seen_in_two_mailboxes_is_one_message(built: duckdb.DuckDBPyConn
 
 def test_aliases_merge_into_one_person(built: duckdb.DuckDBPyConnection) -> None:
     # ego address (config), explicit alias (config) and X.500 path (directory) all resolve
-    assert _rows(built, "select sender_id from staging.stg_messages where message_key = 'm1'") == [("ana@acme.com",)]
+    assert _rows(built, "select sender_id from marts.fct_messages where message_key = 'm1'") == [("ana@acme.com",)]
     recipients = _rows(
-        built, "select person_id, kind from staging.stg_message_recipients where message_key = 'm1' order by 1"
+        built, "select person_id, kind from marts.fct_message_recipients where message_key = 'm1' order by 1"
     )
     # ana herself (Bcc on her own message) is not a recipient; bo via alias; cy once
     assert recipients == [("bo@acme.com", "to"), ("cy@acme.com", "cc")]
-    assert _rows(built, "select person_id from staging.stg_message_recipients where message_key = 'm2' order by 1") == [
+    assert _rows(built, "select person_id from marts.fct_message_recipients where message_key = 'm2' order by 1") == [
         ("ana@acme.com",),
         ("cy@acme.com",),
     ]
@@ -158,7 +159,7 @@ def test_dim_person_flags(built: duckdb.DuckDBPyConnection) -> None:
         for r in _rows(
             built,
             "select person_id, is_ego, is_internal, is_automated, automated_reason, team, manager_id, display_name "
-            "from staging.dim_person",
+            "from marts.dim_person",
         )
     }
     assert people["ana@acme.com"][:3] == (True, True, False)
@@ -171,33 +172,53 @@ def test_dim_person_flags(built: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_events_one_row_each_with_responses_from_own_calendar(built: duckdb.DuckDBPyConnection) -> None:
-    assert _rows(built, "select event_key, n_attendees, calendar_count, duration_minutes from staging.stg_events") == [
+    assert _rows(built, "select event_key, n_attendees, calendar_count, duration_minutes from marts.fct_events") == [
         ("e1", 2, 2, 30.0)
     ]
-    assert _rows(built, "select person_id, response, is_organizer from staging.stg_event_attendees order by 1") == [
+    assert _rows(built, "select person_id, response, is_organizer from marts.fct_event_attendees order by 1") == [
         ("ana@acme.com", "accepted", True),
         ("bo@acme.com", "declined", False),  # bo's own calendar says declined; rooms are not people
     ]
 
 
 def test_egos_from_config_and_mailboxes(built: duckdb.DuckDBPyConnection) -> None:
-    assert _rows(built, "select ego_id from staging.stg_egos order by 1") == [("ana@acme.com",), ("bo@acme.com",)]
+    assert _rows(built, "select ego_id from marts.dim_ego order by 1") == [("ana@acme.com",), ("bo@acme.com",)]
 
 
 def test_upstream_tables_come_from_the_sql(tmp_path) -> None:  # type: ignore[no-untyped-def]
     models = {m.table: m for m in all_models()}
-    assert models["staging.stg_messages"].upstream == {
-        "staging.int_mail_sightings",
-        "staging.int_addresses_resolved",
-        "staging.stg_message_recipients",
+    assert models["marts.fct_messages"].upstream == {
+        "staging.stg_mail_sightings",
+        "intermediate.int_addresses_resolved",
+        "marts.fct_message_recipients",
     }
     order = [m.table for m in all_models()]
-    assert order.index("staging.stg_message_recipients") < order.index("staging.stg_messages")
+    assert order.index("marts.fct_message_recipients") < order.index("marts.fct_messages")
     bad = tmp_path / "staging" / "bad.sql"
     bad.parent.mkdir()
-    bad.write_text("-- description: x\nselect * from mail_messages")
-    with pytest.raises(ModelError, match="schema-qualified"):
-        load_model(bad)
     bad.write_text("select 1")
     with pytest.raises(ModelError, match="description"):
         load_model(bad)
+    bad.with_suffix(".yml").write_text("description: x\nchecks:\n  unique: [a]\n  distinct: [a]\n")
+    with pytest.raises(ModelError, match="unknown checks"):
+        load_model(bad)
+    bad.with_suffix(".yml").write_text("description: x\n")
+    bad.write_text("select * from mail_messages")
+    with pytest.raises(ModelError, match="schema-qualified"):
+        load_model(bad)
+
+
+def test_checks_are_declared_beside_the_models() -> None:
+    checks = declared_checks()
+    assert checks["marts.fct_messages"] == Checks(
+        unique=("message_key",), not_null=("message_key", "sent_at", "sender_id"), plausible_timestamps=("sent_at",)
+    )
+    # the Polars marts have no SQL file, only their checks
+    assert checks["marts.mart_alerts"].between == {"priority": (0.0, 100.0)}
+    assert {m.table for m in all_models()} >= set(checks) - {
+        "marts.fct_interactions",
+        "marts.mart_ties",
+        "marts.mart_ties_monthly",
+        "marts.mart_network_health",
+        "marts.mart_alerts",
+    }

@@ -22,7 +22,7 @@ from tiepulse.pipelines.loader import commit_page, read_cursor
 def test_new_warehouse_has_layers_and_version(tmp_path: Path) -> None:
     con = connect(tmp_path / "w.duckdb")
     schemas = {r[0] for r in con.execute("select schema_name from duckdb_schemas()").fetchall()}
-    assert {"raw", "staging", "marts", "ops"} <= schemas
+    assert {"raw", "staging", "intermediate", "marts", "ops"} <= schemas
     assert con.execute("select max(version) from ops.schema_version").fetchone() == (latest_version(),)
 
 
@@ -37,6 +37,23 @@ def test_older_warehouse_is_upgraded(tmp_path: Path) -> None:
     con = connect(path)
     assert con.execute("select count(*) from ops.schema_version").fetchone() == (latest_version(),)
     assert con.execute("select count(*) from raw.mail_messages").fetchone() == (0,)
+
+
+def test_tables_under_their_old_names_are_dropped_on_upgrade(tmp_path: Path) -> None:
+    """A warehouse refreshed by a version before the layer names (006) keeps no stale copy of a renamed model."""
+    path = tmp_path / "w.duckdb"
+    connect(path).close()
+    con = duckdb.connect(str(path))
+    con.execute("delete from ops.schema_version where version >= 6").fetchall()
+    con.execute("drop schema intermediate").fetchall()
+    old = ["staging.int_mail_sightings", "staging.stg_messages", "staging.dim_person", "marts.int_interactions"]
+    for table in old:
+        con.execute(f"create table {table} as select 1 as x").fetchall()
+    con.close()
+    con = connect(path)
+    tables = {f"{s}.{t}" for s, t in con.execute("select schema_name, table_name from duckdb_tables()").fetchall()}
+    assert not tables & set(old)
+    assert con.execute("select count(*) from duckdb_schemas() where schema_name = 'intermediate'").fetchone() == (1,)
 
 
 def test_newer_warehouse_is_refused(tmp_path: Path) -> None:

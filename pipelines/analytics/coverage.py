@@ -26,9 +26,9 @@ def observed_inboxes(
     """Egos whose inbound mail is observed at ``as_of``, with the latest message they received.
 
     ``sightings``: ``message_key``, ``mailbox_owner``, ``from_address``, ``sent_at``
-    (``staging.int_mail_sightings``); ``recipients``: ``message_key``, ``person_id``
-    (``staging.stg_message_recipients``); ``addresses``: ``address``, ``person_id``
-    (``staging.int_addresses_resolved``). Received means: in the ego's own mailbox, sent by someone else, with
+    (``staging.stg_mail_sightings``); ``recipients``: ``message_key``, ``person_id``
+    (``marts.fct_message_recipients``); ``addresses``: ``address``, ``person_id``
+    (``intermediate.int_addresses_resolved``). Received means: in the ego's own mailbox, sent by someone else, with
     the ego among the recipients (a sent folder can hold mail an assistant sent on the owner's behalf; that is
     not inbound). Columns: ``ego_id``, ``last_received``.
     """

@@ -31,7 +31,7 @@ INTERACTION_SCHEMA: dict[str, pl.DataType] = {
     "source_key": pl.String(),
     "weight": pl.Float64(),
 }
-"""Columns of ``marts.int_interactions``."""
+"""Columns of ``marts.fct_interactions``."""
 
 EXCLUSION_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),
@@ -63,8 +63,8 @@ def build_interactions(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Interactions of every ego, and the count of excluded records per source and reason.
 
-    Inputs are the staging tables (``stg_messages``, ``stg_message_recipients``, ``stg_events``,
-    ``stg_event_attendees``, ``stg_manual_interactions``, ``stg_egos``) and ``dim_person``.
+    Inputs are the marts' facts and dimensions (``fct_messages``, ``fct_message_recipients``, ``fct_events``,
+    ``fct_event_attendees``, ``fct_manual_interactions``, ``dim_ego``) and ``dim_person``.
     """
     params = params or AnalyticsParams()
     ego_frame = lazy(egos).select("ego_id", "timezone", "work_start_hour", "work_end_hour", "work_days")

@@ -64,7 +64,7 @@ def stage_home(home: Path) -> None:
 
 
 def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core") -> None:
-    """Write the staging tables the analytics assets read (as the SQL models would)."""
+    """Write the tables the analytics assets read (as the SQL models would)."""
     rows = corpus(extra)
     messages = b.messages([m for m, _ in rows])
     sightings = pl.concat(
@@ -76,23 +76,22 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
         ]
     )
     tables = {
-        "stg_messages": messages,
-        "stg_message_recipients": b.recipients([r for _, r in rows]),
-        "stg_events": b.events([]),
-        "stg_event_attendees": b.attendees([]),
-        "stg_manual_interactions": b.manual([]),
-        "stg_egos": b.egos([{"ego_id": EGO}, {"ego_id": BOB}]),
-        "stg_contacts": b.contacts([]),
-        "dim_person": people(bob_team),
-        "int_mail_sightings": sightings,
-        "int_addresses_resolved": pl.DataFrame(
+        "marts.fct_messages": messages,
+        "marts.fct_message_recipients": b.recipients([r for _, r in rows]),
+        "marts.fct_events": b.events([]),
+        "marts.fct_event_attendees": b.attendees([]),
+        "marts.fct_manual_interactions": b.manual([]),
+        "marts.dim_ego": b.egos([{"ego_id": EGO}, {"ego_id": BOB}]),
+        "marts.dim_contact": b.contacts([]),
+        "marts.dim_person": people(bob_team),
+        "staging.stg_mail_sightings": sightings,
+        "intermediate.int_addresses_resolved": pl.DataFrame(
             {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS], "person_id": [EGO, ANA, ZED, BOB, ANA]}
         ),
     }
-    con.execute("create schema if not exists staging").fetchall()
     for name, frame in tables.items():
         con.register("_frame", frame.to_arrow())
-        con.execute(f"create or replace table staging.{name} as select * from _frame").fetchall()
+        con.execute(f"create or replace table {name} as select * from _frame").fetchall()
         con.unregister("_frame")
 
 

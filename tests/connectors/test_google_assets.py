@@ -85,4 +85,4 @@ def test_wires_into_the_code_location() -> None:
         assert node.partitions_def == GOOGLE_DEFS.partitions
     assert defs.resolve_job_def("google_sync") is not None
     children = {k.to_user_string() for k in graph.get(GOOGLE_ASSET_KEYS[0]).child_keys}
-    assert "staging/int_mail_sightings" in children
+    assert "staging/stg_mail_sightings" in children

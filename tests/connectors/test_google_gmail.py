@@ -318,6 +318,6 @@ def test_takeout_and_gmail_sightings_are_one_message(bed: Testbed, fake: FakeGoo
         build_model(bed.con, model)
     counts = bed.con.execute(
         "select count(*), count(*) filter (where mailbox_count = 1), "
-        "count(*) filter (where list_contains(sources, 'gmail') and len(sources) = 2) from staging.stg_messages"
+        "count(*) filter (where list_contains(sources, 'gmail') and len(sources) = 2) from marts.fct_messages"
     ).fetchall()[0]
     assert counts == (40, 40, 40)

@@ -190,15 +190,14 @@ def test_same_message_in_two_mailboxes_and_a_file_is_one_message(
     report = import_paths(warehouse, [mbox], settings, owner=ANN)
     assert report.total.inserted["raw.mail_messages"] == 6
     for model in all_models():
-        if model.schema == "staging":
-            build_model(warehouse, model)
+        build_model(warehouse, model)
     rows = warehouse.execute(
-        "select message_key, mailbox_count, sources from staging.stg_messages where message_key like 'm%' "
+        "select message_key, mailbox_count, sources from marts.fct_messages where message_key like 'm%' "
         "order by message_key"
     ).fetchall()
     assert [r[0] for r in rows] == [f"m{i}@contoso.com" for i in range(6)]
     assert all(r[1] == 2 and r[2] == ["mbox", "outlook"] for r in rows)
-    total = warehouse.execute("select count(*), count(distinct message_key) from staging.stg_messages").fetchone()
+    total = warehouse.execute("select count(*), count(distinct message_key) from marts.fct_messages").fetchone()
     assert total == (9, 9)  # 6 from Ann + 3 replies from Bob, each once
 
 

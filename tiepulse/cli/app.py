@@ -135,7 +135,7 @@ def _print_import_report(report: ImportReport) -> None:
         err.print(
             f"[yellow]Owner uncertain for {len(uncertain)} file(s): the guessed owner is in fewer than "
             f'{UNCERTAIN_SHARE:.0%} of the sampled messages. Check them (tiepulse sql "select * from '
-            'staging.stg_egos") and re-import with --owner EMAIL if wrong:[/yellow] '
+            'marts.dim_ego") and re-import with --owner EMAIL if wrong:[/yellow] '
             + ", ".join(f"{f.path.name} -> {f.owner}" for f in uncertain[:5])
         )
     no_owner = [f.path.name for f in report.files if f.status == "no_owner"]
@@ -320,7 +320,7 @@ def refresh() -> None:
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "select * from staging.dim_person"')],
+    query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "select * from marts.dim_person"')],
     output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
 ) -> None:
     """Run read-only SQL on the warehouse."""
@@ -329,7 +329,7 @@ def sql(
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
     if not query.strip().strip(";").strip():
-        raise _fail('the query is empty; try tiepulse sql "select * from staging.dim_person limit 10"')
+        raise _fail('the query is empty; try tiepulse sql "select * from marts.dim_person limit 10"')
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:

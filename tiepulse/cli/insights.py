@@ -1,7 +1,7 @@
 """What `tiepulse health | ties | alerts` show: published marts, or a fresh computation for another date.
 
 The marts hold everything as of the date of the last refresh. Asking for another ``--as-of`` recomputes the ties,
-health and alerts (of one ego, or of the organisation) in memory from ``marts.int_interactions`` with the analysis
+health and alerts (of one ego, or of the organisation) in memory from ``marts.fct_interactions`` with the analysis
 chain the refresh runs (``analyse_network``; nothing is written), so a look back in time never disturbs what BI
 sees. Nothing here imports Dagster or Great Expectations: these are the everyday, quick commands.
 """

@@ -7,9 +7,9 @@ from rich.console import Console
 from rich.table import Table
 
 EXAMPLE_QUERIES = (
-    "select person_id, display_name, team, is_internal from staging.dim_person order by messages_sent desc limit 10",
+    "select person_id, display_name, team, is_internal from marts.dim_person order by messages_sent desc limit 10",
     "select date_trunc('month', sent_at) as month, count(*) as messages "
-    "from staging.stg_messages group by all order by month",
+    "from marts.fct_messages group by all order by month",
     "select reason, count(*) as records from ops.quarantine group by reason order by records desc",
 )
 

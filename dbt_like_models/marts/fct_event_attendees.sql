@@ -1,6 +1,3 @@
--- description: One row per event and participant person (rooms and other resources left out): listed attendees plus the organizer; a person's response comes from their own calendar when it holds the event, else from the latest revision.
--- unique: event_key, person_id
--- not_null: event_key, person_id, response
 with listed as (
     select
         e.event_key,
@@ -9,7 +6,7 @@ with listed as (
         coalesce(e.updated_at, e.imported_at) as updated_at,
         unnest(e.attendees) as a,
         false as is_organizer
-    from staging.int_event_sightings e
+    from staging.stg_event_sightings e
 ),
 organizers as (
     select
@@ -20,7 +17,7 @@ organizers as (
         {'address': e.organizer_address, 'name': e.organizer_name, 'response': 'accepted',
          'role': 'chair', 'is_resource': false} as a,
         true as is_organizer
-    from staging.int_event_sightings e
+    from staging.stg_event_sightings e
     where e.organizer_address is not null
 ),
 resolved as (
@@ -36,8 +33,8 @@ resolved as (
         p.sequence,
         p.updated_at
     from (select * from listed union all select * from organizers) p
-    join staging.int_addresses_resolved r on r.address = p.a.address
-    left join staging.int_addresses_resolved owner on owner.address = p.calendar_owner
+    join intermediate.int_addresses_resolved r on r.address = p.a.address
+    left join intermediate.int_addresses_resolved owner on owner.address = p.calendar_owner
 )
 select
     event_key,

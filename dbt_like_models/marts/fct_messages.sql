@@ -1,13 +1,10 @@
--- description: One row per distinct message (the same Message-ID seen in several mailboxes or sources is one message), headers only.
--- unique: message_key
--- not_null: message_key, sent_at, sender_id
 with sightings as (
     select
         m.*,
         sender.person_id as sender_id,
         coalesce(sender.is_automated_address, false) as sender_is_automated
-    from staging.int_mail_sightings m
-    join staging.int_addresses_resolved sender on sender.address = m.from_address
+    from staging.stg_mail_sightings m
+    join intermediate.int_addresses_resolved sender on sender.address = m.from_address
 ),
 messages as (
     select
@@ -33,7 +30,7 @@ messages as (
     group by message_key
 ),
 recipient_counts as (
-    select message_key, count(*) as n_recipients from staging.stg_message_recipients group by message_key
+    select message_key, count(*) as n_recipients from marts.fct_message_recipients group by message_key
 )
 select
     m.message_key,

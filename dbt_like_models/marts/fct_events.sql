@@ -1,17 +1,14 @@
--- description: One row per distinct calendar event occurrence (the same UID and recurrence in several calendars is one event; the latest revision wins).
--- unique: event_key
--- not_null: event_key, start_at
 with latest as (
     select
         e.event_key,
         arg_max(e, (coalesce(e.sequence, 0), coalesce(e.updated_at, e.imported_at), e.imported_at)) as e,
         count(distinct e.calendar_owner) as calendar_count
-    from staging.int_event_sightings e
+    from staging.stg_event_sightings e
     group by e.event_key
 ),
 attendee_counts as (
     select event_key, count(*) as n_attendees
-    from staging.stg_event_attendees
+    from marts.fct_event_attendees
     group by event_key
 )
 select
@@ -31,5 +28,5 @@ select
     l.e.title_hash as title_hash,
     l.calendar_count::integer as calendar_count
 from latest l
-left join staging.int_addresses_resolved organizer on organizer.address = l.e.organizer_address
+left join intermediate.int_addresses_resolved organizer on organizer.address = l.e.organizer_address
 left join attendee_counts a on a.event_key = l.event_key

@@ -1,9 +1,6 @@
--- description: One row per message and recipient person (To, Cc or Bcc, strongest kind kept; the sender and unresolvable entries excluded), across every mailbox the message was seen in.
--- unique: message_key, person_id
--- not_null: message_key, person_id, kind
 with sightings as (
     select m.message_key, m.from_address, unnest(m.recipients) as r
-    from staging.int_mail_sightings m
+    from staging.stg_mail_sightings m
 ),
 resolved as (
     select
@@ -13,8 +10,8 @@ resolved as (
         s.r.kind as kind,
         case s.r.kind when 'to' then 1 when 'cc' then 2 else 3 end as kind_rank
     from sightings s
-    join staging.int_addresses_resolved rcpt on rcpt.address = s.r.address
-    left join staging.int_addresses_resolved sender on sender.address = s.from_address
+    join intermediate.int_addresses_resolved rcpt on rcpt.address = s.r.address
+    left join intermediate.int_addresses_resolved sender on sender.address = s.from_address
 )
 select
     message_key,

@@ -1,6 +1,3 @@
--- description: One row per ego (a person whose mailbox, calendar or log was read, or who is named in the config), with working hours for after-hours detection (config, else Mon-Fri 8-17 UTC).
--- unique: ego_id
--- not_null: ego_id, timezone, work_start_hour, work_end_hour
 with configured as (
     select
         r.person_id as ego_id,
@@ -9,19 +6,19 @@ with configured as (
         any_value(c.work_start_hour) as work_start_hour,
         any_value(c.work_end_hour) as work_end_hour,
         any_value(c.work_days) as work_days
-    from raw.config_egos c
-    join staging.int_addresses_resolved r on r.address = c.ego
+    from staging.stg_config_egos c
+    join intermediate.int_addresses_resolved r on r.address = c.ego
     group by r.person_id
 ),
 owners as (
-    select mailbox_owner as address from staging.int_mail_sightings
-    union select calendar_owner from staging.int_event_sightings
-    union select owner from raw.manual_interactions
+    select mailbox_owner as address from staging.stg_mail_sightings
+    union select calendar_owner from staging.stg_event_sightings
+    union select owner from staging.stg_interaction_log
 ),
 observed as (
     select distinct r.person_id as ego_id
     from owners o
-    join staging.int_addresses_resolved r on r.address = o.address
+    join intermediate.int_addresses_resolved r on r.address = o.address
 )
 select
     coalesce(c.ego_id, o.ego_id) as ego_id,

@@ -1,25 +1,22 @@
--- description: One row per person: canonical id, every address, best display name, directory attributes, internal / automated / ego flags.
--- unique: person_id
--- not_null: person_id, is_internal, is_automated, is_ego
 with names as (
-    select from_address as address, from_name as name from staging.int_mail_sightings where from_name is not null
+    select from_address as address, from_name as name from staging.stg_mail_sightings where from_name is not null
     union all
-    select r.address, r.name from (select unnest(recipients) as r from staging.int_mail_sightings) where r.name is not null
+    select r.address, r.name from (select unnest(recipients) as r from staging.stg_mail_sightings) where r.name is not null
     union all
-    select a.address, a.name from (select unnest(attendees) as a from staging.int_event_sightings) where a.name is not null
+    select a.address, a.name from (select unnest(attendees) as a from staging.stg_event_sightings) where a.name is not null
     union all
-    select person_address, person_name from raw.manual_interactions where person_name is not null
+    select person_address, person_name from staging.stg_interaction_log where person_name is not null
 ),
 observed_name as (
     select r.person_id, mode(n.name) as name
     from names n
-    join staging.int_addresses_resolved r using (address)
+    join intermediate.int_addresses_resolved r using (address)
     group by r.person_id
 ),
 directory as (
     select r.person_id, d.*
-    from raw.directory d
-    join staging.int_addresses_resolved r on r.address = d.email
+    from staging.stg_directory d
+    join intermediate.int_addresses_resolved r on r.address = d.email
     -- two directory rows merged by an alias: the one under the canonical address wins
     qualify row_number() over (partition by r.person_id order by (d.email = r.person_id) desc, d.email) = 1
 ),
@@ -31,7 +28,7 @@ sent as (
         mode(automated_reason) as automated_reason,
         min(sent_at) as first_sent,
         max(sent_at) as last_sent
-    from staging.stg_messages
+    from marts.fct_messages
     group by sender_id
 ),
 people as (
@@ -40,15 +37,15 @@ people as (
         list(address order by address) as addresses,
         bool_or(is_x500) and bool_and(is_x500) as is_unresolved,
         bool_or(is_automated_address) as is_automated_address
-    from staging.int_addresses_resolved
+    from intermediate.int_addresses_resolved
     group by person_id
 ),
 internal_domains as (
-    select value as domain from raw.config_identity where kind = 'internal_domain'
+    select value as domain from staging.stg_config_identity where kind = 'internal_domain'
 ),
 ego_domains as (
     select distinct split_part(ego_id, '@', 2) as domain
-    from staging.stg_egos
+    from marts.dim_ego
     where split_part(ego_id, '@', 2) not in (
         'gmail.com', 'googlemail.com', 'yahoo.com', 'hotmail.com', 'outlook.com', 'live.com', 'aol.com',
         'icloud.com', 'me.com', 'proton.me', 'protonmail.com', 'gmx.de', 'gmx.net', 'web.de'
@@ -77,7 +74,7 @@ select
         when p.is_automated_address then 'automated_address'
         when s.automated_sent * 2 > s.messages_sent then s.automated_reason
     end as automated_reason,
-    p.person_id in (select ego_id from staging.stg_egos) as is_ego,
+    p.person_id in (select ego_id from marts.dim_ego) as is_ego,
     p.is_unresolved,
     coalesce(s.messages_sent, 0)::integer as messages_sent,
     s.first_sent,
@@ -86,4 +83,4 @@ from people p
 left join directory d on d.person_id = p.person_id
 left join observed_name o on o.person_id = p.person_id
 left join sent s on s.person_id = p.person_id
-left join staging.int_addresses_resolved manager on manager.address = d.manager_email
+left join intermediate.int_addresses_resolved manager on manager.address = d.manager_email

@@ -1,0 +1,2 @@
+select alias, canonical
+from raw.config_aliases

@@ -1,0 +1,2 @@
+select kind, value
+from raw.config_identity

@@ -1,0 +1,2 @@
+select owner, email, bucket, cadence_days
+from raw.contacts
