@@ -27,6 +27,7 @@ test: $(STAMP) lint
 	$(VENV)/bin/pytest -n 2 -q
 
 lint: $(STAMP)
+	.ci/conflict_markers.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
