@@ -11,18 +11,19 @@ fail() { echo "wheel check: $*" >&2; exit 1; }
 "$uv" build --quiet --wheel --out-dir "$work/dist" "$repo"
 wheel="$(echo "$work"/dist/tiepulse-*.whl)"
 
-# Only the tiepulse package, with every SQL file of the source tree.
+# Only the tiepulse package, with every file of the SQL folders (migrations, models and whatever sits beside them).
 python3 - "$wheel" "$repo" <<'PY' || fail "the wheel's contents are wrong (above)"
 import pathlib, sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 tops = {n.split("/")[0] for n in names}
 extra = {t for t in tops if t != "tiepulse" and not t.endswith(".dist-info")}
 repo = pathlib.Path(sys.argv[2])
-want = {f"tiepulse/{p.relative_to(repo)}" for d in ("sql", "dbt_like_models") for p in (repo / d).rglob("*.sql")}
+folders = [repo / "sql", repo / "dbt_like_models"]
+want = {f"tiepulse/{p.relative_to(repo)}" for d in folders for p in d.rglob("*") if p.is_file() and p.suffix != ".pyc"}
 missing = want - set(names)
 print(f"wheel: {len(names)} files, {sum(n.endswith('.sql') for n in names)} SQL files, top level {sorted(tops)}")
 if extra or missing or not want:
-    sys.exit(f"top-level names besides tiepulse: {sorted(extra)}; SQL files missing: {sorted(missing)}")
+    sys.exit(f"top-level names besides tiepulse: {sorted(extra)}; files missing: {sorted(missing)}")
 PY
 
 "$uv" export --quiet --frozen --no-dev --no-emit-project --no-hashes --project "$repo" -o "$work/constraints.txt"
@@ -40,7 +41,8 @@ got="$("$tiepulse" --version)"
 
 # Two messages and a 1979 date (quarantined) from Ana's Sent folder, and two calls from her log.
 cp "$repo/tests/data/sent.mbox" sent.mbox
-printf 'date,person,channel,minutes\n2024-03-04,bo@acme.com,call,20\n2024-03-11,cy@partner.example,video,30\n' > calls.csv
+printf '%s\n' date,person,channel,minutes 2024-03-04,bo@acme.com,call,20 2024-03-11,cy@partner.example,video,30 \
+    > calls.csv
 
 "$tiepulse" import sent.mbox calls.csv --owner ana@acme.com  # lands the rows, then refreshes staging and marts
 "$tiepulse" status >/dev/null
