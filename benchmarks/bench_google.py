@@ -84,9 +84,9 @@ def run(messages: int, new: int, units_per_minute: float, batch_size: int) -> st
             TIEPULSE_GOOGLE_TOKEN_URI=fake.url + "/token",
             TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE=str(key),
         )
-        from tiepulse.connectors.google import google_sources
         from tiepulse.core.settings import Settings
         from tiepulse.core.warehouse import connect
+        from tiepulse.pipelines.providers.google import google_sources
         from tiepulse.pipelines.sync import sync_account
 
         settings = Settings()

@@ -64,9 +64,9 @@ def main() -> None:
     parser.add_argument("--no-pace", action="store_true", help="client ignores the budget and relies on 429s")
     args = parser.parse_args()
 
-    from tiepulse.connectors.microsoft import microsoft_sources
     from tiepulse.core.settings import Settings
     from tiepulse.core.warehouse import connect
+    from tiepulse.pipelines.providers.microsoft import microsoft_sources
     from tiepulse.pipelines.sync import sync_account
 
     work = Path(tempfile.mkdtemp(prefix="bench-ms-"))

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "benchmarks.bench_analytics",
     "benchmarks.bench_google",
     "benchmarks.bench_microsoft",
+    "benchmarks.bench_cli",
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from tiepulse.connectors.addresses import AddressNormaliser
+from .addresses import AddressNormaliser
 
 RejectKind = Literal["message", "event", "csv_row"]
 

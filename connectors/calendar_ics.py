@@ -41,9 +41,9 @@ import icalendar
 import recurring_ical_events
 from icalendar import Component
 
-from tiepulse.connectors.addresses import PSEUDONYM_PREFIX, AddressNormaliser, decode_name
-from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject
-from tiepulse.connectors.raw_schemas import to_table
+from .addresses import PSEUDONYM_PREFIX, AddressNormaliser, decode_name
+from .base import ImportContext, OwnerGuess, Page, Reject
+from .raw_schemas import to_table
 
 FORMAT = "ics"
 SOURCE = "ics"

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiepulse.connectors.addresses import X500_PREFIX, AddressNormaliser
-from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject, stable_hash
-from tiepulse.connectors.calendar_ics import canonical_owner
-from tiepulse.connectors.raw_schemas import to_table
+from .addresses import X500_PREFIX, AddressNormaliser
+from .base import ImportContext, OwnerGuess, Page, Reject, stable_hash
+from .calendar_ics import canonical_owner
+from .raw_schemas import to_table
 
 MANUAL_LOG = "manual_log_csv"
 DIRECTORY = "directory_csv"

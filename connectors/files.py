@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
+from .base import ImportContext, OwnerGuess, Page
 
 
 class FileSource(Protocol):
@@ -33,7 +33,7 @@ class FileSource(Protocol):
 
 def _claim(path: Path) -> FileSource | None:
     # Imported here so each format module stays independent of the others.
-    from tiepulse.connectors import calendar_ics, csv_files, mail
+    from . import calendar_ics, csv_files, mail
 
     if (fmt := mail.claims(path)) is not None:
         return mail.MailFileSource(path, fmt)

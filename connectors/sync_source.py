@@ -4,14 +4,17 @@ A sync source reads one account. It has one or more streams (Gmail: one; Calenda
 one per folder), and for each stream turns the last committed cursor into pages. Each page's cursor must be enough
 to resume after that page; the loader commits rows, removals, rejects and cursor together
 (``tiepulse.pipelines.sync.sync_account``), so a kill at any moment loses and doubles nothing.
+
+A connector takes explicit options (its own pydantic models) and an ``ImportContext``; it never reads the app's
+settings. Options it cannot work with raise ``OptionsError``, which the caller reports as a configuration error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol, runtime_checkable
 
-from tiepulse.connectors.base import Page
+from .base import Page
 
 
 class SyncSource(Protocol):
@@ -27,3 +30,19 @@ class SyncSource(Protocol):
     def pages(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Pages from ``cursor`` (None: first, full sync). Handles resyncs (expired history id, 410) itself."""
         ...
+
+
+KnownIds = Callable[[list[str]], set[str]]
+"""Which of these source ids the warehouse already holds for the account."""
+
+
+@runtime_checkable
+class SkipsStored(Protocol):
+    """A source that can skip fetching records the warehouse already holds (Gmail: a resumed or restarted full
+    sync spends no quota on messages it has). The sync sets ``known_ids`` before reading."""
+
+    known_ids: KnownIds | None
+
+
+class OptionsError(ValueError):
+    """Options a connector cannot work with, explained for a person (which option, what to change)."""

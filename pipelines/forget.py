@@ -1,8 +1,9 @@
 """Forget an account: delete what the API syncs stored for it (rows, cursors, quarantined records) at once.
 
-The raw tables of the API sources hold one source each, keyed by the mailbox or calendar owner; the cursors in
-``ops.sync_state`` and the quarantined records in ``ops.quarantine`` (``source_file`` is the account, or
-``account/calendar``) go with them, so a later sync of the same account starts afresh. All in one transaction.
+The raw tables of the API sources hold one source each, keyed by the owner column their provider declares
+(``tiepulse.pipelines.providers``); the cursors in ``ops.sync_state`` and the quarantined records in
+``ops.quarantine`` (``source_file`` is the account, or ``account/calendar``) go with them, so a later sync of the
+same account starts afresh. All in one transaction.
 """
 
 from __future__ import annotations
@@ -12,14 +13,7 @@ from collections.abc import Iterable
 import duckdb
 
 from tiepulse.core.warehouse import transaction
-
-API_TABLES: dict[str, tuple[str, str]] = {
-    "gmail": ("raw.gmail_messages", "mailbox_owner"),
-    "gcal": ("raw.gcal_events", "calendar_owner"),
-    "outlook": ("raw.graph_messages", "mailbox_owner"),
-    "outlook_calendar": ("raw.graph_events", "calendar_owner"),
-}
-"""sync source -> (its raw table, the owner column)"""
+from tiepulse.pipelines.providers import source_named
 
 
 def _deleted(con: duckdb.DuckDBPyConnection, sql: str, params: list[object]) -> int:
@@ -34,7 +28,8 @@ def forget_account(con: duckdb.DuckDBPyConnection, owners: Iterable[str], source
     deleted: dict[str, int] = {}
     with transaction(con):
         for source in sources:
-            table, owner = API_TABLES[source]
+            declared = source_named(source).table
+            table, owner = declared.name, declared.owner
             deleted[table] = _deleted(con, f"delete from {table} where list_contains(?, {owner})", [names])
             deleted["ops.sync_state"] = deleted.get("ops.sync_state", 0) + _deleted(
                 con, "delete from ops.sync_state where source = ? and list_contains(?, account)", [source, names]

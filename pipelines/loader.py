@@ -5,7 +5,8 @@ present (re-imports add nothing); snapshot tables (directory, contacts) and muta
 change upstream) take the newest row; a row that differs from the stored one of its key replaces it and counts as
 updated, one offered again unchanged is left alone and counts nowhere. Keys are enforced here with set operations
 (dedupe the page, anti-join the table) rather than with primary-key indexes, which cost DuckDB three times as much
-on bulk loads; the loader is the only writer of raw tables.
+on bulk loads; the loader is the only writer of raw tables. Each table's key and policy are declared by its
+provider (``tiepulse.pipelines.providers``).
 
 Removals: a Gmail or .ics removal deletes the row with that source id. Graph rows have copies
 (``ops.item_copies``: the same message in Inbox and Sent Items of one mailbox is one row with two copies), so a
@@ -29,25 +30,7 @@ import pyarrow as pa
 from tiepulse.connectors.base import Copies, Page, Removal
 from tiepulse.connectors.raw_schemas import SCHEMAS
 from tiepulse.core.warehouse import transaction
-
-_MESSAGE_KEY = ("message_key", "mailbox_owner")
-_EVENT_KEY = ("event_key", "calendar_owner")
-
-# table -> (key columns, policy when the key is already present)
-_TABLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "raw.mail_messages": (_MESSAGE_KEY, "keep"),
-    "raw.gmail_messages": (_MESSAGE_KEY, "keep"),
-    "raw.graph_messages": (_MESSAGE_KEY, "keep"),
-    "raw.manual_interactions": (("row_key",), "keep"),
-    "raw.calendar_events": (_EVENT_KEY, "replace"),
-    "raw.gcal_events": (_EVENT_KEY, "replace"),
-    "raw.graph_events": (_EVENT_KEY, "replace"),
-    "raw.directory": (("email",), "replace"),
-    "raw.contacts": (("owner", "email"), "replace"),
-}
-
-# Raw tables whose removals name a copy (ops.item_copies) rather than the row.
-_COPIED = frozenset({"raw.graph_messages", "raw.graph_events"})
+from tiepulse.pipelines.providers import raw_table
 
 _QUARANTINE = pa.schema(
     [
@@ -109,7 +92,10 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None =
 
 
 def _owner_column(table: str) -> str:
-    return "mailbox_owner" if "mailbox_owner" in SCHEMAS[table].names else "calendar_owner"
+    owner = raw_table(table).owner
+    if owner is None:
+        raise ValueError(f"{table} has no owner column: its rows cannot be removed by source id")
+    return owner
 
 
 def _unique(rows: pa.Table, keys: tuple[str, ...]) -> bool:
@@ -120,9 +106,8 @@ def _unique(rows: pa.Table, keys: tuple[str, ...]) -> bool:
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
     """Write a page's rows for one table; return (rows new to the table, stored rows replaced)."""
-    if table not in _TABLES:
-        raise ValueError(f"unknown raw table {table!r}; known: {sorted(_TABLES)}")
-    keys, policy = _TABLES[table]
+    declared = raw_table(table)
+    keys, policy = declared.key, declared.policy
     key_list = ", ".join(keys)
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, rows)
@@ -156,7 +141,7 @@ def _mark_stale(con: duckdb.DuckDBPyConnection, copies: Copies) -> None:
     if copies.restart_window is not None:
         if "start_at" not in SCHEMAS[copies.table].names:
             raise ValueError(f"{copies.table} has no start_at / end_at for a windowed re-read")
-        key, owner = _TABLES[copies.table][0]
+        key, owner = raw_table(copies.table).key
         inside = (
             f" and record_key in (select {key} from {copies.table} where {owner} = ? and start_at < ? and end_at > ?)"
         )
@@ -186,7 +171,7 @@ def _record_copies(con: duckdb.DuckDBPyConnection, copies: Copies) -> None:
 def _drop_copies(con: duckdb.DuckDBPyConnection, table: str, owner: str, doomed: str, params: list[object]) -> int:
     """Delete the copies of ``owner``'s rows in ``table`` that match ``doomed`` (a condition on ops.item_copies),
     then the rows left without any copy; return how many rows went."""
-    key, owner_column = _TABLES[table][0]
+    key, owner_column = raw_table(table).key
     mine = "raw_table = ? and owner = ?"
     removed = _run(
         con,
@@ -202,7 +187,7 @@ def _drop_copies(con: duckdb.DuckDBPyConnection, table: str, owner: str, doomed:
 def _remove(con: duckdb.DuckDBPyConnection, removals: list[Removal], result: LoadResult) -> None:
     copied: dict[tuple[str, str], list[str]] = {}
     for removal in removals:
-        if removal.table in _COPIED:
+        if raw_table(removal.table).copied:
             copied.setdefault((removal.table, removal.owner), []).append(removal.source_position)
             continue
         removed = _run(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.analytics.staged import AS_OF, publish_home, query
 from tiepulse.cli import app as cli
 from tiepulse.cli.app import app
 
@@ -90,3 +94,47 @@ def test_missing_path_and_bad_owner(env: Path) -> None:
     assert code == 2 and "no such file" in out
     code, out = run("import", str(env), "--owner", "not-an-address")
     assert code == 2 and "--owner" in out
+
+
+PROBE = """
+import json, sys
+from tiepulse.cli.app import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"dagster", "great_expectations"})
+print("PROBE " + json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
+"""
+"""Runs `tiepulse ARGS` in this process, then names the heavy packages it loaded."""
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return publish_home(tmp_path_factory.mktemp("published"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["health"],
+        ["health", "--ego", "me@acme.com"],
+        ["health", "--ego", "me@acme.com", "--as-of", "2026-02-01"],
+        ["ties", "--ego", "me@acme.com"],
+        ["alerts", "--format", "json"],
+        ["alerts", "--as-of", "2026-02-01"],
+        ["alerts", "snooze", "ALERT", "--days", "3"],
+        ["alerts", "dismiss", "ALERT"],
+        ["sql", "select count(*) from marts.mart_ties"],
+        ["status"],
+    ],
+    ids=" ".join,
+)
+def test_read_commands_load_neither_dagster_nor_great_expectations(published: Path, args: list[str]) -> None:
+    alert = query(published, "select min(alert_id) from marts.mart_alerts")[0][0]
+    env = {**os.environ, "TIEPULSE_HOME": str(published), "TIEPULSE_AS_OF": AS_OF.isoformat()}
+    env.pop("TIEPULSE_CONFIG", None)
+    argv = [alert if a == "ALERT" else a for a in args]
+    done = subprocess.run([sys.executable, "-c", PROBE, *argv], env=env, capture_output=True, text=True, check=False)
+    probe = json.loads(done.stderr.rsplit("PROBE ", 1)[-1])
+    assert probe == {"code": 0, "loaded": []}, done.stdout + done.stderr

@@ -233,10 +233,11 @@ def test_retries_show_and_a_persistent_503_is_that_accounts_failure(google: Test
 
     # The bar says when it waits and why; it ends full.
     fake.add_fault("gmail.messages.list", "429", times=1, retry_after="0.2")
-    from tiepulse.cli.google import sync_google
+    from tiepulse.cli.sync_runner import sync_provider
+    from tiepulse.pipelines.providers import GOOGLE
 
     out = io.StringIO()
-    report = sync_google(google.settings, "gmail", None, Console(file=out, force_terminal=True, width=160))
+    report = sync_provider(google.settings, GOOGLE, "gmail", None, Console(file=out, force_terminal=True, width=160))
     assert report.status == "success" and report["inserted"] == {"raw.gmail_messages": 20}
     frames = out.getvalue()
     assert "waiting 0.2 s" in frames and f"Gmail {OWNER}" in frames

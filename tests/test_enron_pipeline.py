@@ -71,55 +71,28 @@ def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConnection) -> None:
-    from tiepulse.pipelines.analytics import (
-        build_interactions,
-        compute_alerts,
-        compute_network_health,
-        compute_ties,
-        cooccurrence_edges,
-        describe_network,
-        record_participants,
+    from tiepulse.pipelines.analytics import analyse_network, describe_network
+    from tiepulse.pipelines.marts_io import publish
+    from tiepulse.pipelines.network_io import (
+        INTERACTIONS,
+        interactions_from_staging,
+        read_network_inputs,
+        read_observed_inboxes,
     )
-    from tiepulse.pipelines.assets.analytics import read_observed_inboxes
-    from tiepulse.pipelines.marts_io import read_table
 
-    staging = {
-        t: read_table(enron, f"staging.{t}")
-        for t in (
-            "stg_messages",
-            "stg_message_recipients",
-            "stg_events",
-            "stg_event_attendees",
-            "stg_manual_interactions",
-            "stg_egos",
-            "dim_person",
-            "stg_contacts",
-        )
-    }
     as_of = dt.date(2001, 12, 1)
-    inter, _ = build_interactions(
-        staging["stg_messages"],
-        staging["stg_message_recipients"],
-        staging["stg_events"],
-        staging["stg_event_attendees"],
-        staging["stg_manual_interactions"],
-        staging["stg_egos"],
-        staging["dim_person"],
-    )
-    ties = compute_ties(inter, staging["dim_person"], staging["stg_contacts"], as_of)
-    participants = record_participants(
-        staging["stg_messages"], staging["stg_message_recipients"], staging["stg_event_attendees"]
-    )
-    edges = cooccurrence_edges(inter, participants, as_of)
-    health = compute_network_health(ties, inter, staging["dim_person"], staging["stg_contacts"], as_of, None, edges)
+    interactions, _ = interactions_from_staging(enron, AnalyticsParams())
+    publish(enron, INTERACTIONS, interactions)
     inboxes = read_observed_inboxes(enron, as_of, AnalyticsParams())
-    alerts, _ = compute_alerts(ties, health, staging["dim_person"], as_of, inbound_observed=inboxes)
+    analysis = analyse_network(read_network_inputs(enron, inbound_observed=inboxes), as_of)
+    health, ties, alerts = analysis.health, analysis.ties, analysis.alerts
+    egos = {r[0] for r in enron.execute("select ego_id from staging.stg_egos").fetchall()}
     owners_with_mail_before = {
         r[0]
         for r in enron.execute(
             "select distinct sender_id from staging.stg_messages where sent_at < timestamptz '2001-12-01'"
         ).fetchall()
-    } & set(staging["stg_egos"].get_column("ego_id").to_list())
+    } & egos
     assert set(health.get_column("ego_id").to_list()) == owners_with_mail_before
     # by the end of 2001 the sent folders have gone quiet: one ego wrote in the last 90 days; the others are
     # inactive and get no score (not a misleading 20/100 from "nothing overdue")

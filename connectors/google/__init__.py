@@ -1,23 +1,23 @@
 """Gmail and Google Calendar metadata connectors (see docs/connectors/google.md).
 
-``google_sources(settings, source=..., account=...)`` lists the accounts (personal tokens, or service-account
-users) and builds one ``SyncSource`` per account and API; ``tiepulse.pipelines.sync.sync_account`` runs them.
+``build_source(name, account, options=..., ...)`` builds one ``SyncSource`` for an account and API from explicit
+options; which accounts to sync is decided above (``tiepulse.pipelines.providers.google``), and
+``tiepulse.pipelines.sync.sync_account`` runs the sources.
 """
 
 from __future__ import annotations
 
-from tiepulse.connectors.google.auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
-from tiepulse.connectors.google.calendar import CalendarSource
-from tiepulse.connectors.google.errors import GoogleAuthError, GoogleError
-from tiepulse.connectors.google.gmail import GmailSource, SyncProgress
-from tiepulse.connectors.google.settings import GoogleOptions, GoogleSettings, load_options
-from tiepulse.connectors.google.sources import SOURCES, google_sources, list_accounts
+from .auth import CALENDAR_SCOPE, GMAIL_SCOPE, SCOPES, Account
+from .calendar import CalendarSource
+from .errors import GoogleAuthError, GoogleError
+from .gmail import GmailSource, SyncProgress
+from .settings import GoogleOptions, GoogleSettings
+from .sources import build_source, quota_pacer, retry_policy
 
 __all__ = [
     "CALENDAR_SCOPE",
     "GMAIL_SCOPE",
     "SCOPES",
-    "SOURCES",
     "Account",
     "CalendarSource",
     "GmailSource",
@@ -26,7 +26,7 @@ __all__ = [
     "GoogleOptions",
     "GoogleSettings",
     "SyncProgress",
-    "google_sources",
-    "list_accounts",
-    "load_options",
+    "build_source",
+    "quota_pacer",
+    "retry_policy",
 ]

@@ -21,8 +21,8 @@ from google.auth.credentials import Credentials
 from google.oauth2 import service_account
 from google.oauth2.credentials import Credentials as UserCredentials
 
-from tiepulse.connectors.google.errors import GoogleAuthError
-from tiepulse.connectors.google.settings import GOOGLE_TOKEN_URI, GoogleSettings
+from .errors import GoogleAuthError
+from .settings import GOOGLE_TOKEN_URI, GoogleSettings
 
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"

@@ -23,13 +23,13 @@ from typing import Any
 
 from googleapiclient.discovery import build
 
-from tiepulse.connectors.base import ImportContext, Page, Reject, StatusChange
-from tiepulse.connectors.google.client import GoogleCaller
-from tiepulse.connectors.google.errors import Gone, GoogleError, MalformedResponse
-from tiepulse.connectors.google.gmail import SyncProgress
-from tiepulse.connectors.google.mapping import EVENT_FIELDS, GCAL_TABLE, EventMapper
-from tiepulse.connectors.google.settings import CalendarOptions
-from tiepulse.connectors.raw_schemas import to_table
+from ..base import ImportContext, Page, Reject, StatusChange
+from ..raw_schemas import to_table
+from .client import GoogleCaller
+from .errors import Gone, GoogleError, MalformedResponse
+from .gmail import SyncProgress
+from .mapping import EVENT_FIELDS, GCAL_TABLE, EventMapper
+from .settings import CalendarOptions
 
 log = logging.getLogger(__name__)
 

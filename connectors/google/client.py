@@ -28,7 +28,9 @@ from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import BatchHttpRequest, HttpRequest
 
-from tiepulse.connectors.google.errors import (
+from ..http.pacing import QuotaPacer
+from ..http.retry import RetryableError, RetryPolicy, parse_retry_after
+from .errors import (
     ConcurrencyLimited,
     Gone,
     GoogleAuthError,
@@ -36,8 +38,6 @@ from tiepulse.connectors.google.errors import (
     MalformedResponse,
     NotFound,
 )
-from tiepulse.connectors.http.pacing import QuotaPacer
-from tiepulse.connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tiepulse.connectors.http.retry import RetryableError
+from ..http.retry import RetryableError
 
 
 class GoogleError(RuntimeError):

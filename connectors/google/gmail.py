@@ -29,13 +29,14 @@ from typing import Any
 from googleapiclient.discovery import build
 from googleapiclient.http import HttpRequest
 
-from tiepulse.connectors.base import ImportContext, Page, Reject, Removal
-from tiepulse.connectors.google.client import GoogleCaller
-from tiepulse.connectors.google.errors import MalformedResponse, NotFound
-from tiepulse.connectors.google.mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
-from tiepulse.connectors.google.settings import GmailOptions
-from tiepulse.connectors.mail.batches import rows_table
-from tiepulse.connectors.mail.records import Row
+from ..base import ImportContext, Page, Reject, Removal
+from ..mail.batches import rows_table
+from ..mail.records import Row
+from ..sync_source import KnownIds
+from .client import GoogleCaller
+from .errors import MalformedResponse, NotFound
+from .mapping import GMAIL_TABLE, METADATA_HEADERS, SKIPPED_LABELS, GmailMapper
+from .settings import GmailOptions
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ STREAM = "messages"
 MESSAGE_FIELDS = "id,threadId,labelIds,internalDate,payload/headers"
 _TEMPLATE_ID = "0000000000000000"
 HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded", "labelRemoved"]
-
-KnownIds = Callable[[list[str]], set[str]]
-"""Given Gmail message ids, the ones already stored for this mailbox (set by the runner; None: assume none)."""
 
 
 @dataclass

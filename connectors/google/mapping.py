@@ -18,8 +18,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from tiepulse.connectors.base import ImportContext, Reject, StatusChange
-from tiepulse.connectors.calendar_ics import (
+from ..base import ImportContext, Reject, StatusChange
+from ..calendar_ics import (
     _ONLINE_LOCATION,
     _ONLINE_URL,
     STATUSES,
@@ -27,9 +27,9 @@ from tiepulse.connectors.calendar_ics import (
     title_hash,
     utc_iso,
 )
-from tiepulse.connectors.mail.dates import parse_date
-from tiepulse.connectors.mail.records import COLUMNS, MessageParser, Row
-from tiepulse.connectors.raw_schemas import CALENDAR_EVENTS
+from ..mail.dates import parse_date
+from ..mail.records import COLUMNS, MessageParser, Row
+from ..raw_schemas import CALENDAR_EVENTS
 
 GMAIL_TABLE = "raw.gmail_messages"
 GCAL_TABLE = "raw.gcal_events"

@@ -8,18 +8,16 @@ Environment (prefix ``TIEPULSE_GOOGLE_``):
 - ``SERVICE_ACCOUNT_FILE``: a service-account key with domain-wide delegation (organisation mode).
 
 Options live under ``google:`` in the YAML config and are validated by ``GoogleOptions`` (see
-docs/connectors/google.md for every field).
+docs/connectors/google.md for every field); ``tiepulse.pipelines.providers.google`` reads them from the settings.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from tiepulse.core.settings import ConfigError, Settings
 
 GMAIL_HOST = "https://gmail.googleapis.com"
 CALENDAR_HOST = "https://www.googleapis.com"
@@ -139,17 +137,3 @@ class GoogleOptions(_Strict):
         if bad:
             raise ValueError(f"not email addresses: {bad}")
         return cleaned
-
-
-def load_options(settings: Settings | None = None, data: dict[str, Any] | None = None) -> GoogleOptions:
-    """``GoogleOptions`` from ``settings.config.google`` (or ``data``), with errors naming each field."""
-    raw = data if data is not None else (settings.config.google if settings is not None else {})
-    try:
-        return GoogleOptions.model_validate(raw or {})
-    except ValidationError as exc:
-        where = f" in {settings.config_file}" if settings is not None and settings.config_file else ""
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(section)"
-            problems.append(f"  google.{field}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError(f"invalid google: section{where}\n" + "\n".join(problems)) from None

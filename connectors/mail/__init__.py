@@ -8,10 +8,10 @@ benchmarks.
 
 from __future__ import annotations
 
-from tiepulse.connectors.mail.ahead import parse_ahead
-from tiepulse.connectors.mail.framing import bare_split
-from tiepulse.connectors.mail.reading import iter_header_blocks
-from tiepulse.connectors.mail.sniff import claims
-from tiepulse.connectors.mail.source import FORMATS, MailFileSource
+from .ahead import parse_ahead
+from .framing import bare_split
+from .reading import iter_header_blocks
+from .sniff import claims
+from .source import FORMATS, MailFileSource
 
 __all__ = ["FORMATS", "MailFileSource", "bare_split", "claims", "iter_header_blocks", "parse_ahead"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from tiepulse.connectors.addresses import AddressNormaliser, decode_name, shield_x500, unshield_x500
+from ..addresses import AddressNormaliser, decode_name, shield_x500, unshield_x500
 
 Parsed = tuple[tuple[tuple[str, str | None], ...], int]
 

@@ -20,13 +20,13 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from tiepulse.connectors.base import ImportContext
-from tiepulse.connectors.mail.batches import batch_size
-from tiepulse.connectors.mail.reading import MBOX_FORMATS
-from tiepulse.connectors.mail.workers import FileRef, Parsed, ParsePool
+from ..base import ImportContext
+from .batches import batch_size
+from .reading import MBOX_FORMATS
+from .workers import FileRef, Parsed, ParsePool
 
 if TYPE_CHECKING:
-    from tiepulse.connectors.mail.source import MailFileSource
+    from .source import MailFileSource
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ParseAhead:
     """The import's worker pool, and the heads of its mbox files parsed ahead in import order."""
 
     def __init__(self, sources: Sequence[object], ctx: ImportContext) -> None:
-        from tiepulse.connectors.mail.source import MailFileSource
+        from .source import MailFileSource
 
         self.ctx = ctx
         self.pool = ParsePool(ctx)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from tiepulse.connectors.base import ImportContext, Reject
-from tiepulse.connectors.mail import owner
-from tiepulse.connectors.mail.reading import Record, iter_records
-from tiepulse.connectors.mail.records import COLUMNS, KEY, MessageParser, Row
-from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
+from ..base import ImportContext, Reject
+from ..raw_schemas import MAIL_MESSAGES
+from . import owner
+from .reading import Record, iter_records
+from .records import COLUMNS, KEY, MessageParser, Row
 
 BATCH = 20_000
 """Messages per unit of work (a worker batch, at most a page); pages are made of whole batches' results."""

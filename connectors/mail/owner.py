@@ -14,7 +14,7 @@ from collections import Counter
 
 import pyarrow as pa
 
-from tiepulse.connectors.base import OwnerGuess
+from ..base import OwnerGuess
 
 SAMPLE = 1_000
 SENT_SHARE = 0.8

@@ -16,7 +16,7 @@ import mailbox
 from collections.abc import Iterator
 from pathlib import Path
 
-from tiepulse.connectors.mail.framing import iter_mbox_blocks, open_mbox, read_header_block
+from .framing import iter_mbox_blocks, open_mbox, read_header_block
 
 Record = tuple[str, bytes, str | None, str]
 MBOX_FORMATS = frozenset({"mbox", "takeout", "mbox.gz"})
@@ -95,7 +95,7 @@ def iter_header_blocks(path: Path, fmt: str | None = None) -> Iterator[tuple[str
     ``fmt`` defaults to what ``claims`` says (an unclaimed path is read as an mbox).
     """
     if fmt is None:
-        from tiepulse.connectors.mail.sniff import claims
+        from .sniff import claims
 
         fmt = claims(path) or "mbox"
     for position, block, _, _ in iter_records(path, fmt):

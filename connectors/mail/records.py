@@ -14,11 +14,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from tiepulse.connectors.base import ImportContext, Reject, stable_hash
-from tiepulse.connectors.mail import headers, subjects
-from tiepulse.connectors.mail.address_lists import AddressLists
-from tiepulse.connectors.mail.dates import parse_date
-from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
+from ..base import ImportContext, Reject, stable_hash
+from ..raw_schemas import MAIL_MESSAGES
+from . import headers, subjects
+from .address_lists import AddressLists
+from .dates import parse_date
 
 COLUMNS = tuple(MAIL_MESSAGES.names)
 Row = tuple[Any, ...]

@@ -15,7 +15,7 @@ import re
 import zlib
 from pathlib import Path
 
-from tiepulse.connectors.mail.framing import HEADER_SNIFF_BYTES
+from .framing import HEADER_SNIFF_BYTES
 
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 _MAIL_FIELDS = frozenset(

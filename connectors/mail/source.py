@@ -18,17 +18,17 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Reject
-from tiepulse.connectors.mail import owner as owner_guess
-from tiepulse.connectors.mail.batches import Batch, Item, batch_size, batched, head_batches
-from tiepulse.connectors.mail.columnar import parse_batch
-from tiepulse.connectors.mail.reading import MBOX_FORMATS, iter_records
-from tiepulse.connectors.mail.records import MessageParser
-from tiepulse.connectors.mail.workers import ParsePool
-from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
+from ..base import ImportContext, OwnerGuess, Page, Reject
+from ..raw_schemas import MAIL_MESSAGES
+from . import owner as owner_guess
+from .batches import Batch, Item, batch_size, batched, head_batches
+from .columnar import parse_batch
+from .reading import MBOX_FORMATS, iter_records
+from .records import MessageParser
+from .workers import ParsePool
 
 if TYPE_CHECKING:
-    from tiepulse.connectors.mail.ahead import ParseAhead
+    from .ahead import ParseAhead
 
 TABLE = "raw.mail_messages"
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024

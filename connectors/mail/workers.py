@@ -19,10 +19,10 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
 
-from tiepulse.connectors.base import ImportContext
-from tiepulse.connectors.mail.batches import Batch, Item, head_batches
-from tiepulse.connectors.mail.columnar import parse_batches
-from tiepulse.connectors.mail.records import MessageParser
+from ..base import ImportContext
+from .batches import Batch, Item, head_batches
+from .columnar import parse_batches
+from .records import MessageParser
 
 Parsed = list[tuple[Batch, str]]
 """Parsed batches of one file, each with the cursor after it."""

@@ -1,34 +1,27 @@
 """Outlook mail and calendar metadata through Microsoft Graph and msal (see docs/connectors/microsoft.md).
 
-``microsoft_sources(settings, source=..., account=...)`` builds one ``SyncSource`` per mailbox and kind
-(``outlook``: one delta stream per folder; ``outlook_calendar``: one calendarView delta stream), for
-``tiepulse.pipelines.sync.sync_account`` to commit page by page with the cursor.
+``connect(home, settings, options)`` makes the Graph client; ``OutlookMailSource`` (one delta stream per folder)
+and ``OutlookCalendarSource`` (one calendarView delta stream) read one mailbox on it, for
+``tiepulse.pipelines.sync.sync_account`` to commit page by page with the cursor. Which mailboxes to read, and the
+options from the config file, are decided above (``tiepulse.pipelines.providers.microsoft``).
 """
 
 from __future__ import annotations
 
-from tiepulse.connectors.microsoft.auth import (
+from .auth import (
     AppTokenProvider,
     Connection,
     DelegatedTokenProvider,
     MicrosoftAuthError,
     TokenProvider,
 )
-from tiepulse.connectors.microsoft.calendar import OutlookCalendarSource
-from tiepulse.connectors.microsoft.graph import BatchRequest, GraphClient, GraphError, ResyncRequired
-from tiepulse.connectors.microsoft.mail import OutlookMailSource
-from tiepulse.connectors.microsoft.settings import MicrosoftOptions, MicrosoftSettings, load_options, load_settings
-from tiepulse.connectors.microsoft.sources import (
-    SOURCES,
-    MicrosoftConnection,
-    connect,
-    mailboxes,
-    microsoft_sources,
-    source_name,
-)
+from .calendar import OutlookCalendarSource
+from .graph import BatchRequest, GraphClient, GraphError, ResyncRequired
+from .mail import OutlookMailSource
+from .settings import MicrosoftOptions, MicrosoftSettings
+from .sources import MicrosoftConnection, connect, graph_users, users_query
 
 __all__ = [
-    "SOURCES",
     "AppTokenProvider",
     "BatchRequest",
     "Connection",
@@ -44,9 +37,6 @@ __all__ = [
     "ResyncRequired",
     "TokenProvider",
     "connect",
-    "load_options",
-    "load_settings",
-    "mailboxes",
-    "microsoft_sources",
-    "source_name",
+    "graph_users",
+    "users_query",
 ]

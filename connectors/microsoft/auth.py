@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import msal
 import requests
 
-from tiepulse.connectors.http.retry import RetryableError
-from tiepulse.connectors.microsoft.settings import MicrosoftSettings
+from ..http.retry import RetryableError
+from .settings import MicrosoftSettings
 
 APP_SCOPES = ["https://graph.microsoft.com/.default"]
 DELEGATED_SCOPES = ["https://graph.microsoft.com/Mail.ReadBasic", "https://graph.microsoft.com/Calendars.ReadBasic"]

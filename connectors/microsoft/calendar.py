@@ -15,13 +15,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from tiepulse.connectors.base import Copies, ImportContext, Page, Reject, Removal, copy_items
-from tiepulse.connectors.microsoft.delta import DeltaPage, delta_pages
-from tiepulse.connectors.microsoft.graph import GraphClient
-from tiepulse.connectors.microsoft.mail import page_problem, user_path
-from tiepulse.connectors.microsoft.mapping import BODY_FIELDS, Mapper, Removed, Skipped, parse_time
-from tiepulse.connectors.microsoft.settings import CalendarWindow, MicrosoftOptions
-from tiepulse.connectors.raw_schemas import to_table
+from ..base import Copies, ImportContext, Page, Reject, Removal, copy_items
+from ..raw_schemas import to_table
+from .delta import DeltaPage, delta_pages
+from .graph import GraphClient
+from .mail import page_problem, user_path
+from .mapping import BODY_FIELDS, Mapper, Removed, Skipped, parse_time
+from .settings import CalendarWindow, MicrosoftOptions
 
 TABLE = "raw.graph_events"
 STREAM = "calendar"

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from tiepulse.connectors.microsoft.graph import GraphClient, GraphError, ResyncRequired
+from .graph import GraphClient, GraphError, ResyncRequired
 
 MAX_RESYNCS = 3
 

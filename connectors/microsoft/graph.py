@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tiepulse.connectors.http.pacing import QuotaPacer
-from tiepulse.connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
-from tiepulse.connectors.microsoft.auth import MicrosoftAuthError, TokenProvider
+from ..http.pacing import QuotaPacer
+from ..http.retry import RetryableError, RetryPolicy, parse_retry_after
+from .auth import MicrosoftAuthError, TokenProvider
 
 MAX_BATCH = 20
 RESYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tiepulse.connectors.base import Copies, ImportContext, Page, Reject, Removal, copy_items
-from tiepulse.connectors.microsoft.delta import DeltaPage, delta_pages
-from tiepulse.connectors.microsoft.graph import MAX_BATCH, BatchRequest, GraphClient
-from tiepulse.connectors.microsoft.mapping import HEADER_SELECT, MESSAGE_SELECT, Mapper, Removed, Skipped
-from tiepulse.connectors.microsoft.parallel import interleave
-from tiepulse.connectors.microsoft.settings import MicrosoftOptions
-from tiepulse.connectors.raw_schemas import to_table
+from ..base import Copies, ImportContext, Page, Reject, Removal, copy_items
+from ..raw_schemas import to_table
+from .delta import DeltaPage, delta_pages
+from .graph import MAX_BATCH, BatchRequest, GraphClient
+from .mapping import HEADER_SELECT, MESSAGE_SELECT, Mapper, Removed, Skipped
+from .parallel import interleave
+from .settings import MicrosoftOptions
 
 TABLE = "raw.graph_messages"
 STREAM = "mail"

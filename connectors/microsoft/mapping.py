@@ -14,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tiepulse.connectors.base import ImportContext, Reject, stable_hash
-from tiepulse.connectors.calendar_ics import title_hash, utc_iso
-from tiepulse.connectors.mail import subjects
-from tiepulse.connectors.mail.records import message_id, references
+from ..base import ImportContext, Reject, stable_hash
+from ..calendar_ics import title_hash, utc_iso
+from ..mail import subjects
+from ..mail.records import message_id, references
 
 MESSAGE_FIELDS = (
     "from",

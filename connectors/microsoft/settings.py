@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from tiepulse.core.settings import ConfigError, Settings
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_ENDPOINT = "https://graph.microsoft.com"
@@ -126,28 +124,3 @@ class MicrosoftOptions(BaseModel):
             end=today + dt.timedelta(days=ahead),
             renew_before=today + dt.timedelta(days=ahead / 2),
         )
-
-
-def load_options(settings: Settings) -> MicrosoftOptions:
-    """Validate ``Settings().config.microsoft``, failing with the field and what is expected."""
-    raw = settings.config.microsoft
-    try:
-        return MicrosoftOptions.model_validate(raw)
-    except ValidationError as exc:
-        where = settings.config_file or "config"
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(section)"
-            problems.append(f"  microsoft.{field}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError(f"{where}: invalid microsoft section\n" + "\n".join(problems)) from None
-
-
-def load_settings() -> MicrosoftSettings:
-    try:
-        return MicrosoftSettings()
-    except ValidationError as exc:
-        problems = [f"  {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(
-            "bad Microsoft environment setting (TIEPULSE_MS_* / TIEPULSE_GRAPH_ENDPOINT / "
-            "TIEPULSE_CA_BUNDLE)\n" + "\n".join(problems)
-        ) from None

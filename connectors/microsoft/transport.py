@@ -16,7 +16,7 @@ import certifi
 import requests
 from requests.adapters import HTTPAdapter
 
-from tiepulse.connectors.http.retry import RetryableError, RetryPolicy, parse_retry_after
+from ..http.retry import RetryableError, RetryPolicy, parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 

@@ -1,8 +1,8 @@
 """The analytics core: pure Polars functions (DataFrame or LazyFrame in, DataFrame out), no Dagster, no DuckDB.
 
-Order of use: ``build_interactions`` -> ``compute_ties`` (and ``compute_ties_monthly``) -> ``record_participants``
-+ ``cooccurrence_edges`` -> ``compute_network_health`` -> ``observed_inboxes`` + ``compute_alerts`` ->
-``describe_network``.
+Order of use: ``build_interactions`` -> ``analyse_network`` (``chain``: participants, ties, co-occurrence edges,
+network health and alerts at one date; its inbound coverage from ``observed_inboxes``) -> ``describe_network``;
+``compute_ties_monthly`` for the monthly history of ties.
 Formulas and defaults: docs/metrics.md.
 """
 
@@ -16,6 +16,7 @@ from tiepulse.pipelines.analytics.brokerage import (
     record_participants,
     structural_holes,
 )
+from tiepulse.pipelines.analytics.chain import NetworkAnalysis, NetworkInputs, analyse_network, network_health
 from tiepulse.pipelines.analytics.coverage import observed_inboxes
 from tiepulse.pipelines.analytics.diversity import compute_diversity
 from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
@@ -35,7 +36,10 @@ __all__ = [
     "AnalyticsParams",
     "AnalyticsParamsError",
     "Narrative",
+    "NetworkAnalysis",
+    "NetworkInputs",
     "alert_id",
+    "analyse_network",
     "build_interactions",
     "burt_constraint",
     "compute_alerts",
@@ -48,6 +52,7 @@ __all__ = [
     "dismiss",
     "effective_size",
     "ego_network_edges",
+    "network_health",
     "observed_inboxes",
     "record_participants",
     "snooze",

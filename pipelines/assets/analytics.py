@@ -1,7 +1,8 @@
 """The analytics layer as Dagster assets: interactions, ties, monthly history, network health and alerts.
 
-Each asset reads staging (or upstream marts) from DuckDB as Arrow, calls a pure Polars transform from
-``tiepulse.pipelines.analytics`` and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
+Each asset reads staging (or upstream marts) from DuckDB as Arrow (the tables named in ``pipelines.network_io``),
+calls a pure Polars transform from ``tiepulse.pipelines.analytics`` (ties, health and alerts: the steps of
+``analytics.chain``) and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
 Monthly history (``mart_ties_monthly``, the monthly rows of ``mart_network_health``) is incremental: a month is
 recomputed only when its fingerprint changed (the interactions up to its cut-off, the parameters, and for health
 the people's attributes and the contacts: ``pipelines.analytics.fingerprint``), so a daily run does not rebuild all
@@ -17,20 +18,16 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from tiepulse.core.settings import Settings
+from tiepulse.core.params import params_for
 from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics import (
     HEALTH_COLUMNS,
     MONTHLY_COLUMNS,
-    AnalyticsParams,
-    build_interactions,
     compute_alerts,
-    compute_network_health,
     compute_ties,
     compute_ties_monthly,
-    cooccurrence_edges,
-    observed_inboxes,
-    record_participants,
+    network_health,
 )
 from tiepulse.pipelines.analytics.fingerprint import (
     PERSON_ATTRIBUTES,
@@ -40,41 +37,31 @@ from tiepulse.pipelines.analytics.fingerprint import (
 )
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
+from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observed_inboxes
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
-
-STAGING_INPUTS = (
-    "stg_messages",
-    "stg_message_recipients",
-    "stg_events",
-    "stg_event_attendees",
-    "stg_manual_interactions",
-    "stg_egos",
-    "stg_contacts",
-    "dim_person",
-)
 
 
 def _key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
 
 
-def params_for(settings: Settings) -> AnalyticsParams:
-    return AnalyticsParams.from_thresholds(settings.config.thresholds)
+def _keys(*tables: str) -> list[dg.AssetKey]:
+    return [_key(t) for t in tables]
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            ["marts", "int_interactions"],
-            deps=[_key(f"staging.{t}") for t in STAGING_INPUTS],
+            _key(tables.INTERACTIONS),
+            deps=_keys(*tables.INTERACTION_INPUTS),
             description="One row per ego, alter and contact (mail, meetings, the manual log), with channel, "
             "direction, group size, minutes, in-person and after-hours flags.",
             group_name="marts",
             kinds={"polars", "duckdb"},
         ),
         dg.AssetSpec(
-            ["marts", "int_interaction_exclusions"],
-            deps=[_key(f"staging.{t}") for t in STAGING_INPUTS],
+            _key(tables.INTERACTION_EXCLUSIONS),
+            deps=_keys(*tables.INTERACTION_INPUTS),
             description="Records left out of interactions, counted by source and reason.",
             group_name="marts",
             kinds={"polars", "duckdb"},
@@ -86,29 +73,19 @@ def params_for(settings: Settings) -> AnalyticsParams:
 def interactions(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        staging = {t: read_table(con, f"staging.{t}") for t in STAGING_INPUTS}
-        frame, excluded = build_interactions(
-            staging["stg_messages"],
-            staging["stg_message_recipients"],
-            staging["stg_events"],
-            staging["stg_event_attendees"],
-            staging["stg_manual_interactions"],
-            staging["stg_egos"],
-            staging["dim_person"],
-            params_for(settings),
-        )
-        publish(con, "marts.int_interactions", frame)
-        publish(con, "marts.int_interaction_exclusions", excluded)
-    yield dg.MaterializeResult(asset_key=["marts", "int_interactions"], metadata={"rows": frame.height})
+        frame, excluded = interactions_from_staging(con, params_for(settings))
+        publish(con, tables.INTERACTIONS, frame)
+        publish(con, tables.INTERACTION_EXCLUSIONS, excluded)
+    yield dg.MaterializeResult(asset_key=_key(tables.INTERACTIONS), metadata={"rows": frame.height})
     reasons = {f"{r['source']}:{r['reason']}": int(r["n_records"]) for r in excluded.iter_rows(named=True)}
     yield dg.MaterializeResult(
-        asset_key=["marts", "int_interaction_exclusions"], metadata={"rows": excluded.height, **reasons}
+        asset_key=_key(tables.INTERACTION_EXCLUSIONS), metadata={"rows": excluded.height, **reasons}
     )
 
 
 @dg.asset(
-    key=["marts", "mart_ties"],
-    deps=[_key("marts.int_interactions"), _key("staging.dim_person"), _key("staging.stg_contacts")],
+    key=_key(tables.TIES),
+    deps=_keys(tables.INTERACTIONS, tables.PERSONS, tables.CONTACTS),
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -119,13 +96,13 @@ def mart_ties(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
         ties = compute_ties(
-            read_table(con, "marts.int_interactions"),
-            read_table(con, "staging.dim_person"),
-            read_table(con, "staging.stg_contacts"),
+            read_table(con, tables.INTERACTIONS),
+            read_table(con, tables.PERSONS),
+            read_table(con, tables.CONTACTS),
             settings.as_of,
             params_for(settings),
         )
-        publish(con, "marts.mart_ties", ties)
+        publish(con, tables.TIES, ties)
     classes = dict(ties.group_by("tie_class").len().iter_rows()) if ties.height else {}
     return dg.MaterializeResult(metadata={"rows": ties.height, "as_of": str(settings.as_of), **classes})
 
@@ -165,8 +142,8 @@ def _record_history(
 
 
 @dg.asset(
-    key=["marts", "mart_ties_monthly"],
-    deps=[_key("marts.int_interactions")],
+    key=_key(tables.TIES_MONTHLY),
+    deps=[_key(tables.INTERACTIONS)],
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -176,9 +153,9 @@ def _record_history(
 )
 def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    table = "marts.mart_ties_monthly"
+    table = tables.TIES_MONTHLY
     with warehouse.connect() as con:
-        inter = read_table(con, "marts.int_interactions")
+        inter = read_table(con, tables.INTERACTIONS)
         _reset_if_changed(con, table, table, MONTHLY_COLUMNS)
         params = params_for(settings)
         fingerprints = month_fingerprints(
@@ -194,31 +171,9 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-def _health_at(
-    day: dt.date,
-    inter: pl.DataFrame,
-    persons: pl.DataFrame,
-    contacts: pl.DataFrame,
-    participants: pl.DataFrame,
-    params: AnalyticsParams,
-    ties: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    ties = ties if ties is not None else compute_ties(inter, persons, contacts, day, params)
-    edges = cooccurrence_edges(inter, participants, day, params)
-    return compute_network_health(ties, inter, persons, contacts, day, params, edges)
-
-
 @dg.asset(
-    key=["marts", "mart_network_health"],
-    deps=[
-        _key("marts.mart_ties"),
-        _key("marts.int_interactions"),
-        _key("staging.dim_person"),
-        _key("staging.stg_contacts"),
-        _key("staging.stg_messages"),
-        _key("staging.stg_message_recipients"),
-        _key("staging.stg_event_attendees"),
-    ],
+    key=_key(tables.NETWORK_HEALTH),
+    deps=_keys(tables.TIES, tables.INTERACTIONS, tables.PERSONS, tables.CONTACTS, *tables.PARTICIPANT_INPUTS),
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -229,25 +184,19 @@ def _health_at(
 def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     params = params_for(settings)
-    table, history_key = "marts.mart_network_health", "marts.mart_network_health#month"
+    table, history_key = tables.NETWORK_HEALTH, f"{tables.NETWORK_HEALTH}#month"
     with warehouse.connect() as con:
-        inter = read_table(con, "marts.int_interactions")
-        persons = read_table(con, "staging.dim_person")
-        contacts = read_table(con, "staging.stg_contacts")
-        participants = record_participants(
-            read_table(con, "staging.stg_messages"),
-            read_table(con, "staging.stg_message_recipients"),
-            read_table(con, "staging.stg_event_attendees"),
+        inputs = read_network_inputs(con)
+        current = network_health(inputs, settings.as_of, params, read_table(con, tables.TIES)).with_columns(
+            period=pl.lit("current"), month=pl.lit(month_start(settings.as_of))
         )
-        current = _health_at(
-            settings.as_of, inter, persons, contacts, participants, params, read_table(con, "marts.mart_ties")
-        ).with_columns(period=pl.lit("current"), month=pl.lit(month_start(settings.as_of)))
         _reset_if_changed(con, table, history_key, [*HEALTH_COLUMNS, "period", "month"])
-        context = history_context(params, persons.select(PERSON_ATTRIBUTES), contacts)
+        context = history_context(params, inputs.persons.select(PERSON_ATTRIBUTES), inputs.contacts)
+        inter = inputs.interactions
         fingerprints = month_fingerprints(inter, history_months(inter, settings.as_of), settings.as_of, context)
         stale = _stale_months(con, history_key, fingerprints)
         monthly = [
-            _health_at(month_cutoff(m, settings.as_of), inter, persons, contacts, participants, params).with_columns(
+            network_health(inputs, month_cutoff(m, settings.as_of), params).with_columns(
                 period=pl.lit("month"), month=pl.lit(m)
             )
             for m in stale
@@ -270,26 +219,9 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
     )
 
 
-def read_observed_inboxes(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
-    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts)."""
-    sightings = read_table(
-        con, "(select message_key, mailbox_owner, from_address, sent_at from staging.int_mail_sightings) s"
-    )
-    recipients = read_table(con, "(select message_key, person_id from staging.stg_message_recipients) r")
-    addresses = read_table(con, "(select address, person_id from staging.int_addresses_resolved) a")
-    return observed_inboxes(sightings, recipients, addresses, as_of, params)
-
-
 @dg.asset(
-    key=["marts", "mart_alerts"],
-    deps=[
-        _key("marts.mart_ties"),
-        _key("marts.mart_network_health"),
-        _key("staging.dim_person"),
-        _key("staging.int_mail_sightings"),
-        _key("staging.stg_message_recipients"),
-        _key("staging.int_addresses_resolved"),
-    ],
+    key=_key(tables.ALERTS),
+    deps=_keys(tables.TIES, tables.NETWORK_HEALTH, tables.PERSONS, *tables.COVERAGE_INPUTS),
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -302,21 +234,21 @@ def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
     params = params_for(settings)
     with warehouse.connect() as con:
         alerts, state = compute_alerts(
-            read_table(con, "marts.mart_ties"),
-            read_table(con, "marts.mart_network_health", "where period = 'current'"),
-            read_table(con, "staging.dim_person"),
+            read_table(con, tables.TIES),
+            read_table(con, tables.NETWORK_HEALTH, "where period = 'current'"),
+            read_table(con, tables.PERSONS),
             settings.as_of,
             params,
-            read_table(con, "ops.alert_state"),
+            read_table(con, tables.ALERT_STATE),
             read_observed_inboxes(con, settings.as_of, params),
         )
         con.register("_alerts", alerts.to_arrow())
         con.register("_state", state.to_arrow())
         try:
             with transaction(con):
-                con.execute("create or replace table marts.mart_alerts as select * from _alerts").fetchall()
-                con.execute("delete from ops.alert_state").fetchall()
-                con.execute("insert into ops.alert_state by name select * from _state").fetchall()
+                con.execute(f"create or replace table {tables.ALERTS} as select * from _alerts").fetchall()
+                con.execute(f"delete from {tables.ALERT_STATE}").fetchall()
+                con.execute(f"insert into {tables.ALERT_STATE} by name select * from _state").fetchall()
         finally:
             con.unregister("_alerts")
             con.unregister("_state")
@@ -339,7 +271,7 @@ def record_new_alerts(warehouse: WarehouseResource) -> int:
     with warehouse.connect() as con:
         row = con.execute(
             "insert or ignore into ops.alert_log (alert_id, as_of, kind, ego_id, alter_id, severity, reason) "
-            "select alert_id, as_of, kind, ego_id, alter_id, severity, reason from marts.mart_alerts "
+            f"select alert_id, as_of, kind, ego_id, alter_id, severity, reason from {tables.ALERTS} "
             "where is_new and status = 'open'"
         ).fetchone()
     return int(row[0]) if row else 0
@@ -350,7 +282,7 @@ def record_alerts_job() -> None:
     record_new_alerts()
 
 
-@dg.asset_sensor(asset_key=dg.AssetKey(["marts", "mart_alerts"]), job=record_alerts_job)
+@dg.asset_sensor(asset_key=_key(tables.ALERTS), job=record_alerts_job)
 def new_alerts_sensor(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry) -> dg.RunRequest:
     """After each refresh of mart_alerts, record the alerts it opened."""
     return dg.RunRequest(run_key=asset_event.run_id)

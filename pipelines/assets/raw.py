@@ -7,9 +7,10 @@ import dagster as dg
 from tiepulse.core.import_context import build_import_context
 from tiepulse.pipelines.config_tables import land_config
 from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.providers import FILES
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
-FILE_TABLES = ("mail_messages", "calendar_events", "manual_interactions", "directory", "contacts")
+FILE_TABLES = tuple(table.short_name for table in FILES.tables)
 CONFIG_TABLES = ("config_egos", "config_aliases", "config_identity")
 
 

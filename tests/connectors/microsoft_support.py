@@ -14,10 +14,10 @@ import yaml
 
 from tests.fakes.microsoft_server import FakeMicrosoft, message
 from tiepulse.connectors.http.retry import RetryPolicy
-from tiepulse.connectors.microsoft import microsoft_sources
 from tiepulse.connectors.sync_source import SyncSource
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines.loader import LoadResult
+from tiepulse.pipelines.providers.microsoft import microsoft_sources
 from tiepulse.pipelines.sync import sync_account
 
 ANN = "ann@contoso.com"
@@ -60,7 +60,7 @@ def sync(
     policy: RetryPolicy | None = None,
 ) -> tuple[LoadResult, list[SyncSource]]:
     total = LoadResult()
-    sources = microsoft_sources(settings, source=source, account=account, policy=policy or quick_policy())
+    sources = microsoft_sources(settings, source=source, account=account, retry=policy or quick_policy())
     for src in sources:
         total.add(sync_account(con, src))
     return total, sources

@@ -19,10 +19,12 @@ from rich.console import Console
 
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
-from tiepulse.cli.google import connect_google, sync_google
-from tiepulse.connectors.google import google_sources, list_accounts, load_options
+from tiepulse.cli.google import connect_google
+from tiepulse.cli.sync_runner import sync_provider
 from tiepulse.connectors.google.settings import GoogleSettings
 from tiepulse.core.settings import ConfigError
+from tiepulse.pipelines.providers import GOOGLE, NotSetUp
+from tiepulse.pipelines.providers.google import google_options, google_sources, list_accounts
 
 PERSONAL = "jo.personal@gmail.com"
 
@@ -111,7 +113,7 @@ def test_personal_and_delegated_accounts_are_listed_without_calling_google(bed: 
     assert fake.calls == {}
     sources = google_sources(bed.settings, source="gcal")
     assert [(s.source, s.account) for s in sources] == [("gcal", a.address) for a in accounts]
-    with pytest.raises(ConfigError, match="no Google account"):
+    with pytest.raises(NotSetUp, match=r"stranger@corp\.example is not a Google account tiepulse knows"):
         google_sources(bed.settings, account="stranger@corp.example")
 
 
@@ -139,7 +141,7 @@ def test_users_from_the_directory(bed: Testbed) -> None:
 )
 def test_bad_options_name_the_field(section: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        load_options(data=section)
+        google_options(data=section)
 
 
 def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +158,7 @@ def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
 def test_sync_loop_reports_each_account_and_goes_on_after_a_failure(bed: Testbed, fake: FakeGoogle) -> None:
     fake.generate_mailbox(OWNER, 20)
     bed.configure(users=["ghost@corp.example", OWNER])  # the ghost is unknown to Google: its grant fails
-    summary = sync_google(bed.settings, None, None, Console(file=io.StringIO(), width=200), retry=bed.retry())
+    summary = sync_provider(bed.settings, GOOGLE, None, None, Console(file=io.StringIO(), width=200), retry=bed.retry())
     by = {(a.source, a.account): a for a in summary.outcomes}
     assert by[("gmail", OWNER)].ok and by[("gmail", OWNER)].inserted == 20
     assert by[("gcal", OWNER)].ok
@@ -173,7 +175,7 @@ def test_an_unusable_token_file_fails_only_its_own_account(bed: Testbed, fake: F
     (bed.home / "google" / f"token-{PERSONAL}.json").write_text(json.dumps({"account": PERSONAL, "scopes": []}))
     sources = google_sources(bed.settings, retry=bed.retry())  # building reads no credentials
     assert [(s.account, s.source) for s in sources][:2] == [(PERSONAL, "gmail"), (PERSONAL, "gcal")]
-    summary = sync_google(bed.settings, "gmail", None, Console(file=io.StringIO()), retry=bed.retry())
+    summary = sync_provider(bed.settings, GOOGLE, "gmail", None, Console(file=io.StringIO()), retry=bed.retry())
     by = {a.account: a for a in summary.outcomes}
     assert not by[PERSONAL].ok and "not a usable tiepulse Google token" in by[PERSONAL].error
     assert by[OWNER].ok and by[OWNER].inserted == 7 and len(bed.stored()) == 7

@@ -191,9 +191,9 @@ def test_expired_sync_token_resyncs_cleanly(bed: Testbed, fake: FakeGoogle) -> N
     calendar.put(event(2, sequence=9))
     calendar.expire_tokens()
     source = bed.sources("gcal")[0]
-    from tiepulse.pipelines.google_sync import sync_google_source
+    from tiepulse.pipelines.sync import sync_account
 
-    result = sync_google_source(bed.con, source)
+    result = sync_account(bed.con, source)
     assert source.resyncs == 1  # type: ignore[attr-defined]
     assert_exact(bed, calendar, before)
     assert stored(bed)["ev0002"][2] == 9

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # for the test's go-ahead (tests/stepping.py), so the test can kill it after an exact number of pages.
 SCRIPT = f"""
 import sys
-from tiepulse.connectors.google import google_sources
-from tiepulse.pipelines.google_sync import sync_google_source
+from tiepulse.pipelines.providers.google import google_sources
+from tiepulse.pipelines.sync import sync_account
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 
@@ -35,7 +35,7 @@ def on_page(stream, result):
     {GO_AHEAD}
 
 for source in google_sources(settings):
-    sync_google_source(con, source, on_page=on_page)
+    sync_account(con, source, on_page=on_page)
 con.close()
 print("done", flush=True)
 """

@@ -13,13 +13,13 @@ import pytest
 from tests.fakes.clock import SimulatedClock
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed, add_mail
-from tiepulse.connectors.google import load_options
-from tiepulse.connectors.google.sources import quota_pacer
-from tiepulse.core.settings import ConfigError
+from tiepulse.connectors.google import quota_pacer
+from tiepulse.connectors.sync_source import OptionsError
 from tiepulse.pipelines.file_import import import_paths
-from tiepulse.pipelines.google_sync import sync_google_source
 from tiepulse.pipelines.loader import LoadResult
 from tiepulse.pipelines.models import all_models, build_model
+from tiepulse.pipelines.providers.google import google_options
+from tiepulse.pipelines.sync import sync_account
 
 
 @pytest.fixture
@@ -185,13 +185,13 @@ def test_progress_starts_from_messages_total_and_ends_exact(bed: Testbed, fake: 
     def on_page(stream: str, result: LoadResult) -> None:
         seen.append((source.progress.total, source.progress.done))  # type: ignore[attr-defined]
 
-    sync_google_source(bed.con, source, on_page=on_page)
+    sync_account(bed.con, source, on_page=on_page)
     assert seen[1] == (100, 30)  # the estimate while listing
     assert seen[-1] == (90, 90) and len(bed.stored()) == 90  # the bar ends full
     add_mail(box, 4)
     seen.clear()
     source = bed.sources("gmail")[0]
-    sync_google_source(bed.con, source, on_page=on_page)
+    sync_account(bed.con, source, on_page=on_page)
     assert seen == [(4, 4)]  # incremental: the work the history lists
 
 
@@ -227,7 +227,7 @@ def test_pacer_keeps_under_the_quota(tmp_path: Path, monkeypatch: pytest.MonkeyP
         source = bed.sources("gmail")[0]
         caller = source.caller  # type: ignore[attr-defined]
         caller.pacer = dataclasses.replace(caller.pacer, clock=clock.time, sleep=clock.sleep)
-        sync_google_source(bed.con, source)
+        sync_account(bed.con, source)
         bed.close()
     spent = fake.units_spent(OWNER)
     assert spent >= messages * cost
@@ -243,7 +243,7 @@ def test_pacer_keeps_under_the_quota(tmp_path: Path, monkeypatch: pytest.MonkeyP
 )
 def test_no_minute_ever_spends_more_than_the_budget(cost: int, batch_size: int, per_minute: int) -> None:
     # A full sync as the connector paces it, for ten simulated minutes: a list call, then batches of gets.
-    options = load_options(
+    options = google_options(
         data={
             "gmail": {"batch_size": batch_size},
             "quota": {"gmail_units_per_minute": per_minute, "costs": {"gmail.messages.get": cost}},
@@ -269,8 +269,8 @@ def test_no_minute_ever_spends_more_than_the_budget(cost: int, batch_size: int, 
 
 
 def test_a_batch_dearer_than_the_minute_is_refused() -> None:
-    options = load_options(data={"gmail": {"batch_size": 100}, "quota": {"gmail_units_per_minute": 1_000}})
-    with pytest.raises(ConfigError, match=r"lower google\.gmail\.batch_size"):
+    options = google_options(data={"gmail": {"batch_size": 100}, "quota": {"gmail_units_per_minute": 1_000}})
+    with pytest.raises(OptionsError, match=r"lower google\.gmail\.batch_size"):
         quota_pacer(options, "gmail", 20 * 100)
 
 

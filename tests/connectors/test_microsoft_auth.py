@@ -15,11 +15,14 @@ from rich.console import Console
 
 from tests.connectors.microsoft_support import ANN, configure, fake_server, quick_policy, sync  # noqa: F401
 from tests.fakes.microsoft_server import FakeMicrosoft, message
-from tiepulse.cli.microsoft import connect_microsoft, sync_microsoft
-from tiepulse.connectors.microsoft import MicrosoftAuthError, MicrosoftSettings, connect, load_options
+from tiepulse.cli.microsoft import connect_microsoft
+from tiepulse.cli.sync_runner import sync_provider
+from tiepulse.connectors.microsoft import MicrosoftAuthError, MicrosoftSettings
 from tiepulse.connectors.microsoft.auth import CACHE_FILE, CONNECTION_FILE
 from tiepulse.connectors.microsoft.transport import GraphSession, trust_bundle
 from tiepulse.core.settings import ConfigError, Settings
+from tiepulse.pipelines.providers import MICROSOFT
+from tiepulse.pipelines.providers.microsoft import microsoft_connection, microsoft_options
 
 ME = "me@contoso.com"
 
@@ -36,7 +39,7 @@ def test_device_code_sign_in_then_personal_sync(
 ) -> None:
     settings = personal_env(monkeypatch, tmp_path, fake)
     with pytest.raises(MicrosoftAuthError, match="tiepulse connect microsoft"):
-        connect(settings)
+        microsoft_connection(settings)
     out = io.StringIO()
     account = connect_microsoft("my-app", None, settings, Console(file=out, width=200))
     assert account == ME
@@ -51,7 +54,7 @@ def test_device_code_sign_in_then_personal_sync(
     fake.put_message(ME, "inbox", message("p1", "p1@x.org", "x@x.org", [ME]))
     fake.put_message(ME, "sentitems", message("p2", "p2@x.org", ME, ["x@x.org"]))
     fake.expire_tokens()  # the cached access token is refused: the refresh token gets a new one
-    summary = sync_microsoft(settings, "outlook", None, Console(file=io.StringIO()))
+    summary = sync_provider(settings, MICROSOFT, "outlook", None, Console(file=io.StringIO()))
     assert summary["inserted"] == {"raw.graph_messages": 2} and summary["mailboxes"] == 1
     grants = [r["grant_type"] for r in fake.token_requests]
     assert grants[0] == "urn:ietf:params:oauth:grant-type:device_code" and "refresh_token" in grants
@@ -139,7 +142,7 @@ def test_environment_names_and_option_errors(tmp_path: Path, monkeypatch: pytest
     config.write_text(yaml.safe_dump({"microsoft": {"page_size": 5000, "folders": "some", "colour": "red"}}))
     monkeypatch.setenv("TIEPULSE_CONFIG", str(config))
     with pytest.raises(ConfigError) as info:
-        load_options(Settings())
+        microsoft_options(Settings())
     message_text = str(info.value)
     assert "microsoft.page_size" in message_text and "microsoft.colour" in message_text
     assert "microsoft.folders" in message_text

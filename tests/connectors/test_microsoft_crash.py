@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # (tests/stepping.py): without it, a busy machine could let the sync finish before the test kills it.
 SCRIPT = f"""
 import sys
-from tiepulse.connectors.microsoft import microsoft_sources
+from tiepulse.pipelines.providers.microsoft import microsoft_sources
 from tiepulse.pipelines.sync import sync_account
 from tests.connectors.microsoft_support import quick_policy
 from tiepulse.core.settings import Settings
@@ -34,7 +34,7 @@ def on_page(stream, result):
     print("committed", stream, flush=True)
     {GO_AHEAD}
 
-for src in microsoft_sources(settings, source="outlook", policy=quick_policy()):
+for src in microsoft_sources(settings, source="outlook", retry=quick_policy()):
     sync_account(con, src, on_page=on_page)
 print("done", flush=True)
 con.close()

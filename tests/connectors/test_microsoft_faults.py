@@ -20,8 +20,9 @@ from tests.connectors.microsoft_support import (  # noqa: F401
     sync,
 )
 from tests.fakes.microsoft_server import FakeMicrosoft, Throttle, message
-from tiepulse.connectors.microsoft import MicrosoftAuthError, connect
+from tiepulse.connectors.microsoft import MicrosoftAuthError
 from tiepulse.connectors.microsoft.graph import GraphUnavailable
+from tiepulse.pipelines.providers.microsoft import microsoft_connection
 
 
 def clean_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeMicrosoft) -> list[tuple[Any, ...]]:
@@ -195,7 +196,7 @@ def test_concurrency_never_exceeds_four_per_mailbox(tmp_path: Path, monkeypatch:
     with FakeMicrosoft(tmp_path / "tls", latency=0.03, throttle=Throttle(concurrency=4)) as server:
         seed(server, n=2)
         settings = configure(monkeypatch, tmp_path, server)
-        conn = connect(settings, policy=quick_policy())
+        conn = microsoft_connection(settings, retry=quick_policy())
         url = f"/users/{ANN}/mailFolders/inbox/messages/delta"
         errors: list[BaseException] = []
 

@@ -19,12 +19,13 @@ from tests.connectors.microsoft_support import (  # noqa: F401
     sync,
 )
 from tests.fakes.microsoft_server import FakeMicrosoft, address, message
-from tiepulse.connectors.microsoft import GraphError, connect, mailboxes, microsoft_sources
+from tiepulse.connectors.microsoft import GraphError
 from tiepulse.core.import_context import build_import_context
 from tiepulse.core.warehouse import migrate, migrations
 from tiepulse.pipelines.file_import import import_paths
 from tiepulse.pipelines.loader import LoadResult
 from tiepulse.pipelines.models import all_models, build_model
+from tiepulse.pipelines.providers.microsoft import mailboxes, microsoft_connection, microsoft_sources
 from tiepulse.pipelines.sync import sync_account
 
 
@@ -253,7 +254,7 @@ def test_a_resync_removes_what_was_deleted_meanwhile_even_when_interrupted(
             raise Interrupted
 
     # The re-read is killed after two committed pages: nothing is removed yet, nothing lost.
-    (source,) = microsoft_sources(settings, source="outlook", policy=quick_policy())
+    (source,) = microsoft_sources(settings, source="outlook", retry=quick_policy())
     with pytest.raises(Interrupted):
         sync_account(warehouse, source, on_page=stop_after_two)
     assert stored(warehouse) >= before - {(BOB, "m4@contoso.com", "bob-i-4")}
@@ -277,7 +278,7 @@ def test_users_filter_is_sent_as_graph_requires(
     fake.disable_user("carl@contoso.com")
     advanced = "accountEnabled eq true and endsWith(mail,'@contoso.com')"
     settings = configure(monkeypatch, tmp_path, fake, mailboxes_from="graph", users_filter=advanced)
-    conn = connect(settings, policy=quick_policy())
+    conn = microsoft_connection(settings, retry=quick_policy())
     ctx = build_import_context(settings)
     assert mailboxes(settings, conn, ctx) == [ANN, BOB]
     asked = [(p, h) for _, p, h in fake.requests if p.startswith("/v1.0/users?")]
@@ -286,7 +287,7 @@ def test_users_filter_is_sent_as_graph_requires(
     # A simple filter is a plain query; without the advanced-query header Graph (and the fake) refuse endsWith.
     fake.requests.clear()
     settings = configure(monkeypatch, tmp_path, fake, mailboxes_from="graph", users_filter="accountEnabled eq false")
-    assert mailboxes(settings, connect(settings, policy=quick_policy()), ctx) == ["carl@contoso.com"]
+    assert mailboxes(settings, microsoft_connection(settings, retry=quick_policy()), ctx) == ["carl@contoso.com"]
     assert all("consistencylevel" not in h for _, _, h in fake.requests)
     with pytest.raises(GraphError, match="Request_UnsupportedQuery"):
         conn.client.get(f"/users?$filter={advanced}", mailbox="/users")

@@ -79,16 +79,16 @@ class Testbed:
         return RetryPolicy(max_attempts=8, base_delay=0.01, max_delay=0.05, sleep=self.sleeps.append)
 
     def sources(self, source: str | None = None, account: str | None = None) -> list[SyncSource]:
-        from tiepulse.connectors.google import google_sources
+        from tiepulse.pipelines.providers.google import google_sources
 
         return google_sources(self.settings, source=source, account=account, retry=self.retry())
 
     def sync(self, source: str | None = None, account: str | None = None) -> LoadResult:
-        from tiepulse.pipelines.google_sync import sync_google_source
+        from tiepulse.pipelines.sync import sync_account
 
         total = LoadResult()
         for built in self.sources(source, account):
-            total.add(sync_google_source(self.con, built))
+            total.add(sync_account(self.con, built))
         return total
 
     # -- what the warehouse should hold

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -184,7 +184,23 @@ def _run_refresh() -> None:
 connect_app = typer.Typer(help="Connect a Google or Microsoft account (OAuth / device code).", no_args_is_help=True)
 app.add_typer(connect_app, name="connect")
 
-SYNC_SOURCES = ("gmail", "gcal", "outlook", "outlook-calendar")
+
+def _source_option(value: str | None) -> str | None:
+    """``--source`` (``outlook-calendar``) as the provider registry names the source (``outlook_calendar``); None:
+    all sources."""
+    from tiepulse.pipelines.providers import sources
+
+    if value is None:
+        return None
+    by_option = {s.cli_name: s.name for s in sources()}
+    if value not in by_option:
+        raise _fail(f"--source must be one of {', '.join(by_option)}, not {value!r}")
+    return by_option[value]
+
+
+SourceOption = Annotated[
+    str | None, typer.Option(help="Only this API source, e.g. gmail or outlook-calendar (default: all)")
+]
 
 
 @connect_app.command("google")
@@ -218,7 +234,7 @@ def connect_microsoft_command(
 
 @app.command()
 def sync(
-    source: Annotated[str | None, typer.Option(help="gmail | gcal | outlook | outlook-calendar (default: all)")] = None,
+    source: SourceOption = None,
     account: Annotated[str | None, typer.Option(help="Only this mailbox / calendar")] = None,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
@@ -227,24 +243,26 @@ def sync(
     Each account syncs on its own: when some fail, the others still sync and are refreshed, the failures are
     listed with how to fix them, and the command exits with status 2.
     """
-    from tiepulse.cli.sync_runner import NotSetUp, SyncReport, describe
+    from tiepulse.cli.sync_runner import SyncReport, describe, sync_provider
     from tiepulse.cli.sync_summary import print_failures, print_whole, summary_table
+    from tiepulse.pipelines.providers import NotSetUp, api_providers
 
-    if source is not None and source not in SYNC_SOURCES:
-        raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
+    wanted = _source_option(source)
     settings = _settings()
     reports: list[SyncReport] = []
     problems: list[str] = []
     not_set_up: list[str] = []
-    for name, run, wanted in _sync_providers(source):
+    for provider in api_providers():
+        if wanted is not None and wanted not in provider.source_names:
+            continue
         try:
-            reports.append(run(settings, wanted, account, console))
+            reports.append(sync_provider(settings, provider, wanted, account, console))
         except NotSetUp as exc:
-            not_set_up.append(f"{name}: {exc}")
+            not_set_up.append(f"{provider.name}: {exc}")
         except WarehouseError as exc:
             raise _fail(str(exc)) from None
         except Exception as exc:  # a provider that cannot start is reported; the others go on
-            problems.append(f"{name}: {describe(exc)}")
+            problems.append(f"{provider.name}: {describe(exc)}")
     outcomes = [o for r in reports for o in r.outcomes]
     if not outcomes and not problems:
         if source is not None or account is not None:
@@ -271,24 +289,10 @@ def sync(
         raise _fail(f"{' and '.join(what)}{ok}. Fix the above and run `tiepulse sync` again.")
 
 
-def _sync_providers(source: str | None) -> list[tuple[str, Any, str | None]]:
-    """(name, sync function, its --source spelling) of the providers ``--source`` asks for."""
-    providers: list[tuple[str, Any, str | None]] = []
-    if source in (None, "gmail", "gcal"):
-        from tiepulse.cli.google import sync_google
-
-        providers.append(("Google", sync_google, source))
-    if source in (None, "outlook", "outlook-calendar"):
-        from tiepulse.cli.microsoft import sync_microsoft
-
-        providers.append(("Microsoft", sync_microsoft, source.replace("-", "_") if source else None))
-    return providers
-
-
 @app.command()
 def forget(
     account: Annotated[str, typer.Option(help="The mailbox / calendar whose synced data to delete")],
-    source: Annotated[str | None, typer.Option(help="gmail | gcal | outlook | outlook-calendar (default: all)")] = None,
+    source: SourceOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
@@ -299,10 +303,10 @@ def forget(
     from tiepulse.core.import_context import build_import_context
     from tiepulse.core.runlog import record_run
     from tiepulse.pipelines.forget import forget_account
+    from tiepulse.pipelines.providers import sources as api_sources
 
-    if source is not None and source not in SYNC_SOURCES:
-        raise _fail(f"--source must be one of {', '.join(SYNC_SOURCES)}, not {source!r}")
-    sources = [source.replace("-", "_")] if source else [s.replace("-", "_") for s in SYNC_SOURCES]
+    wanted = _source_option(source)
+    sources = [wanted] if wanted else [s.name for s in api_sources()]
     settings = _settings()
     target = account.strip().lower()
     owners = {target, build_import_context(settings).normaliser().normalise(target) or target}
@@ -402,7 +406,7 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
     """A network report: size, tie classes, diversity, brokerage, reciprocity, channels, score and next actions."""
     from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
     from tiepulse.cli.reports import render_health, render_organisation
-    from tiepulse.pipelines.assets.analytics import params_for
+    from tiepulse.core.params import params_for
 
     day = _as_of(as_of)
     settings = _settings()
@@ -484,12 +488,13 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
     import polars as pl
 
     from tiepulse.cli.insights import published_as_of
+    from tiepulse.pipelines import network_io as tables
     from tiepulse.pipelines.analytics import dismiss, snooze
     from tiepulse.pipelines.marts_io import read_table
 
     settings = _settings()
     with open_warehouse(settings.warehouse_path) as con:
-        state = read_table(con, "ops.alert_state")
+        state = read_table(con, tables.ALERT_STATE)
         # Counted from the analysis date the alerts were computed at, not from the wall clock.
         analysed = published_as_of(con) or settings.as_of
         try:
@@ -503,10 +508,10 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
         row = state.filter(pl.col("alert_id") == alert_id)
         con.register("_changed", row.to_arrow())
         with transaction(con):
-            con.execute("delete from ops.alert_state where alert_id = ?", [alert_id]).fetchall()
-            con.execute("insert into ops.alert_state by name select * from _changed").fetchall()
+            con.execute(f"delete from {tables.ALERT_STATE} where alert_id = ?", [alert_id]).fetchall()
+            con.execute(f"insert into {tables.ALERT_STATE} by name select * from _changed").fetchall()
             con.execute(
-                "update marts.mart_alerts set status = ?, snoozed_until = ? where alert_id = ?",
+                f"update {tables.ALERTS} set status = ?, snoozed_until = ? where alert_id = ?",
                 [row["status"][0], row["snoozed_until"][0], alert_id],
             ).fetchall()
     what = (

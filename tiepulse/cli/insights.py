@@ -1,8 +1,9 @@
 """What `tiepulse health | ties | alerts` show: published marts, or a fresh computation for another date.
 
 The marts hold everything as of the date of the last refresh. Asking for another ``--as-of`` recomputes the ties,
-health and alerts (of one ego, or of the organisation) in memory from ``marts.int_interactions`` with the same pure
-transforms (nothing is written), so a look back in time never disturbs what BI sees.
+health and alerts (of one ego, or of the organisation) in memory from ``marts.int_interactions`` with the analysis
+chain the refresh runs (``analyse_network``; nothing is written), so a look back in time never disturbs what BI
+sees. Nothing here imports Dagster or Great Expectations: these are the everyday, quick commands.
 """
 
 from __future__ import annotations
@@ -13,17 +14,13 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from tiepulse.core.params import params_for
 from tiepulse.core.settings import Settings
-from tiepulse.pipelines.analytics import (
-    compute_alerts,
-    compute_network_health,
-    compute_ties,
-    cooccurrence_edges,
-    record_participants,
-)
+from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.analytics import NetworkAnalysis, analyse_network
 from tiepulse.pipelines.analytics.monthly import month_start
-from tiepulse.pipelines.assets.analytics import params_for, read_observed_inboxes
 from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.network_io import read_network_inputs, read_observed_inboxes
 
 
 class InsightError(ValueError):
@@ -46,9 +43,9 @@ class EgoView:
 
 def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The analysis date of the last refresh (the marts' as_of), or None before the first one."""
-    if not _exists(con, "marts.mart_network_health"):
+    if not _exists(con, tables.NETWORK_HEALTH):
         return None
-    rows = con.execute("select max(as_of) from marts.mart_network_health where period = 'current'").fetchall()
+    rows = con.execute(f"select max(as_of) from {tables.NETWORK_HEALTH} where period = 'current'").fetchall()
     value = rows[0][0] if rows else None
     return value.date() if isinstance(value, dt.datetime) else value
 
@@ -63,20 +60,18 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def egos(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in con.execute("select ego_id from staging.stg_egos order by ego_id").fetchall()]
+    return [r[0] for r in con.execute(f"select ego_id from {tables.EGOS} order by ego_id").fetchall()]
 
 
 def resolve_person(con: duckdb.DuckDBPyConnection, address: str) -> str:
     """The person an address belongs to (any of their addresses or aliases, through identity resolution)."""
-    row = con.execute(
-        "select person_id from staging.int_addresses_resolved where address = lower(trim(?))", [address]
-    ).fetchall()
+    row = con.execute(f"select person_id from {tables.ADDRESSES} where address = lower(trim(?))", [address]).fetchall()
     return row[0][0] if row else address.strip().lower()
 
 
 def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | None) -> str | None:
     """The ego asked for (by any of their addresses), the only ego, the config's only ego, or None (many)."""
-    if not _exists(con, "staging.stg_egos"):
+    if not _exists(con, tables.EGOS):
         raise InsightError("The warehouse has no data yet: run `tiepulse import PATH` or `make demo` first.")
     known = egos(con)
     if ego:
@@ -99,39 +94,17 @@ def _require_published(con: duckdb.DuckDBPyConnection) -> dt.date:
     return published
 
 
-@dataclass(frozen=True)
-class _Computed:
-    health: pl.DataFrame
-    ties: pl.DataFrame
-    alerts: pl.DataFrame
-
-
 def _compute(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     as_of: dt.date,
     ego_id: str | None,
     inboxes: pl.DataFrame | None = None,
-) -> _Computed:
+) -> NetworkAnalysis:
     """Health, ties and alerts at ``as_of``, in memory, for one ego (or all of them)."""
     params = params_for(settings)
-    args: list[object]
-    where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
-    inter = read_table(con, "marts.int_interactions", where, args)
-    persons = read_table(con, "staging.dim_person")
-    contacts = read_table(con, "staging.stg_contacts", where, args)
-    ties = compute_ties(inter, persons, contacts, as_of, params)
-    participants = record_participants(
-        read_table(con, "staging.stg_messages"),
-        read_table(con, "staging.stg_message_recipients"),
-        read_table(con, "staging.stg_event_attendees"),
-    )
-    edges = cooccurrence_edges(inter, participants, as_of, params)
-    health = compute_network_health(ties, inter, persons, contacts, as_of, params, edges)
-    state = read_table(con, "ops.alert_state", where, args)
     inboxes = inboxes if inboxes is not None else read_observed_inboxes(con, as_of, params)
-    alerts, _ = compute_alerts(ties, health, persons, as_of, params, state, inboxes)
-    return _Computed(health, ties, alerts)
+    return analyse_network(read_network_inputs(con, ego_id, inboxes), as_of, params)
 
 
 def _history(monthly: pl.DataFrame, current: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -147,18 +120,18 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
     published = _require_published(con)
     where_ego = "where ego_id = ?"
     ego: list[object] = [ego_id]
-    monthly = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'month'", ego)
+    monthly = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'month'", ego)
     day = as_of or published
-    inboxes = read_observed_inboxes(con, day, params_for(settings))
+    inboxes = read_observed_inboxes(con, day, params_for(settings), ego_id)
     observed = ego_id in inboxes.get_column("ego_id").to_list()
     if day == published:
-        health = read_table(con, "marts.mart_network_health", f"{where_ego} and period = 'current'", ego)
+        health = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'current'", ego)
         return EgoView(
             ego_id,
             published,
             health,
-            read_table(con, "marts.mart_ties", where_ego, ego),
-            read_table(con, "marts.mart_alerts", where_ego, ego),
+            read_table(con, tables.TIES, where_ego, ego),
+            read_table(con, tables.ALERTS, where_ego, ego),
             _history(monthly, health, published),
             observed,
         )
@@ -175,8 +148,8 @@ def organisation(
     published = _require_published(con)
     if as_of is None or as_of == published:
         return (
-            read_table(con, "marts.mart_network_health", "where period = 'current'"),
-            read_table(con, "marts.mart_alerts", "where status = 'open'"),
+            read_table(con, tables.NETWORK_HEALTH, "where period = 'current'"),
+            read_table(con, tables.ALERTS, "where status = 'open'"),
         )
     computed = _compute(con, settings or Settings(), as_of, None)
     return computed.health, computed.alerts.filter(pl.col("status") == "open")

@@ -1,10 +1,10 @@
 """Run the API sync sources of one provider account by account: a failing account never stops the others.
 
-Source-neutral: the Google and the Microsoft commands (``tiepulse/cli_google.py``, ``tiepulse/cli_microsoft.py``)
-hand over their sources and a ``Provider`` (how to run a source, how to read its retry count, how to explain a
-failure). Each account gets a progress bar whose note tells rows added, the phase, and any retry wait as it
-happens; the run is recorded in ``ops.runs`` as ``success``, ``partial`` (some accounts failed) or ``failure``
-(all failed); one ``AccountOutcome`` per account comes back for the summary (``tiepulse/sync_summary.py``).
+Provider-neutral: ``sync_provider`` takes any ``ApiProvider`` of the registry (``tiepulse.pipelines.providers``:
+how to build its sources, how to read their retry count, how to explain a failure). Each account gets a progress
+bar whose note tells rows added, the phase, and any retry wait as it happens; the run is recorded in ``ops.runs``
+as ``success``, ``partial`` (some accounts failed) or ``failure`` (all failed); one ``AccountOutcome`` per account
+comes back for the summary (``tiepulse/cli/sync_summary.py``).
 """
 
 from __future__ import annotations
@@ -29,20 +29,10 @@ from tiepulse.core.runlog import record_run
 from tiepulse.core.settings import ConfigError, Settings
 from tiepulse.core.warehouse import open_warehouse
 from tiepulse.pipelines.loader import LoadResult
-from tiepulse.pipelines.sync import PageCallback
+from tiepulse.pipelines.providers import RESUME_HINT, ApiProvider, NotSetUp, source_named
+from tiepulse.pipelines.sync import sync_account
 
 log = logging.getLogger(__name__)
-
-SOURCE_LABELS = {"gmail": "Gmail", "gcal": "Calendar", "outlook": "Outlook", "outlook_calendar": "Outlook calendar"}
-
-RESUME_HINT = (
-    "the service kept failing or could not be reached, even after retries; nothing is lost: run `tiepulse sync` "
-    "again later, it resumes after the last committed page"
-)
-
-
-class NotSetUp(Exception):
-    """The provider has no account to sync (nothing connected or configured), or not the one asked for."""
 
 
 class Progressing(Protocol):
@@ -51,29 +41,6 @@ class Progressing(Protocol):
     total: int | None
     done: int
     phase: str
-
-
-class SourceRunner(Protocol):
-    """Sync one source, calling back after each committed page (``tiepulse.pipelines.sync.sync_account``)."""
-
-    def __call__(
-        self, con: duckdb.DuckDBPyConnection, source: SyncSource, *, on_page: PageCallback | None = None
-    ) -> LoadResult: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Provider:
-    """How the runner drives one provider's sources."""
-
-    name: str
-    """Google | Microsoft"""
-    run: SourceRunner
-    retries: Callable[[SyncSource], int]
-    """Retries made so far by the client behind a source (a counter the client may share between accounts)."""
-    explain: Callable[[BaseException], str] = lambda _: ""
-    """How to fix a failure, when its message does not say already."""
-    accounts_key: str = "accounts"
-    """Name of the account count in the run summary (Microsoft says ``mailboxes``)."""
 
 
 @dataclass(slots=True)
@@ -182,13 +149,13 @@ def describe(exc: BaseException) -> str:
 class _AccountRun:
     """One account's bar and counters while it syncs."""
 
-    def __init__(self, provider: Provider, source: SyncSource, bars: Progress) -> None:
+    def __init__(self, provider: ApiProvider, source: SyncSource, bars: Progress) -> None:
         self.provider = provider
         self.source = source
         self.bars = bars
         self.total = LoadResult()
         self.retries_before = provider.retries(source)
-        label = f"{SOURCE_LABELS.get(source.source, source.source)} {source.account}"
+        label = f"{source_named(source.source).label} {source.account}"
         self.task: TaskID = bars.add_task(label, total=None, rows="starting")
         self.waited = 0.0
 
@@ -256,8 +223,31 @@ class _AccountRun:
         return outcome
 
 
+def sync_provider(
+    settings: Settings,
+    provider: ApiProvider,
+    source: str | None,
+    account: str | None,
+    console: Console,
+    *,
+    retry: RetryPolicy | None = None,
+) -> SyncReport:
+    """Sync ``provider``'s sources (or only ``source``) for every account (or only ``account``); one failing account
+    does not stop the rest. ``retry`` replaces the provider's retry policy.
+
+    Raises ``NotSetUp`` when the provider has no account to sync, or ``account`` is not one of them.
+    """
+    problem = provider.not_set_up(settings)
+    if problem is not None:
+        raise NotSetUp(problem)
+    watch = RetryWatch()
+    policy = watch.wrap(retry or provider.retry_policy(settings))
+    sources = provider.build(settings, source=source, account=account, retry=policy)
+    return run_sync(settings, provider, sources, console, watch)
+
+
 def run_sync(
-    settings: Settings, provider: Provider, sources: list[SyncSource], console: Console, watch: RetryWatch
+    settings: Settings, provider: ApiProvider, sources: list[SyncSource], console: Console, watch: RetryWatch
 ) -> SyncReport:
     """Sync every source in turn, each on its own: any error of one account (after its retries) becomes that
     account's failed outcome and the next account goes on. Only the warehouse failing stops the run."""
@@ -274,7 +264,7 @@ def run_sync(
             error: BaseException | None = None
             try:
                 with watch.listening(account.on_wait):
-                    provider.run(con, source, on_page=account.on_page)
+                    sync_account(con, source, on_page=account.on_page)
             except duckdb.Error:
                 raise
             except Exception as exc:  # any other error is this account's failure, never the run's

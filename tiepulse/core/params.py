@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from tiepulse.core.settings import Settings
 
 CHANNELS: tuple[str, ...] = ("email", "meeting", "call", "video", "chat", "in_person", "note")
 """Every interaction channel, in display order."""
@@ -197,3 +200,8 @@ class AnalyticsParams(BaseModel):
 
     def channel_weight(self, channel: str) -> float:
         return self.channel_weights[channel]
+
+
+def params_for(settings: Settings) -> AnalyticsParams:
+    """The parameters the config file's ``thresholds:`` set (defaults elsewhere)."""
+    return AnalyticsParams.from_thresholds(settings.config.thresholds)

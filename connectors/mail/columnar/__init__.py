@@ -11,6 +11,6 @@ to earn the columnar pass's fixed cost. Tests compare both.
 
 from __future__ import annotations
 
-from tiepulse.connectors.mail.columnar.batch import parse_batch, parse_batches
+from .batch import parse_batch, parse_batches
 
 __all__ = ["parse_batch", "parse_batches"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from tiepulse.connectors.addresses import decode_name
-from tiepulse.connectors.mail.address_lists import AddressLists
-from tiepulse.connectors.mail.columnar.text import SPACE
+from ...addresses import decode_name
+from ..address_lists import AddressLists
+from .text import SPACE
 
 KINDS = ("from", "to", "cc", "bcc")
 

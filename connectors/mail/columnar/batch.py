@@ -16,16 +16,16 @@ from itertools import accumulate, chain
 
 import polars as pl
 
-from tiepulse.connectors.base import Reject
-from tiepulse.connectors.mail import batches
-from tiepulse.connectors.mail.batches import Batch, Item, rows_table
-from tiepulse.connectors.mail.columnar.addresses import address_columns
-from tiepulse.connectors.mail.columnar.dates import sent_at
-from tiepulse.connectors.mail.columnar.fields import header_fields
-from tiepulse.connectors.mail.columnar.text import block_text, null_if_empty
-from tiepulse.connectors.mail.columnar.values import labels, lower, message_id, references, subject_columns
-from tiepulse.connectors.mail.records import COLUMNS, MessageParser, Row
-from tiepulse.connectors.raw_schemas import MAIL_MESSAGES
+from ...base import Reject
+from ...raw_schemas import MAIL_MESSAGES
+from .. import batches
+from ..batches import Batch, Item, rows_table
+from ..records import COLUMNS, MessageParser, Row
+from .addresses import address_columns
+from .dates import sent_at
+from .fields import header_fields
+from .text import block_text, null_if_empty
+from .values import labels, lower, message_id, references, subject_columns
 
 Part = tuple[MessageParser, list[Item]]
 COLUMNAR_MIN = 1_500

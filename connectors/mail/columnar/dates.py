@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tiepulse.connectors.mail.dates import parse_date
+from ..dates import parse_date
 
 UTC_US = pl.Datetime("us", "UTC")
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"

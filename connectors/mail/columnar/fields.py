@@ -13,8 +13,8 @@ import re
 
 import polars as pl
 
-from tiepulse.connectors.mail.columnar.text import strip
-from tiepulse.connectors.mail.headers import FIELDS
+from ..headers import FIELDS
+from .text import strip
 
 _NAMES = "|".join(re.escape(f) for f in FIELDS)
 _FIELD_LINE = rf"^(?i:{_NAMES})[ \t]*:"

@@ -12,8 +12,8 @@ from typing import Any
 
 import polars as pl
 
-from tiepulse.connectors.mail import records, subjects
-from tiepulse.connectors.mail.columnar.text import NOT_SPACE, PY_SPACE, SPACE, null_if_empty, strip
+from .. import records, subjects
+from .text import NOT_SPACE, PY_SPACE, SPACE, null_if_empty, strip
 
 _ANGLE = r"<([^<>]*)>"
 _PREFIXES = "|".join(sorted(subjects.REPLY_PREFIXES + subjects.FORWARD_PREFIXES, key=len, reverse=True))

@@ -1,0 +1,75 @@
+"""The analysis chain, written once: record participants -> ties -> co-occurrence edges -> network health -> alerts.
+
+Pure: frames in, frames out, as of one date (no Dagster, no DuckDB). The CLI's ``--as-of`` and the tests call
+:func:`analyse_network`. The Dagster assets publish each step as its own mart, so that a failed quality check on
+one stops the steps after it; they call the same steps (:func:`~tiepulse.pipelines.analytics.ties.compute_ties`,
+:func:`network_health`, :func:`~tiepulse.pipelines.analytics.alerts.compute_alerts`) on the marts published
+before, and a test holds both paths to the same result (tests/analytics/test_chain.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+import polars as pl
+
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics.alerts import compute_alerts
+from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
+from tiepulse.pipelines.analytics.health import compute_network_health
+from tiepulse.pipelines.analytics.ties import compute_ties
+
+
+@dataclass(frozen=True)
+class NetworkInputs:
+    """What the chain reads (pipelines.network_io names the warehouse table behind each)."""
+
+    interactions: pl.DataFrame
+    """From :func:`~tiepulse.pipelines.analytics.interactions.build_interactions`."""
+    persons: pl.DataFrame
+    contacts: pl.DataFrame
+    messages: pl.DataFrame
+    message_recipients: pl.DataFrame
+    event_attendees: pl.DataFrame
+    inbound_observed: pl.DataFrame | None = None
+    """Egos whose inbound mail is observed at the analysis date (``observed_inboxes``); None: every ego's."""
+    alert_state: pl.DataFrame | None = None
+    """The alert life-cycle so far (``ops.alert_state``); None: no alert seen yet."""
+
+    @cached_property
+    def participants(self) -> pl.DataFrame:
+        """Who took part in each message and meeting: computed once, shared by every date analysed."""
+        return record_participants(self.messages, self.message_recipients, self.event_attendees)
+
+
+@dataclass(frozen=True)
+class NetworkAnalysis:
+    """The chain's frames at one date, with the columns of the marts that publish them."""
+
+    ties: pl.DataFrame
+    health: pl.DataFrame
+    alerts: pl.DataFrame
+    alert_state: pl.DataFrame
+    """The alert life-cycle after this date (what ``ops.alert_state`` holds after a refresh)."""
+
+
+def network_health(
+    inputs: NetworkInputs, day: dt.date | dt.datetime, params: AnalyticsParams, ties: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Every ego's network health at ``day``, from ``ties`` at that day (computed when not given)."""
+    ties = ties if ties is not None else compute_ties(inputs.interactions, inputs.persons, inputs.contacts, day, params)
+    edges = cooccurrence_edges(inputs.interactions, inputs.participants, day, params)
+    return compute_network_health(ties, inputs.interactions, inputs.persons, inputs.contacts, day, params, edges)
+
+
+def analyse_network(inputs: NetworkInputs, as_of: dt.date, params: AnalyticsParams | None = None) -> NetworkAnalysis:
+    """Ties, network health and alerts at ``as_of``: what a refresh publishes, computed in memory."""
+    params = params or AnalyticsParams()
+    ties = compute_ties(inputs.interactions, inputs.persons, inputs.contacts, as_of, params)
+    health = network_health(inputs, as_of, params, ties)
+    alerts, state = compute_alerts(
+        ties, health, inputs.persons, as_of, params, inputs.alert_state, inputs.inbound_observed
+    )
+    return NetworkAnalysis(ties, health, alerts, state)

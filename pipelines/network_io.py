@@ -1,0 +1,115 @@
+"""The analysis and the warehouse: every table it reads or publishes, named once, and its inputs read as frames.
+
+The Dagster assets (their keys and dependencies follow from these names) and the CLI's read commands both use
+this module, which imports no Dagster: a renamed staging table is a change here only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observed_inboxes
+from tiepulse.pipelines.marts_io import read_table
+
+# staging: built by the SQL models
+MESSAGES = "staging.stg_messages"
+MESSAGE_RECIPIENTS = "staging.stg_message_recipients"
+EVENTS = "staging.stg_events"
+EVENT_ATTENDEES = "staging.stg_event_attendees"
+MANUAL_INTERACTIONS = "staging.stg_manual_interactions"
+EGOS = "staging.stg_egos"
+CONTACTS = "staging.stg_contacts"
+PERSONS = "staging.dim_person"
+MAIL_SIGHTINGS = "staging.int_mail_sightings"
+ADDRESSES = "staging.int_addresses_resolved"
+
+# marts: published by the analytics assets
+INTERACTIONS = "marts.int_interactions"
+INTERACTION_EXCLUSIONS = "marts.int_interaction_exclusions"
+TIES = "marts.mart_ties"
+TIES_MONTHLY = "marts.mart_ties_monthly"
+NETWORK_HEALTH = "marts.mart_network_health"
+ALERTS = "marts.mart_alerts"
+
+ALERT_STATE = "ops.alert_state"
+"""The alert life-cycle (open, snoozed, dismissed), kept by the alerts asset and the CLI."""
+
+INTERACTION_INPUTS = (
+    MESSAGES,
+    MESSAGE_RECIPIENTS,
+    EVENTS,
+    EVENT_ATTENDEES,
+    MANUAL_INTERACTIONS,
+    EGOS,
+    CONTACTS,
+    PERSONS,
+)
+"""The staging tables ``build_interactions`` reads."""
+
+PARTICIPANT_INPUTS = (MESSAGES, MESSAGE_RECIPIENTS, EVENT_ATTENDEES)
+"""The staging tables ``record_participants`` reads (who took part in each message and meeting)."""
+
+COVERAGE_INPUTS = (MAIL_SIGHTINGS, MESSAGE_RECIPIENTS, ADDRESSES)
+"""The staging tables ``observed_inboxes`` reads."""
+
+
+def interactions_from_staging(
+    con: duckdb.DuckDBPyConnection, params: AnalyticsParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The interactions and the records left out of them, built from the staging tables (not published)."""
+    staging = {t: read_table(con, t) for t in INTERACTION_INPUTS}
+    return build_interactions(
+        staging[MESSAGES],
+        staging[MESSAGE_RECIPIENTS],
+        staging[EVENTS],
+        staging[EVENT_ATTENDEES],
+        staging[MANUAL_INTERACTIONS],
+        staging[EGOS],
+        staging[PERSONS],
+        params,
+    )
+
+
+def read_network_inputs(
+    con: duckdb.DuckDBPyConnection, ego_id: str | None = None, inbound_observed: pl.DataFrame | None = None
+) -> NetworkInputs:
+    """The chain's inputs: every ego's, or one ego's interactions, contacts and alert state."""
+    args: list[object]
+    where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
+    return NetworkInputs(
+        interactions=read_table(con, INTERACTIONS, where, args),
+        persons=read_table(con, PERSONS),
+        contacts=read_table(con, CONTACTS, where, args),
+        messages=read_table(con, MESSAGES),
+        message_recipients=read_table(con, MESSAGE_RECIPIENTS),
+        event_attendees=read_table(con, EVENT_ATTENDEES),
+        inbound_observed=inbound_observed,
+        alert_state=read_table(con, ALERT_STATE, where, args),
+    )
+
+
+def read_observed_inboxes(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, ego_id: str | None = None
+) -> pl.DataFrame:
+    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts); with
+    ``ego_id``, whether that ego's is (reading only their own mailbox, not everyone's)."""
+    sightings = f"select s.message_key, s.mailbox_owner, s.from_address, s.sent_at from {MAIL_SIGHTINGS} s"
+    recipients = f"select message_key, person_id from {MESSAGE_RECIPIENTS}"
+    args: list[object] = []
+    if ego_id:
+        sightings += (
+            f" left join {ADDRESSES} a on a.address = s.mailbox_owner where coalesce(a.person_id, s.mailbox_owner) = ?"
+        )
+        recipients += " where person_id = ?"
+        args = [ego_id]
+    return observed_inboxes(
+        read_table(con, f"({sightings}) s", params=args or None),
+        read_table(con, f"({recipients}) r", params=args or None),
+        read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
+        as_of,
+        params,
+    )

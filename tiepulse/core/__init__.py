@@ -1,0 +1,1 @@
+"""The core: settings, warehouse and migrations, run log, analysis parameters, the import context."""
