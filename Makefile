@@ -7,7 +7,7 @@ STAMP := $(VENV)/.synced
 DEMO_HOME ?= $(CURDIR)/.tiepulse
 DEMO_DIR ?= $(DEMO_HOME)/sample
 
-.PHONY: demo test dev lint bench setup clean
+.PHONY: demo test dev lint bench setup clean wheel-check
 
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -27,6 +27,7 @@ test: $(STAMP) lint
 	$(VENV)/bin/pytest -n 2 -q
 
 lint: $(STAMP)
+	.ci/conflict_markers.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -40,6 +41,10 @@ dev: $(STAMP)
 		export TIEPULSE_AS_OF=$$($(VENV)/bin/python -c "import json; print(json.load(open('$(DEMO_DIR)/truth.json'))['as_of'])"); \
 	fi; \
 	TIEPULSE_HOME="$$home" DAGSTER_HOME="$$home/dagster" $(VENV)/bin/dagster dev -w workspace.yaml
+
+# Builds the wheel and runs it from a fresh environment outside the repository (see .ci/wheel_check.sh).
+wheel-check: $(STAMP)
+	UV=$(UV) .ci/wheel_check.sh
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m benchmarks.run

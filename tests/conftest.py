@@ -8,9 +8,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tiepulse.connectors.base import ImportContext, Plausibility
 from tiepulse.core.warehouse import connect
+
+# Property tests are judged by their examples, never by how fast a busy machine generates or runs them.
+settings.register_profile("any_speed", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("any_speed")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ENRON = SHARED / "data" / "enron"

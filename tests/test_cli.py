@@ -15,33 +15,7 @@ from tests.analytics.staged import AS_OF, publish_home, query
 from tiepulse.cli import app as cli
 from tiepulse.cli.app import app
 
-MBOX = """From ana@acme.com Mon Mar  4 09:00:00 2024
-Message-ID: <1@acme.com>
-Date: Mon, 4 Mar 2024 09:00:00 +0000
-From: Ana Ruiz <ana@acme.com>
-To: Bo Li <bo@acme.com>, cy@partner.example
-Subject: plan
-
-body is never read
-
-From ana@acme.com Tue Mar  5 09:00:00 2024
-Message-ID: <2@acme.com>
-Date: Tue, 5 Mar 2024 09:00:00 +0000
-From: Ana Ruiz <ana@acme.com>
-To: bo@acme.com
-Subject: Re: plan
-
-body
-
-From ana@acme.com Wed Mar  6 09:00:00 2024
-Message-ID: <3@acme.com>
-Date: Mon, 31 Dec 1979 09:00:00 +0000
-From: Ana Ruiz <ana@acme.com>
-To: bo@acme.com
-Subject: broken clock
-
-body
-"""
+MBOX = (Path(__file__).parent / "data" / "sent.mbox").read_text()  # also read by .ci/wheel_check.sh
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,25 +14,25 @@ import pytest
 from tests.connectors.test_google_calendar import populate
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
+from tests.stepping import GO_AHEAD, kill_after, stdin_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Syncs Gmail and Calendar for every configured account, printing a line after each committed page and pausing
-# (TIEPULSE_TEST_PAUSE, read only by this script) so the test can kill it in the middle.
-SCRIPT = """
-import os, sys, time
+# Syncs Gmail and Calendar for every configured account, printing a line after each committed page and waiting
+# for the test's go-ahead (tests/stepping.py), so the test can kill it after an exact number of pages.
+SCRIPT = f"""
+import sys
 from tiepulse.pipelines.providers.google import google_sources
 from tiepulse.pipelines.sync import sync_account
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 
-pause = float(os.environ.get("TIEPULSE_TEST_PAUSE", "0"))
 settings = Settings()
 con = connect(settings.warehouse_path)
 
 def on_page(stream, result):
     print("committed", stream, result.pages, flush=True)
-    time.sleep(pause)
+    {GO_AHEAD}
 
 for source in google_sources(settings):
     sync_account(con, source, on_page=on_page)
@@ -48,10 +47,16 @@ def fake() -> Iterator[FakeGoogle]:
         yield server
 
 
-def run(home: Path, *, pause: float = 0.0) -> subprocess.Popen[str]:
-    env = {**os.environ, "TIEPULSE_HOME": str(home), "TIEPULSE_TEST_PAUSE": str(pause)}
+def run(home: Path, *, stepped: bool = False) -> subprocess.Popen[str]:
+    env = {**os.environ, "TIEPULSE_HOME": str(home)}
     return subprocess.Popen(
-        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        env=env,
+        stdin=stdin_for(stepped),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -91,12 +96,8 @@ def test_killed_sync_resumes_to_the_same_warehouse(
     assert len(expected["raw.gcal_events"]) == 34 and len(expected["ops.quarantine"]) == 1
 
     crashed = tmp_path / "crashed"
-    victim = run(crashed, pause=0.2)
-    assert victim.stdout is not None
-    lines = [victim.stdout.readline() for _ in range(6)]
+    lines = kill_after(run(crashed, stepped=True), 6)
     assert all(line.startswith("committed messages") for line in lines), lines
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
     partial = snapshot(crashed)
     assert 0 < len(partial["raw.gmail_messages"]) < 1_000
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_context  # noqa: F401  (the script imports it too; fail here first if broken)
+from tests.stepping import GO_AHEAD, kill_after, stdin_for
 
 ROOT = Path(__file__).resolve().parents[2]
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 
-# Imports one mbox page by page, resuming from the committed cursor; sleeps after each commit when asked
-# (TIEPULSE_TEST_PAUSE, read only by this script) so the test can kill it between or during commits.
-SCRIPT = """
-import os, sys, time
+# Imports one mbox page by page, resuming from the committed cursor; after each commit it waits for the test's
+# go-ahead (tests/stepping.py), so the test can kill it after an exact number of pages.
+SCRIPT = f"""
+import sys
 from pathlib import Path
 from tiepulse.connectors.base import Page
 from tiepulse.connectors.mail import MailFileSource
@@ -27,7 +26,6 @@ from tiepulse.core.warehouse import connect
 from tests.conftest import make_context
 
 path, db = Path(sys.argv[1]), Path(sys.argv[2])
-pause = float(os.environ.get("TIEPULSE_TEST_PAUSE", "0"))
 con = connect(db)
 src = MailFileSource(path, "mbox")
 owner = "me@example.com"
@@ -38,19 +36,18 @@ if status != "complete":
         commit_page(con, page, **keys)
         cursor = page.cursor
         print("committed", cursor, flush=True)
-        time.sleep(pause)
+        {GO_AHEAD}
     commit_page(con, Page(cursor=cursor), complete=True, **keys)
 print("done", flush=True)
 con.close()
 """
 
 
-def run(mbox: Path, db: Path, *, pause: float = 0.0) -> subprocess.Popen[str]:
-    env = {**os.environ, "TIEPULSE_TEST_PAUSE": str(pause)}
+def run(mbox: Path, db: Path, *, stepped: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(mbox), str(db)],
         cwd=ROOT,
-        env=env,
+        stdin=stdin_for(stepped),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -87,12 +84,8 @@ def test_killed_import_resumes_without_loss_or_duplicates(tmp_path: Path) -> Non
     assert expected == (806, 806, 7)
 
     crashed = tmp_path / "crashed.duckdb"
-    victim = run(mbox, crashed, pause=0.5)
-    assert victim.stdout is not None
-    lines = [victim.stdout.readline() for _ in range(3)]
+    lines = kill_after(run(mbox, crashed, stepped=True), 3)
     assert all(line.startswith("committed") for line in lines), lines
-    victim.send_signal(signal.SIGKILL)
-    victim.wait(timeout=30)
     partial = counts(crashed)
     assert 0 < partial[0] < expected[0]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,14 @@ import pytest
 
 from tests.connectors.microsoft_support import configure, mailbox_rows, seed, sync
 from tests.fakes.microsoft_server import FakeMicrosoft
+from tests.stepping import GO_AHEAD, kill_after, stdin_for
 from tiepulse.core.warehouse import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Syncs every configured mailbox, printing a line after each committed page.
-SCRIPT = """
+# Syncs every configured mailbox, printing a line after each committed page and waiting for the test's go-ahead
+# (tests/stepping.py): without it, a busy machine could let the sync finish before the test kills it.
+SCRIPT = f"""
 import sys
 from tiepulse.pipelines.providers.microsoft import microsoft_sources
 from tiepulse.pipelines.sync import sync_account
@@ -28,15 +29,22 @@ from tiepulse.core.warehouse import connect
 
 settings = Settings()
 con = connect(settings.warehouse_path)
+
+def on_page(stream, result):
+    print("committed", stream, flush=True)
+    {GO_AHEAD}
+
 for src in microsoft_sources(settings, source="outlook", retry=quick_policy()):
-    sync_account(con, src, on_page=lambda stream, result: print("committed", stream, flush=True))
+    sync_account(con, src, on_page=on_page)
 print("done", flush=True)
 con.close()
 """
 
 
-def run(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+def run(env: dict[str, str], *, stepped: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, stdin=stdin_for(stepped), stdout=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.slow
@@ -52,12 +60,8 @@ def test_killed_sync_resumes_without_loss_or_duplicates(tmp_path: Path, monkeypa
         assert len(expected) == 90
 
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        victim = run(env)
-        assert victim.stdout is not None
-        lines = [victim.stdout.readline() for _ in range(7)]
+        lines = kill_after(run(env, stepped=True), 7)
         assert all(line.startswith("committed") for line in lines), lines
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=30)
 
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
         partial = mailbox_rows(con)

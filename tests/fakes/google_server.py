@@ -34,6 +34,7 @@ import bisect
 import collections
 import datetime as dt
 import json
+import math
 import random
 import secrets
 import socket
@@ -323,11 +324,19 @@ class FakeAccount:
 class QuotaMeter:
     """Units per user in a sliding window; a call that would exceed the budget is refused and costs nothing."""
 
-    def __init__(self, budget: float | None, period: float, costs: dict[str, float], status: int = 429) -> None:
+    def __init__(
+        self,
+        budget: float | None,
+        period: float,
+        costs: dict[str, float],
+        status: int = 429,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.budget = budget
         self.period = period
         self.costs = costs
         self.status = status
+        self.clock = clock
         self.log: dict[str, collections.deque[tuple[float, float]]] = collections.defaultdict(collections.deque)
         self.window_sum: dict[str, float] = collections.defaultdict(float)
         self.spent: dict[str, float] = collections.defaultdict(float)
@@ -336,7 +345,7 @@ class QuotaMeter:
 
     def take(self, user: str, method: str) -> bool:
         cost = self.costs.get(method, 1.0)
-        now = time.monotonic()
+        now = self.clock()
         if self.budget is not None:
             log = self.log[user]
             while log and log[0][0] <= now - self.period:
@@ -389,9 +398,13 @@ class FakeGoogle:
         token_lifetime: float = 3600.0,
         expires_in: int = 3600,
         slow_seconds: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
+        """What the quota window and token lifetimes are measured by: a test passes a simulated clock (the one its
+        retry policy sleeps on) so that neither depends on how fast the machine runs."""
         self.accounts: dict[str, FakeAccount] = {}
-        self.quota = QuotaMeter(quota_units, quota_period, {**COSTS, **(costs or {})}, quota_status)
+        self.quota = QuotaMeter(quota_units, quota_period, {**COSTS, **(costs or {})}, quota_status, clock)
         self.max_batch_parts = max_batch_parts
         self.token_lifetime = token_lifetime
         self.expires_in = expires_in
@@ -499,7 +512,7 @@ class FakeGoogle:
         """Every access token issued so far answers 401 from now on (a refresh gets a working one)."""
         with self.lock:
             for token in self.tokens.values():
-                token.expires = 0.0
+                token.expires = -math.inf
 
     def refuse_refresh(self, error: str | None = "invalid_grant") -> None:
         """From now on the token endpoint refuses every grant with ``error`` (None: accept again)."""
@@ -545,7 +558,7 @@ class FakeGoogle:
     def _auth(self, headers: dict[str, str]) -> Token | Response:
         value = headers.get("authorization", "")
         token = self.tokens.get(value[7:]) if value.startswith("Bearer ") else None
-        if token is None or token.expires < time.monotonic():
+        if token is None or token.expires < self.clock():
             return google_error(401, "Invalid Credentials", "authError")
         return token
 
@@ -857,7 +870,7 @@ class FakeGoogle:
 
     def _issue(self, user: str, scopes: frozenset[str]) -> dict[str, Any]:
         access = "ya29.fake-" + secrets.token_urlsafe(16)
-        self.tokens[access] = Token(user, scopes, time.monotonic() + self.token_lifetime)
+        self.tokens[access] = Token(user, scopes, self.clock() + self.token_lifetime)
         return {
             "access_token": access,
             "expires_in": self.expires_in,
@@ -949,7 +962,8 @@ class FakeGoogle:
         if op == "refresh_token":
             return json_response(200, {"refresh_token": self.issue_refresh_token(args["email"], args["scopes"])})
         if op == "quota":
-            self.quota = QuotaMeter(args.get("units"), args.get("period", 60.0), {**COSTS, **args.get("costs", {})})
+            costs = {**COSTS, **args.get("costs", {})}
+            self.quota = QuotaMeter(args.get("units"), args.get("period", 60.0), costs, clock=self.clock)
             return json_response(200, {})
         if op == "stats":
             return json_response(

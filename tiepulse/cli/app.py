@@ -28,9 +28,27 @@ app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
     no_args_is_help=True,
     add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and sub-command
 )
 console = Console()
 err = Console(stderr=True)
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        from importlib.metadata import version
+
+        typer.echo(f"tiepulse {version('tiepulse')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    pass
 
 
 def _fail(message: str) -> typer.Exit:
