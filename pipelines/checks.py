@@ -103,11 +103,15 @@ def evaluate(con: duckdb.DuckDBPyConnection, checks: TableChecks, as_of: dt.date
 
 def _staging_checks() -> list[TableChecks]:
     timestamps = {"stg_messages": ("sent_at",), "stg_events": ("start_at", "end_at")}
+    ranges: dict[str, dict[str, tuple[float | None, float | None]]] = {
+        "stg_events": {"duration_minutes": (0.0, None)}  # no event ends before it starts
+    }
     return [
         TableChecks(
             table=m.table,
             unique=m.unique,
             not_null=m.not_null,
+            between=ranges.get(m.name, {}),
             plausible_timestamps=timestamps.get(m.name, ()),
         )
         for m in all_models()

@@ -149,3 +149,21 @@ def test_a_failing_blocking_check_stops_everything_downstream(tmp_path: Path, mo
     assert materialised == {"marts/int_interactions", "marts/int_interaction_exclusions"}
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as check:
         assert check.execute("select count(*) from duckdb_tables() where schema_name = 'marts'").fetchone() == (2,)
+
+
+def test_an_event_that_ends_before_it_starts_fails_the_staging_check() -> None:
+    from tiepulse.pipelines import checks as table_checks
+
+    events = next(c for c in table_checks._staging_checks() if c.table == "staging.stg_events")
+    con = duckdb.connect()
+    con.execute(
+        "create schema staging; create table staging.stg_events as select * from (values "
+        "('ok', timestamptz '2024-01-02 10:00', timestamptz '2024-01-02 11:00', 60.0),"
+        "('back', timestamptz '2024-01-02 10:00', timestamptz '2024-01-02 09:00', -60.0)"
+        ") t(event_key, start_at, end_at, duration_minutes)"
+    ).fetchall()
+    passed, details = evaluate(con, events, dt.date(2024, 6, 1))
+    assert not passed
+    assert {k for k, v in details.items() if str(v).startswith("FAILED")} == {
+        "column_values_to_be_between[duration_minutes]"
+    }
