@@ -35,6 +35,12 @@ _ENCODED_WORD = "=?"
 _X500_PATH = re.compile(r"(?<![^<,\s])/ou?=[^,<>]*", re.IGNORECASE)
 _X500_STANDIN = re.compile(r"^x500\.(\d+)@x500\.invalid$")
 
+# RFC 5322 groups (``Name: a@x, b@y;``, ``undisclosed-recipients:;``) the stdlib parser reads, except two forms
+# Exchange and Lotus Notes wrote: a group inside angle brackets (``<Undisclosed-Recipient:@mailman.enron.com;>``)
+# and a host glued to the group (``Name:@host;``, ``Name:;@ENRON``), which it would read as addresses.
+_ANGLED_GROUP = re.compile(r"<([^<>@:;,\"]*):([^<>]*;)\s*>")
+_GROUP_HOST = re.compile(r"(?<=[:;])\s*@[^\s,;:<>\"()@]+(?=\s*(?:[,;]|$))")
+
 
 def shield_x500(value: str) -> tuple[str, list[str]]:
     """``value`` with each X.500 path replaced by a stand-in address (``x500.N@x500.invalid``), and the paths."""
@@ -47,6 +53,13 @@ def shield_x500(value: str) -> tuple[str, list[str]]:
         return f"x500.{len(paths) - 1}@x500.invalid"
 
     return _X500_PATH.sub(stand_in, value), paths
+
+
+def ungroup(value: str) -> str:
+    """``value`` with group syntax in the form the stdlib parser reads: a group's name and host are no address."""
+    if ":" not in value:
+        return value
+    return _GROUP_HOST.sub("", _ANGLED_GROUP.sub(r"\1:\2", value))
 
 
 def unshield_x500(address: str, paths: list[str]) -> str:
@@ -126,9 +139,10 @@ class AddressNormaliser:
     def parse(self, *values: str | None) -> tuple[list[tuple[str, str | None]], int]:
         """Parse header values into ``[(address, name)]`` (first occurrence kept) and a count of bad entries.
 
-        Group syntax (``undisclosed-recipients:;``) yields nothing and is not an error.
+        Group syntax yields the group's members (``undisclosed-recipients:;`` and other empty groups nothing);
+        the group's name is not an address and not an error.
         """
-        shielded = [shield_x500(v) for v in values if v]
+        shielded = [shield_x500(ungroup(v)) for v in values if v]
         if not shielded:
             return [], 0
         seen: dict[str, str | None] = {}

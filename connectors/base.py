@@ -56,6 +56,22 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A part of a source that could not be read this time (a file of a folder without read permission, a dangling
+    link): reported per part, never quarantined, and read again on the next import."""
+
+    position: str
+    """Where in the source: a file name in an .eml folder, ``<folder>/<unique name>`` or ``<folder>/cur`` in a
+    maildir."""
+    reason: str
+
+
+def os_reason(exc: OSError) -> str:
+    """An OS error as a short reason without the path (``Permission denied``)."""
+    return exc.strerror or type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
 class Removal:
     """A record the source says is gone (Gmail history deletion, Graph ``@removed``, cancelled sync item)."""
 
@@ -115,6 +131,8 @@ class Page:
     """Applied after ``rows`` and ``removals``; only for tables with a ``status`` column (calendar events)."""
     copies: list[Copies] = field(default_factory=list)
     """For sources whose removals name copies (Graph): which items carry which rows (see :class:`Copies`)."""
+    unreadable: list[Unreadable] = field(default_factory=list)
+    """Parts of the source this page could not read; the loader ignores them, the file import reports them."""
 
     @property
     def row_count(self) -> int:

@@ -54,6 +54,7 @@ REASON_UNPARSEABLE_DATE = "unparseable_date"
 REASON_IMPLAUSIBLE_DATE = "implausible_date"
 REASON_NO_VALID_ADDRESS = "no_valid_address"
 REASON_BAD_RECURRENCE = "bad_recurrence"
+REASON_END_BEFORE_START = "end_before_start"
 REASON_UNPARSEABLE_FILE = "unparseable_file"
 
 STATUSES = frozenset({"confirmed", "tentative", "cancelled"})
@@ -274,6 +275,9 @@ def _check(component: _Component, normaliser: AddressNormaliser, source_file: st
     for name in ("DTSTART", "DTEND", "RECURRENCE-ID"):
         if event.get(name) is not None and _when(event, name) is None:
             return reject(REASON_UNPARSEABLE_DATE, f"{name}: not a date or date-time")
+    start = _when(event, "DTSTART")
+    if start is not None and (end := _end(event, start)) < to_utc(start):
+        return reject(REASON_END_BEFORE_START, f"ends {end.isoformat()}, before it starts {to_utc(start).isoformat()}")
     for name in ("RRULE", "RDATE", "EXDATE"):
         problem = _broken(event, name)
         if problem:
@@ -394,6 +398,13 @@ class _Mapper:
         for component in components:
             calendar.add_component(component.event)
         by_recurrence = {_recurrence_key(c): c for c in components if c.event.get("RECURRENCE-ID") is not None}
+        # An override with RANGE=THISANDFUTURE moves every later occurrence by its own move; the library gives
+        # those occurrences the override's RECURRENCE-ID, so their own is their start less that move.
+        moves = {
+            key: adapter.move_recurrences_by
+            for key, c in by_recurrence.items()
+            if (adapter := recurring_ical_events.EventAdapter(c.event)).this_and_future
+        }
         try:
             occurrences = self._occurrences(calendar, master)
         except Exception as exc:  # the library raises its own errors, ValueError or worse on odd rules
@@ -411,14 +422,17 @@ class _Mapper:
             return
         seen: set[str] = set()
         for occurrence in occurrences:
-            original = _when(occurrence, "RECURRENCE-ID") or _when(occurrence, "DTSTART")
-            if original is None:
+            start = _when(occurrence, "DTSTART")
+            declared = _when(occurrence, "RECURRENCE-ID") or start
+            if start is None or declared is None:
                 continue
-            recurrence_id = utc_iso(to_utc(original))
+            origin_key = utc_iso(to_utc(declared))
+            move = moves.get(origin_key)
+            recurrence_id = origin_key if move is None else utc_iso(to_utc(start - move))
             if recurrence_id in seen:
                 continue
             seen.add(recurrence_id)
-            origin = by_recurrence.get(recurrence_id, master)
+            origin = by_recurrence.get(origin_key, master)
             self._emit(origin, occurrence, uid, recurrence_id, rows, rejects)
 
     def _occurrences(self, calendar: icalendar.Calendar, master: _Component) -> list[Component]:

@@ -3,7 +3,12 @@
 Each file is a stream in ``ops.sync_state`` whose cursor holds the file's fingerprint (size and mtime) and the
 position after the last committed page. A file already complete with the same fingerprint is skipped; a file
 whose import was interrupted resumes after its last committed page; a changed file is read again from the
-start (rows already present are ignored, so nothing doubles).
+start (rows already present are ignored, so nothing doubles). A file of which a part could not be read (a
+message file or folder without read permission) is never complete: the next import reads it again from the start.
+
+A mail file or calendar whose owner cannot be told because none of its records is usable (all bad, or none at
+all) still has its rejects quarantined, under the stream of owner ``''``; a file with usable records and no owner
+is left for ``--owner``.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from pathlib import Path
 
 import duckdb
 
-from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
-from tiepulse.connectors.files import FileSource, discover
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Unreadable, os_reason
+from tiepulse.connectors.calendar_ics import FORMAT as ICS_FORMAT
+from tiepulse.connectors.files import FileSource, LeftAlone, discover
+from tiepulse.connectors.mail import FORMATS as MAIL_FORMATS
 from tiepulse.connectors.mail import parse_ahead
 from tiepulse.core.import_context import build_import_context
 from tiepulse.core.settings import Settings
@@ -24,6 +31,9 @@ from tiepulse.pipelines.loader import LoadResult, PageCommit, commit_pages, read
 
 ProgressCallback = Callable[[FileSource, int, int | None], None]
 """Called after each page with (source, position reached in bytes or records, total or None)."""
+
+_OWNER_FROM_RECORDS = frozenset({*MAIL_FORMATS, ICS_FORMAT})
+"""Formats whose owner is told from their records (a CSV's comes from --owner, its rows or the config)."""
 
 
 @dataclass(slots=True)
@@ -33,17 +43,30 @@ class FileOutcome:
     owner: str
     owner_method: str
     status: str
-    """imported | resumed | skipped (unchanged) | no_owner"""
+    """imported | resumed | skipped (unchanged) | no_owner (usable records, no owner: pass --owner) |
+    quarantined (no owner because every record was bad: all quarantined) | empty (no records at all)"""
     result: LoadResult = field(default_factory=LoadResult)
     owner_share: float = 1.0
     """Share of the sampled records that support the inferred owner (1.0 when given or configured)."""
+    unreadable: list[Unreadable] = field(default_factory=list)
+    """Parts that could not be read (message files or folders; ``file`` for the file itself): read again next time."""
 
 
 @dataclass(slots=True)
 class ImportReport:
     files: list[FileOutcome] = field(default_factory=list)
-    unclaimed: list[tuple[Path, str]] = field(default_factory=list)
-    """Files left alone, with the reason."""
+    unclaimed: list[LeftAlone] = field(default_factory=list)
+    """Paths left alone, with the reason."""
+
+    @property
+    def unreadable(self) -> list[tuple[str, str]]:
+        """What could not be read, per file or part, with the reason: the import did not do all it was asked."""
+        found = [(str(left.path), left.reason) for left in self.unclaimed if left.unreadable]
+        for outcome in self.files:
+            for part in outcome.unreadable:
+                where = str(outcome.path) if part.position == "file" else f"{outcome.path} ({part.position})"
+                found.append((where, f"cannot read it: {part.reason}"))
+        return found
 
     @property
     def total(self) -> LoadResult:
@@ -53,9 +76,11 @@ class ImportReport:
         return total
 
 
-def _fingerprint(path: Path) -> str:
-    if path.is_dir():
-        entries = [p.stat() for p in path.rglob("*") if p.is_file()]
+def _fingerprint(source: FileSource) -> str:
+    path = source.path
+    if path.is_dir():  # a maildir with its folders; an .eml folder is its own files (its subfolders are not in it)
+        files = path.rglob("*") if source.format == "maildir" else path.iterdir()
+        entries = [p.stat() for p in files if p.is_file()]
         return (
             f"dir:{len(entries)}:{sum(s.st_size for s in entries)}:{max((s.st_mtime_ns for s in entries), default=0)}"
         )
@@ -108,14 +133,17 @@ def import_paths(
 
     with parse_ahead(sources, ctx):  # mail files are parsed in worker processes while earlier ones commit
         for source in sources:
-            outcome, commits = _plan_one(source, owner, ctx, settings, con)
+            outcome = FileOutcome(source.path, source.format, "", "none", "imported")
             report.files.append(outcome)
-            for item, reached, total in commits:
-                pending.append((item, outcome))
-                if sum(p.page.row_count for p, _ in pending) >= ctx.page_size:
-                    flush()
-                if on_page is not None and reached is not None:
-                    on_page(source, reached, total)
+            try:
+                for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, con):
+                    pending.append((item, outcome))
+                    if sum(p.page.row_count for p, _ in pending) >= ctx.page_size:
+                        flush()
+                    if on_page is not None and reached is not None:
+                        on_page(source, reached, total)
+            except OSError as exc:  # the file changed or went away since it was found: the pages read are kept
+                outcome.unreadable.append(Unreadable("file", os_reason(exc)))
         if pending:
             flush()
     return report
@@ -123,42 +151,49 @@ def import_paths(
 
 def _plan_one(
     source: FileSource,
+    outcome: FileOutcome,
     owner: str | None,
     ctx: ImportContext,
     settings: Settings,
     con: duckdb.DuckDBPyConnection,
-) -> tuple[FileOutcome, Iterator[tuple[PageCommit, int | None, int | None]]]:
-    """The file's outcome record and its pages (as commits) from where the last import of it stopped."""
+) -> Iterator[tuple[PageCommit, int | None, int | None]]:
+    """The file's pages (as commits) from where the last import of it stopped; ``outcome`` is filled as they go."""
     guess = _resolve_owner(source, owner, ctx, settings)
-    if guess is None:
-        return FileOutcome(source.path, source.format, "", "none", "no_owner"), iter(())
+    if guess is None and source.format not in _OWNER_FROM_RECORDS:
+        outcome.status = "no_owner"
+        return
+    if guess is not None:
+        outcome.owner, outcome.owner_method, outcome.owner_share = guess.address, guess.method, guess.share
     stream = str(source.path.resolve())
-    fingerprint = _fingerprint(source.path)
-    saved, status = read_cursor(con, source=source.source, account=guess.address, stream=stream)
+    fingerprint = _fingerprint(source)
+    saved, status = read_cursor(con, source=source.source, account=outcome.owner, stream=stream)
     state = json.loads(saved) if saved else {}
     if state.get("fingerprint") == fingerprint and status == "complete":
-        return FileOutcome(
-            source.path, source.format, guess.address, guess.method, "skipped", owner_share=guess.share
-        ), iter(())
+        outcome.status = "skipped"
+        return
     position = state.get("position") if state.get("fingerprint") == fingerprint else None
-    outcome = FileOutcome(
-        source.path,
-        source.format,
-        guess.address,
-        guess.method,
-        "resumed" if position else "imported",
-        owner_share=guess.share,
-    )
+    outcome.status = "resumed" if position else "imported"
     total = source.path.stat().st_size if source.path.is_file() else None
+    usable = rejected = 0
+    last = position
+    for page in source.pages(outcome.owner, ctx, position):
+        outcome.unreadable.extend(page.unreadable)
+        rejected += len(page.rejects)
+        if guess is None:  # no owner to file the rows under: only the rejects are kept
+            usable += page.row_count
+            page.rows = {}
+        last = page.cursor
+        reached = int(last) if last and last.isdigit() else None
+        # A file read without an owner, or with a part unreadable, is read again from the start next time.
+        page.cursor = _cursor(fingerprint, None if guess is None or outcome.unreadable else last)
+        yield PageCommit(page, source.source, outcome.owner, stream), reached, total
+    if guess is None:
+        outcome.status = "no_owner" if usable else "quarantined" if rejected else "empty"
+    done = Page(cursor=_cursor(fingerprint, None if guess is None or outcome.unreadable else last))
+    complete = not outcome.unreadable and not usable
+    yield PageCommit(done, source.source, outcome.owner, stream, complete=complete), None, None
 
-    def commits() -> Iterator[tuple[PageCommit, int | None, int | None]]:
-        last = position
-        for page in source.pages(guess.address, ctx, position):
-            last = page.cursor
-            page.cursor = json.dumps({"fingerprint": fingerprint, "position": last})
-            reached = int(last) if last and last.isdigit() else None
-            yield PageCommit(page, source.source, guess.address, stream), reached, total
-        done = Page(cursor=json.dumps({"fingerprint": fingerprint, "position": last}))
-        yield PageCommit(done, source.source, guess.address, stream, complete=True), None, None
 
-    return outcome, commits()
+def _cursor(fingerprint: str, position: str | None) -> str:
+    """A file's cursor: its fingerprint and the position after the last committed page (None: from the start)."""
+    return json.dumps({"fingerprint": fingerprint, "position": position})

@@ -231,3 +231,19 @@ def test_every_check_runs_once_per_refresh(tmp_path: Path, monkeypatch: pytest.M
         result = refresh()
         assert result.success, result.failed_checks
         assert sorted(validated) == sorted(c.table.replace(".", "_") for c in CHECKED_TABLES)
+
+
+def test_an_event_that_ends_before_it_starts_fails_the_events_check() -> None:
+    events = next(c for c in CHECKED_TABLES if c.table == "marts.fct_events")
+    con = duckdb.connect()
+    con.execute(
+        "create schema marts; create table marts.fct_events as select * from (values "
+        "('ok', timestamptz '2024-01-02 10:00', timestamptz '2024-01-02 11:00', 60.0),"
+        "('back', timestamptz '2024-01-02 10:00', timestamptz '2024-01-02 09:00', -60.0)"
+        ") t(event_key, start_at, end_at, duration_minutes)"
+    ).fetchall()
+    passed, details = evaluate(con, events, dt.date(2024, 6, 1))
+    assert not passed
+    assert {k for k, v in details.items() if str(v).startswith("FAILED")} == {
+        "column_values_to_be_between[duration_minutes]"
+    }

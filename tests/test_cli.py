@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import subprocess
@@ -81,6 +82,101 @@ def test_nothing_importable_fails_and_skips_the_refresh(env: Path, tmp_path: Pat
     for path in (tmp_path / "notes.txt", tmp_path / "empty"):
         code, out = run("import", str(path))
         assert code == 2 and "nothing to import" in out and "Refreshed" not in out
+
+
+def runs(env: Path) -> list[tuple[str, str, dict[str, object]]]:
+    """(kind, status, summary) of every logged run, oldest first."""
+    rows = query(env.parent / "home", "select kind, status, summary from ops.runs order by started_at")
+    return [(kind, status, json.loads(summary)) for kind, status, summary in rows]
+
+
+def test_a_run_that_exits_2_is_not_logged_success(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    assert run("import", str(tmp_path / "notes.txt"))[0] == 2
+    assert [(kind, status) for kind, status, _ in runs(env)] == [("import", "failure")]
+
+    from tiepulse.pipelines import refresh as refreshing
+
+    failed = refreshing.RefreshResult(False, {}, ["staging.stg_events:quality"], "run")
+    monkeypatch.setattr(refreshing, "refresh", lambda: failed)
+    code, out = run("import", str(env))
+    assert code == 2 and "the refresh failed (staging.stg_events:quality)" in out
+    kind, status, summary = runs(env)[-1]
+    assert (kind, status, summary["refresh"]) == ("import", "partial", "failed: staging.stg_events:quality")
+    assert summary["inserted"] == {"raw.mail_messages": 2}
+
+
+PR_CAPBSET_DROP = 24
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH = 1, 2
+
+
+def _obey_file_permissions() -> None:
+    """Run in the child before it starts: root drops its file-access override (from the capability bounding set,
+    so the program it runs has none), and chmod 000 then holds for it as for any user."""
+    if os.geteuid() != 0:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _mail(n: int, sender: str) -> str:
+    return (
+        f"Message-ID: <u{n}@acme.com>\nDate: Mon, 4 Mar 2024 09:{n:02d}:00 +0000\nFrom: {sender}\nTo: zed@acme.com\n\n"
+    )
+
+
+def test_unreadable_files_and_folders_are_reported_and_read_once_readable(env: Path, tmp_path: Path) -> None:
+    """chmod 000 on a .mbox, a file of an .eml folder and a walked subfolder: each is named with the reason, the
+    rest is imported, the run is partial and exits 2; once readable, the same import reads exactly them."""
+    export = tmp_path / "export"
+    (export / "emls").mkdir(parents=True)
+    (export / "private").mkdir()
+    (export / "ana.mbox").write_text(MBOX)
+    (export / "locked.mbox").write_text(f"From x Mon Mar  4 09:00:00 2024\n{_mail(1, 'bo@acme.com')}")
+    for n in (2, 3, 4):
+        (export / "emls" / f"{n}.eml").write_text(_mail(n, "cy@acme.com"))
+    (export / "private" / "x.mbox").write_text(f"From x Mon Mar  4 09:00:00 2024\n{_mail(5, 'dee@acme.com')}")
+    locked = [export / "locked.mbox", export / "emls" / "3.eml", export / "private"]
+    for path in locked:
+        path.chmod(0)
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", f"open({str(locked[0])!r})"], preexec_fn=_obey_file_permissions, capture_output=True
+        )
+    except subprocess.SubprocessError:
+        probe = None
+    if probe is None or probe.returncode == 0:
+        pytest.skip("cannot run a process that chmod 000 stops here (root without CAP_SETPCAP)")
+    environment = {**os.environ, "TIEPULSE_HOME": str(env.parent / "home"), "TIEPULSE_AS_OF": "2024-04-01"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from tiepulse.cli.app import main; main()", "import", str(export), "--no-refresh"],
+        env={**environment, "COLUMNS": "200"},
+        preexec_fn=_obey_file_permissions,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2 and "Traceback" not in out, out
+    for what in (f"{export / 'locked.mbox'}", f"{export / 'emls'} (3.eml)", f"{export / 'private'}"):
+        assert f"{what}: cannot read it: Permission denied" in out, out
+    assert "Not recognised" not in out
+    kind, status, summary = runs(env)[-1]
+    assert (kind, status, len(summary["unreadable"])) == ("import", "partial", 3)
+    assert query(env.parent / "home", "select count(*) from raw.mail_messages") == [(4,)]
+
+    for path in locked:  # chmod changes neither size nor modification time: the fingerprints are the same
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    code, out = run("import", str(export), "--no-refresh")
+    assert code == 0 and "cannot read" not in out, out
+    assert runs(env)[-1][:2] == ("import", "success")
+    senders = query(
+        env.parent / "home", "select list(distinct from_address order by from_address) from raw.mail_messages"
+    )
+    assert senders == [(["ana@acme.com", "bo@acme.com", "cy@acme.com", "dee@acme.com"],)]
+    assert query(env.parent / "home", "select count(*) from raw.mail_messages") == [(7,)]
 
 
 def test_the_demo_refuses_a_warehouse_holding_other_data(env: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 from ..base import ImportContext, Reject
 from ..raw_schemas import MAIL_MESSAGES
 from . import owner
-from .reading import Record, iter_records
+from .reading import ReadProblems, Record, iter_records
 from .records import COLUMNS, KEY, MessageParser, Row
 
 BATCH = 20_000
@@ -41,9 +41,9 @@ def batched(records: Iterator[Record], size: int) -> Iterator[tuple[list[Item], 
         yield [(position, block, folder) for position, block, folder, _ in batch], batch[-1][3]
 
 
-def head_batches(path: Path, fmt: str, size: int) -> list[tuple[list[Item], str]]:
+def head_batches(path: Path, fmt: str, size: int, problems: ReadProblems | None = None) -> list[tuple[list[Item], str]]:
     """The first ``owner.SAMPLE`` messages of a file (owner inference reads them), in batches of ``size``."""
-    return list(batched(itertools.islice(iter_records(path, fmt), owner.SAMPLE), size))
+    return list(batched(itertools.islice(iter_records(path, fmt, None, problems), owner.SAMPLE), size))
 
 
 def rows_table(rows: list[Row]) -> pa.Table:

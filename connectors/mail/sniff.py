@@ -1,8 +1,9 @@
 """Say whether a path is mail this package imports, and in which format, from its contents.
 
-- ``maildir``: a folder with ``cur/`` and ``new/``.
+- ``maildir``: a folder with ``cur/`` (``new/`` and ``tmp/`` may be missing: git drops empty folders), or one
+  whose only visible entries are ``new/`` and ``tmp/`` folders.
 - ``eml``: a ``.eml`` file, a file that starts with an RFC 822 header block naming a sender or date, or a
-  folder whose visible files are all ``.eml`` (one source; subfolders are not part of it).
+  folder whose visible files are all ``.eml`` (one source of those files; its subfolders are walked on their own).
 - ``takeout``: an mbox (plain or gzip) whose first message carries ``X-Gmail-Labels`` (Google Takeout).
 - ``mbox`` / ``mbox.gz``: a file whose (decompressed) content starts with a ``From `` line. A folder of mbox
   files is not claimed as a whole: each file is claimed on its own.
@@ -16,6 +17,7 @@ import zlib
 from pathlib import Path
 
 from .framing import HEADER_SNIFF_BYTES
+from .reading import MAILDIR_PARTS, is_message_file
 
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
 _MAIL_FIELDS = frozenset(
@@ -66,9 +68,11 @@ def looks_like_headers(data: bytes) -> bool:
 
 
 def _claims_dir(path: Path) -> str | None:
-    if (path / "cur").is_dir() and (path / "new").is_dir():
+    visible = [p for p in path.iterdir() if not p.name.startswith(".")]
+    parts = {p.name for p in visible if p.name in MAILDIR_PARTS and p.is_dir()}
+    if "cur" in parts or ("new" in parts and len(parts) == len(visible)):
         return "maildir"
-    files = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")]
+    files = [p for p in visible if is_message_file(p)]
     if files and all(p.suffix.lower() == ".eml" for p in files):
         return "eml"
     return None

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..base import ImportContext, OwnerGuess, Page, Reject
+from ..base import ImportContext, OwnerGuess, Page, Reject, Unreadable
 from ..raw_schemas import MAIL_MESSAGES
 from . import owner as owner_guess
 from .batches import Batch, Item, batch_size, batched, head_batches
 from .columnar import parse_batch
-from .reading import MBOX_FORMATS, iter_records
+from .reading import MBOX_FORMATS, ReadProblems, iter_records
 from .records import MessageParser
 from .workers import ParsePool
 
@@ -46,7 +46,7 @@ class MailFileSource:
         self.path = path
         self.format = format
         self.source = "mbox" if format == "mbox.gz" else format
-        self._head: tuple[ImportContext, list[tuple[Batch, str]]] | None = None
+        self._head: tuple[ImportContext, list[tuple[Batch, str]], list[Unreadable]] | None = None
         self.ahead: ParseAhead | None = None
         """Set by the import's ``ParseAhead`` while it runs."""
 
@@ -58,20 +58,22 @@ class MailFileSource:
         # Rows are parsed without an owner (it is set per page), so the batch read for owner inference is reused.
         return MessageParser(ctx, owner="", source=self.source, source_file=self.source_file)
 
-    def _head_batches(self, ctx: ImportContext) -> list[tuple[Batch, str]]:
-        """The file's first ``owner.SAMPLE`` messages, parsed once in page-sized batches: owner inference reads
-        them, and ``pages`` from the start of the file reuses them."""
+    def _head_batches(self, ctx: ImportContext) -> tuple[list[tuple[Batch, str]], list[Unreadable]]:
+        """The file's first ``owner.SAMPLE`` messages, parsed once in page-sized batches, and the message files
+        among them that could not be read: owner inference reads them, and ``pages`` from the start of the file
+        reuses them."""
         if self._head is None or self._head[0] != ctx:
-            parsed = self.ahead.head(self, ctx) if self.ahead is not None else None
+            parsed = self.ahead.head(self, ctx) if self.ahead is not None else None  # mbox: no message files
+            problems = ReadProblems()
             if parsed is None:
                 parser = self._parser(ctx)
-                head = head_batches(self.path, self.format, batch_size(ctx))
+                head = head_batches(self.path, self.format, batch_size(ctx), problems)
                 parsed = [(parse_batch(parser, items), after) for items, after in head]
-            self._head = (ctx, parsed)
-        return self._head[1]
+            self._head = (ctx, parsed, problems.unreadable)
+        return self._head[1], self._head[2]
 
     def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
-        tables = [table for (table, _), _ in self._head_batches(ctx)]
+        tables = [table for (table, _), _ in self._head_batches(ctx)[0]]
         if not tables:
             return None
         return owner_guess.guess_owner(
@@ -95,20 +97,27 @@ class MailFileSource:
                 yield parse_batch(parser, items), after
 
     def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
-        problems: list[str] = []
+        """Pages of rows and rejects; then, when something could not be read, a page that quarantines where an
+        mbox broke off and names the message files and folders that could not be opened."""
+        problems = ReadProblems()
         head: list[tuple[Batch, str]] = []
-        if cursor is None and (head := self._head_batches(ctx)):
-            cursor = head[-1][1]
+        if cursor is None:
+            head, unreadable = self._head_batches(ctx)
+            if head:
+                cursor = head[-1][1]
+                problems.unreadable.extend(unreadable)
         batches = batched(iter_records(self.path, self.format, cursor, problems), batch_size(ctx))
         rest = self._parse(batches, ctx)
         last = cursor
         for page in self._paginate(itertools.chain(head, rest), ctx.page_size, owner):
             last = page.cursor
             yield page
-        if problems:
-            yield Page(rejects=[self._unreadable(problem, last) for problem in problems], cursor=last)
+        if problems.broken or problems.unreadable:
+            rejects = [self._broken(problem, last) for problem in problems.broken]
+            # A part after the head's last record is met again by the read after it: name it once.
+            yield Page(rejects=rejects, unreadable=list(dict.fromkeys(problems.unreadable)), cursor=last)
 
-    def _unreadable(self, problem: str, cursor: str | None) -> Reject:
+    def _broken(self, problem: str, cursor: str | None) -> Reject:
         return Reject(
             kind="message",
             source=self.source,

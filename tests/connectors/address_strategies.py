@@ -1,4 +1,4 @@
-"""Hypothesis strategies for address-list header values: plain, named, quoted, encoded and malformed entries."""
+"""Address-list values for tests: Hypothesis strategies (plain, named, quoted, encoded, malformed) and groups."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ entry = st.one_of(
     st.sampled_from(
         [
             "undisclosed-recipients:;",
+            "<Undisclosed-Recipient:@mailman.enron.com;>",
+            "undisclosed-recipients:;@ENRON",
+            "Team: a@acme.com, B <b@x.org>;",
+            "Empty: ;",
             "garbage",
             "<>",
             "a@b@c",
@@ -29,3 +33,17 @@ entry = st.one_of(
         ]
     ),
 )
+
+GROUPS = {  # group syntax (RFC 5322, and as Exchange and Lotus Notes wrote it) -> the real addresses in it
+    "<Undisclosed-Recipient:@mailman.enron.com;>": [],
+    "undisclosed-recipients:;@ENRON": [],
+    "Undisclosed-Recipient:@albatross.prod.itd.earthlink.net;": [],
+    '"Undisclosed-Recipient" <Undisclosed-Recipient:;>': [],
+    "Friends:;": [],
+    'Team: ana@acme.com, "Li, Bo" <bo@acme.com>;, cy@partner.example': [
+        "ana@acme.com",
+        "bo@acme.com",
+        "cy@partner.example",
+    ],
+    "ana@acme.com, Empty: ;": ["ana@acme.com"],
+}

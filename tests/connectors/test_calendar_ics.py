@@ -149,6 +149,107 @@ def test_bad_recurrence_is_quarantined_and_the_rest_continues(ctx: ImportContext
     assert "bad-rule" not in {r["uid"] for r in rows_of(pages)}
 
 
+THIS_AND_FUTURE = """
+BEGIN:VEVENT
+UID:standup
+DTSTART;TZID=Europe/Berlin:20240304T090000
+DTEND;TZID=Europe/Berlin:20240304T093000
+RRULE:FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=20240630T000000Z
+RDATE;TZID=Europe/Berlin:20240402T090000
+EXDATE;TZID=Europe/Berlin:20240422T090000
+ORGANIZER:mailto:ann@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:bob@example.com
+END:VEVENT
+BEGIN:VEVENT
+UID:standup
+RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20240321T090000
+DTSTART;TZID=Europe/Berlin:20240321T110000
+DTEND;TZID=Europe/Berlin:20240321T120000
+SEQUENCE:1
+ORGANIZER:mailto:ann@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:cy@example.com
+END:VEVENT
+BEGIN:VEVENT
+UID:standup
+RECURRENCE-ID;TZID=Europe/Berlin:20240408T090000
+DTSTART;TZID=Europe/Berlin:20240409T150000
+DTEND;TZID=Europe/Berlin:20240409T153000
+SEQUENCE:2
+ORGANIZER:mailto:ann@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:cy@example.com
+END:VEVENT
+BEGIN:VEVENT
+UID:standup
+RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20240516T090000
+DTSTART;TZID=Europe/Berlin:20240517T083000
+DTEND;TZID=Europe/Berlin:20240517T084500
+SEQUENCE:3
+ORGANIZER:mailto:ann@example.com
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:dee@example.com
+END:VEVENT
+"""
+
+
+def test_this_and_future_overrides_expand_as_recurring_ical_events(tmp_path: Path, ctx: ImportContext) -> None:
+    """RANGE=THISANDFUTURE moves every later occurrence (across a daylight-saving change); each keeps the key of
+    its own original start, and the rows are exactly the library's occurrences."""
+    import icalendar
+    import recurring_ical_events
+
+    path = write(tmp_path, THIS_AND_FUTURE)
+    rows = rows_of(run(path, ctx))
+    calendar = icalendar.Calendar.from_ical(path.read_bytes())
+    expected = recurring_ical_events.of(calendar).between(*ctx.calendar_window)
+    assert len(rows) == len(expected) == 34
+    assert sorted(r["start_at"] for r in rows) == sorted(e["DTSTART"].dt.astimezone(UTC) for e in expected)
+    assert sorted(r["end_at"] for r in rows) == sorted(e["DTEND"].dt.astimezone(UTC) for e in expected)
+    by = {r["event_key"]: r for r in rows}
+    assert len(by) == len(rows)
+    # Moved by the first range (+2 h, an hour long, with cy), before and after the clocks changed on 31 March:
+    assert by["standup|2024-03-21T08:00:00Z"]["start_at"] == at(2024, 3, 21, 10)
+    assert by["standup|2024-03-25T08:00:00Z"]["start_at"] == at(2024, 3, 25, 10)  # 11:00 CET, rule time 09:00
+    assert by["standup|2024-04-01T07:00:00Z"]["start_at"] == at(2024, 4, 1, 9)  # 11:00 CEST
+    assert by["standup|2024-04-02T07:00:00Z"]["start_at"] == at(2024, 4, 2, 9)  # the RDATE, moved too
+    assert by["standup|2024-04-01T07:00:00Z"]["end_at"] == at(2024, 4, 1, 10)
+    assert [a["address"] for a in by["standup|2024-04-01T07:00:00Z"]["attendees"]] == ["cy@example.com"]
+    # A single override inside the range keeps its own time; the EXDATE stays out.
+    assert by["standup|2024-04-08T07:00:00Z"]["start_at"] == at(2024, 4, 9, 13)
+    assert "standup|2024-04-22T07:00:00Z" not in by
+    # The second range: a day later at 08:30, a quarter of an hour, with dee.
+    assert by["standup|2024-05-20T07:00:00Z"]["start_at"] == at(2024, 5, 21, 6, 30)
+    assert by["standup|2024-06-27T07:00:00Z"]["end_at"] == at(2024, 6, 28, 6, 45)
+    assert by["standup|2024-03-18T08:00:00Z"]["start_at"] == at(2024, 3, 18, 8)  # before any range: untouched
+
+
+def test_events_that_end_before_they_start_are_quarantined(tmp_path: Path, ctx: ImportContext) -> None:
+    path = write(
+        tmp_path,
+        """
+BEGIN:VEVENT
+UID:backwards
+DTSTART:20240305T100000Z
+DTEND:20240305T090000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:negative-duration
+DTSTART:20240305T100000Z
+DURATION:-PT30M
+RRULE:FREQ=DAILY;COUNT=3
+END:VEVENT
+BEGIN:VEVENT
+UID:ok
+DTSTART:20240305T100000Z
+DTEND:20240305T100000Z
+END:VEVENT
+""",
+    )
+    pages = run(path, ctx)
+    assert rejects_of(pages) == {"vevent#0": "end_before_start", "vevent#1": "end_before_start"}
+    reject = next(r for p in pages for r in p.rejects if r.position == "vevent#0")
+    assert reject.detail == "ends 2024-03-05T09:00:00+00:00, before it starts 2024-03-05T10:00:00+00:00"
+    assert [r["event_key"] for r in rows_of(pages)] == ["ok"]
+
+
 # ------------------------------------------------------------------------------------------------------ time
 
 

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ENRON, make_context, requires_enron
-from tests.connectors.address_strategies import domain, entry, local
+from tests.connectors.address_strategies import GROUPS, domain, entry, local
 from tiepulse.connectors.base import ImportContext
 from tiepulse.connectors.mail import batches as reference
 from tiepulse.connectors.mail import iter_header_blocks
@@ -60,6 +60,15 @@ def test_tricky_mbox(name: str, size: int) -> None:
     p = parser(CONTEXTS[name], TRICKY)
     for batch in batched(items_of(TRICKY), size):
         assert_same(p, batch)
+
+
+def test_group_syntax_as_the_reference() -> None:
+    blocks = [
+        f"Message-ID: <g{n}@x.com>\nDate: Mon, 6 Jan 2020 10:00:00 +0000\nFrom: me@x.com\nTo: {to}\n".encode()
+        for n, to in enumerate(GROUPS)
+    ]
+    for ctx in CONTEXTS.values():
+        assert_same(parser(ctx), [(str(n), block, None) for n, block in enumerate(blocks)])
 
 
 def test_several_batches_in_one_pass_equal_each_batch_alone() -> None:

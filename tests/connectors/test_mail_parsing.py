@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_context
+from tests.connectors.address_strategies import GROUPS
 from tiepulse.connectors.base import ImportContext, Reject
 from tiepulse.connectors.mail import MailFileSource, claims
 from tiepulse.connectors.mail.address_lists import AddressLists
@@ -84,6 +85,25 @@ def test_group_syntax_keeps_message_without_recipients(tricky) -> None:
     row = tricky[0]["group.3@example.com"]
     assert row["recipients"] == [] and row["bad_address_count"] == 0
     assert row["is_reply"]  # AW:
+
+
+def test_group_syntax_is_no_person_and_keeps_the_message(tmp_path: Path, ctx: ImportContext) -> None:
+    """RFC 5322 groups and the forms Exchange and Lotus Notes wrote (Enron): the group's name and host are not
+    addresses, so no bad address and no quarantine; the message keeps its real recipients."""
+    mbox = tmp_path / "groups.mbox"
+    mbox.write_text(
+        "".join(
+            f"From x Mon Jan  6 10:00:00 2020\nMessage-ID: <g{n}@example.com>\nDate: Mon, 6 Jan 2020 10:00:00 +0000\n"
+            f"From: me@example.com\nTo: {to}\n\nbody\n\n"
+            for n, to in enumerate(GROUPS)
+        )
+    )
+    rows, rejects = read(mbox, ctx)
+    assert rejects == {}
+    for n, expected in enumerate(GROUPS.values()):
+        row = rows[f"g{n}@example.com"]
+        assert [r["address"] for r in row["recipients"]] == expected
+        assert row["bad_address_count"] == 0
 
 
 def test_x500_and_mixed_bad_addresses(tricky) -> None:

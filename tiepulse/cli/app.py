@@ -79,7 +79,7 @@ def import_command(
     settings = _settings()
     started = time.monotonic()
     try:
-        report = _run_import(settings, paths, owner)
+        report, run_id = _run_import(settings, paths, owner)
     except (FileNotFoundError, ValueError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     _print_import_report(report)
@@ -89,11 +89,24 @@ def import_command(
             f"(interaction log, directory, contacts) in {', '.join(map(str, paths))}. See `tiepulse import --help`."
         )
     if refresh_after:
-        _run_refresh()
+        _run_refresh(amend=run_id)
+    if report.unreadable:
+        raise _fail(
+            f"{len(report.unreadable)} file(s) or folder(s) could not be read (listed above); everything else is "
+            "imported. Make them readable and run the same import again: it reads them then."
+        )
     console.print(f"Done in {time.monotonic() - started:.1f} s. Warehouse: {settings.warehouse_path}")
 
 
-def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> ImportReport:
+def _import_status(report: ImportReport) -> str:
+    """How an import run ends: ``failure`` when nothing was importable, ``partial`` when something could not be
+    read (the command then exits 2), else ``success``."""
+    if not report.files:
+        return "failure"
+    return "partial" if report.unreadable else "success"
+
+
+def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> tuple[ImportReport, str]:
     from tiepulse.core.import_context import build_import_context
     from tiepulse.core.runlog import record_run
     from tiepulse.pipelines.config_tables import land_config
@@ -117,7 +130,10 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> Imp
             report = import_paths(con, paths, settings, owner=owner, on_page=on_page)
             total = report.total
             summary.update(files=len(report.files), inserted=total.inserted, quarantined=total.quarantined)
-    return report
+            if report.unreadable:
+                summary.update(unreadable=[f"{what}: {why}" for what, why in report.unreadable])
+            summary.status = _import_status(report)
+    return report, summary.run_id
 
 
 def _print_files(report: ImportReport, uncertain: list[FileOutcome]) -> None:
@@ -144,6 +160,7 @@ def _print_files(report: ImportReport, uncertain: list[FileOutcome]) -> None:
 
 
 def _print_import_report(report: ImportReport) -> None:
+    from tiepulse.connectors.files import EMPTY, NOT_A_FILE, NOT_OURS
     from tiepulse.connectors.mail.owner import UNCERTAIN_SHARE
 
     uncertain = [f for f in report.files if f.owner and f.owner_share < UNCERTAIN_SHARE]
@@ -162,21 +179,37 @@ def _print_import_report(report: ImportReport) -> None:
             f"[yellow]Skipped {len(no_owner)} file(s) whose owner could not be told; pass --owner EMAIL:[/yellow] "
             + ", ".join(no_owner[:5])
         )
-    broken = [(p, why) for p, why in report.unclaimed if why != "not a format tiepulse reads"]
-    for path, why in broken:
-        err.print(f"[red]Not imported:[/red] {path}: {why}")
-    others = [p.name for p, why in report.unclaimed if why == "not a format tiepulse reads"]
+    all_bad = [f.path.name for f in report.files if f.status == "quarantined"]
+    if all_bad:
+        err.print(
+            f"[yellow]Every record of {len(all_bad)} file(s) is quarantined (`tiepulse status` shows why):[/yellow] "
+            + ", ".join(all_bad[:5])
+        )
+    for what, why in report.unreadable:
+        err.print(f"[red]Not imported (read again next time):[/red] {what}: {why}", soft_wrap=True)
+    for left in report.unclaimed:
+        if left.reason in (EMPTY, NOT_A_FILE):
+            err.print(f"[yellow]Left alone:[/yellow] {left.path}: {left.reason}", soft_wrap=True)
+        elif not left.unreadable and left.reason != NOT_OURS:
+            err.print(f"[red]Not imported:[/red] {left.path}: {left.reason}", soft_wrap=True)
+    others = [left.path.name for left in report.unclaimed if left.reason == NOT_OURS]
     if others:
         err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
-def _run_refresh() -> None:
+def _run_refresh(amend: str | None = None) -> None:
+    """Refresh staging and marts; when it fails, the run ``amend`` (the import or forget before it) is logged
+    ``partial``, as the command exits 2."""
+    from tiepulse.core.runlog import amend_run
     from tiepulse.pipelines.refresh import refresh
 
     with console.status("Refreshing staging and marts (Dagster, in-process)..."):
         result = refresh()
     if not result.success:
         failed = ", ".join(result.failed_checks) or "see the Dagster log above"
+        if amend is not None:
+            with open_warehouse(Settings().warehouse_path) as con:
+                amend_run(con, amend, "partial", refresh=f"failed: {failed}")
         raise _fail(f"the refresh failed ({failed}). Run `make dev` to inspect the run in the Dagster UI.")
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
 
@@ -316,6 +349,8 @@ def forget(
         with open_warehouse(settings.warehouse_path) as con, record_run(con, "forget") as summary:
             deleted = forget_account(con, owners, sources)
             summary.update(account=target, sources=sources, deleted=deleted)
+            if not any(deleted.values()):
+                summary.status = "failure"  # the command exits 2
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     if not any(deleted.values()):
@@ -326,7 +361,7 @@ def forget(
         "(docs/connectors/google.md and microsoft.md, Revoking access)."
     )
     if refresh_after:
-        _run_refresh()
+        _run_refresh(amend=summary.run_id)
 
 
 @app.command()

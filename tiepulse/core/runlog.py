@@ -17,9 +17,10 @@ _ACTIVE: set[str] = set()
 
 class RunSummary(dict[str, Any]):
     """What a run did, for ``ops.runs.summary``; ``status`` is how it ended when it ends without an exception
-    (``success``, or ``partial`` when some of its parts failed)."""
+    (``success``; ``partial`` when some of its parts failed; ``failure`` when it did nothing it was asked)."""
 
     status: str = "success"
+    run_id: str = ""
 
 
 @contextmanager
@@ -31,6 +32,7 @@ def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary
     """
     run_id = uuid.uuid4().hex
     summary = RunSummary()
+    summary.run_id = run_id
     mine = list(_ACTIVE) or [""]
     con.execute(
         "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id)",
@@ -59,4 +61,12 @@ def log_finished_run(
     con.execute(
         "insert into ops.runs (run_id, kind, started_at, finished_at, status, summary) values (?, ?, ?, now(), ?, ?)",
         [uuid.uuid4().hex, kind, started_at, status, json.dumps(summary, default=str)],
+    ).fetchall()
+
+
+def amend_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, **summary: Any) -> None:
+    """Change how a logged run ended and add to its summary (the refresh after an import failed, for instance)."""
+    con.execute(
+        "update ops.runs set status = ?, summary = json_merge_patch(coalesce(summary, '{}'), ?) where run_id = ?",
+        [status, json.dumps(summary, default=str), run_id],
     ).fetchall()
