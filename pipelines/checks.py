@@ -11,6 +11,7 @@ worker process (``pipelines/expectations.py``).
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +54,17 @@ CHECKED_TABLES = [TableChecks(table, checks) for table, checks in declared_check
 """Every table with checks declared beside its model."""
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
+def submit_quality(
+    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date
+) -> Future[tuple[bool, dict[str, Any]]]:
+    """Query the table as it is now and start validating the rows in the Great Expectations worker."""
     latest = as_of + dt.timedelta(days=400)
     rows = con.sql(table.query(EARLIEST_PLAUSIBLE, latest)).to_arrow_table()
-    return expectations.validate(rows, table.checks, table.table.replace(".", "_"))
+    return expectations.submit(rows, table.checks, table.table.replace(".", "_"))
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
+    return submit_quality(con, table, as_of).result()
 
 
 def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
@@ -70,32 +78,49 @@ def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def check_results(
+@dataclass(frozen=True)
+class PendingChecks:
+    """A table's selected checks, queried when it was built; the quality result is on its way from the worker."""
+
+    key: dg.AssetKey
+    quality: Future[tuple[bool, dict[str, Any]]] | None
+    row_count: dg.AssetCheckResult | None
+
+    def results(self) -> list[dg.AssetCheckResult]:
+        """The results, once the worker has validated the table (waits for it)."""
+        results = []
+        if self.quality is not None:
+            passed, details = self.quality.result()
+            results.append(
+                dg.AssetCheckResult(asset_key=self.key, check_name="quality", passed=passed, metadata=details)
+            )
+        if self.row_count is not None:
+            results.append(self.row_count)
+        return results
+
+
+def start_checks(
     con: duckdb.DuckDBPyConnection,
     table: TableChecks,
     as_of: dt.date,
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-) -> list[dg.AssetCheckResult]:
-    """The table's selected checks, evaluated now (after this run built the table)."""
+) -> PendingChecks:
+    """Start the table's selected checks now (after this run built the table)."""
     selected = context.selected_asset_check_keys
-    results = []
-    if dg.AssetCheckKey(table.key, "quality") in selected:
-        passed, details = evaluate(con, table, as_of)
-        results.append(dg.AssetCheckResult(asset_key=table.key, check_name="quality", passed=passed, metadata=details))
+    quality = submit_quality(con, table, as_of) if dg.AssetCheckKey(table.key, "quality") in selected else None
+    row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
         # fetchall, not fetchone: a half-read result would block the next check's query on this connection
         rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
         previous = _previous_rows(context.instance, table.key, context.run.run_id)
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=table.key,
-                check_name="row_count",
-                passed=previous is None or previous == 0 or rows >= ROW_COUNT_FLOOR * previous,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
-            )
+        row_count = dg.AssetCheckResult(
+            asset_key=table.key,
+            check_name="row_count",
+            passed=previous is None or previous == 0 or rows >= ROW_COUNT_FLOOR * previous,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
         )
-    return results
+    return PendingChecks(table.key, quality, row_count)
 
 
 def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> int | None:
@@ -118,7 +143,7 @@ def _table_check(table: TableChecks) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
         with warehouse.connect() as con:
-            yield from check_results(con, table, warehouse.settings().as_of, context)
+            yield from start_checks(con, table, warehouse.settings().as_of, context).results()
 
     return _check
 
