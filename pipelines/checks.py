@@ -4,13 +4,12 @@ Expectations as Dagster asset checks.
 Each checked table has one ``quality`` check (keys unique and not null, values in range, plausible timestamps,
 and any derived rule expressed as a SQL column that must be true) and one ``row_count`` check that warns when a
 table shrinks sharply between runs. Quality checks are blocking: a table that fails them stops everything
-downstream of it in the run. The SQL models' checks run inside their layer's step (``assets/models.py``); the
-tables the Polars assets write get one check step each, here. Great Expectations validates every table in one
-worker process (``pipelines/expectations.py``).
+downstream of it in the run. Every table's checks run in the step that builds it: a SQL layer's step
+(``assets/models.py``) or the Polars asset's step (``assets/analytics.py``). Great Expectations validates every
+table in one worker process (``pipelines/expectations.py``).
 """
 
 import datetime as dt
-from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +19,7 @@ import duckdb
 
 from tiepulse.pipelines import expectations
 from tiepulse.pipelines.expectations import Checks
-from tiepulse.pipelines.models import all_models, declared_checks
-from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.pipelines.models import declared_checks
 
 ROW_COUNT_FLOOR = 0.5
 """A table that falls below this share of its previous row count raises a warning."""
@@ -134,21 +132,6 @@ def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) 
     return None
 
 
-def _table_check(table: TableChecks) -> dg.AssetChecksDefinition:
-    @dg.multi_asset_check(
-        name=f"{table.table.replace('.', '__')}_checks",
-        specs=check_specs(table),
-        can_subset=True,
-        pool=WAREHOUSE_POOL,
-    )
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
-        with warehouse.connect() as con:
-            yield from start_checks(con, table, warehouse.settings().as_of, context).results()
-
-    return _check
-
-
-def python_table_checks() -> list[dg.AssetChecksDefinition]:
-    """One check step per table a Polars asset writes (the SQL models check themselves in their layer's step)."""
-    sql_tables = {m.table for m in all_models()}
-    return [_table_check(t) for t in CHECKED_TABLES if t.table not in sql_tables]
+def polars_table_checks(table: str) -> TableChecks:
+    """The checks declared for a table a Polars asset writes; the asset runs them in its own step."""
+    return next(t for t in CHECKED_TABLES if t.table == table)
