@@ -15,9 +15,11 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    # only a type here: the spawn need not wait for the pyarrow import (a tenth of a second)
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
