@@ -4,13 +4,13 @@ Expectations as Dagster asset checks.
 Each checked table has one ``quality`` check (keys unique and not null, values in range, plausible timestamps,
 and any derived rule expressed as a SQL column that must be true) and one ``row_count`` check that warns when a
 table shrinks sharply between runs. Quality checks are blocking: a table that fails them stops everything
-downstream of it in the run. The SQL models' checks run inside their layer's step (``assets/models.py``); the
-tables the Polars assets write get one check step each, here. Great Expectations validates every table in one
-worker process (``pipelines/expectations.py``).
+downstream of it in the run. Every table's checks run in the step that builds it: a SQL layer's step
+(``assets/models.py``) or the Polars asset's step (``assets/analytics.py``). Great Expectations validates every
+table in one worker process (``pipelines/expectations.py``).
 """
 
 import datetime as dt
-from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +19,7 @@ import duckdb
 
 from tiepulse.pipelines import expectations
 from tiepulse.pipelines.expectations import Checks
-from tiepulse.pipelines.models import all_models, declared_checks
-from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
+from tiepulse.pipelines.models import declared_checks
 
 ROW_COUNT_FLOOR = 0.5
 """A table that falls below this share of its previous row count raises a warning."""
@@ -53,10 +52,17 @@ CHECKED_TABLES = [TableChecks(table, checks) for table, checks in declared_check
 """Every table with checks declared beside its model."""
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
+def submit_quality(
+    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date
+) -> Future[tuple[bool, dict[str, Any]]]:
+    """Query the table as it is now and start validating the rows in the Great Expectations worker."""
     latest = as_of + dt.timedelta(days=400)
     rows = con.sql(table.query(EARLIEST_PLAUSIBLE, latest)).to_arrow_table()
-    return expectations.validate(rows, table.checks, table.table.replace(".", "_"))
+    return expectations.submit(rows, table.checks, table.table.replace(".", "_"))
+
+
+def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
+    return submit_quality(con, table, as_of).result()
 
 
 def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
@@ -70,32 +76,49 @@ def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def check_results(
+@dataclass(frozen=True)
+class PendingChecks:
+    """A table's selected checks, queried when it was built; the quality result is on its way from the worker."""
+
+    key: dg.AssetKey
+    quality: Future[tuple[bool, dict[str, Any]]] | None
+    row_count: dg.AssetCheckResult | None
+
+    def results(self) -> list[dg.AssetCheckResult]:
+        """The results, once the worker has validated the table (waits for it)."""
+        results = []
+        if self.quality is not None:
+            passed, details = self.quality.result()
+            results.append(
+                dg.AssetCheckResult(asset_key=self.key, check_name="quality", passed=passed, metadata=details)
+            )
+        if self.row_count is not None:
+            results.append(self.row_count)
+        return results
+
+
+def start_checks(
     con: duckdb.DuckDBPyConnection,
     table: TableChecks,
     as_of: dt.date,
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext,
-) -> list[dg.AssetCheckResult]:
-    """The table's selected checks, evaluated now (after this run built the table)."""
+) -> PendingChecks:
+    """Start the table's selected checks now (after this run built the table)."""
     selected = context.selected_asset_check_keys
-    results = []
-    if dg.AssetCheckKey(table.key, "quality") in selected:
-        passed, details = evaluate(con, table, as_of)
-        results.append(dg.AssetCheckResult(asset_key=table.key, check_name="quality", passed=passed, metadata=details))
+    quality = submit_quality(con, table, as_of) if dg.AssetCheckKey(table.key, "quality") in selected else None
+    row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
         # fetchall, not fetchone: a half-read result would block the next check's query on this connection
         rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
         previous = _previous_rows(context.instance, table.key, context.run.run_id)
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=table.key,
-                check_name="row_count",
-                passed=previous is None or previous == 0 or rows >= ROW_COUNT_FLOOR * previous,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
-            )
+        row_count = dg.AssetCheckResult(
+            asset_key=table.key,
+            check_name="row_count",
+            passed=previous is None or previous == 0 or rows >= ROW_COUNT_FLOOR * previous,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
         )
-    return results
+    return PendingChecks(table.key, quality, row_count)
 
 
 def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> int | None:
@@ -109,21 +132,6 @@ def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) 
     return None
 
 
-def _table_check(table: TableChecks) -> dg.AssetChecksDefinition:
-    @dg.multi_asset_check(
-        name=f"{table.table.replace('.', '__')}_checks",
-        specs=check_specs(table),
-        can_subset=True,
-        pool=WAREHOUSE_POOL,
-    )
-    def _check(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.AssetCheckResult]:
-        with warehouse.connect() as con:
-            yield from check_results(con, table, warehouse.settings().as_of, context)
-
-    return _check
-
-
-def python_table_checks() -> list[dg.AssetChecksDefinition]:
-    """One check step per table a Polars asset writes (the SQL models check themselves in their layer's step)."""
-    sql_tables = {m.table for m in all_models()}
-    return [_table_check(t) for t in CHECKED_TABLES if t.table not in sql_tables]
+def polars_table_checks(table: str) -> TableChecks:
+    """The checks declared for a table a Polars asset writes; the asset runs them in its own step."""
+    return next(t for t in CHECKED_TABLES if t.table == table)

@@ -8,7 +8,6 @@ from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sen
 from tiepulse.pipelines.assets.models import model_assets
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
 from tiepulse.pipelines.assets.syncs import sync_definitions
-from tiepulse.pipelines.checks import python_table_checks
 from tiepulse.pipelines.resources import WarehouseResource
 
 
@@ -40,7 +39,6 @@ def build_definitions() -> dg.Definitions:
 
     return dg.Definitions(
         assets=all_assets,
-        asset_checks=python_table_checks(),
         jobs=[refresh_job, record_alerts_job, *(p.job for p in syncs)],
         schedules=[daily_refresh, *(p.schedule for p in syncs)],
         sensors=[*(p.sensor for p in syncs), new_alerts_sensor],

@@ -12,12 +12,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    # only a type here: the spawn need not wait for the pyarrow import (a tenth of a second)
+    import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -40,9 +42,11 @@ def start() -> None:
     _worker().submit(os.getpid)
 
 
-def validate(rows: pa.Table, checks: Checks, name: str) -> tuple[bool, dict[str, Any]]:
-    """Run ``checks`` on ``rows`` (the check query's result) in the worker: passed, and a line per expectation."""
-    return _worker().submit(run_suite, rows, checks, name).result()
+def submit(rows: pa.Table, checks: Checks, name: str) -> Future[tuple[bool, dict[str, Any]]]:
+    """Start running ``checks`` on ``rows`` (the check query's result) in the worker; the caller goes on meanwhile.
+
+    The future holds passed, and a line per expectation."""
+    return _worker().submit(run_suite, rows, checks, name)
 
 
 @cache

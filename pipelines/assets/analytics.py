@@ -9,8 +9,6 @@ the people's attributes and the contacts: ``pipelines.analytics.fingerprint``), 
 history, and a changed threshold or directory rebuilds all of it.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 from collections.abc import Iterator
 
@@ -36,6 +34,7 @@ from tiepulse.pipelines.analytics.fingerprint import (
     month_fingerprints,
 )
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
 from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observed_inboxes
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
@@ -47,6 +46,18 @@ def _key(table: str) -> dg.AssetKey:
 
 def _keys(*tables: str) -> list[dg.AssetKey]:
     return [_key(t) for t in tables]
+
+
+def _check_specs(table: str) -> list[dg.AssetCheckSpec]:
+    return check_specs(polars_table_checks(table))
+
+
+def _start_checks(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, table: str, as_of: dt.date
+) -> PendingChecks:
+    """The table's checks, started as soon as it is published (Great Expectations validates it in its worker while
+    the asset finishes); the step returns their results, so a failed blocking check stops what reads the table."""
+    return start_checks(con, polars_table_checks(table), as_of, context)
 
 
 @dg.multi_asset(
@@ -67,16 +78,20 @@ def _keys(*tables: str) -> list[dg.AssetKey]:
             kinds={"polars", "duckdb"},
         ),
     ],
+    check_specs=_check_specs(tables.INTERACTIONS),
     pool=WAREHOUSE_POOL,
     can_subset=False,
 )
-def interactions(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()
     with warehouse.connect() as con:
         frame, excluded = interactions_from_staging(con, params_for(settings))
         publish(con, tables.INTERACTIONS, frame)
+        checks = _start_checks(context, con, tables.INTERACTIONS, settings.as_of)
         publish(con, tables.INTERACTION_EXCLUSIONS, excluded)
-    yield dg.MaterializeResult(asset_key=_key(tables.INTERACTIONS), metadata={"rows": frame.height})
+    yield dg.MaterializeResult(
+        asset_key=_key(tables.INTERACTIONS), metadata={"rows": frame.height}, check_results=checks.results()
+    )
     reasons = {f"{r['source']}:{r['reason']}": int(r["n_records"]) for r in excluded.iter_rows(named=True)}
     yield dg.MaterializeResult(
         asset_key=_key(tables.INTERACTION_EXCLUSIONS), metadata={"rows": excluded.height, **reasons}
@@ -89,10 +104,11 @@ def interactions(warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
+    check_specs=_check_specs(tables.TIES),
     description="One row per ego and alter as of the analysis date: strength, recency, cadence, channel mix, "
     "initiation, reply rate, trend, class and bucket (docs/metrics.md).",
 )
-def mart_ties(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
         ties = compute_ties(
@@ -103,8 +119,11 @@ def mart_ties(warehouse: WarehouseResource) -> dg.MaterializeResult:
             params_for(settings),
         )
         publish(con, tables.TIES, ties)
+        checks = _start_checks(context, con, tables.TIES, settings.as_of)
     classes = dict(ties.group_by("tie_class").len().iter_rows()) if ties.height else {}
-    return dg.MaterializeResult(metadata={"rows": ties.height, "as_of": str(settings.as_of), **classes})
+    return dg.MaterializeResult(
+        metadata={"rows": ties.height, "as_of": str(settings.as_of), **classes}, check_results=checks.results()
+    )
 
 
 def _reset_if_changed(con: duckdb.DuckDBPyConnection, table: str, history_key: str, columns: list[str]) -> None:
@@ -150,8 +169,9 @@ def _record_history(
     description="Each tie at the end of each month (the month still running: at the analysis date; strength, "
     "class, volume of the month): the history for trend charts. Incremental: only months whose inputs or "
     "parameters changed are recomputed.",
+    check_specs=_check_specs(tables.TIES_MONTHLY),
 )
-def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     table = tables.TIES_MONTHLY
     with warehouse.connect() as con:
@@ -165,9 +185,11 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
         history = compute_ties_monthly(inter, stale, params, settings.as_of)
         replace_rows(con, table, history, where="month in (select unnest(?::date[]))", params=[stale])
         _record_history(con, table, fingerprints, stale)
-        rows = con.execute(f"select count(*) from {table}").fetchone()
+        checks = _start_checks(context, con, table, settings.as_of)
+        rows = con.execute(f"select count(*) from {table}").fetchall()
     return dg.MaterializeResult(
-        metadata={"rows": int(rows[0]) if rows else 0, "months_recomputed": len(stale), "months": len(fingerprints)}
+        metadata={"rows": int(rows[0][0]), "months_recomputed": len(stale), "months": len(fingerprints)},
+        check_results=checks.results(),
     )
 
 
@@ -180,8 +202,9 @@ def mart_ties_monthly(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description="One row per ego as of the analysis date (period 'current') and per month end (period "
     "'month'): size, tie classes, diversity, brokerage, reciprocity, concentration, channel mix, bucket "
     "allocation, the 0-100 health score and its sub-scores. Month rows are incremental.",
+    check_specs=_check_specs(tables.NETWORK_HEALTH),
 )
-def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def mart_network_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     params = params_for(settings)
     table, history_key = tables.NETWORK_HEALTH, f"{tables.NETWORK_HEALTH}#month"
@@ -191,9 +214,9 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
             period=pl.lit("current"), month=pl.lit(month_start(settings.as_of))
         )
         _reset_if_changed(con, table, history_key, [*HEALTH_COLUMNS, "period", "month"])
-        context = history_context(params, inputs.persons.select(PERSON_ATTRIBUTES), inputs.contacts)
+        history = history_context(params, inputs.persons.select(PERSON_ATTRIBUTES), inputs.contacts)
         inter = inputs.interactions
-        fingerprints = month_fingerprints(inter, history_months(inter, settings.as_of), settings.as_of, context)
+        fingerprints = month_fingerprints(inter, history_months(inter, settings.as_of), settings.as_of, history)
         stale = _stale_months(con, history_key, fingerprints)
         monthly = [
             network_health(inputs, month_cutoff(m, settings.as_of), params).with_columns(
@@ -209,13 +232,15 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
             params=[stale],
         )
         _record_history(con, history_key, fingerprints, stale)
+        checks = _start_checks(context, con, table, settings.as_of)
     return dg.MaterializeResult(
         metadata={
             "rows": current.height,
             "egos": current.height,
             "median_health_score": float(current.select(pl.col("health_score").median()).item() or 0.0),
             "months_recomputed": len(stale),
-        }
+        },
+        check_results=checks.results(),
     )
 
 
@@ -228,8 +253,9 @@ def mart_network_health(warehouse: WarehouseResource) -> dg.MaterializeResult:
     description="Every alert condition holding at the analysis date (neglected tie, one-sided tie, overload, "
     "narrowing) with its status (open, snoozed or dismissed), severity, a plain-language reason and a "
     "suggested action; the life-cycle lives in ops.alert_state. Notify on status = 'open'.",
+    check_specs=_check_specs(tables.ALERTS),
 )
-def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+def mart_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     params = params_for(settings)
     with warehouse.connect() as con:
@@ -252,13 +278,15 @@ def mart_alerts(warehouse: WarehouseResource) -> dg.MaterializeResult:
         finally:
             con.unregister("_alerts")
             con.unregister("_state")
+        checks = _start_checks(context, con, tables.ALERTS, settings.as_of)
     counts = dict(alerts.group_by("kind").len().iter_rows()) if alerts.height else {}
     return dg.MaterializeResult(
         metadata={
             "rows": alerts.height,
             "new": int(alerts.get_column("is_new").sum()) if alerts.height else 0,
             **counts,
-        }
+        },
+        check_results=checks.results(),
     )
 
 

@@ -1,8 +1,10 @@
 """The SQL models as Dagster assets: one step per layer (staging, intermediate, marts), one asset per model file.
 
 A layer's models are built in dependency order in one step, in one warehouse connection, and each model's checks
-run right after it is built (``pipelines/checks.py``): a model whose blocking quality check fails stops the models
-that read it, in this layer and (the step then fails) in the layers after it. Dagster still shows one asset per
+start right after it is built (``pipelines/checks.py``): Great Expectations validates it in its worker process while
+the step builds the next models, and a model waits for the results of the checks of the models it reads. A model
+whose blocking quality check fails stops the models that read it, in this layer and (the step then fails) in the
+layers after it. Dagster still shows one asset per
 ``.sql`` file, with its checks, and can materialise any subset of them.
 """
 
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from tiepulse.pipelines.checks import TableChecks, check_results, check_specs
+from tiepulse.pipelines.checks import PendingChecks, TableChecks, check_specs, start_checks
 from tiepulse.pipelines.models import LAYERS, Model, all_models, build_model
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -46,20 +48,29 @@ def _layer_asset(layer: str, models: list[Model]) -> dg.AssetsDefinition:
     ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         as_of = warehouse.settings().as_of
         blocked: set[str] = set()
+        pending: dict[str, PendingChecks] = {}
+
+        def settle(table: str) -> Iterator[dg.AssetCheckResult]:
+            results = pending.pop(table).results()
+            yield from results
+            if any(r.passed is False and r.severity == dg.AssetCheckSeverity.ERROR for r in results):
+                blocked.add(table)
+
         with warehouse.connect() as con:
             for model in models:
                 if _key(model.table) not in context.selected_asset_keys:
                     continue
+                for table in sorted(model.upstream & pending.keys()):
+                    yield from settle(table)
                 if model.upstream & blocked:
                     blocked.add(model.table)
                     continue
                 rows = build_model(con, model)
                 yield dg.MaterializeResult(asset_key=_key(model.table), metadata={"rows": rows})
                 if model.table in checked:
-                    results = check_results(con, checked[model.table], as_of, context)
-                    yield from results
-                    if any(r.passed is False and r.severity == dg.AssetCheckSeverity.ERROR for r in results):
-                        blocked.add(model.table)
+                    pending[model.table] = start_checks(con, checked[model.table], as_of, context)
+            for table in list(pending):
+                yield from settle(table)
 
     return _build
 

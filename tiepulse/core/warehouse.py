@@ -94,6 +94,11 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     return con
 
 
+def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to the database ``con`` has open (no second open of the file), in UTC like ``con``."""
+    return _utc(con.cursor())
+
+
 def _refuse_newer(con: duckdb.DuckDBPyConnection) -> None:
     """A reader must not misread a warehouse written by a newer tiepulse either."""
     found = con.execute(
