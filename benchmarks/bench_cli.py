@@ -16,21 +16,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table
+from benchmarks.common import TIEPULSE, markdown_table, tiepulse_seconds
 
-TIEPULSE = Path(sys.executable).parent / "tiepulse"
 BASELINE = ["sql", "select 1"]
 DEFAULT_EGO = "carlos.dvorak@northwind.example"
 """An ego of the sample organisation (seed 7)."""
-
-
-def run_seconds(args: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run([str(TIEPULSE), *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return time.perf_counter() - started
 
 
 def ensure_demo(home: Path, env: dict[str, str]) -> None:
@@ -50,7 +42,7 @@ def measure(home: Path, ego: str, runs: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(runs + 1):
         for name, args in commands.items():
-            seconds = run_seconds(args, env)
+            seconds = tiepulse_seconds(home, *args)
             if round_:  # the first round only warms the page cache
                 times[name].append(seconds)
     return times

@@ -12,28 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table
+from benchmarks.common import markdown_table, tiepulse_seconds
 
 ENRON = Path(__file__).resolve().parents[2] / "shared" / "data" / "enron" / "sent_mail"
 AS_OF = "2001-12-01"
 TARGET_SECONDS = 6.0
 """Issue 11: a refresh of the Enron warehouse takes at most this long on a quiet machine."""
-TIEPULSE = Path(sys.executable).with_name("tiepulse")
 
 
 def _run(home: Path, *args: str) -> float:
-    env = {**os.environ, "TIEPULSE_HOME": str(home), "TIEPULSE_AS_OF": AS_OF}
-    env.pop("TIEPULSE_CONFIG", None)
-    env.pop("DAGSTER_HOME", None)
-    started = time.perf_counter()
-    subprocess.run([str(TIEPULSE), *args], env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    return tiepulse_seconds(home, *args, env={"TIEPULSE_AS_OF": AS_OF})
 
 
 def _measure(home: Path, runs: int) -> list[list[object]]:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -14,6 +18,22 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     started = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - started
+
+
+TIEPULSE = Path(sys.executable).with_name("tiepulse")
+"""The installed entry point of the interpreter running the benchmark."""
+
+
+def tiepulse_seconds(home: Path, *args: str, env: dict[str, str] | None = None) -> float:
+    """Wall-clock seconds of one whole `tiepulse ARGS` process on the warehouse in ``home`` (output discarded).
+
+    The caller's TIEPULSE_CONFIG and DAGSTER_HOME are left out, so the run sees only ``home`` and ``env``.
+    """
+    run_env = {**os.environ, **(env or {}), "TIEPULSE_HOME": str(home)}
+    run_env.pop("TIEPULSE_CONFIG", None)
+    run_env.pop("DAGSTER_HOME", None)
+    _, took = timed(lambda: subprocess.run([str(TIEPULSE), *args], env=run_env, check=True, stdout=subprocess.DEVNULL))
+    return took
 
 
 def peak_rss_mb() -> float:
