@@ -32,13 +32,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The UI opens your warehouse when TIEPULSE_HOME is set, else the demo's (with its config and analysis date).
+# The UI opens your warehouse when TIEPULSE_HOME is set, else the demo's. A home holding the demo's sample
+# (sample/truth.json) is opened with the sample's config and analysis date unless you set them.
 dev: $(STAMP)
 	home="$${TIEPULSE_HOME:-$(DEMO_HOME)}"; \
 	mkdir -p "$$home/dagster"; cp dagster_home/dagster.yaml "$$home/dagster/dagster.yaml"; \
-	if [ -z "$$TIEPULSE_HOME" ] && [ -z "$$TIEPULSE_CONFIG" ] && [ -f $(DEMO_DIR)/config.yaml ]; then \
-		export TIEPULSE_CONFIG=$(DEMO_DIR)/config.yaml; \
-		export TIEPULSE_AS_OF=$$($(VENV)/bin/python -c "import json; print(json.load(open('$(DEMO_DIR)/truth.json'))['as_of'])"); \
+	if [ -f "$$home/sample/truth.json" ]; then \
+		export TIEPULSE_CONFIG="$${TIEPULSE_CONFIG:-$$home/sample/config.yaml}"; \
+		export TIEPULSE_AS_OF="$${TIEPULSE_AS_OF:-$$($(VENV)/bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['as_of'])" "$$home/sample/truth.json")}"; \
 	fi; \
 	TIEPULSE_HOME="$$home" DAGSTER_HOME="$$home/dagster" $(VENV)/bin/dagster dev -w workspace.yaml
 

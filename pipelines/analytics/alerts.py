@@ -254,12 +254,12 @@ def _neglected(ties: pl.LazyFrame, persons: pl.LazyFrame, params: AnalyticsParam
             alter_id="alter_id",
             period=pl.lit(None, dtype=pl.String),
             priority=100.0 * (0.5 * pl.col("past_strength") + 0.3 * urgency + 0.2 * pl.col("novelty")),
+            # The suggestion goes in suggested_action only: the views print both lines.
             reason=pl.format(
-                "{}; nothing for {} days. Last contact: {}. {}",
+                "{}; nothing for {} days. Last contact: {}.",
                 cadence_phrase,
                 pl.col("days_since"),
                 channel.str.replace("_", " "),
-                suggestion,
             ),
             suggested_action=pl.format("{}: {}", _name(), suggestion),
             alter_name=_name(),

@@ -69,8 +69,7 @@ def test_neglected_and_one_sided_alerts_explain_themselves() -> None:
     by_kind = {r["kind"]: r for r in alerts.iter_rows(named=True)}
     neglected = by_kind["neglected_tie"]
     assert neglected["reason"] == (
-        "You and Ana Ruiz were in touch every 12 days for 2 years; nothing for 64 days. "
-        "Last contact: email. Suggest a call."
+        "You and Ana Ruiz were in touch every 12 days for 2 years; nothing for 64 days. Last contact: email."
     )
     assert neglected["suggested_action"] == "Ana Ruiz: Suggest a call."
     assert neglected["alert_id"] == alert_id("neglected_tie", EGO, ANA)

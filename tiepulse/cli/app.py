@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
 from tiepulse.cli.progress import work_progress
+from tiepulse.cli.terminal import console, err, reader_left
 from tiepulse.core.settings import ConfigError, Settings
 from tiepulse.core.warehouse import WarehouseError, open_warehouse, transaction
 
@@ -30,8 +30,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command and sub-command
 )
-console = Console()
-err = Console(stderr=True)
 
 
 def _print_version(requested: bool) -> None:
@@ -72,7 +70,9 @@ def import_command(
     paths: Annotated[
         list[Path], typer.Argument(help="Files or folders: mbox, Takeout, .mbox.gz, maildir, .eml, .ics, CSV")
     ],
-    owner: Annotated[str | None, typer.Option(help="Whose mailbox/calendar these are (else inferred per file)")] = None,
+    owner: Annotated[
+        str | None, typer.Option(metavar="EMAIL", help="Whose mailbox/calendar these are (else inferred per file)")
+    ] = None,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
     """Import exports into the warehouse, then refresh everything downstream."""
@@ -212,6 +212,19 @@ def _run_refresh(amend: str | None = None) -> None:
                 amend_run(con, amend, "partial", refresh=f"failed: {failed}")
         raise _fail(f"the refresh failed ({failed}). Run `make dev` to inspect the run in the Dagster UI.")
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
+    if "TIEPULSE_AS_OF" not in os.environ:
+        _warn_if_data_ended()
+
+
+def _warn_if_data_ended() -> None:
+    """Without TIEPULSE_AS_OF the analysis date is today: say so when the data ended long before."""
+    from tiepulse.cli.insights import stale_data_note
+
+    settings = Settings()
+    with open_warehouse(settings.warehouse_path, read_only=True) as con:
+        note = stale_data_note(con, settings.as_of)
+    if note:
+        err.print(f"[yellow]Note:[/yellow] {note}")
 
 
 connect_app = typer.Typer(help="Connect a Google or Microsoft account (OAuth / device code).", no_args_is_help=True)
@@ -232,13 +245,16 @@ def _source_option(value: str | None) -> str | None:
 
 
 SourceOption = Annotated[
-    str | None, typer.Option(help="Only this API source, e.g. gmail or outlook-calendar (default: all)")
+    str | None,
+    typer.Option(metavar="SOURCE", help="Only this API source, e.g. gmail or outlook-calendar (default: all)"),
 ]
 
 
 @connect_app.command("google")
 def connect_google_command(
-    client_secrets: Annotated[Path, typer.Option(help="OAuth client file (Desktop app) from the Google Cloud console")],
+    client_secrets: Annotated[
+        Path, typer.Option(metavar="FILE", help="OAuth client file (Desktop app) from the Google Cloud console")
+    ],
 ) -> None:
     """Sign in to Google (installed-app flow); the token is kept (0600) under TIEPULSE_HOME."""
     from tiepulse.cli.google import connect_google
@@ -252,8 +268,10 @@ def connect_google_command(
 
 @connect_app.command("microsoft")
 def connect_microsoft_command(
-    client_id: Annotated[str, typer.Option(help="Application (client) id of your Entra ID app registration")],
-    tenant: Annotated[str | None, typer.Option(help="Tenant id or domain (default: common)")] = None,
+    client_id: Annotated[
+        str, typer.Option(metavar="ID", help="Application (client) id of your Entra ID app registration")
+    ],
+    tenant: Annotated[str | None, typer.Option(metavar="TENANT", help="Tenant id or domain (default: common)")] = None,
 ) -> None:
     """Sign in to Microsoft 365 (device code flow); the token cache is kept (0600) under TIEPULSE_HOME."""
     from tiepulse.cli.microsoft import connect_microsoft
@@ -268,7 +286,7 @@ def connect_microsoft_command(
 @app.command()
 def sync(
     source: SourceOption = None,
-    account: Annotated[str | None, typer.Option(help="Only this mailbox / calendar")] = None,
+    account: Annotated[str | None, typer.Option(metavar="EMAIL", help="Only this mailbox / calendar")] = None,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
 ) -> None:
     """Sync connected accounts (full the first time, incremental after), then refresh everything downstream.
@@ -324,7 +342,7 @@ def sync(
 
 @app.command()
 def forget(
-    account: Annotated[str, typer.Option(help="The mailbox / calendar whose synced data to delete")],
+    account: Annotated[str, typer.Option(metavar="EMAIL", help="The mailbox / calendar whose synced data to delete")],
     source: SourceOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
     refresh_after: Annotated[bool, typer.Option("--refresh/--no-refresh", help="Rebuild staging and marts")] = True,
@@ -374,7 +392,7 @@ def refresh() -> None:
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "select * from marts.dim_person"')],
-    output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    output: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json")] = "table",
 ) -> None:
     """Run read-only SQL on the warehouse."""
     import duckdb
@@ -400,11 +418,9 @@ def sql(
     elif output == "json":
         print(json.dumps([dict(zip(columns, r, strict=True)) for r in rows], default=str, indent=1))
     else:
-        table = Table(*columns)
-        for r in rows:
-            table.add_row(*("" if v is None else str(v) for v in r))
-        console.print(table)
-        console.print(f"{len(rows):,} rows")
+        from tiepulse.cli.sql_view import render_result
+
+        render_result(console, columns, rows)
 
 
 @app.command()
@@ -423,8 +439,12 @@ def status() -> None:
         raise _fail(str(exc)) from None
 
 
-AsOf = Annotated[str | None, typer.Option("--as-of", help="Analysis date YYYY-MM-DD (default: the last refresh's)")]
-Ego = Annotated[str | None, typer.Option(help="Whose network (any of their addresses); default: the only ego")]
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", metavar="DATE", help="Analysis date YYYY-MM-DD (default: the last refresh's)")
+]
+Ego = Annotated[
+    str | None, typer.Option(metavar="EMAIL", help="Whose network (any of their addresses); default: the only ego")
+]
 
 
 def _as_of(value: str | None) -> dt.date | None:
@@ -459,9 +479,9 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
 @app.command()
 def ties(
     ego: Ego = None,
-    person: Annotated[str | None, typer.Option(help="Only the tie with this person")] = None,
+    person: Annotated[str | None, typer.Option(metavar="EMAIL", help="Only the tie with this person")] = None,
     as_of: AsOf = None,
-    limit: Annotated[int, typer.Option(help="How many ties to show")] = 25,
+    limit: Annotated[int, typer.Option(metavar="N", help="How many ties to show")] = 25,
 ) -> None:
     """The ties ranked by strength, with last contact, usual gap, channel mix and trend."""
     import polars as pl
@@ -497,17 +517,29 @@ app.add_typer(alerts_app, name="alerts")
 def alerts(
     ctx: typer.Context,
     ego: Ego = None,
-    output: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
+    output: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json")] = "table",
     as_of: AsOf = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(metavar="KIND", help="Only this kind: neglected_tie, one_sided_tie, overload or narrowing"),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(min=0, metavar="N", help="Show at most N (default: 20 in a table, all in csv/json; 0: all)"),
+    ] = None,
 ) -> None:
     """List open alerts (every ego's when there are several and no --ego)."""
     if ctx.invoked_subcommand is not None:
         return
     from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
     from tiepulse.cli.reports import render_alerts
+    from tiepulse.pipelines.analytics.alerts import ALERT_KINDS
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise _fail(f"--kind must be one of {', '.join(ALERT_KINDS)}, not {kind!r}")
+    shown = (20 if output == "table" else None) if limit is None else (limit or None)
     day = _as_of(as_of)
     settings = _settings()
     try:
@@ -516,7 +548,9 @@ def alerts(
             frame = organisation(con, settings, day)[1] if who is None else ego_view(con, settings, who, day).alerts
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
-    render_alerts(console, frame, output)
+    if kind is not None:
+        frame = frame.filter(frame["kind"] == kind)
+    render_alerts(console, frame, output, limit=shown)
 
 
 def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
@@ -559,9 +593,12 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
 
 @alerts_app.command("snooze")
 def alerts_snooze(
-    alert_id: Annotated[str, typer.Argument(help="The alert's id (first column of `tiepulse alerts`)")],
+    alert_id: Annotated[str, typer.Argument(help="The alert's id (after its number in `tiepulse alerts`)")],
     days: Annotated[
-        int, typer.Option(min=1, help="Keep it quiet for this many days after the analysis date (the last refresh's)")
+        int,
+        typer.Option(
+            min=1, metavar="N", help="Keep it quiet for this many days after the analysis date (the last refresh's)"
+        ),
     ] = 14,
 ) -> None:
     """Silence an alert until a date; it comes back afterwards if the condition still holds."""
@@ -577,19 +614,27 @@ def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id"
 @app.command()
 def sample(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample organisation into")],
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 7,
+    seed: Annotated[int, typer.Option(metavar="N", help="Random seed (same seed, same bytes)")] = 7,
 ) -> None:
     """Write a believable sample organisation (mail, calendars, logs, directory, contacts, truth.json)."""
     from tiepulse.sample import generate_sample
 
     with console.status(f"Generating the sample organisation in {out_dir} ..."):
-        summary = generate_sample(out_dir, seed=seed)
-    console.print(summary)
+        s = generate_sample(out_dir, seed=seed)
+    console.print(
+        f"Wrote a sample organisation to {s.out_dir} (seed {s.seed}): {s.people} people and {s.externals} outside "
+        f"contacts, {s.start} to {s.end}; {s.messages:,} messages ({s.mailbox_copies:,} mailbox copies), "
+        f"{s.events:,} calendar events, {s.manual_log_rows:,} hand-logged interactions; the planted patterns "
+        f"are in {s.truth.name}.\n\nImport it, analysed as of {s.as_of} (the day after its last data):"
+    )
+    console.print(f"  TIEPULSE_CONFIG={s.config} TIEPULSE_AS_OF={s.as_of} tiepulse import {s.out_dir}", soft_wrap=True)
 
 
 @app.command()
 def demo(
-    dir: Annotated[Path, typer.Option(help="Where the sample organisation is written")] = Path(".tiepulse/sample"),
+    dir: Annotated[Path, typer.Option(metavar="DIR", help="Where the sample organisation is written")] = Path(
+        ".tiepulse/sample"
+    ),
 ) -> None:
     """Generate the sample organisation, import it, run the pipeline, and summarise."""
     from tiepulse.cli.demo import run_demo
@@ -602,4 +647,9 @@ def demo(
 
 def main() -> None:  # pragma: no cover - console entry point
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 1 and reader_left():
+            raise SystemExit(0) from None
+        raise

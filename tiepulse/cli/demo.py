@@ -86,7 +86,11 @@ def run_demo(console: Console, sample_dir: Path) -> None:
             f"All {len(result.rows)} tables rebuilt; quality checks passed.\n\n"
             f"Try (with TIEPULSE_HOME={settings.home}):\n{examples}\n\n"
             "  tiepulse health --ego EMAIL    tiepulse ties --ego EMAIL    tiepulse alerts --ego EMAIL\n\n"
-            "Open the Dagster UI with `make dev` to see the asset graph and lineage.",
+            f"The analysis date is {settings.as_of}, the day after the sample's last data; the read commands "
+            "use it by themselves. A refresh needs it said again, or it recomputes as of today:\n"
+            f"  TIEPULSE_HOME={settings.home} TIEPULSE_CONFIG={os.environ['TIEPULSE_CONFIG']} "
+            f"TIEPULSE_AS_OF={settings.as_of} tiepulse refresh\n\n"
+            "In the repository, `make dev` opens the Dagster UI on this home with that config and date.",
             title="tiepulse demo",
         )
     )

@@ -9,6 +9,7 @@ sees. Nothing here imports Dagster or Great Expectations: these are the everyday
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass
 
 import duckdb
@@ -50,6 +51,31 @@ def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
+# Data ending this long before the analysis date makes every tie look neglected: worth a word to the user.
+STALE_AFTER_DAYS = 30
+
+
+def stale_data_note(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str | None:
+    """When the mail ends long before ``as_of`` (an old export analysed as of today), how to fix it.
+
+    Calendars hold meetings planned ahead and exports a few misdated messages, so the end of the data is where the
+    mail ends, ignoring its latest 0.1 %."""
+    if not _exists(con, tables.MESSAGES):
+        return None
+    newest = con.execute(f"select quantile_disc(sent_at, 0.999) from {tables.MESSAGES}").fetchall()[0][0]
+    if newest is None:
+        return None
+    last_day = newest.date() if isinstance(newest, dt.datetime) else newest
+    gap = (as_of - last_day).days
+    if gap <= STALE_AFTER_DAYS:
+        return None
+    return (
+        f"The mail ends on {last_day}, {gap} days before the analysis date {as_of}, so ties look neglected "
+        f"only because the data ends. To analyse as of the end of the data: "
+        f"TIEPULSE_AS_OF={last_day + dt.timedelta(days=1)} tiepulse refresh"
+    )
+
+
 def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     return bool(
@@ -72,12 +98,14 @@ def resolve_person(con: duckdb.DuckDBPyConnection, address: str) -> str:
 def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | None) -> str | None:
     """The ego asked for (by any of their addresses), the only ego, the config's only ego, or None (many)."""
     if not _exists(con, tables.EGOS):
-        raise InsightError("The warehouse has no data yet: run `tiepulse import PATH` or `make demo` first.")
+        raise InsightError(
+            "The warehouse has no data yet: run `tiepulse import PATH` (or `tiepulse demo` to try the sample) first."
+        )
     known = egos(con)
     if ego:
         person = resolve_person(con, ego)
         if person not in known:
-            raise InsightError(f"{ego} is not an ego (a mailbox owner) here; egos: {', '.join(known[:5])} ...")
+            raise InsightError(f"{ego} is not an ego (a mailbox owner) here; {_closest(person, known)}")
         return person
     if len(known) == 1:
         return known[0]
@@ -85,6 +113,14 @@ def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | N
     if len(configured) == 1:
         return resolve_ego(con, settings, configured[0].email)
     return None
+
+
+def _closest(wanted: str, known: list[str]) -> str:
+    """A hint for a mistyped ego: the nearest addresses by spelling, else how to list them all."""
+    near = difflib.get_close_matches(wanted, known, n=3, cutoff=0.6)
+    if near:
+        return "did you mean " + " or ".join(near) + "?"
+    return f'{len(known)} egos; list them with `tiepulse sql "select ego_id from marts.dim_ego"`.'
 
 
 def _require_published(con: duckdb.DuckDBPyConnection) -> dt.date:

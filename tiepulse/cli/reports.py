@@ -349,9 +349,14 @@ def render_alerts(console: Console, alerts: pl.DataFrame, output: str, limit: in
     console.print(f"[bold]Open alerts, most important first ({len(rows)} of {ordered.height})[/bold]")
     for n, r in enumerate(rows, start=1):
         who = r["ego_id"] if not r["alter_id"] else f"{r['ego_id']} -> {r['alter_id']}"
-        head = Text.assemble((r["kind"], "bold"), f" ({r['severity']}, priority {r['priority']:.0f})  {who}")
+        head = Text.assemble(
+            (r["alert_id"], "cyan"), "  ", (r["kind"], "bold"), f" ({r['severity']}, priority {r['priority']:.0f})"
+        )
         _hanging(console, f"{n}. ", head)
         indent = " " * len(f"{n}. ")
+        _hanging(console, indent, Text(who))
         _hanging(console, indent, Text(r["reason"]))
-        _hanging(console, indent, Text.assemble(f"Next: {r['suggested_action']}   ", (f"id {r['alert_id']}", "dim")))
+        _hanging(console, indent, Text(f"Next: {r['suggested_action']}"))
+    if len(rows) < ordered.height:
+        _hanging(console, "", f"{ordered.height - len(rows)} more: --limit 0 shows all, --kind KIND one kind.")
     _hanging(console, "", "Snooze: tiepulse alerts snooze ID --days N; dismiss: tiepulse alerts dismiss ID")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 from rich.console import Console
 from rich.table import Table
@@ -72,5 +74,34 @@ def render_runs(console: Console, con: duckdb.DuckDBPyConnection, limit: int = 5
         table.add_column(column)
     for kind, started, finished, status, summary in runs:
         took = f"{(finished - started).total_seconds():.1f} s" if finished else "-"
-        table.add_row(kind, f"{started:%Y-%m-%d %H:%M:%S}", took, status, str(summary or "")[:80])
+        table.add_row(kind, f"{started:%Y-%m-%d %H:%M:%S}", took, status, describe_summary(summary))
     console.print(table)
+
+
+def describe_summary(summary: str | None) -> str:
+    """A run's JSON summary as short lines: ``files 300``, ``inserted mail_messages 94,861, ...``; ids left out."""
+    if not summary:
+        return ""
+    try:
+        facts = json.loads(summary)
+    except json.JSONDecodeError:
+        return summary
+    if not isinstance(facts, dict):
+        return str(facts)
+    lines = []
+    for key, value in facts.items():
+        if key.endswith("_id") or value in ([], {}, None):
+            continue
+        label = key.replace("_", " ")
+        if isinstance(value, dict):
+            parts = ", ".join(f"{k.split('.')[-1]} {_figure(v)}" for k, v in value.items())
+            lines.append(f"{label}: {parts}")
+        elif isinstance(value, list):
+            lines.append(f"{label}: {'; '.join(map(str, value))}")
+        else:
+            lines.append(f"{label} {_figure(value)}")
+    return "\n".join(lines)
+
+
+def _figure(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

@@ -71,7 +71,10 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     """Open the warehouse; a writable open also brings the schema up to date."""
     if read_only:
         if not path.exists():
-            raise WarehouseError(f"No warehouse at {path}. Run `tiepulse import PATH` or `make demo` first.")
+            raise WarehouseError(
+                f"No warehouse at {path}. Run `tiepulse import PATH` first (or `tiepulse demo` to try the sample "
+                "organisation)."
+            )
         try:
             con = duckdb.connect(str(path), read_only=True)
         except duckdb.IOException as exc:
