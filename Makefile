@@ -36,7 +36,7 @@ lint: $(STAMP)
 # (sample/truth.json) is opened with the sample's config and analysis date unless you set them.
 dev: $(STAMP)
 	home="$${TIEPULSE_HOME:-$(DEMO_HOME)}"; \
-	mkdir -p "$$home/dagster"; cp dagster_home/dagster.yaml "$$home/dagster/dagster.yaml"; \
+	mkdir -p "$$home/dagster"; [ -f "$$home/dagster/dagster.yaml" ] || cp pipelines/dagster.yaml "$$home/dagster/"; \
 	if [ -f "$$home/sample/truth.json" ]; then \
 		export TIEPULSE_CONFIG="$${TIEPULSE_CONFIG:-$$home/sample/config.yaml}"; \
 		export TIEPULSE_AS_OF="$${TIEPULSE_AS_OF:-$$($(VENV)/bin/python -c "import json, sys; print(json.load(open(sys.argv[1]))['as_of'])" "$$home/sample/truth.json")}"; \

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from tiepulse.core.runlog import log_finished_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import open_warehouse
 from tiepulse.pipelines import expectations
+from tiepulse.pipelines.dagster_instance import cli_instance
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -40,7 +40,8 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
     if not include_file_import:
         keys -= {dg.AssetKey(["raw", name]) for name in FILE_TABLES}
     started = dt.datetime.now(dt.UTC)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    settings = Settings()
+    instance = cli_instance(settings)
     job = defs.resolve_job_def("refresh_warehouse")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(
@@ -56,7 +57,7 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
             rows[".".join(materialization.asset_key.path)] = value.value
     failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
     summary = {"tables": len(rows), "failed_checks": failed, "dagster_run_id": result.run_id}
-    with open_warehouse(Settings().warehouse_path) as con:
+    with open_warehouse(settings.warehouse_path) as con:
         log_finished_run(con, "refresh", started, "success" if result.success else "failure", summary)
     return RefreshResult(result.success, rows, failed, result.run_id)
 

@@ -1,0 +1,118 @@
+"""CLI runs record into the Dagster instance under the home, so the UI shows them and checks see history."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import requests
+from typer.testing import CliRunner
+
+from tiepulse.cli.app import app
+
+MBOX = Path(__file__).parent / "data" / "sent.mbox"
+
+
+def test_cli_runs_are_kept_in_the_homes_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    for args in (["import", str(MBOX)], ["refresh"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+
+    assert (home / "dagster" / "dagster.yaml").read_text().startswith("# The Dagster instance's settings")
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    runs = instance.get_runs()
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
+    key = dg.AssetKey(["marts", "fct_messages"])
+    materialized = instance.fetch_materializations(key, limit=5).records
+    assert [m.run_id for m in materialized] == [r.run_id for r in runs]
+
+    latest_checks = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+    row_count = next(
+        e.get_dagster_event().event_specific_data
+        for e in latest_checks
+        if e.get_dagster_event().event_specific_data.asset_key == key  # type: ignore[union-attr]
+        and e.get_dagster_event().event_specific_data.check_name == "row_count"  # type: ignore[union-attr]
+    )
+    rows = materialized[1].asset_materialization.metadata["rows"].value  # type: ignore[union-attr]
+    assert rows == 2
+    assert row_count.metadata["previous_rows"].value == rows  # type: ignore[union-attr]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _graphql(port: int, query: str) -> dict[str, Any]:
+    reply = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60)
+    reply.raise_for_status()
+    body = reply.json()
+    assert "errors" not in body, body
+    return dict(body["data"])
+
+
+ASSETS = """{ assetNodes { assetKey { path } description
+  assetMaterializations(limit: 1) { runId }
+  assetChecksOrError { ... on AssetChecks { checks { name executionForLatestMaterialization { status } } } } } }"""
+
+
+@pytest.mark.slow
+def test_the_dagster_ui_shows_the_cli_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webserver, on 127.0.0.1 over the home's instance, serves the CLI's materializations and checks."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    result = CliRunner().invoke(app, ["import", str(MBOX)])
+    assert result.exit_code == 0, result.output
+    run_id = dg.DagsterInstance.from_config(str(home / "dagster")).get_runs()[0].run_id
+
+    port = _free_port()
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    command = [str(webserver), "-h", "127.0.0.1", "-p", str(port), "-m", "tiepulse.pipelines.definitions"]
+    server = subprocess.Popen(
+        command,
+        env={**os.environ, "DAGSTER_HOME": str(home / "dagster")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 300  # a bound for a loaded machine, not a speed assertion
+        while True:
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "webserver exited"
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the webserver did not come up"
+            time.sleep(0.5)
+        nodes = _graphql(port, ASSETS)["assetNodes"]
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+    by_key = {".".join(n["assetKey"]["path"]): n for n in nodes}
+    assert all(n["description"] for n in nodes), [k for k, n in by_key.items() if not n["description"]]
+    built = {k for k, n in by_key.items() if n["assetMaterializations"]}
+    assert {"marts.fct_messages", "marts.mart_ties", "marts.mart_alerts"} <= built
+    assert {n["assetMaterializations"][0]["runId"] for n in by_key.values() if n["assetMaterializations"]} == {run_id}
+    checks = by_key["marts.fct_messages"]["assetChecksOrError"]["checks"]
+    assert {c["name"]: c["executionForLatestMaterialization"]["status"] for c in checks} == {
+        "quality": "SUCCEEDED",
+        "row_count": "SUCCEEDED",
+    }
