@@ -73,16 +73,21 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.slow
-def test_readers_holding_the_snapshot_never_stop_an_import_and_see_the_new_one_on_reconnect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``TIEPULSE_HOME`` for the command line, as the CLI tests set it."""
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
     monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
     monkeypatch.delenv("TIEPULSE_PSEUDONYM_KEY", raising=False)
     monkeypatch.setattr(cli.console, "width", 200)
+    return tmp_path / "home"
+
+
+@pytest.mark.slow
+def test_readers_holding_the_snapshot_never_stop_an_import_and_see_the_new_one_on_reconnect(
+    home: Path, tmp_path: Path
+) -> None:
     first, second = tmp_path / "first.mbox", tmp_path / "second.mbox"
     first.write_text(MBOX)
     second.write_text(MBOX.replace("Message-ID: <", "Message-ID: <again-"))
@@ -111,6 +116,23 @@ def test_readers_holding_the_snapshot_never_stop_an_import_and_see_the_new_one_o
     assert logged == [(after[0][0],)]
     code, out = run("status")
     assert code == 0 and f"by refresh (Dagster run) {after[0][0]}" in out and "did not publish" not in out
+
+
+@pytest.mark.slow
+def test_a_failed_refresh_keeps_the_last_snapshot_and_status_says_so(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "sent.mbox").write_text(MBOX)
+    assert run("import", str(tmp_path / "sent.mbox"))[0] == 0
+    published = (home / "bi.duckdb").read_bytes()
+    with open_warehouse(home / "warehouse.duckdb") as con:  # a message from 1975 fails a blocking check
+        con.execute(
+            "insert into raw.mail_messages select * replace ('from-1975' as message_key, "
+            "timestamptz '1975-01-01 00:00:00+00' as sent_at) from raw.mail_messages limit 1"
+        ).fetchall()
+    code, out = run("refresh")
+    assert code == 2 and "marts.fct_messages:quality" in out
+    assert (home / "bi.duckdb").read_bytes() == published
+    code, out = run("status")
+    assert code == 0 and "ended failure and did not publish: BI tools still see the snapshot above" in out
 
 
 # Publishes a snapshot as the refresh does, reporting each step (every object written, the file complete, the
