@@ -148,6 +148,17 @@ def declared_checks() -> dict[str, Checks]:
     return {table: checks for table, checks in found.items() if checks}
 
 
+def column_descriptions(table: str) -> dict[str, str]:
+    """``schema.table`` -> its columns' descriptions, from ``columns:`` in its ``.yml`` (a record's fields as
+    ``column.field``); the one place they are written (the BI snapshot's comments and docs read them)."""
+    schema, name = table.split(".")
+    path = MODELS_DIR / schema / f"{name}.yml"
+    spec = _properties(path).get("columns") or {}
+    if not isinstance(spec, dict):
+        raise ModelError(f"{path}: 'columns:' must map each column name to its description")
+    return {str(column): " ".join(str(text).split()) for column, text in spec.items()}
+
+
 def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
     """(Re)build the model's table atomically; readers see the old table or the new one, never half of it."""
     with transaction(con):

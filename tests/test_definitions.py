@@ -61,6 +61,7 @@ EXPECTED_ASSETS = {
     "marts/mart_network_health",
     "marts/mart_ties",
     "marts/mart_ties_monthly",
+    "bi/snapshot",
 }
 
 
@@ -87,6 +88,12 @@ def test_lineage_follows_the_sql() -> None:
     }
     sightings = graph.get(dg.AssetKey(["staging", "stg_mail_sightings"])).parent_keys
     assert {k.to_user_string() for k in sightings} == {"raw/mail_messages", "raw/gmail_messages", "raw/graph_messages"}
+
+
+def test_publication_waits_for_every_mart() -> None:
+    graph = defs.resolve_asset_graph()
+    marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
+    assert set(graph.get(dg.AssetKey(["bi", "snapshot"])).parent_keys) == marts
 
 
 def test_layers_point_one_way() -> None:

@@ -7,6 +7,7 @@ a narrowing network and brokers; the published marts must find them (precision a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -145,3 +146,27 @@ def test_monthly_history_and_alert_state(org: tuple[duckdb.DuckDBPyConnection, d
     assert dupes == (0,)
     logged = con.execute("select count(*) from marts.mart_alerts where status = 'open'").fetchone()
     assert logged is not None and logged[0] > 0
+
+
+def test_the_bi_snapshot_holds_the_marts_of_the_last_refresh(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+) -> None:
+    con, _ = org
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    with duckdb.connect(str(Path(path[0][0]).with_name("bi.duckdb")), read_only=True) as bi:
+        published = dict(bi.execute("select object_name, row_count from snapshot_objects where is_present").fetchall())
+        run_id = bi.execute("select refresh_run_id from snapshot").fetchall()
+    marts = {
+        "people": "marts.dim_person",
+        "ties": "marts.mart_ties",
+        "ties_by_month": "marts.mart_ties_monthly",
+        "person_health_current": "marts.mart_network_health where period = 'current'",
+        "person_health_by_month": "marts.mart_network_health where period = 'month'",
+        "alerts": "marts.mart_alerts",
+    }
+    for name, source in marts.items():
+        assert con.execute(f"select count(*) from {source}").fetchall() == [(published[name],)], name
+    last = con.execute(
+        "select summary->>'dagster_run_id' from ops.runs where kind = 'refresh' order by started_at desc limit 1"
+    ).fetchall()
+    assert run_id == last

@@ -426,6 +426,7 @@ def sql(
 @app.command()
 def status() -> None:
     """Rows per table, quarantine by reason, last runs."""
+    from tiepulse.cli.snapshot_status import render_snapshot
     from tiepulse.cli.summary import render_counts, render_quarantine, render_runs
 
     settings = _settings()
@@ -435,8 +436,27 @@ def status() -> None:
             render_counts(console, con)
             render_quarantine(console, con)
             render_runs(console, con)
+            render_snapshot(console, settings, con)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
+
+
+@app.command()
+def export(
+    directory: Annotated[Path, typer.Argument(help="Folder to write the files into (created when missing)")],
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help="parquet or csv")] = "parquet",
+) -> None:
+    """The BI snapshot's objects (marts only) as Parquet or CSV files, one per object (docs/bi.md)."""
+    from tiepulse.cli.export import export_snapshot
+    from tiepulse.pipelines.bi_published import SnapshotError
+
+    if fmt not in ("parquet", "csv"):
+        raise _fail(f"--format must be parquet or csv, not {fmt!r}")
+    try:
+        written = export_snapshot(_settings(), directory, "csv" if fmt == "csv" else "parquet")
+    except (SnapshotError, OSError) as exc:
+        raise _fail(str(exc).splitlines()[0]) from None
+    console.print(f"Wrote {len(written)} {fmt} files to {directory} (columns.{fmt} describes every column).")
 
 
 AsOf = Annotated[

@@ -92,6 +92,12 @@ class IdentityOptions(_Strict):
 class PrivacyOptions(_Strict):
     keep_subject_hash: bool = False
     """Keep an HMAC of the normalised subject / event title (for thread grouping). Off by default."""
+    min_group_size: int = Field(default=5, ge=1)
+    """No group-level row describes fewer people than this (docs/bi.md, docs/metrics.md)."""
+    person_level_bi: bool | None = None
+    """Publish person-level organisational network metrics in the BI snapshot. Unset: off when addresses are
+    pseudonymised (an organisation's deployment, where a BI audience must not rank named or re-identifiable
+    colleagues), on otherwise (one's own network). docs/bi.md."""
 
 
 class ImportOptions(_Strict):
