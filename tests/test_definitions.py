@@ -61,6 +61,7 @@ EXPECTED_ASSETS = {
     "marts/mart_network_health",
     "marts/mart_ties",
     "marts/mart_ties_monthly",
+    "reports/html",
 }
 
 
