@@ -48,6 +48,7 @@ class OpenedPage:
     """Console errors, uncaught exceptions and browser log errors, as text."""
     requests: list[str] = field(default_factory=list)
     """Every URL the page asked for."""
+    loaded: bool = False
 
 
 class Browser:
@@ -114,6 +115,8 @@ class Browser:
             page.errors.append(f"{params['entry']['source']}: {params['entry']['text']}")
         elif method == "Network.requestWillBeSent":
             page.requests.append(params["request"]["url"])
+        elif method == "Page.loadEventFired":
+            page.loaded = True
 
     def open(self, path: Path, width: int = 1280, height: int = 900, mobile: bool = False) -> OpenedPage:
         """Open a local file in a new tab of ``width`` CSS pixels and wait until it has loaded."""
@@ -127,9 +130,9 @@ class Browser:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
             session,
         )
-        self._call("Page.setLifecycleEventsEnabled", {"enabled": True}, session)
         self._call("Page.navigate", {"url": path.resolve().as_uri()}, session)
-        self.evaluate(page, "new Promise(r => document.readyState === 'complete' ? r() : addEventListener('load', r))")
+        while not page.loaded:  # the file's load event (evaluating now could still reach about:blank)
+            self._on_event(json.loads(self._socket.recv(timeout=TIMEOUT_S)))
         return page
 
     def evaluate(self, page: OpenedPage, expression: str) -> Any:

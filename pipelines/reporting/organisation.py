@@ -73,8 +73,8 @@ def organisation_page(data: OrganisationInputs, min_group_size: int) -> Page:
     )
 
 
-def _num(value: object, digits: int = 2) -> str:
-    return "-" if value is None else f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _health_section(data: OrganisationInputs, active: pl.DataFrame) -> Section:

@@ -116,24 +116,24 @@ def _ties_section(data: PersonalInputs, fading: pl.DataFrame) -> Section:
     strongest = data.ties.sort("strength", descending=True).head(TIMELINE_TIES)
     fading_top = fading.head(TIMELINE_TIES)
     content = [
-        Chart(charts.strength_distribution(data.ties), f"All {data.ties.height} ties by strength and class."),
+        Chart(charts.strength_distribution(data.ties), f"All {data.ties.height} ties by strength and class"),
         Chart(
             charts.tie_timelines(_timelines(data, strongest)),
-            f"The {strongest.height} strongest ties: strength at each month's end.",
+            f"The {strongest.height} strongest ties, month by month",
         ),
     ]
     if fading_top.height:
         content.append(
             Chart(
                 charts.tie_timelines(_timelines(data, fading_top)),
-                f"Fading ties ({fading.height}; the {fading_top.height} that were strongest): a neglect alert is "
-                "open, or the last 90 days carried half the volume of the 90 before or less.",
+                f"Fading ties, month by month ({fading_top.height} of {fading.height})",
             )
         )
     return Section(
         "Ties",
         "Strength (0-1) weighs how often, how richly and how recently you were in touch; it decays with a "
-        "half-life when contact stops.",
+        "half-life when contact stops. The timelines show it at each month's end. A tie is fading when a neglect "
+        "alert is open for it, or its last 90 days carried half the volume of the 90 before or less.",
         charts=content,
         note="" if fading_top.height else "No fading ties: no neglect alert and no tie lost half its volume.",
     )
@@ -223,9 +223,9 @@ def _network_section(data: PersonalInputs, ego_id: str, fading: pl.DataFrame) ->
     )
     return Section(
         "Your network",
-        f"You at the centre with your {shown.height} strongest active contacts (and any fading ones), coloured "
-        "by team (outside contacts: their domain), sized by strength; lines between contacts mean they were in "
-        "the same mail or meetings with you. Rings mark fading ties.",
+        f"You at the centre with {shown.height} contacts (your strongest active ones, {PICTURE_ALTERS} at most, "
+        "and any fading ones), coloured by team (outside contacts: their domain), sized by strength; lines "
+        "between contacts mean they were in the same mail or meetings with you. Rings mark fading ties.",
         charts=[Chart(picture)],
     )
 
