@@ -111,7 +111,7 @@ def _trend_section(data: OrganisationInputs) -> Section:
             .unpivot(index="month", variable_name="series", value_name="value")
             .with_columns(pl.col("series").str.replace_all("_", " "))
         )
-        content.append(Chart(charts.lines_over_time(trends, "whole network (0-1)"), "Structure of the whole network."))
+        content.append(Chart(charts.lines_over_time(trends, "whole network (0-1)"), "Structure of the whole network"))
     return Section("Trends", "The egos' health score by month: median and quartiles.", charts=content)
 
 
