@@ -8,6 +8,7 @@ from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sen
 from tiepulse.pipelines.assets.models import model_assets
 from tiepulse.pipelines.assets.publication import publication_asset
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
+from tiepulse.pipelines.assets.reports import html_reports
 from tiepulse.pipelines.assets.syncs import sync_definitions
 from tiepulse.pipelines.resources import WarehouseResource
 
@@ -22,6 +23,7 @@ def build_definitions() -> dg.Definitions:
         *sync_assets,
         *model_assets,
         *analytics_assets,
+        html_reports,
     ]
     marts = [k for a in all_assets if isinstance(a, dg.AssetsDefinition) for k in a.keys if k.path[0] == "marts"]
     all_assets.append(publication_asset(marts))

@@ -46,3 +46,6 @@ def make_context(**overrides: object) -> ImportContext:
 @pytest.fixture
 def ctx() -> ImportContext:
     return make_context()
+
+
+pytest_plugins = ["tests.browser"]  # the headless Chromium fixture, for any test that opens a page

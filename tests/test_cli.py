@@ -223,6 +223,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["alerts", "dismiss", "ALERT"],
         ["sql", "select count(*) from marts.mart_ties"],
         ["status"],
+        ["report", "--ego", "me@acme.com", "--as-of", "2026-02-01", "--out", "OUT"],
     ],
     ids=" ".join,
 )
@@ -230,7 +231,8 @@ def test_read_commands_load_neither_dagster_nor_great_expectations(published: Pa
     alert = query(published, "select min(alert_id) from marts.mart_alerts")[0][0]
     env = {**os.environ, "TIEPULSE_HOME": str(published), "TIEPULSE_AS_OF": AS_OF.isoformat()}
     env.pop("TIEPULSE_CONFIG", None)
-    argv = [alert if a == "ALERT" else a for a in args]
+    out = str(published / "report.html")
+    argv = [{"ALERT": alert, "OUT": out}.get(a, a) for a in args]
     done = subprocess.run([sys.executable, "-c", PROBE, *argv], env=env, capture_output=True, text=True, check=False)
     probe = json.loads(done.stderr.rsplit("PROBE ", 1)[-1])
     assert probe == {"code": 0, "loaded": []}, done.stdout + done.stderr

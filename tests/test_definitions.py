@@ -62,6 +62,7 @@ EXPECTED_ASSETS = {
     "marts/mart_ties",
     "marts/mart_ties_monthly",
     "bi/snapshot",
+    "reports/html",
 }
 
 

@@ -6,20 +6,14 @@ a narrowing network and brokers; the published marts must find them (precision a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from tiepulse.core.import_context import build_import_context
-from tiepulse.core.settings import Settings
-from tiepulse.core.warehouse import connect
-from tiepulse.pipelines.config_tables import land_config
-from tiepulse.pipelines.file_import import import_paths
+from tests.sample_org import import_sample, sample_environment
 from tiepulse.pipelines.refresh import refresh
-from tiepulse.sample import generate_sample
 
 pytestmark = pytest.mark.slow
 
@@ -27,22 +21,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> tuple[duckdb.DuckDBPyConnection, dict[str, Any]]:
     root = tmp_path_factory.mktemp("org")
-    summary = generate_sample(root / "sample")
-    truth = json.loads(summary.truth.read_text())
-    env = {
-        "TIEPULSE_HOME": str(root / "home"),
-        "TIEPULSE_CONFIG": str(summary.config),
-        "TIEPULSE_AS_OF": str(truth["as_of"]),
-    }
+    env, truth = sample_environment(root)
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
-        settings = Settings()
-        con = connect(settings.warehouse_path)
-        land_config(con, settings.config, build_import_context(settings).normaliser())
-        first = import_paths(con, [root / "sample"], settings)
-        again = import_paths(con, [root / "sample"], settings)
-        con.close()
+        first = import_sample(root)
+        again = import_sample(root)
         assert sum(first.total.inserted.values()) > 0
         assert sum(again.total.inserted.values()) == 0 and again.total.quarantined == 0
         result = refresh()

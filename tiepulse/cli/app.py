@@ -529,6 +529,31 @@ def ties(
     render_ties(console, shown, limit)
 
 
+@app.command()
+def report(
+    ego: Ego = None,
+    org: Annotated[bool, typer.Option("--org", help="The organisation report instead of a personal one")] = False,
+    as_of: AsOf = None,
+    out: Annotated[Path | None, typer.Option(help="HTML file to write (default: tiepulse-WHO-DATE.html here)")] = None,
+) -> None:
+    """Write a self-contained HTML report with charts and a network picture (opens offline, on any screen)."""
+    from tiepulse.cli.insights import InsightError
+    from tiepulse.cli.report import organisation_report, personal_report
+
+    if org and (ego or as_of):
+        raise _fail("--org takes neither --ego nor --as-of: the organisation report is as of the last refresh")
+    day = _as_of(as_of)
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            path = organisation_report(con, settings, out) if org else personal_report(con, settings, ego, day, out)
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(f"cannot write the report to {out}: {exc.strerror}; choose another --out") from None
+    console.print(f"Report written: {path.resolve()}")
+
+
 alerts_app = typer.Typer(help="Open alerts, most important first; snooze or dismiss them.")
 app.add_typer(alerts_app, name="alerts")
 

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from rich.console import Console
@@ -16,6 +17,9 @@ from tiepulse.cli.reports import render_alerts, render_organisation
 from tiepulse.cli.summary import EXAMPLE_QUERIES, render_counts, render_quarantine
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import open_warehouse
+
+if TYPE_CHECKING:
+    from tiepulse.pipelines.reporting.write import WrittenReports
 
 
 def _refuse_other_data(con: duckdb.DuckDBPyConnection, sample_dir: Path, warehouse: Path) -> None:
@@ -38,6 +42,7 @@ def run_demo(console: Console, sample_dir: Path) -> None:
     from tiepulse.pipelines.config_tables import land_config
     from tiepulse.pipelines.file_import import import_paths
     from tiepulse.pipelines.refresh import refresh
+    from tiepulse.pipelines.reporting.write import existing_reports
     from tiepulse.sample import generate_sample
 
     started = time.monotonic()
@@ -94,3 +99,20 @@ def run_demo(console: Console, sample_dir: Path) -> None:
             title="tiepulse demo",
         )
     )
+    name_reports(console, existing_reports(settings))
+
+
+def name_reports(console: Console, reports: WrittenReports | None) -> None:
+    """The last lines of the demo: the HTML reports the refresh wrote."""
+    if reports is None:
+        console.print("No HTML reports were written (see the Dagster asset reports/html).")
+        return
+    console.print("HTML reports (self-contained: open them in any browser, offline):")
+    console.print(f"  {reports.organisation.resolve()}", soft_wrap=True, highlight=False)
+    if reports.personal:
+        console.print(
+            f"  {reports.personal[0].parent.resolve()}/  ({len(reports.personal)} personal reports, one per ego, "
+            f"e.g. {reports.personal[0].name})",
+            soft_wrap=True,
+            highlight=False,
+        )

@@ -1,0 +1,1 @@
+"""Self-contained HTML reports (personal and organisation) with Vega-Lite charts and network pictures."""

@@ -1,0 +1,149 @@
+"""What the reports read from the warehouse: the published marts, for every ego at once or for one."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import duckdb
+import polars as pl
+
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
+from tiepulse.pipelines.analytics.monthly import month_start
+from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.network_io import read_observed_inboxes
+
+ORG_PEOPLE = "marts.mart_org_people"
+ORG_GROUPS = "marts.mart_org_groups"
+GROUP_MATRIX = "marts.mart_group_matrix"
+ORG_SUMMARY = "marts.mart_org_summary"
+ONA_TABLES = (ORG_PEOPLE, ORG_GROUPS, GROUP_MATRIX, ORG_SUMMARY)
+"""The organisational network analysis marts; the organisation report draws them when they are there."""
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+@dataclass(frozen=True)
+class PersonalInputs:
+    """Everything a personal report shows, for one ego or (before ``for_ego``) for all of them."""
+
+    as_of: dt.date
+    health: pl.DataFrame
+    """mart_network_health's current rows (one per ego)."""
+    monthly_health: pl.DataFrame
+    """mart_network_health's month rows."""
+    ties: pl.DataFrame
+    ties_monthly: pl.DataFrame
+    alerts: pl.DataFrame
+    alter_edges: pl.DataFrame
+    """Alter-alter ties per ego (``ego_id``, ``alter_a``, ``alter_b``, ``weight``): who the ego's contacts know."""
+    names: pl.DataFrame
+    """``person_id``, ``display_name``."""
+    observed_egos: frozenset[str]
+    """Egos whose inbound mail is observed (see analytics.coverage)."""
+
+    def for_ego(self, ego_id: str) -> PersonalInputs:
+        def mine(frame: pl.DataFrame) -> pl.DataFrame:
+            return frame.filter(pl.col("ego_id") == ego_id)
+
+        return replace(
+            self,
+            health=mine(self.health),
+            monthly_health=mine(self.monthly_health),
+            ties=mine(self.ties),
+            ties_monthly=mine(self.ties_monthly),
+            alerts=mine(self.alerts),
+            alter_edges=mine(self.alter_edges),
+        )
+
+    def history(self) -> pl.DataFrame:
+        """Health by month: the month rows before the analysis date's month, then the current row (so the line
+        ends where the report does, also for an ``--as-of`` computed in memory)."""
+        cut = month_start(self.as_of)
+        now = self.health.with_columns(month=pl.lit(cut))
+        earlier = self.monthly_health.filter(pl.col("month") < cut)
+        return pl.concat([earlier.select(now.columns), now], how="vertical_relaxed").sort("month")
+
+
+def read_personal_inputs(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, ego_id: str | None = None
+) -> PersonalInputs:
+    """The published marts (every ego's, or ``ego_id``'s) and the alter-alter ties at ``as_of``."""
+    args: list[object] | None = [ego_id] if ego_id else None
+    where = "where ego_id = ?" if ego_id else ""
+    and_ego = "and ego_id = ?" if ego_id else ""
+    interactions = read_table(con, tables.INTERACTIONS, where, args)
+    participants = record_participants(
+        read_table(con, tables.MESSAGES),
+        read_table(con, tables.MESSAGE_RECIPIENTS),
+        read_table(con, tables.EVENT_ATTENDEES),
+    )
+    observed = read_observed_inboxes(con, as_of, params, ego_id)
+    return PersonalInputs(
+        as_of=as_of,
+        health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'current' {and_ego}", args),
+        monthly_health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'month' {and_ego}", args),
+        ties=read_table(con, tables.TIES, where, args),
+        ties_monthly=read_table(
+            con,
+            f"(select ego_id, alter_id, month, strength, n_email, n_meeting, n_other from {tables.TIES_MONTHLY}) t",
+            where,
+            args,
+        ),
+        alerts=read_table(con, tables.ALERTS, f"where status = 'open' {and_ego}", args),
+        alter_edges=cooccurrence_edges(interactions, participants, as_of, params),
+        names=read_table(con, f"(select person_id, display_name from {tables.PERSONS}) p"),
+        observed_egos=frozenset(observed.get_column("ego_id").to_list()),
+    )
+
+
+@dataclass(frozen=True)
+class OrganisationInputs:
+    as_of: dt.date
+    health: pl.DataFrame
+    monthly_health: pl.DataFrame
+    alerts: pl.DataFrame
+    ona: dict[str, pl.DataFrame]
+    """The ONA marts present, by table name (``period = 'current'`` rows; the summary: every month)."""
+    ties: pl.DataFrame
+    """Internal ties between people of the network picture (``source``, ``target``, ``weight``)."""
+
+
+def read_organisation_inputs(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> OrganisationInputs:
+    ona = {
+        table: read_table(con, table, "" if table == ORG_SUMMARY else "where period = 'current'")
+        for table in ONA_TABLES
+        if table_exists(con, table)
+    }
+    people = ona.get(ORG_PEOPLE)
+    ties = pl.DataFrame(schema={"source": pl.String, "target": pl.String, "weight": pl.Float64})
+    if people is not None:
+        con.register("_people", people.select("person_id").to_arrow())
+        try:
+            ties = read_table(
+                con,
+                f"""(select least(ego_id, alter_id) as source, greatest(ego_id, alter_id) as target,
+                        max(strength) as weight
+                     from {tables.TIES}
+                     where tie_class <> 'dormant'
+                       and ego_id in (select person_id from _people) and alter_id in (select person_id from _people)
+                     group by all) t""",
+            )
+        finally:
+            con.unregister("_people")
+    return OrganisationInputs(
+        as_of=as_of,
+        health=read_table(con, tables.NETWORK_HEALTH, "where period = 'current'"),
+        monthly_health=read_table(con, tables.NETWORK_HEALTH, "where period = 'month'"),
+        alerts=read_table(con, tables.ALERTS, "where status = 'open'"),
+        ona=ona,
+        ties=ties,
+    )

@@ -1,0 +1,211 @@
+"""The HTML reports, opened in a real browser: written by the refresh and by `tiepulse report`, every chart drawn,
+no console error, nothing fetched, readable at phone width; screenshots saved as test artefacts."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.browser import Browser, artefact
+from tests.sample_org import import_sample, sample_environment
+from tiepulse.cli.app import app
+from tiepulse.cli.demo import name_reports
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.refresh import refresh
+from tiepulse.pipelines.reporting.write import existing_reports
+
+pytestmark = pytest.mark.slow
+
+LAPTOP, PHONE = 1280, 390
+
+CHARTS_DRAWN = """window.chartsDrawn.then(() => [...document.querySelectorAll('.chart')].map(d => {
+  const svg = d.querySelector('svg');
+  return svg ? svg.querySelectorAll('path, rect, line, circle, text').length : 0;
+}))"""
+"""Per chart container, how many drawn SVG elements it holds once vega-embed has finished."""
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A small sample organisation, imported and refreshed (the refresh writes the reports)."""
+    root = tmp_path_factory.mktemp("reports")
+    env, truth = sample_environment(root, people=60, months=15, externals=200)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        import_sample(root)
+        result = refresh()
+        assert result.success, result.failed_checks
+        yield {"home": root / "home", "as_of": truth["as_of"], "root": root}
+
+
+def _egos(home: Path) -> list[str]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return [
+            r[0]
+            for r in con.execute(
+                "select ego_id from marts.mart_network_health where period = 'current' "
+                "order by health_score desc nulls last, ego_id"
+            ).fetchall()
+        ]
+
+
+def _check_in_browser(browser: Browser, path: Path, name: str) -> list[int]:
+    """Open ``path`` at laptop and phone width; no errors, every chart drawn, nothing fetched, nothing wider
+    than the phone's screen. Returns the drawn elements per chart."""
+    drawn: list[int] = []
+    for width, device in ((LAPTOP, "laptop"), (PHONE, "phone")):
+        page = browser.open(path, width=width, mobile=width == PHONE)
+        drawn = browser.evaluate(page, CHARTS_DRAWN)
+        overflow = browser.evaluate(page, "document.documentElement.scrollWidth - window.innerWidth")
+        browser.screenshot(page, artefact(f"{name}-{device}.png"))
+        assert page.errors == [], page.errors
+        assert drawn and all(n > 0 for n in drawn), drawn
+        assert [u for u in page.requests if not u.startswith(("file:", "data:", "about:"))] == []
+        assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
+    return drawn
+
+
+def test_the_refresh_writes_private_reports_for_the_organisation_and_every_ego(org: dict[str, Any]) -> None:
+    reports = org["home"] / "reports"
+    personal = sorted((reports / "egos").glob("*.html"))
+    assert {p.name.removesuffix(".html") for p in personal} == set(_egos(org["home"]))
+    for path in [reports / "organisation.html", *personal]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert not list(reports.rglob("*.tmp"))
+
+
+def _most_alerted(home: Path) -> str:
+    """The ego with the most open alerts: the report with the most to show (fading ties, alerts)."""
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "select ego_id from marts.mart_alerts where status = 'open' and kind = 'neglected_tie' "
+            "group by ego_id order by count(*) desc, ego_id limit 1"
+        ).fetchall()
+    return str(rows[0][0])
+
+
+def test_a_personal_report_draws_every_chart_in_a_real_browser(org: dict[str, Any], browser: Browser) -> None:
+    ego = _most_alerted(org["home"])
+    path = org["home"] / "reports" / "egos" / f"{ego}.html"
+    html = path.read_text()
+    for heading in ("Health over time", "Ties", "Channels", "Buckets", "Your network", "Open alerts"):
+        assert f"<h2>{heading}" in html, heading
+    assert "Next actions" in html and "Strengths" in html and "Fading ties" in html and "neglected tie" in html
+    drawn = _check_in_browser(browser, path, "personal")
+    assert len(drawn) >= 8  # score, sub-scores, distribution, strongest and fading, channels, real world, network
+
+
+def test_the_organisation_report_without_network_marts_says_so(org: dict[str, Any], browser: Browser) -> None:
+    path = org["home"] / "reports" / "organisation.html"
+    assert "The organisational network marts are not built" in path.read_text()
+    _check_in_browser(browser, path, "organisation-without-ona")
+
+
+def test_report_command_writes_a_personal_report_at_another_date(
+    org: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: Browser
+) -> None:
+    monkeypatch.setenv("TIEPULSE_HOME", str(org["home"]))
+    ego = _egos(org["home"])[0]
+    out = tmp_path / "earlier.html"
+    result = CliRunner().invoke(app, ["report", "--ego", ego.upper(), "--as-of", "2026-03-01", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "as of 01 March 2026" in out.read_text()
+    _check_in_browser(browser, out, "personal-earlier")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--org", "--ego", "x@y.com"], "--org takes neither"),
+        (["--ego", "nobody@nowhere.example"], "is not an ego"),
+        (["--as-of", "March"], "--as-of must be a date"),
+    ],
+)
+def test_report_command_errors_are_one_line(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+) -> None:
+    monkeypatch.setenv("TIEPULSE_HOME", str(org["home"]))
+    result = CliRunner().invoke(app, ["report", *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output
+
+
+ONA_MARTS = """
+create schema if not exists marts;
+create or replace table marts.mart_org_people as
+with people as (
+    select person_id, display_name, team, department from marts.dim_person where is_internal and team is not null
+), degree as (
+    select ego_id as person_id, count(*) as degree_out, sum(strength) as weighted_degree,
+           count(distinct alter_team) as teams_reached
+    from marts.mart_ties where tie_class <> 'dormant' group by 1
+)
+select 'current' as period, p.person_id, p.display_name, p.team, p.department,
+       dense_rank() over (order by p.department) as community_id,
+       coalesce(d.degree_out, 0) as degree_in, coalesce(d.degree_out, 0) as degree_out,
+       coalesce(d.weighted_degree, 0.0) as weighted_degree, 0.0 as betweenness, 0.0 as harmonic_centrality,
+       coalesce(d.weighted_degree, 0.0) / sum(coalesce(d.weighted_degree, 0.0)) over () as pagerank,
+       0.0 as clustering, 0.0 as bridge_score, 'none' as broker_role,
+       coalesce(d.teams_reached, 0) >= 5 as is_broker,
+       rank() over (order by d.weighted_degree desc nulls last) <= 3 as is_key_person
+from people p left join degree d using (person_id);
+
+create or replace table marts.mart_org_groups as
+select 'current' as period, 'team' as group_type, team as group_name, count(*) as size,
+       0.3 as internal_density, (hash(team) % 200) / 100.0 - 1 as ei_index, 0.5 as outside_share,
+       1 as bridging_people, 0.2 as key_person_risk, count(*) < 5 as is_suppressed
+from marts.mart_org_people group by team
+union all
+select 'current', 'team', 'Tiny team', 2, 1.0, -1.0, 0.0, 0, 1.0, true;
+
+create or replace table marts.mart_group_matrix as
+select 'current' as period, 'team' as group_type, p.team as from_group, coalesce(t.alter_team, '?') as to_group,
+       sum(t.n_email_sent)::bigint as messages, sum(t.minutes) / 60.0 as meeting_hours, count(*) as distinct_ties
+from marts.mart_ties t join marts.mart_org_people p on p.person_id = t.ego_id
+where t.alter_is_internal group by all;
+
+create or replace table marts.mart_org_summary as
+select month::date as month, 60 as nodes, 400 as edges, 0.2 as density, 0.4 as clustering, 0.5 as modularity,
+       6 as communities, 0.98 as giant_component_share, 0.7 as reciprocity, 2.4 as avg_path_length,
+       median(health_score) as median_health
+from marts.mart_network_health where period = 'month' group by month;
+"""
+"""The ONA marts of the contract (issue 12), filled from the sample's ties so the report has something to draw."""
+
+
+def test_the_organisation_report_draws_the_network_marts(
+    org: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: Browser
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "warehouse.duckdb").write_bytes((org["home"] / "warehouse.duckdb").read_bytes())
+    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+        con.execute(ONA_MARTS)
+    monkeypatch.setenv("TIEPULSE_HOME", str(home))
+    out = tmp_path / "org.html"
+    result = CliRunner().invoke(app, ["report", "--org", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    for heading in ("The network", "Between teams", "Silos", "Trends"):
+        assert f"<h2>{heading}" in html, heading
+    assert "Tiny team" not in html  # under privacy.min_group_size
+    drawn = _check_in_browser(browser, out, "organisation")
+    assert len(drawn) == 6  # health, trend, network trend, network, heatmap, silos
+
+
+def test_the_demo_ends_by_naming_the_reports(org: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPULSE_HOME", str(org["home"]))
+    console = Console(record=True, width=100)
+    name_reports(console, existing_reports(Settings()))
+    lines = console.export_text().splitlines()
+    assert lines[-2].strip() == str((org["home"] / "reports" / "organisation.html").resolve())
+    assert f"{len(_egos(org['home']))} personal reports, one per ego" in lines[-1]
