@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
+from tiepulse.cli.erase import erase_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.core.settings import ConfigError, Settings
 from tiepulse.core.warehouse import WarehouseError, open_warehouse, transaction
@@ -334,6 +335,7 @@ def forget(
     The account stays connected: the next `tiepulse sync` reads it again from scratch unless you disconnect it.
     """
     from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.keyed_hash import identity_key, keyed_hash
     from tiepulse.core.runlog import record_run
     from tiepulse.pipelines.forget import forget_account
     from tiepulse.pipelines.providers import sources as api_sources
@@ -348,7 +350,9 @@ def forget(
     try:
         with open_warehouse(settings.warehouse_path) as con, record_run(con, "forget") as summary:
             deleted = forget_account(con, owners, sources)
-            summary.update(account=target, sources=sources, deleted=deleted)
+            # the run log keeps a keyed hash of the account, never its address
+            account_id = keyed_hash(identity_key(settings.home), target)[:16]
+            summary.update(account_id=account_id, sources=sources, deleted=deleted)
             if not any(deleted.values()):
                 summary.status = "failure"  # the command exits 2
     except WarehouseError as exc:
@@ -362,6 +366,9 @@ def forget(
     )
     if refresh_after:
         _run_refresh(amend=summary.run_id)
+
+
+app.command("erase")(erase_command)
 
 
 @app.command()
