@@ -82,7 +82,9 @@ def exports(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def home(env: Path) -> Path:  # noqa: F811 - uses the imported fixture
+def home(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811 - uses the imported fixture
+    (env.parent / "home" / "dagster").mkdir(parents=True)  # a Dagster instance under the home, erased too
+    monkeypatch.setenv("DAGSTER_HOME", str(env.parent / "home" / "dagster"))
     return env.parent / "home"
 
 

@@ -131,8 +131,9 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> tup
             report = import_paths(con, paths, settings, owner=owner, on_page=on_page)
             total = report.total
             summary.update(files=len(report.files), inserted=total.inserted, quarantined=total.quarantined)
-            if report.unreadable:
-                summary.update(unreadable=[f"{what}: {why}" for what, why in report.unreadable])
+            if report.unreadable:  # pseudonymised, the run log names no path
+                unreadable = [f"{what}: {why}" for what, why in report.unreadable]
+                summary.update(unreadable=len(unreadable) if settings.hmac_key else unreadable)
             summary.status = _import_status(report)
     return report, summary.run_id
 
