@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.conftest import ENRON, requires_enron
 from tests.privacy_scan import files_holding
 from tests.test_cli import env, run  # noqa: F401 - the CLI test environment (TIEPULSE_HOME, AS_OF) and runner
 
@@ -88,9 +89,9 @@ def home(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811 - us
     return env.parent / "home"
 
 
-def query(home: Path, sql: str) -> list[tuple[object, ...]]:
+def query(home: Path, sql: str, params: dict[str, object] | None = None) -> list[tuple[object, ...]]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params).fetchall()
 
 
 def _imported(home: Path, exports: list[Path]) -> None:
@@ -183,3 +184,17 @@ def test_an_erasure_killed_half_way_finishes_when_run_again(home: Path, exports:
     assert code == 0 and "resumed" in out, out
     assert query(home, "select status from ops.erasures") == [("complete",)]
     assert files_holding(home, ADDRESS, ALIAS, NAME) == {}
+
+
+@requires_enron
+def test_erasing_an_enron_correspondent_leaves_no_byte_of_him(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2001-12-01")
+    code, out = run("import", str(ENRON / "sent_mail"))
+    assert code == 0, out
+    address, name = "john.lavorato@enron.com", "John Lavorato"  # the sample keeps no display names; he has none
+    assert files_holding(home, address, name).keys() == {address}
+    assert query(home, "select count(*) from marts.mart_ties_monthly where alter_id = $a", {"a": address})[0][0]
+    code, out = run("erase", "--person", address, "--yes")
+    assert code == 0, out
+    assert files_holding(home, address, name) == {}
+    assert query(home, "select count(*) from marts.fct_messages")[0][0] > 20_000  # everyone else stays
