@@ -63,56 +63,51 @@ class ErasureFilter:
 
     def scrub(self, con: duckdb.DuckDBPyConnection, table: str) -> int:
         """Delete and trim ``table``'s rows that concern an erased person; return the rows changed or deleted."""
-        columns = {
-            row[0]: row[1]
+        columns = [
+            row[0]
             for row in con.execute(
-                "select column_name, data_type from duckdb_columns() "
-                "where (database_name = current_database() and schema_name || '.' || table_name = ?) "
-                "or (database_name = 'temp' and table_name = ?)",
-                [table, table],
+                "select column_name from duckdb_columns() "
+                "where database_name = current_database() and schema_name || '.' || table_name = ?",
+                [table],
             ).fetchall()
-        }
+        ]
         changed = 0
-        subjects = [c for c in SUBJECT_COLUMNS if c in columns]
-        if subjects:
-            condition = " or ".join(f"tp_erased({c})" for c in subjects)
-            changed += _count(con, f"delete from {table} where {condition}")
-        for column in (c for c in _ENTRY_LISTS if c in columns):
-            erased = f"list_filter({column}, lambda e: tp_erased(e.address))"
-            changed += _count(
-                con,
-                f"update {table} set {column} = list_filter({column}, lambda e: not tp_erased(e.address)) "
-                f"where len({erased}) > 0",
-            )
-        for column in (c for c in _ADDRESS_LISTS if c in columns):
-            changed += _count(
-                con,
-                f"update {table} set {column} = list_filter({column}, lambda a: not tp_erased(a)) "
-                f"where len(list_filter({column}, lambda a: tp_erased(a))) > 0",
-            )
-        for column in (c for c in _REFERENCES if c in columns):
-            changed += _count(con, f"update {table} set {column} = null where tp_erased({column})")
-        if "raw_excerpt" in columns:
-            text = "lower(coalesce(raw_excerpt, '') || ' ' || coalesce(detail, ''))"
-            found = f"regexp_extract_all({text}, '{_ADDRESS_PATTERN}')"
-            changed += _count(
-                con,
-                f"update {table} set raw_excerpt = null, detail = null "
-                f"where len(list_filter({found}, lambda a: tp_erased(trim(a, '.')))) > 0",
-            )
+        if subject := _about_erased(columns):
+            changed += _count(con, f"delete from {table} where {subject}")
+        if trimmed := _trimmed(columns):  # one statement: every new value is computed from the old row
+            assignments = ", ".join(f'"{c}" = {kept}' for c, kept in trimmed.items())
+            differs = " or ".join(f'{kept} is distinct from "{c}"' for c, kept in trimmed.items())
+            changed += _count(con, f"update {table} set {assignments} where {differs}")
         return changed
 
     def filter_rows(self, con: duckdb.DuckDBPyConnection, rows: pa.Table) -> tuple[pa.Table, int]:
-        """A page's rows without what concerns an erased person, and how many rows that changed."""
+        """A page's rows without what concerns an erased person (one pass), and how many rows were dropped."""
+        columns = rows.column_names
+        subject, trimmed = _about_erased(columns), _trimmed(columns)
+        select = ", ".join(f'{trimmed[c]} as "{c}"' if c in trimmed else f'"{c}"' for c in columns)
         con.register("_erasing_page", rows)
         try:
-            con.execute("create or replace temp table _erasing as select * from _erasing_page").fetchall()
+            kept = con.sql(f"select {select} from _erasing_page where not ({subject or 'false'})").to_arrow_table()
         finally:
             con.unregister("_erasing_page")
-        changed = self.scrub(con, "_erasing")
-        kept = con.sql("select * from _erasing").to_arrow_table().cast(rows.schema)
-        con.execute("drop table _erasing").fetchall()
-        return kept, changed
+        return kept.cast(rows.schema), rows.num_rows - kept.num_rows
+
+
+def _about_erased(columns: list[str]) -> str:
+    """SQL condition: the row is about an erased person (empty when the table names no one)."""
+    return " or ".join(f'tp_erased("{c}")' for c in SUBJECT_COLUMNS if c in columns)
+
+
+def _trimmed(columns: list[str]) -> dict[str, str]:
+    """Per column, the SQL of its value without the erased people it mentions."""
+    kept = {c: f'list_filter("{c}", lambda e: not tp_erased(e.address))' for c in _ENTRY_LISTS if c in columns}
+    kept |= {c: f'list_filter("{c}", lambda a: not tp_erased(a))' for c in _ADDRESS_LISTS if c in columns}
+    kept |= {c: f'case when tp_erased("{c}") then null else "{c}" end' for c in _REFERENCES if c in columns}
+    if "raw_excerpt" in columns and "detail" in columns:
+        text = "lower(coalesce(raw_excerpt, '') || ' ' || coalesce(detail, ''))"
+        found = f"len(list_filter(regexp_extract_all({text}, '{_ADDRESS_PATTERN}'), lambda a: tp_erased(trim(a, '.'))))"
+        kept |= {c: f"case when {found} > 0 then null else {c} end" for c in ("raw_excerpt", "detail")}
+    return kept
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

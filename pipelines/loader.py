@@ -64,7 +64,7 @@ class LoadResult:
     removed: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     withheld: int = 0
-    """Rows dropped or trimmed because they concern an erased person (``ops.erasure_list``)."""
+    """Rows dropped because they concern an erased person (``ops.erasure_list``)."""
     pages: int = 0
 
     def add(self, other: LoadResult) -> None:
