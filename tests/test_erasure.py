@@ -153,12 +153,12 @@ def test_erasure_by_pseudonym(home: Path, exports: list[Path], monkeypatch: pyte
     assert files_holding(home, pseudonym, alias) == {}
 
 
-
 def test_a_bad_person_or_a_missing_warehouse_is_one_clear_line(home: Path) -> None:
     code, out = run("erase", "--person", "not an address", "--yes")
     assert code == 2 and "neither an email address nor a pseudonym" in out and "Traceback" not in out
     code, out = run("erase", "--person", ADDRESS, "--yes")
     assert code == 2 and "no warehouse at" in out
+
 
 def _children(pid: int) -> list[int]:
     found = []
