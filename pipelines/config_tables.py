@@ -8,6 +8,7 @@ import pyarrow as pa
 from tiepulse.connectors.addresses import AddressNormaliser
 from tiepulse.core.settings import Config
 from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines.erasure_list import ErasureFilter
 
 
 def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: AddressNormaliser) -> None:
@@ -72,3 +73,7 @@ def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: Addr
             con.execute(f"delete from {table}").fetchall()
             con.execute(f"insert or ignore into {table} by name select * from _config_rows").fetchall()
             con.unregister("_config_rows")
+        erased = ErasureFilter.install(con)  # an erased person named in the config stays out of the warehouse
+        if erased is not None:
+            for table in tables:
+                erased.scrub(con, table)

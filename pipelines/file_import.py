@@ -28,6 +28,7 @@ from tiepulse.connectors.mail import parse_ahead
 from tiepulse.core.import_context import build_import_context
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines.loader import LoadResult, PageCommit, commit_pages, read_cursor
+from tiepulse.pipelines.pseudonymise import Pseudonymiser
 
 ProgressCallback = Callable[[FileSource, int, int | None], None]
 """Called after each page with (source, position reached in bytes or records, total or None)."""
@@ -121,6 +122,7 @@ def import_paths(
     milliseconds); every page still commits with its own file's cursor.
     """
     ctx = build_import_context(settings)
+    pseudonymiser = Pseudonymiser(con, settings.hmac_key) if settings.hmac_key else None
     sources, unclaimed = discover(paths)
     report = ImportReport(unclaimed=unclaimed)
     pending: list[tuple[PageCommit, FileOutcome]] = []
@@ -136,7 +138,7 @@ def import_paths(
             outcome = FileOutcome(source.path, source.format, "", "none", "imported")
             report.files.append(outcome)
             try:
-                for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, con):
+                for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, con, pseudonymiser):
                     pending.append((item, outcome))
                     if sum(p.page.row_count for p, _ in pending) >= ctx.page_size:
                         flush()
@@ -156,8 +158,10 @@ def _plan_one(
     ctx: ImportContext,
     settings: Settings,
     con: duckdb.DuckDBPyConnection,
+    pseudonymiser: Pseudonymiser | None,
 ) -> Iterator[tuple[PageCommit, int | None, int | None]]:
-    """The file's pages (as commits) from where the last import of it stopped; ``outcome`` is filled as they go."""
+    """The file's pages (as commits) from where the last import of it stopped; ``outcome`` is filled as they go.
+    Pseudonymised, the file's stream is a keyed hash of its path and the pages' identifying values are hashed."""
     guess = _resolve_owner(source, owner, ctx, settings)
     if guess is None and source.format not in _OWNER_FROM_RECORDS:
         outcome.status = "no_owner"
@@ -165,6 +169,8 @@ def _plan_one(
     if guess is not None:
         outcome.owner, outcome.owner_method, outcome.owner_share = guess.address, guess.method, guess.share
     stream = str(source.path.resolve())
+    if pseudonymiser is not None:
+        stream = pseudonymiser.token(stream)
     fingerprint = _fingerprint(source)
     saved, status = read_cursor(con, source=source.source, account=outcome.owner, stream=stream)
     state = json.loads(saved) if saved else {}
@@ -174,6 +180,11 @@ def _plan_one(
     position = state.get("position") if state.get("fingerprint") == fingerprint else None
     outcome.status = "resumed" if position else "imported"
     total = source.path.stat().st_size if source.path.is_file() else None
+
+    def resumable(position: str | None) -> str | None:
+        # Pseudonymised, a position that is a file name is not stored: an interrupted folder restarts (idempotently).
+        return position if pseudonymiser is None or position is None or position.isdigit() else None
+
     usable = rejected = 0
     last = position
     for page in source.pages(outcome.owner, ctx, position):
@@ -185,11 +196,13 @@ def _plan_one(
         last = page.cursor
         reached = int(last) if last and last.isdigit() else None
         # A file read without an owner, or with a part unreadable, is read again from the start next time.
-        page.cursor = _cursor(fingerprint, None if guess is None or outcome.unreadable else last)
+        page.cursor = _cursor(fingerprint, None if guess is None or outcome.unreadable else resumable(last))
+        if pseudonymiser is not None:
+            pseudonymiser.page(con, page)
         yield PageCommit(page, source.source, outcome.owner, stream), reached, total
     if guess is None:
         outcome.status = "no_owner" if usable else "quarantined" if rejected else "empty"
-    done = Page(cursor=_cursor(fingerprint, None if guess is None or outcome.unreadable else last))
+    done = Page(cursor=_cursor(fingerprint, None if guess is None or outcome.unreadable else resumable(last)))
     complete = not outcome.unreadable and not usable
     yield PageCommit(done, source.source, outcome.owner, stream, complete=complete), None, None
 

@@ -30,6 +30,7 @@ import pyarrow as pa
 from tiepulse.connectors.base import Copies, Page, Removal
 from tiepulse.connectors.raw_schemas import SCHEMAS
 from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines.erasure_list import ErasureFilter
 from tiepulse.pipelines.providers import raw_table
 
 _QUARANTINE = pa.schema(
@@ -62,6 +63,8 @@ class LoadResult:
     updated: dict[str, int] = field(default_factory=dict)
     removed: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
+    withheld: int = 0
+    """Rows dropped because they concern an erased person (``ops.erasure_list``)."""
     pages: int = 0
 
     def add(self, other: LoadResult) -> None:
@@ -71,6 +74,7 @@ class LoadResult:
         for table, n in other.removed.items():
             _count(self.removed, table, n)
         self.quarantined += other.quarantined
+        self.withheld += other.withheld
         self.pages += other.pages
 
 
@@ -202,12 +206,15 @@ def _remove(con: duckdb.DuckDBPyConnection, removals: list[Removal], result: Loa
         _count(result.removed, table, removed)
 
 
-def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult) -> None:
+def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult, erased: ErasureFilter | None) -> None:
     page = item.page
     for copies in page.copies:
         if copies.restart:
             _mark_stale(con, copies)
     for table, rows in page.rows.items():
+        if rows.num_rows and erased is not None:
+            rows, withheld = erased.filter_rows(con, rows)
+            result.withheld += withheld
         if rows.num_rows:
             added, replaced = _upsert(con, table, rows)
             _count(result.inserted, table, added)
@@ -235,6 +242,8 @@ def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult)
             _count(result.updated, change.table, changed)
     if page.rejects:
         rejects = pa.Table.from_pylist([r.as_row() for r in page.rejects], schema=_QUARANTINE)
+        if erased is not None:
+            rejects, _ = erased.filter_rows(con, rejects)
         con.register("_page_rejects", rejects)
         result.quarantined += _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
     _run(
@@ -254,10 +263,11 @@ def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> lis
     results = [LoadResult() for _ in items]
     views = {"_page_rejects", "_page_copies", "_page_removed"}
     views |= {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
+    erased = ErasureFilter.install(con)
     try:
         with transaction(con):
             for item, result in zip(items, results, strict=True):
-                _apply(con, item, result)
+                _apply(con, item, result, erased)
     finally:
         for name in views:
             con.unregister(name)

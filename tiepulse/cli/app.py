@@ -15,6 +15,7 @@ import typer
 from rich.progress import TaskID
 from rich.table import Table
 
+from tiepulse.cli.erase import erase_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.cli.terminal import console, err, reader_left
 from tiepulse.core.settings import ConfigError, Settings
@@ -130,8 +131,9 @@ def _run_import(settings: Settings, paths: list[Path], owner: str | None) -> tup
             report = import_paths(con, paths, settings, owner=owner, on_page=on_page)
             total = report.total
             summary.update(files=len(report.files), inserted=total.inserted, quarantined=total.quarantined)
-            if report.unreadable:
-                summary.update(unreadable=[f"{what}: {why}" for what, why in report.unreadable])
+            if report.unreadable:  # pseudonymised, the run log names no path
+                unreadable = [f"{what}: {why}" for what, why in report.unreadable]
+                summary.update(unreadable=len(unreadable) if settings.hmac_key else unreadable)
             summary.status = _import_status(report)
     return report, summary.run_id
 
@@ -352,6 +354,7 @@ def forget(
     The account stays connected: the next `tiepulse sync` reads it again from scratch unless you disconnect it.
     """
     from tiepulse.core.import_context import build_import_context
+    from tiepulse.core.keyed_hash import identity_key, keyed_hash
     from tiepulse.core.runlog import record_run
     from tiepulse.pipelines.forget import forget_account
     from tiepulse.pipelines.providers import sources as api_sources
@@ -366,7 +369,9 @@ def forget(
     try:
         with open_warehouse(settings.warehouse_path) as con, record_run(con, "forget") as summary:
             deleted = forget_account(con, owners, sources)
-            summary.update(account=target, sources=sources, deleted=deleted)
+            # the run log keeps a keyed hash of the account, never its address
+            account_id = keyed_hash(identity_key(settings.home), target)[:16]
+            summary.update(account_id=account_id, sources=sources, deleted=deleted)
             if not any(deleted.values()):
                 summary.status = "failure"  # the command exits 2
     except WarehouseError as exc:
@@ -380,6 +385,9 @@ def forget(
     )
     if refresh_after:
         _run_refresh(amend=summary.run_id)
+
+
+app.command("erase")(erase_command)
 
 
 @app.command()

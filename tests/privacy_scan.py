@@ -1,0 +1,17 @@
+"""Byte search of a whole folder: which files hold any of the given markers (case-insensitive)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def files_holding(folder: Path, *markers: str) -> dict[str, list[str]]:
+    """Per marker, the files under ``folder`` whose bytes contain it (ASCII case folded)."""
+    needles = {m: m.lower().encode() for m in markers}
+    found: dict[str, list[str]] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        data = path.read_bytes().lower()
+        for marker, needle in needles.items():
+            if needle in data:
+                found.setdefault(marker, []).append(str(path.relative_to(folder)))
+    return found
