@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tiepulse.cli.app import app
+from tiepulse.core.runlog import blocked_runs
 
 MBOX = Path(__file__).parent / "data" / "sent.mbox"
 HOLDER = "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); print('holding', flush=True); input()"
@@ -64,3 +65,19 @@ def test_a_writer_stops_naming_the_reader_and_status_tells_the_truth(
     assert code == 0, out
     code, out = run("sql", "select kind, status from ops.runs order by started_at")
     assert [row[:2] for row in run_lines(out)][-2:] == [[command[0], "blocked"], ["import", "success"]], out
+
+
+def test_a_dagster_run_blocked_by_a_reader_fails_with_the_line_and_is_kept(
+    reader: subprocess.Popen[str], cli_home: Path
+) -> None:
+    import dagster as dg
+
+    from tiepulse.pipelines.resources import WarehouseResource
+
+    resource = WarehouseResource()
+    with (
+        pytest.raises(dg.Failure, match=rf"held by another process, PID {reader.pid} "),
+        resource.yield_for_execution(dg.build_init_resource_context()),
+    ):
+        pass
+    assert [run["kind"] for run in blocked_runs(cli_home)] == ["dagster run"]

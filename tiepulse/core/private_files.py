@@ -31,8 +31,7 @@ def private_home(home: Path) -> Path:
     tighten_umask()
     try:
         home.mkdir(parents=True, exist_ok=True)
-        if stat.S_IMODE(home.stat().st_mode) != HOME_MODE:
-            home.chmod(HOME_MODE)
+        _restrict(home, HOME_MODE)
     except OSError as exc:
         raise PrivatePathError(
             f"cannot create or use TIEPULSE_HOME={home}: {exc.strerror or exc}; point TIEPULSE_HOME at a folder "
@@ -42,13 +41,19 @@ def private_home(home: Path) -> Path:
 
 
 def make_private(*paths: Path) -> None:
-    """Set each existing file to 0600 (one created by an older tiepulse or under a looser umask)."""
+    """Set each existing file of this user to 0600 (one made by an older tiepulse or under a looser umask)."""
     for path in paths:
         try:
-            if stat.S_IMODE(path.stat().st_mode) != FILE_MODE:
-                path.chmod(FILE_MODE)
+            _restrict(path, FILE_MODE)
         except FileNotFoundError:
             continue
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Set ``mode`` on what this user owns; a folder or file another account set up keeps the modes it was given."""
+    info = path.stat()
+    if info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != mode:
+        path.chmod(mode)
 
 
 def write_private(path: Path, data: str | bytes) -> Path:
