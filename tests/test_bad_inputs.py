@@ -85,6 +85,13 @@ def test_an_analysis_date_out_of_range_names_the_variable(
         assert_one_line(*run(*command), variable, value)
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_an_as_of_option_out_of_range_is_one_line(home: Path, day: str) -> None:
+    assert run("import", str(MBOX))[0] == 0
+    for command in ("health", "ties", "alerts"):
+        assert_one_line(*run(command, "--as-of", day), "--as-of must lie between 1900-01-01 and 2999-12-31")
+
+
 def test_a_home_that_is_a_file_names_the_variable(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIEPULSE_HOME", str(MBOX))
     for command in (["import", str(MBOX), "--no-refresh"], ["status"]):

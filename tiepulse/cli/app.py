@@ -20,7 +20,7 @@ from rich.table import Table
 from tiepulse.cli.progress import work_progress
 from tiepulse.core.private_files import tighten_umask
 from tiepulse.core.runlog import note_blocked_run
-from tiepulse.core.settings import ConfigError, Settings, environment_problem
+from tiepulse.core.settings import EARLIEST_AS_OF, LATEST_AS_OF, ConfigError, Settings, environment_problem
 from tiepulse.core.warehouse import WarehouseBusy, WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
@@ -446,9 +446,12 @@ def _as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise _fail(f"--as-of must be a date like 2001-12-01, not {value!r}") from None
+    if not EARLIEST_AS_OF <= day <= LATEST_AS_OF:
+        raise _fail(f"--as-of must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}, not {value}")
+    return day
 
 
 @app.command()

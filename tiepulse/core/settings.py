@@ -20,6 +20,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tiepulse.connectors.addresses import AddressNormaliser
 
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
+LATEST_AS_OF = dt.date(2999, 12, 31)
+"""The analysis dates tiepulse accepts (every window around them stays inside the calendar)."""
+
 
 class ConfigError(ValueError):
     """A configuration problem explained for a person: which file, which field, what is expected."""
@@ -232,7 +236,7 @@ class Settings(BaseSettings):
 
     home: Path = Path(".tiepulse")
     config_file: Path | None = Field(default=None, validation_alias="TIEPULSE_CONFIG")
-    as_of: dt.date = Field(default_factory=dt.date.today, ge=dt.date(1900, 1, 1), le=dt.date(2999, 12, 31))
+    as_of: dt.date = Field(default_factory=dt.date.today, ge=EARLIEST_AS_OF, le=LATEST_AS_OF)
     pseudonym_key: SecretStr | None = None
     lock_wait_seconds: float | None = Field(default=None, ge=0, le=86_400)
     """Overrides the config's ``warehouse.lock_wait_seconds`` (TIEPULSE_LOCK_WAIT_SECONDS)."""
