@@ -82,6 +82,7 @@ def run(messages: int, new: int, units_per_minute: float, batch_size: int) -> st
             TIEPULSE_CONFIG=str(config),
             TIEPULSE_GOOGLE_API_ENDPOINT=fake.url,
             TIEPULSE_GOOGLE_TOKEN_URI=fake.url + "/token",
+            TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK="1",
             TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE=str(key),
         )
         from tiepulse.core.settings import Settings

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from tiepulse.connectors.lifeline import exit_with
+
 if TYPE_CHECKING:
     # only a type here: the spawn need not wait for the pyarrow import (a tenth of a second)
     import pyarrow as pa
@@ -52,7 +54,14 @@ def submit(rows: pa.Table, checks: Checks, name: str) -> Future[tuple[bool, dict
 @cache
 def _worker() -> ProcessPoolExecutor:
     # spawn, not fork: the refresh process runs DuckDB's and Dagster's threads
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_context)
+    spawn = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=spawn, initializer=_start, initargs=(os.getpid(),))
+
+
+def _start(parent: int) -> None:
+    """The worker's first steps: end with the refresh process (``lifeline``), then load Great Expectations."""
+    exit_with(parent)
+    _context()
 
 
 @cache

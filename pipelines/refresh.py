@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tiepulse.core.runlog import log_finished_run
+from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
-from tiepulse.core.warehouse import open_warehouse
+from tiepulse.core.warehouse import WarehouseBusy, connect
 from tiepulse.pipelines import expectations
 from tiepulse.pipelines.dagster_instance import cli_instance
 
@@ -26,9 +27,32 @@ class RefreshResult:
 
 
 def refresh(*, include_file_import: bool = False) -> RefreshResult:
-    """Materialise every asset downstream of the raw files (or the whole graph), with their checks."""
-    # Great Expectations loads in its worker process while Dagster and the code location load here.
-    expectations.start()
+    """Materialise every asset downstream of the raw files (or the whole graph), with their checks.
+
+    The warehouse is opened before the graph runs and held until it is logged: a process holding the file stops the
+    refresh here, after the lock wait, with a ``WarehouseBusy`` (kept for ``tiepulse status``, see
+    ``note_blocked_run``); the run's own opens share this process's database; and a refresh killed half way stays
+    ``running`` in ``ops.runs``, which the next writer marks ``interrupted``.
+    """
+    settings = Settings()
+    started = dt.datetime.now(dt.UTC)
+    try:
+        con = connect(settings.warehouse_path)
+    except WarehouseBusy as exc:
+        note_blocked_run(settings.home, "refresh", started, str(exc))
+        raise
+    with closing(con), record_run(con, "refresh") as summary:
+        # Great Expectations loads in its worker process while Dagster and the code location load here.
+        expectations.start()
+        result = _execute(include_file_import)
+        rows = _rows(result)
+        failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
+        summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
+        summary.status = "success" if result.success else "failure"
+    return RefreshResult(result.success, rows, failed, result.run_id)
+
+
+def _execute(include_file_import: bool) -> dg.ExecuteInProcessResult:
     import dagster as dg
 
     from tiepulse.pipelines.assets.raw import FILE_TABLES
@@ -39,14 +63,15 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
     keys = {k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is None}
     if not include_file_import:
         keys -= {dg.AssetKey(["raw", name]) for name in FILE_TABLES}
-    started = dt.datetime.now(dt.UTC)
-    settings = Settings()
-    instance = cli_instance(settings)
+    instance = cli_instance(Settings())
     job = defs.resolve_job_def("refresh_warehouse")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(
-        run_config=quiet, instance=instance, asset_selection=sorted(keys), raise_on_error=False
-    )
+    selection = sorted(keys)
+    return job.execute_in_process(run_config=quiet, instance=instance, asset_selection=selection, raise_on_error=False)
+
+
+def _rows(result: dg.ExecuteInProcessResult) -> dict[str, int]:
+    """Rows per materialised table, from the materialisations' ``rows`` metadata."""
     rows: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization  # type: ignore[union-attr]
@@ -55,11 +80,7 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
         value = materialization.metadata.get("rows")
         if value is not None and isinstance(value.value, int):
             rows[".".join(materialization.asset_key.path)] = value.value
-    failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
-    summary = {"tables": len(rows), "failed_checks": failed, "dagster_run_id": result.run_id}
-    with open_warehouse(settings.warehouse_path) as con:
-        log_finished_run(con, "refresh", started, "success" if result.success else "failure", summary)
-    return RefreshResult(result.success, rows, failed, result.run_id)
+    return rows
 
 
 def describe_failure(evaluation: dg.AssetCheckEvaluation) -> str:

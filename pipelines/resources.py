@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,8 +11,9 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from tiepulse.core.runlog import note_blocked_run
 from tiepulse.core.settings import Settings
-from tiepulse.core.warehouse import connect, session
+from tiepulse.core.warehouse import WarehouseBusy, connect, session
 
 # Every asset that writes the warehouse runs in this pool; its limit (1) serialises DuckDB's single writer.
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -33,7 +35,12 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        con = connect(self.settings().warehouse_path)
+        settings = self.settings()
+        try:
+            con = connect(settings.warehouse_path)
+        except WarehouseBusy as exc:  # a scheduled run: kept for `tiepulse status`, one line in the Dagster UI
+            note_blocked_run(settings.home, "dagster run", dt.datetime.now(dt.UTC), str(exc))
+            raise dg.Failure(description=str(exc)) from None
         self._run_connection = con
         try:
             yield self

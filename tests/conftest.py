@@ -33,6 +33,17 @@ def warehouse(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con.close()
 
 
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The environment of a CLI test: a fresh TIEPULSE_HOME (not created yet), analysis date 2024-04-01, no config,
+    no pseudonym key."""
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    monkeypatch.delenv("TIEPULSE_PSEUDONYM_KEY", raising=False)
+    return tmp_path / "home"
+
+
 def make_context(**overrides: object) -> ImportContext:
     utc = dt.UTC
     values: dict[str, object] = {

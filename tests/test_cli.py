@@ -20,11 +20,7 @@ MBOX = (Path(__file__).parent / "data" / "sent.mbox").read_text()  # also read b
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
-    monkeypatch.delenv("TIEPULSE_PSEUDONYM_KEY", raising=False)
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli_home: Path) -> Path:
     monkeypatch.setattr(cli.console, "width", 200)
     monkeypatch.setattr(cli.err, "width", 200)
     mbox = tmp_path / "sent.mbox"

@@ -22,7 +22,7 @@ from google.oauth2 import service_account
 from google.oauth2.credentials import Credentials as UserCredentials
 
 from .errors import GoogleAuthError
-from .settings import GOOGLE_TOKEN_URI, GoogleSettings
+from .settings import GoogleSettings
 
 GMAIL_SCOPE = "https://www.googleapis.com/auth/gmail.metadata"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
@@ -116,10 +116,14 @@ def load_personal_credentials(path: Path, endpoints: GoogleSettings, scopes: Seq
             f"{path}: the saved token does not grant {', '.join(missing)}. "
             "Run `tiepulse connect google --client-secrets FILE` again and allow it."
         )
+    try:
+        token_uri = endpoints.token_endpoint(info.get("token_uri"), path)
+    except ValueError as exc:
+        raise GoogleAuthError(str(exc)) from None
     return UserCredentials(
         token=None,
         refresh_token=refresh_token,
-        token_uri=endpoints.token_uri or info.get("token_uri") or GOOGLE_TOKEN_URI,
+        token_uri=token_uri,
         client_id=client_id,
         client_secret=client_secret,
         scopes=list(scopes),
@@ -137,8 +141,8 @@ def delegated_credentials(endpoints: GoogleSettings, user: str, scopes: Sequence
         raise GoogleAuthError(f"{path}: cannot read the service-account key ({exc})") from None
     if not isinstance(info, dict) or info.get("type") != "service_account":
         raise GoogleAuthError(f'{path}: not a service-account key file (expected "type": "service_account")')
-    info = {**info, "token_uri": endpoints.token_uri or info.get("token_uri") or GOOGLE_TOKEN_URI}
     try:
+        info = {**info, "token_uri": endpoints.token_endpoint(info.get("token_uri"), Path(path))}
         credentials = service_account.Credentials.from_service_account_info(info, scopes=list(scopes))
     except (ValueError, KeyError) as exc:
         raise GoogleAuthError(f"{path}: unusable service-account key ({exc})") from None
@@ -173,8 +177,13 @@ def run_installed_app_flow(
             f"{client_secrets}: not an OAuth client file; download the JSON of a Desktop app client "
             "(APIs & Services > Credentials)"
         )
-    if endpoints.token_uri:
-        config[kind] = {**config[kind], "token_uri": endpoints.token_uri}
+    try:
+        config[kind] = {
+            **config[kind],
+            "token_uri": endpoints.token_endpoint(config[kind].get("token_uri"), client_secrets),
+        }
+    except ValueError as exc:
+        raise GoogleAuthError(str(exc)) from None
     flow = InstalledAppFlow.from_client_config(config, scopes=list(scopes))
     credentials = flow.run_local_server(
         host="127.0.0.1",

@@ -6,6 +6,9 @@ Environment (prefix ``TIEPULSE_GOOGLE_``):
   ``/calendar/v3/``, batches at ``/batch/gmail/v1``). Unset: Google's own hosts. Tests point it at a fake.
 - ``TOKEN_URI``: the OAuth token endpoint used to refresh personal tokens and to grant service-account tokens.
 - ``SERVICE_ACCOUNT_FILE``: a service-account key with domain-wide delegation (organisation mode).
+- ``ALLOW_HTTP_LOOPBACK``: ``1`` lets the two URLs above (and a token file's token URI) be plain ``http://`` to
+  127.0.0.1, ::1 or localhost, for local test servers. Otherwise every endpoint must be ``https://``: tokens and
+  client secrets travel to it.
 
 Options live under ``google:`` in the YAML config and are validated by ``GoogleOptions`` (see
 docs/connectors/google.md for every field); ``tiepulse.pipelines.providers.google`` reads them from the settings.
@@ -15,13 +18,15 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GMAIL_HOST = "https://gmail.googleapis.com"
 CALENDAR_HOST = "https://www.googleapis.com"
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 DEFAULT_COSTS: dict[str, float] = {
     "gmail.getProfile": 1,
@@ -42,16 +47,40 @@ class GoogleSettings(BaseSettings):
     api_endpoint: str | None = None
     token_uri: str | None = None
     service_account_file: Path | None = None
+    allow_http_loopback: bool = False
 
     @field_validator("api_endpoint", "token_uri")
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        value = value.strip().rstrip("/")
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, not {value!r}")
-        return value
+        return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _secure(self) -> GoogleSettings:
+        for name in ("api_endpoint", "token_uri"):
+            value = getattr(self, name)
+            if value is not None:
+                self.secure(value, f"TIEPULSE_GOOGLE_{name.upper()}")
+        return self
+
+    def secure(self, url: str, what: str) -> str:
+        """``url`` if tokens may travel to it: https, or http to this machine with ``ALLOW_HTTP_LOOPBACK``."""
+        parts = urlsplit(url)
+        if parts.scheme == "https" and parts.hostname:
+            return url
+        if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS and self.allow_http_loopback:
+            return url
+        raise ValueError(
+            f"{what} must be an https:// URL, not {url!r} (plain http:// only to 127.0.0.1 or localhost, for a local "
+            "test server, with TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK=1)"
+        )
+
+    def token_endpoint(self, from_file: str | None, file: Path) -> str:
+        """Where tokens are granted: the environment's, else the one ``file`` names, else Google's; checked."""
+        if self.token_uri:
+            return self.token_uri
+        return self.secure(from_file, f"token_uri in {file}") if from_file else GOOGLE_TOKEN_URI
 
     @property
     def gmail_endpoint(self) -> str:

@@ -7,12 +7,14 @@ most ``2 x workers`` of them in flight, so memory stays bounded and pages come o
 heads of small files that the worker reads itself (``parse_heads``, for ``ahead.ParseAhead``). Workers are not
 forked from the importing process (a forked child of a process that has used Polars inherits its thread pool
 without the threads, and can hang) but from a fork server that has only imported this module (and the main
-module), so they start in milliseconds; where there is no fork server they are spawned.
+module), so they start in milliseconds; where there is no fork server they are spawned. Each exits when the importing
+process dies (``lifeline``).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ..base import ImportContext
+from ..lifeline import exit_with
 from .batches import Batch, Item, head_batches
 from .columnar import parse_batches
 from .records import MessageParser
@@ -32,8 +35,9 @@ FileRef = tuple[str, str, str, str]
 _ctx: ImportContext | None = None
 
 
-def _start(ctx: ImportContext) -> None:
+def _start(ctx: ImportContext, parent: int) -> None:
     global _ctx
+    exit_with(parent)
     _ctx = ctx
 
 
@@ -77,7 +81,7 @@ class ParsePool:
                 max_workers=self.ctx.workers,
                 mp_context=_start_method(),
                 initializer=_start,
-                initargs=(self.ctx,),
+                initargs=(self.ctx, os.getpid()),
             )
         return self._pool
 

@@ -21,6 +21,7 @@ from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import OWNER, Testbed
 from tiepulse.cli.google import connect_google
 from tiepulse.cli.sync_runner import sync_provider
+from tiepulse.connectors.google.auth import GoogleAuthError, load_personal_credentials
 from tiepulse.connectors.google.settings import GoogleSettings
 from tiepulse.core.settings import ConfigError
 from tiepulse.pipelines.providers import GOOGLE, NotSetUp
@@ -147,6 +148,7 @@ def test_bad_options_name_the_field(section: dict[str, object], message: str) ->
 def test_endpoints_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIEPULSE_GOOGLE_API_ENDPOINT", "http://127.0.0.1:9/")
     monkeypatch.delenv("TIEPULSE_GOOGLE_TOKEN_URI", raising=False)
+    monkeypatch.setenv("TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK", "1")
     endpoints = GoogleSettings()
     assert endpoints.gmail_endpoint == "http://127.0.0.1:9/"
     assert endpoints.calendar_endpoint == "http://127.0.0.1:9/calendar/v3/"
@@ -179,3 +181,31 @@ def test_an_unusable_token_file_fails_only_its_own_account(bed: Testbed, fake: F
     by = {a.account: a for a in summary.outcomes}
     assert not by[PERSONAL].ok and "not a usable tiepulse Google token" in by[PERSONAL].error
     assert by[OWNER].ok and by[OWNER].inserted == 7 and len(bed.stored()) == 7
+
+
+@pytest.mark.parametrize(
+    ("variable", "url", "loopback"),
+    [
+        ("TIEPULSE_GOOGLE_TOKEN_URI", "http://oauth2.example.com/token", "1"),  # plain http off this machine: never
+        ("TIEPULSE_GOOGLE_TOKEN_URI", "http://127.0.0.1:9/token", "0"),  # to this machine: only with the switch
+        ("TIEPULSE_GOOGLE_API_ENDPOINT", "http://localhost:9", "0"),
+        ("TIEPULSE_GOOGLE_TOKEN_URI", "ftp://127.0.0.1/token", "1"),
+    ],
+)
+def test_endpoints_must_be_https(monkeypatch: pytest.MonkeyPatch, variable: str, url: str, loopback: str) -> None:
+    monkeypatch.delenv("TIEPULSE_GOOGLE_TOKEN_URI", raising=False)
+    monkeypatch.delenv("TIEPULSE_GOOGLE_API_ENDPOINT", raising=False)
+    monkeypatch.setenv(variable, url)
+    monkeypatch.setenv("TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK", loopback)
+    with pytest.raises(ValueError, match=f"{variable} must be an https:// URL"):
+        GoogleSettings()
+
+
+def test_a_token_file_naming_a_plain_http_token_uri_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TIEPULSE_GOOGLE_TOKEN_URI", raising=False)
+    monkeypatch.delenv("TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK", raising=False)
+    token = tmp_path / "token.json"
+    user = {"refresh_token": "r", "client_id": "c", "client_secret": "s", "token_uri": "http://evil.example/token"}
+    token.write_text(json.dumps({"authorized_user": user}))
+    with pytest.raises(GoogleAuthError, match=r"token_uri in .*token.json must be an https:// URL"):
+        load_personal_credentials(token, GoogleSettings(), [])

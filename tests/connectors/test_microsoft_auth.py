@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import stat
 import tempfile
 from pathlib import Path
@@ -164,3 +165,17 @@ def test_the_extra_certificate_authority_is_trusted_in_memory_only(
     not_pem.write_text("hello")
     with pytest.raises(ValueError, match="TIEPULSE_CA_BUNDLE"):
         trust_bundle(not_pem)
+
+
+def test_signing_in_under_umask_000_keeps_the_home_private(
+    fake: FakeMicrosoft, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = personal_env(monkeypatch, tmp_path, fake)
+    settings = Settings(home=settings.home / "fresh")  # created by the sign-in
+    before = os.umask(0)
+    try:
+        connect_microsoft("my-app", None, settings, Console(file=io.StringIO(), width=200))
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE(settings.home.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in settings.home.iterdir()} == {0o600}

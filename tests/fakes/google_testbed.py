@@ -39,6 +39,7 @@ class Testbed:
         monkeypatch.setenv("TIEPULSE_CONFIG", str(tmp_path / "config.yaml"))
         monkeypatch.setenv("TIEPULSE_GOOGLE_API_ENDPOINT", fake.url)
         monkeypatch.setenv("TIEPULSE_GOOGLE_TOKEN_URI", fake.token_uri)
+        monkeypatch.setenv("TIEPULSE_GOOGLE_ALLOW_HTTP_LOOPBACK", "1")  # the fake serves plain http
         monkeypatch.setenv("TIEPULSE_GOOGLE_SERVICE_ACCOUNT_FILE", str(self.key))
         self.write_config()
         self._con: duckdb.DuckDBPyConnection | None = None

@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.progress import TaskID
 from rich.table import Table
 
 from tiepulse.cli.erase import erase_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.cli.terminal import console, err, reader_left
-from tiepulse.core.settings import ConfigError, Settings
-from tiepulse.core.warehouse import WarehouseError, open_warehouse, transaction
+from tiepulse.core.private_files import tighten_umask
+from tiepulse.core.runlog import note_blocked_run
+from tiepulse.core.settings import EARLIEST_AS_OF, LATEST_AS_OF, ConfigError, Settings, environment_problem
+from tiepulse.core.warehouse import WarehouseBusy, WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
     from tiepulse.connectors.files import FileSource
@@ -51,7 +54,7 @@ def _options(
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/bold red] {message}")
+    err.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)  # one line, however long
     return typer.Exit(code=2)
 
 
@@ -61,8 +64,8 @@ def _settings() -> Settings:
         _ = settings.config  # validate the config file now, with a readable message
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    except ValueError as exc:
-        raise _fail(f"bad TIEPULSE_* environment setting: {exc}") from None
+    except ValidationError as exc:
+        raise _fail(environment_problem(exc)) from None
     return settings
 
 
@@ -81,6 +84,9 @@ def import_command(
     started = time.monotonic()
     try:
         report, run_id = _run_import(settings, paths, owner)
+    except WarehouseBusy as exc:
+        note_blocked_run(settings.home, "import", dt.datetime.now(dt.UTC), str(exc))
+        raise _fail(str(exc)) from None
     except (FileNotFoundError, ValueError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     _print_import_report(report)
@@ -205,8 +211,11 @@ def _run_refresh(amend: str | None = None) -> None:
     from tiepulse.core.runlog import amend_run
     from tiepulse.pipelines.refresh import refresh
 
-    with console.status("Refreshing staging and marts (Dagster, in-process)..."):
-        result = refresh()
+    try:
+        with console.status("Refreshing staging and marts (Dagster, in-process)..."):
+            result = refresh()
+    except WarehouseError as exc:
+        raise _fail(str(exc)) from None
     if not result.success:
         failed = ", ".join(result.failed_checks) or "see the Dagster log above"
         if amend is not None:
@@ -402,8 +411,10 @@ def sql(
     query: Annotated[str, typer.Argument(help='SQL to run read-only, e.g. "select * from marts.dim_person"')],
     output: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table | csv | json")] = "table",
 ) -> None:
-    """Run read-only SQL on the warehouse."""
+    """Run read-only SQL on the warehouse's tables (sandboxed: no files, environment, extensions or settings)."""
     import duckdb
+
+    from tiepulse.core.sandbox import REFUSAL, is_refusal, sandbox
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
@@ -412,12 +423,14 @@ def sql(
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
-            cursor = con.execute(query)
+            cursor = sandbox(con).execute(query)
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall() if columns else []
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     except duckdb.Error as exc:
+        if is_refusal(exc):
+            raise _fail(f"{REFUSAL}: {str(exc).strip().splitlines()[0]}") from None
         raise _fail(f"{exc}".strip()) from None
     if output == "csv":
         writer = csv.writer(sys.stdout)
@@ -436,17 +449,19 @@ def status() -> None:
     """Rows per table, quarantine by reason, last runs."""
     from tiepulse.cli.snapshot_status import render_snapshot
     from tiepulse.cli.summary import render_counts, render_quarantine, render_runs
+    from tiepulse.core.runlog import blocked_runs
 
     settings = _settings()
-    try:
-        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+    try:  # shown once all of it could be read: a damaged warehouse gives its one error line, not half a report
+        with open_warehouse(settings.warehouse_path, read_only=True) as con, console.capture() as report:
             console.print(f"Warehouse: {settings.warehouse_path}")
             render_counts(console, con)
             render_quarantine(console, con)
-            render_runs(console, con)
+            render_runs(console, con, blocked_runs(settings.home))
             render_snapshot(console, settings, con)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
+    sys.stdout.write(report.get())
 
 
 @app.command()
@@ -479,9 +494,12 @@ def _as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise _fail(f"--as-of must be a date like 2001-12-01, not {value!r}") from None
+    if not EARLIEST_AS_OF <= day <= LATEST_AS_OF:
+        raise _fail(f"--as-of must lie between {EARLIEST_AS_OF} and {LATEST_AS_OF}, not {value}")
+    return day
 
 
 @app.command()
@@ -607,6 +625,14 @@ def alerts(
 
 
 def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
+    settings = _settings()
+    try:
+        _write_alert_change(settings, alert_id, action, days)
+    except WarehouseError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _write_alert_change(settings: Settings, alert_id: str, action: str, days: int) -> None:
     import polars as pl
 
     from tiepulse.cli.insights import published_as_of
@@ -614,7 +640,6 @@ def _change_alert(alert_id: str, action: str, days: int = 0) -> None:
     from tiepulse.pipelines.analytics import dismiss, snooze
     from tiepulse.pipelines.marts_io import read_table
 
-    settings = _settings()
     with open_warehouse(settings.warehouse_path) as con:
         state = read_table(con, tables.ALERT_STATE)
         # Counted from the analysis date the alerts were computed at, not from the wall clock.
@@ -700,6 +725,7 @@ def demo(
 
 def main() -> None:  # pragma: no cover - console entry point
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    tighten_umask()  # everything tiepulse writes is its user's only (docs/operations.md, Files and permissions)
     try:
         app()
     except SystemExit as exc:

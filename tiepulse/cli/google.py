@@ -17,6 +17,7 @@ from tiepulse.connectors.google.auth import (
     run_installed_app_flow,
     save_personal_token,
 )
+from tiepulse.core.private_files import private_home
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines.providers.google import google_options
 
@@ -32,6 +33,7 @@ def connect_google(
     """Authorise tiepulse for one Google account; save its token; return the account's address."""
     from googleapiclient.discovery import build
 
+    private_home(settings.home)
     endpoints = GoogleSettings()
     scopes = list(SCOPES.values())
     console.print("tiepulse asks Google for two read-only permissions:")

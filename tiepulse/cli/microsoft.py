@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from tiepulse.core.private_files import private_home
 from tiepulse.core.settings import Settings
 
 
@@ -36,7 +37,7 @@ def connect_microsoft(client_id: str, tenant: str | None, settings: Settings, co
         timeout=options.timeout_seconds,
         retry=RetryPolicy(max_attempts=options.max_attempts),
     )
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_home(settings.home)
     provider = DelegatedTokenProvider(ms, session, settings.home, client_id, tenant)
     claims = provider.device_flow(lambda text: console.print(text))
     accounts = provider.app.get_accounts()

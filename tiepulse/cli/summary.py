@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from typing import Any
 
 import duckdb
 from rich.console import Console
@@ -61,11 +63,21 @@ def render_quarantine(console: Console, con: duckdb.DuckDBPyConnection) -> None:
     console.print(table)
 
 
-def render_runs(console: Console, con: duckdb.DuckDBPyConnection, limit: int = 5) -> None:
-    runs = con.execute(
-        "select kind, started_at, finished_at, status, summary from ops.runs order by started_at desc limit ?",
+def render_runs(
+    console: Console, con: duckdb.DuckDBPyConnection, blocked: list[dict[str, Any]], limit: int = 5
+) -> None:
+    """The last runs, newest first, with the runs that never got the warehouse (``blocked``, not yet in ops.runs).
+
+    ``con`` is read-only, so no process is writing: a run still marked ``running`` was killed, and shows as
+    ``interrupted`` (the next writer records it so)."""
+    logged = con.execute(
+        "select kind, started_at, finished_at, if(status = 'running', 'interrupted', status), "
+        "if(status = 'blocked', summary->>'error', summary::varchar) "
+        "from ops.runs order by started_at desc limit ?",
         [limit],
     ).fetchall()
+    kept = [(b["kind"], dt.datetime.fromisoformat(b["started_at"]), None, "blocked", b["why"]) for b in blocked]
+    runs = sorted(logged + kept, key=lambda run: run[1], reverse=True)[:limit]
     if not runs:
         console.print("No runs recorded yet.")
         return

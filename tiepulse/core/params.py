@@ -184,19 +184,20 @@ class AnalyticsParams(BaseModel):
         for key in sorted(set(data) - set(valid)):
             close = difflib.get_close_matches(key, valid, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"  thresholds.{key}: unknown key{hint}")
+            problems.append(f"thresholds.{key}: unknown key{hint}")
         if problems:
             raise AnalyticsParamsError(
-                "invalid thresholds in the config\n" + "\n".join(problems) + "\n  valid keys: " + ", ".join(valid)
+                "invalid thresholds in the config: " + "; ".join(problems) + "; valid keys: " + ", ".join(valid)
             )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
             for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "(all)"
+                field = "".join(f".{p}" for p in err["loc"])
                 message = err["msg"].removeprefix("Value error, ")
-                problems.append(f"  thresholds.{field}: {message} (got {err.get('input')!r})")
-            raise AnalyticsParamsError("invalid thresholds in the config\n" + "\n".join(problems)) from None
+                got = "" if not err["loc"] else f" (got {err.get('input')!r})"
+                problems.append(f"thresholds{field}: {message}{got}")
+            raise AnalyticsParamsError("invalid thresholds in the config: " + "; ".join(problems)) from None
 
     def channel_weight(self, channel: str) -> float:
         return self.channel_weights[channel]

@@ -7,9 +7,15 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from tiepulse.core.private_files import write_private
+
+BLOCKED_RUNS = "blocked_runs.jsonl"
+"""Beside the warehouse: runs that could not open it (another process held it), until a writer logs them."""
 
 _ACTIVE: set[str] = set()
 """Runs of this process still going (a nested run must not mark its parent interrupted)."""
@@ -54,19 +60,38 @@ def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary
         ).fetchall()
 
 
-def log_finished_run(
-    con: duckdb.DuckDBPyConnection, kind: str, started_at: dt.datetime, status: str, summary: dict[str, Any]
-) -> None:
-    """Log a run that could not hold a connection while it ran (an in-process Dagster refresh opens its own)."""
-    con.execute(
-        "insert into ops.runs (run_id, kind, started_at, finished_at, status, summary) values (?, ?, ?, now(), ?, ?)",
-        [uuid.uuid4().hex, kind, started_at, status, json.dumps(summary, default=str)],
-    ).fetchall()
-
-
 def amend_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, **summary: Any) -> None:
     """Change how a logged run ended and add to its summary (the refresh after an import failed, for instance)."""
     con.execute(
         "update ops.runs set status = ?, summary = json_merge_patch(coalesce(summary, '{}'), ?) where run_id = ?",
         [status, json.dumps(summary, default=str), run_id],
     ).fetchall()
+
+
+def note_blocked_run(home: Path, kind: str, started_at: dt.datetime, why: str) -> None:
+    """Keep a run that never got the warehouse (so cannot log itself in it) where ``tiepulse status`` sees it."""
+    path = home / BLOCKED_RUNS
+    before = path.read_text(encoding="utf-8") if path.is_file() else ""
+    line = {"run_id": uuid.uuid4().hex, "kind": kind, "started_at": started_at.isoformat(), "why": why}
+    write_private(path, before + json.dumps(line) + "\n")
+
+
+def blocked_runs(home: Path) -> list[dict[str, Any]]:
+    """The runs ``note_blocked_run`` kept that no writer has logged yet, oldest first."""
+    path = home / BLOCKED_RUNS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def log_blocked_runs(con: duckdb.DuckDBPyConnection, home: Path) -> None:
+    """Move the kept blocked runs into ``ops.runs`` (status ``blocked``); ``con`` is writable."""
+    runs = blocked_runs(home)
+    for run in runs:
+        con.execute(
+            "insert into ops.runs (run_id, kind, started_at, finished_at, status, summary) "
+            "values (?, ?, ?::timestamptz, ?::timestamptz, 'blocked', ?) on conflict do nothing",
+            [run["run_id"], run["kind"], run["started_at"], run["started_at"], json.dumps({"error": run["why"]})],
+        ).fetchall()
+    if runs:
+        (home / BLOCKED_RUNS).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tiepulse.connectors.addresses import AddressNormaliser
+
+EARLIEST_AS_OF = dt.date(1900, 1, 1)
+LATEST_AS_OF = dt.date(2999, 12, 31)
+"""The analysis dates tiepulse accepts (every window around them stays inside the calendar)."""
 
 
 class ConfigError(ValueError):
@@ -101,13 +106,29 @@ class PrivacyOptions(_Strict):
 
 
 class ImportOptions(_Strict):
-    calendar_window_days_back: int = 730
-    calendar_window_days_ahead: int = 30
-    earliest_plausible_date: dt.date = dt.date(1990, 1, 1)
-    future_tolerance_days: int = 2
+    calendar_window_days_back: int = Field(default=730, ge=0, le=36_500)
+    calendar_window_days_ahead: int = Field(default=30, ge=0, le=3_650)
+    earliest_plausible_date: dt.date = Field(default=dt.date(1990, 1, 1), ge=dt.date(1900, 1, 1))
+    future_tolerance_days: int = Field(default=2, ge=0, le=3_650)
     """How far past today (or a later analysis date) a timestamp may lie before it is implausible."""
-    workers: int = 0
+    workers: int = Field(default=0, ge=0, le=256)
     """Processes for parsing mail; 0 means one per core."""
+
+    @model_validator(mode="after")
+    def _plausible_range(self) -> ImportOptions:
+        latest = dt.date.today() + dt.timedelta(days=self.future_tolerance_days)
+        if self.earliest_plausible_date >= latest:
+            raise ValueError(
+                f"earliest_plausible_date ({self.earliest_plausible_date}) must lie before today plus "
+                f"future_tolerance_days ({latest}): no timestamp could be plausible"
+            )
+        return self
+
+
+class WarehouseOptions(_Strict):
+    lock_wait_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    """How long a writer waits for another process to let go of the warehouse before it stops and names that
+    process; the environment variable TIEPULSE_LOCK_WAIT_SECONDS wins over this."""
 
 
 class Config(_Strict):
@@ -123,6 +144,7 @@ class Config(_Strict):
     identity: IdentityOptions = Field(default_factory=IdentityOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
+    warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
@@ -142,19 +164,18 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: config file not found (TIEPULSE_CONFIG). Create it or unset the variable.")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (TIEPULSE_CONFIG must name a YAML config file)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file (TIEPULSE_CONFIG): {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of sections (egos, aliases, ...) at the top level")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            problems.append(f"  {field}: {message} (got {err.get('input')!r})")
-        raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems)) from None
+        raise ConfigError(f"{path}: invalid configuration: {_problems(exc, _config_field)}") from None
     base = path.parent
     config = config.model_copy(
         update={
@@ -173,6 +194,30 @@ def load_config(path: Path) -> Config:
     if config.thresholds:
         _check_thresholds(path, config.thresholds)
     return config
+
+
+def _problems(exc: ValidationError, name: Callable[[tuple[int | str, ...]], str]) -> str:
+    """Each problem of ``exc`` as ``field: what is wrong (got value)``, on one line."""
+    problems = []
+    for err in exc.errors():
+        got = err.get("input")
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{name(err['loc'])}: {message}" + ("" if isinstance(got, dict) else f" (got {got!r})"))
+    return "; ".join(problems)
+
+
+def _config_field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    name = str(loc[0]).upper() if loc else "*"
+    return name if name.startswith("TIEPULSE_") else f"TIEPULSE_{name}"
+
+
+def environment_problem(exc: ValidationError) -> str:
+    """A bad ``TIEPULSE_*`` variable, named as the user set it, with what is expected."""
+    return f"bad environment setting: {_problems(exc, _variable)}"
 
 
 def _check_thresholds(path: Path, thresholds: dict[str, Any]) -> None:
@@ -197,8 +242,22 @@ class Settings(BaseSettings):
 
     home: Path = Path(".tiepulse")
     config_file: Path | None = Field(default=None, validation_alias="TIEPULSE_CONFIG")
-    as_of: dt.date = Field(default_factory=dt.date.today)
+    as_of: dt.date = Field(default_factory=dt.date.today, ge=EARLIEST_AS_OF, le=LATEST_AS_OF)
     pseudonym_key: SecretStr | None = None
+    lock_wait_seconds: float | None = Field(default=None, ge=0, le=86_400)
+    """Overrides the config's ``warehouse.lock_wait_seconds`` (TIEPULSE_LOCK_WAIT_SECONDS)."""
+
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_folder(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is a file, not a folder; point it at a folder (created if missing)")
+        return value
+
+    @property
+    def lock_wait(self) -> float:
+        """Seconds a writer waits for the warehouse (environment first, then the config file)."""
+        return self.config.warehouse.lock_wait_seconds if self.lock_wait_seconds is None else self.lock_wait_seconds
 
     @property
     def warehouse_path(self) -> Path:
@@ -206,7 +265,14 @@ class Settings(BaseSettings):
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_file) if self.config_file else Config()
+        config = load_config(self.config_file) if self.config_file else Config()
+        if self.as_of < config.imports.earliest_plausible_date:
+            where = f"{self.config_file}: " if self.config_file else ""
+            raise ConfigError(
+                f"{where}TIEPULSE_AS_OF={self.as_of} is before imports.earliest_plausible_date "
+                f"({config.imports.earliest_plausible_date}): set a later analysis date or an earlier plausible date"
+            )
+        return config
 
     @property
     def hmac_key(self) -> bytes | None:

@@ -6,7 +6,9 @@ warehouse is upgraded on open, a warehouse written by a newer tiepulse is refuse
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -14,14 +16,31 @@ from pathlib import Path
 
 import duckdb
 
+from tiepulse.core.private_files import PrivatePathError, make_private, private_home
+from tiepulse.core.runlog import log_blocked_runs
+
 # The SQL ships inside the package (sql/ and dbt_like_models/ are linked into tiepulse/ and installed with it).
 PACKAGE_ROOT = Path(str(files("tiepulse")))
 MIGRATIONS_DIR = PACKAGE_ROOT / "sql" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+_DAMAGE = re.compile(r"Corrupt database file|checksum|Could not read enough bytes|not a valid DuckDB database")
+LOCK_POLL_SECONDS = 0.2
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot be used as it is; the message says what to do."""
+
+
+class WarehouseBusy(WarehouseError):
+    """Another process held the warehouse for longer than a writer waits."""
+
+    def __init__(self, path: Path, holder: str, waited: float) -> None:
+        super().__init__(
+            f"{path} is held by another process, {holder}; waited {waited:g} s for it. Close that program (a BI "
+            "tool or DuckDB shell must not hold the working warehouse: point it at bi.duckdb) or let its run finish, "
+            "then run again; TIEPULSE_LOCK_WAIT_SECONDS sets the wait (docs/operations.md)."
+        )
 
 
 def migrations() -> list[tuple[int, Path]]:
@@ -67,8 +86,13 @@ def _newer_message(current: int) -> str:
     )
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse; a writable open also brings the schema up to date."""
+def connect(path: Path, *, read_only: bool = False, wait: float | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse; a writable open also brings the schema up to date.
+
+    A writable open that finds another process holding the file waits for it up to ``wait`` seconds (default: the
+    ``lock_wait_seconds`` setting), then raises ``WarehouseBusy`` naming that process. The home and the files are
+    made private (``private_files``).
+    """
     if read_only:
         if not path.exists():
             raise WarehouseError(
@@ -77,24 +101,41 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
             )
         try:
             con = duckdb.connect(str(path), read_only=True)
-        except duckdb.IOException as exc:
-            raise WarehouseError(
-                f"Cannot read {path} now: {exc}. A tiepulse import, sync or refresh, or a Dagster run, is writing "
-                "it (DuckDB lets no reader in while another process writes); try again when it has finished."
-            ) from None
+        except duckdb.Error as exc:
+            raise _unusable(path, exc, reading=True) from None
         _refuse_newer(con)
         return _utc(con)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
-    except duckdb.IOException as exc:
-        raise WarehouseError(
-            f"Cannot open {path} for writing: {exc}. Another process has it open: a tiepulse or Dagster run, "
-            "or a reader (`tiepulse sql`, a BI tool, a DuckDB shell). Wait for the run to finish or close the reader; "
-            "runs launched from Dagster queue by themselves (docs/operations.md)."
-        ) from None
+        private_home(path.parent)
+    except PrivatePathError as exc:
+        raise WarehouseError(str(exc)) from None
+    con = _open_writable(path, wait)
+    make_private(path, path.with_name(path.name + ".wal"))
     migrate(_utc(con))
+    log_blocked_runs(con, path.parent)
     return con
+
+
+def _open_writable(path: Path, wait: float | None) -> duckdb.DuckDBPyConnection:
+    deadline: float | None = None
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.Error as exc:
+            if _holder(exc) is None:
+                raise _unusable(path, exc, reading=False) from None
+            if deadline is None:
+                wait = lock_wait_seconds() if wait is None else wait
+                deadline = time.monotonic() + wait
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(path, _holder(exc) or "", wait or 0.0) from None
+            time.sleep(min(LOCK_POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
+
+
+def lock_wait_seconds() -> float:
+    from tiepulse.core.settings import Settings
+
+    return Settings().lock_wait
 
 
 def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
@@ -135,8 +176,52 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 @contextmanager
 def open_warehouse(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``connect``, closed at the end; damage found only when a block is read is reported like damage found
+    on open (a ``WarehouseError``), not as DuckDB's internal error."""
     con = connect(path, read_only=read_only)
     try:
         yield con
+    except duckdb.Error as exc:
+        if not _DAMAGE.search(str(exc)):
+            raise
+        raise _damaged(path, exc) from None
     finally:
         con.close()
+
+
+def _holder(exc: duckdb.Error) -> str | None:
+    """The process named by DuckDB's lock error, with its command line where /proc shows it; None: not a lock."""
+    found = _LOCK_HOLDER.search(str(exc))
+    if found is None:
+        return None
+    pid = found.group("pid")
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        program = " ".join(w.decode("utf-8", "replace") for w in words) or found.group("program")
+    except OSError:
+        program = found.group("program")
+    return f"PID {pid} ({program[:160]})"
+
+
+def _unusable(path: Path, exc: duckdb.Error, *, reading: bool) -> WarehouseError:
+    """Why the file cannot be opened, told apart: busy, a folder, unreadable, or damaged."""
+    holder = _holder(exc)
+    if holder is not None and reading:
+        return WarehouseError(
+            f"Cannot read {path} now: {holder} is writing it (DuckDB lets no reader in while another process "
+            "writes); try again when its run has finished."
+        )
+    if path.is_dir():
+        return WarehouseError(f"{path} is a folder, not a warehouse file; move it aside (the warehouse is a file).")
+    if not os.access(path, os.R_OK | (0 if reading else os.W_OK)):
+        need = "read" if reading else "read and write"
+        return WarehouseError(f"{path}: permission denied; this user must be able to {need} it (chmod 600, chown).")
+    return _damaged(path, exc)
+
+
+def _damaged(path: Path, exc: duckdb.Error) -> WarehouseError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return WarehouseError(
+        f"{path} is damaged or not a tiepulse warehouse ({first}). Restore it from a backup, or move it aside and "
+        "import again into a fresh one."
+    )
