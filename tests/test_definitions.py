@@ -47,6 +47,7 @@ EXPECTED_ASSETS = {
     "staging/stg_interaction_log",
     "staging/stg_mail_sightings",
     "intermediate/int_addresses_resolved",
+    "intermediate/int_ego_addresses_inferred",
     "intermediate/int_ego_timezones_inferred",
     "intermediate/int_message_copies_matched",
     "marts/dim_contact",

@@ -39,9 +39,35 @@ def msg(key: str, owner: str, sender: str, *to: str, at: dt.datetime = T0, **ext
     }
 
 
-def build(con: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]], config: dict[str, Any] | None = None) -> None:
+def event(key: str, owner: str, zone: str) -> dict[str, Any]:
+    return {
+        "event_key": key,
+        "calendar_owner": owner,
+        "source": "ics",
+        "start_at": T0,
+        "end_at": T0 + HOUR,
+        "is_all_day": False,
+        "timezone": zone,
+        "organizer_address": owner,
+        "attendees": [
+            {"address": "bo@acme.com", "name": None, "response": "accepted", "role": None, "is_resource": False}
+        ],
+    }
+
+
+def build(
+    con: duckdb.DuckDBPyConnection,
+    rows: list[dict[str, Any]],
+    config: dict[str, Any] | None = None,
+    events: list[dict[str, Any]] = (),  # type: ignore[assignment]
+) -> None:
     land_config(con, Config.model_validate(config or {}), AddressNormaliser())
-    page = Page(rows={"raw.mail_messages": to_table("raw.mail_messages", rows)})
+    page = Page(
+        rows={
+            "raw.mail_messages": to_table("raw.mail_messages", rows),
+            "raw.calendar_events": to_table("raw.calendar_events", list(events)),
+        }
+    )
     commit_page(con, page, source="test", account="t", stream="mail")
     for model in all_models():
         build_model(con, model)
@@ -141,6 +167,24 @@ def test_zones_come_from_config_else_own_sent_mail_else_utc(warehouse: duckdb.Du
         ("cy@acme.com", "America/Chicago", "sent_mail"),
         ("dee@acme.com", "Asia/Tokyo", "config"),
         ("eve@acme.com", "UTC", "default"),
+    ]
+
+
+def test_the_calendar_zone_breaks_ties_and_stands_in_for_missing_mail(warehouse: duckdb.DuckDBPyConnection) -> None:
+    winter, summer = dt.datetime(2024, 1, 10, 15, tzinfo=UTC), dt.datetime(2024, 7, 10, 15, tzinfo=UTC)
+    eastern = [(winter + i * HOUR * 24, -300) for i in range(6)] + [(summer + i * HOUR * 24, -240) for i in range(6)]
+    build(
+        warehouse,
+        sent_with_offsets("ana@acme.com", eastern),
+        events=[event(f"e{i}", "ana@acme.com", "America/Toronto") for i in range(3)]
+        + [event(f"f{i}", "cy@acme.com", "Europe/Berlin") for i in range(3)]
+        + [event(f"g{i}", "dee@acme.com", "Not/AZone") for i in range(3)],
+    )
+    assert rows(
+        warehouse, "select ego_id, timezone, source, share from intermediate.int_ego_timezones_inferred order by 1"
+    ) == [
+        ("ana@acme.com", "America/Toronto", "sent_mail", 1.0),  # the same offsets as New York: the calendar says which
+        ("cy@acme.com", "Europe/Berlin", "calendar", 1.0),
     ]
 
 

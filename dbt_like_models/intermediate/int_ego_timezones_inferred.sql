@@ -41,9 +41,14 @@ calendar_zone as (
     group by o.ego_id
 ),
 ego_candidates as (
-    select ego_id, timezone, preference from (select distinct ego_id from own_sent), candidates
-    union
-    select ego_id, timezone, 0 from calendar_zone
+    -- the ego's calendar zone is a candidate too, preferred among equals
+    select ego_id, timezone, min(preference) as preference
+    from (
+        select ego_id, timezone, preference from (select distinct ego_id from own_sent), candidates
+        union all
+        select ego_id, timezone, 0 from calendar_zone
+    )
+    group by ego_id, timezone
 ),
 fit as (
     select

@@ -60,17 +60,20 @@ pairs as (
         and (later.sent_at = earlier.sent_at or not list_has_any(later.places, earlier.places))
 ),
 first_copy as (
-    -- each copy folds into the earliest message it matches; a chain (c matches b, b matches a) ends at a
-    select message_key, arg_min(copy_of, (seconds_apart * -1, copy_of)) as copy_of, any_value(fingerprint) as fingerprint
+    -- each copy matches the earliest message it can; a chain (c matches b, b matches a) folds into a
+    select
+        message_key,
+        arg_max(copy_of, (seconds_apart, copy_of)) as copy_of,
+        max(seconds_apart) as seconds_apart,
+        any_value(fingerprint) as fingerprint
     from pairs
     group by message_key
 )
 select
     f.message_key,
     coalesce(g.copy_of, f.copy_of) as folded_into,
-    (epoch(c.sent_at) - epoch(o.sent_at))::integer // 60 as minutes_apart,
+    f.copy_of as matched_key,
+    (f.seconds_apart // 60)::integer as minutes_apart,
     f.fingerprint::varchar as fingerprint
 from first_copy f
 left join first_copy g on g.message_key = f.copy_of
-join messages c on c.message_key = f.message_key
-join messages o on o.message_key = coalesce(g.copy_of, f.copy_of)
