@@ -168,6 +168,8 @@ class ImportContext:
     """Pseudonymise every address with this key (``p~<hex>@domain``) and drop display names."""
     subject_key: bytes | None = None
     """Keep an HMAC of the normalised subject / event title with this key; None keeps nothing."""
+    copy_key: bytes | None = None
+    """Key of ``subject_digest``, the short subject HMAC that tells copies of one message apart; None keeps none."""
     workers: int = 1
     page_size: int = 5_000
     automated_patterns: tuple[str, ...] = ()

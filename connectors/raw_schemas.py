@@ -40,6 +40,8 @@ MAIL_MESSAGES = pa.schema(
         ("has_list_unsubscribe", pa.bool_()),
         ("precedence", pa.string()),
         ("auto_submitted", pa.string()),
+        ("utc_offset_minutes", pa.int32()),
+        ("subject_digest", pa.string()),
     ]
 )
 

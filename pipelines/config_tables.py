@@ -42,6 +42,11 @@ def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: Addr
             aliases[norm(other, f"aliases.{canonical}")] = target
     identity = [{"kind": "internal_domain", "value": d.lower()} for d in config.identity.internal_domains]
     identity += [{"kind": "automated_pattern", "value": p} for p in config.identity.automated_patterns]
+    identity += [{"kind": "group_pattern", "value": p} for p in config.identity.group_patterns]
+    identity += [{"kind": "person_address", "value": norm(a, "identity.people")} for a in config.identity.people]
+    identity += [
+        {"kind": "keep_separate", "value": norm(a, "identity.keep_separate")} for a in config.identity.keep_separate
+    ]
 
     tables = {
         "raw.config_egos": pa.Table.from_pylist(

@@ -47,6 +47,9 @@ EXPECTED_ASSETS = {
     "staging/stg_interaction_log",
     "staging/stg_mail_sightings",
     "intermediate/int_addresses_resolved",
+    "intermediate/int_ego_addresses_inferred",
+    "intermediate/int_ego_timezones_inferred",
+    "intermediate/int_message_copies_matched",
     "marts/dim_contact",
     "marts/dim_ego",
     "marts/dim_person",
@@ -85,6 +88,7 @@ def test_lineage_follows_the_sql() -> None:
     assert parents == {
         "staging/stg_mail_sightings",
         "intermediate/int_addresses_resolved",
+        "intermediate/int_message_copies_matched",
         "marts/fct_message_recipients",
     }
     sightings = graph.get(dg.AssetKey(["staging", "stg_mail_sightings"])).parent_keys

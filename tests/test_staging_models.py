@@ -190,6 +190,7 @@ def test_upstream_tables_come_from_the_sql(tmp_path) -> None:  # type: ignore[no
     assert models["marts.fct_messages"].upstream == {
         "staging.stg_mail_sightings",
         "intermediate.int_addresses_resolved",
+        "intermediate.int_message_copies_matched",
         "marts.fct_message_recipients",
     }
     order = [m.table for m in all_models()]

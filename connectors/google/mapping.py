@@ -55,6 +55,7 @@ _POSITION = COLUMNS.index("source_position")
 _THREAD = COLUMNS.index("thread_id")
 _LABELS = COLUMNS.index("labels")
 _FOLDER = COLUMNS.index("folder")
+_OFFSET = COLUMNS.index("utc_offset_minutes")
 _UTC = dt.UTC
 
 
@@ -119,7 +120,8 @@ class GmailMapper:
                 date_value = value if date_value is None else date_value
                 continue
             lines.append(f"{name}: {value}")
-        if parse_date(date_value)[0] is None and received is not None:
+        from_received = parse_date(date_value)[0] is None and received is not None
+        if from_received and received is not None:
             date_value = received.strftime("%a, %d %b %Y %H:%M:%S +0000")
         if date_value is not None:
             lines.append(f"Date: {date_value}")
@@ -132,6 +134,8 @@ class GmailMapper:
         row[_THREAD] = thread if isinstance(thread, str) else None
         row[_LABELS] = [str(label) for label in labels] or None
         row[_FOLDER] = None
+        if from_received:
+            row[_OFFSET] = None  # Gmail's receipt time says nothing of the sender's zone
         return tuple(row)
 
 

@@ -9,9 +9,27 @@ February) are ``unparseable_date``.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from email.utils import parsedate_tz
 
 UTC = dt.UTC
+_EXPLICIT_UTC = re.compile(r"\+0000|\b(?:GMT|UTC?|Z)\b", re.IGNORECASE)
+
+
+def utc_offset_minutes(value: str | None) -> int | None:
+    """The Date header's zone as minutes east of UTC; None without a zone or with ``-0000`` (zone unknown).
+
+    The stdlib reads a missing zone as 0, so a zero offset counts only when the header says +0000, GMT, UT or Z.
+    """
+    if not value:
+        return None
+    try:
+        parts = parsedate_tz(value)
+    except (ValueError, IndexError, TypeError):
+        return None
+    if parts is None or parts[9] is None or (parts[9] == 0 and not _EXPLICIT_UTC.search(value)):
+        return None
+    return parts[9] // 60
 
 
 def parse_date(value: str | None) -> tuple[dt.datetime | None, str | None]:

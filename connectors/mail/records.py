@@ -18,7 +18,7 @@ from ..base import ImportContext, Reject, stable_hash
 from ..raw_schemas import MAIL_MESSAGES
 from . import headers, subjects
 from .address_lists import AddressLists
-from .dates import parse_date
+from .dates import parse_date, utc_offset_minutes
 
 COLUMNS = tuple(MAIL_MESSAGES.names)
 Row = tuple[Any, ...]
@@ -137,12 +137,14 @@ class MessageParser:
 
         subject = get("subject")
         is_reply = is_forward = False
-        subject_hash = None
+        subject_hash = subject_digest = None
         if subject:
             subject = subjects.decode_subject(subject)
             is_reply, is_forward, stripped = subjects.classify(subject)
             if self.ctx.subject_key is not None:
                 subject_hash = subjects.subject_hash(self.ctx.subject_key, stripped)
+            if self.ctx.copy_key is not None:
+                subject_digest = subjects.subject_digest(self.ctx.copy_key, stripped)
 
         return (
             key,
@@ -168,4 +170,6 @@ class MessageParser:
             bool(get("list-unsubscribe")),
             _lower(get("precedence")),
             _lower(get("auto-submitted")),
+            utc_offset_minutes(get("date")),
+            subject_digest,
         )

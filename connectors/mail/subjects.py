@@ -55,3 +55,12 @@ def subject_hash(key: bytes, stripped: str) -> str:
     """HMAC-SHA-256 (hex) of the normalised subject: lower-cased, whitespace collapsed."""
     normal = " ".join(stripped.lower().split())
     return hmac.new(key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+DIGEST_CHARS = 8
+"""32 bits: enough to tell one sender's messages to the same people within hours apart, too few to group threads."""
+
+
+def subject_digest(key: bytes, stripped: str) -> str:
+    """The first ``DIGEST_CHARS`` of the subject's HMAC: the subject part of a copy's fingerprint."""
+    return subject_hash(key, stripped)[:DIGEST_CHARS]

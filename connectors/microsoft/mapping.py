@@ -17,6 +17,7 @@ from typing import Any
 from ..base import ImportContext, Reject, stable_hash
 from ..calendar_ics import title_hash, utc_iso
 from ..mail import subjects
+from ..mail.dates import utc_offset_minutes
 from ..mail.records import message_id, references
 
 MESSAGE_FIELDS = (
@@ -195,12 +196,14 @@ class Mapper:
         key = mid.lower() if mid else "h:" + stable_hash(from_address, sent_at.isoformat(), *sorted(merged))
 
         is_reply = is_forward = False
-        hashed = None
+        hashed = digest = None
         subject = item.get("subject")
         if isinstance(subject, str) and subject:
             is_reply, is_forward, stripped = subjects.classify(subject)
             if self.ctx.subject_key is not None:
                 hashed = subjects.subject_hash(self.ctx.subject_key, stripped)
+            if self.ctx.copy_key is not None:
+                digest = subjects.subject_digest(self.ctx.copy_key, stripped)
 
         head = _headers(headers)
         conversation = item.get("conversationId")
@@ -228,6 +231,9 @@ class Mapper:
             "has_list_unsubscribe": bool(head.get("list-unsubscribe")),
             "precedence": _lower(head.get("precedence")),
             "auto_submitted": _lower(head.get("auto-submitted")),
+            # sentDateTime is UTC: the sender's zone is known only when the Date header was asked for
+            "utc_offset_minutes": utc_offset_minutes(head.get("date")),
+            "subject_digest": digest,
         }
 
     # -- events ------------------------------------------------------------------------------------------------

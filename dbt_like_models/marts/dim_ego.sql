@@ -23,9 +23,12 @@ observed as (
 select
     coalesce(c.ego_id, o.ego_id) as ego_id,
     c.name,
-    coalesce(c.timezone, 'UTC') as timezone,
+    coalesce(c.timezone, z.timezone, 'UTC') as timezone,
+    case when c.timezone is not null then 'config' when z.timezone is not null then z.source else 'default' end
+        as timezone_source,
     coalesce(c.work_start_hour, 8) as work_start_hour,
     coalesce(c.work_end_hour, 17) as work_end_hour,
     coalesce(c.work_days, [0, 1, 2, 3, 4]) as work_days
 from configured c
 full outer join observed o on o.ego_id = c.ego_id
+left join intermediate.int_ego_timezones_inferred z on z.ego_id = coalesce(c.ego_id, o.ego_id)

@@ -1,6 +1,8 @@
 with sightings as (
-    select m.message_key, m.from_address, unnest(m.recipients) as r
+    -- a copy under another Message-ID adds its recipients to the message it folds into
+    select coalesce(c.folded_into, m.message_key) as message_key, m.from_address, unnest(m.recipients) as r
     from staging.stg_mail_sightings m
+    left join intermediate.int_message_copies_matched c on c.message_key = m.message_key
 ),
 resolved as (
     select

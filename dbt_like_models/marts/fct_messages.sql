@@ -1,15 +1,20 @@
 with sightings as (
     select
-        m.*,
+        m.* exclude (message_key),
+        -- a copy under another Message-ID is a sighting of the message it folds into
+        coalesce(c.folded_into, m.message_key) as message_key,
+        m.message_key as own_key,
         sender.person_id as sender_id,
         coalesce(sender.is_automated_address, false) as sender_is_automated
     from staging.stg_mail_sightings m
     join intermediate.int_addresses_resolved sender on sender.address = m.from_address
+    left join intermediate.int_message_copies_matched c on c.message_key = m.message_key
 ),
 messages as (
     select
         message_key,
-        any_value(message_id) as message_id,
+        any_value(message_id order by own_key <> message_key) as message_id,
+        list(distinct own_key order by own_key) filter (where own_key <> message_key) as folded_keys,
         min(sent_at) as sent_at,
         any_value(sender_id) as sender_id,
         any_value(in_reply_to) filter (where in_reply_to is not null) as in_reply_to,
@@ -54,6 +59,7 @@ select
     automated_reason is not null as is_automated,
     m.bad_address_count::integer as bad_address_count,
     m.mailbox_count::integer as mailbox_count,
-    m.sources
+    m.sources,
+    coalesce(m.folded_keys, []::varchar[]) as folded_keys
 from messages m
 left join recipient_counts r using (message_key)

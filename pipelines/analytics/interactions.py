@@ -41,8 +41,16 @@ EXCLUSION_SCHEMA: dict[str, pl.DataType] = {
 }
 
 EXCLUSION_REASONS: dict[str, tuple[str, ...]] = {
-    "email": ("automated", "self_addressed", "group_too_large", "automated_alter"),
-    "calendar": ("all_day", "cancelled", "group_too_large", "declined", "not_accepted", "automated_alter"),
+    "email": ("automated", "self_addressed", "group_too_large", "automated_alter", "non_person_alter"),
+    "calendar": (
+        "all_day",
+        "cancelled",
+        "group_too_large",
+        "declined",
+        "not_accepted",
+        "automated_alter",
+        "non_person_alter",
+    ),
     "manual": ("unknown_channel",),
 }
 """Reasons per source, in the order they are tested."""
@@ -69,7 +77,18 @@ def build_interactions(
     params = params or AnalyticsParams()
     ego_frame = lazy(egos).select("ego_id", "timezone", "work_start_hour", "work_end_hour", "work_days")
     ego_ids = ego_frame.select("ego_id")
-    automated = lazy(persons).filter(pl.col("is_automated")).select(pl.col("person_id").alias("alter_id"))
+    # addresses that are not people (automated senders, lists, role and group addresses) are never alters
+    automated = (
+        lazy(persons)
+        .filter(pl.col("non_person_reason").is_not_null())
+        .select(
+            pl.col("person_id").alias("alter_id"),
+            pl.when(pl.col("is_automated"))
+            .then(pl.lit("automated_alter"))
+            .otherwise(pl.lit("non_person_alter"))
+            .alias("alter_reason"),
+        )
+    )
 
     mail, mail_self = _email_candidates(lazy(messages), lazy(recipients), ego_ids, automated, params)
     meetings = _meeting_candidates(lazy(events), lazy(attendees), ego_ids, automated, params)
@@ -141,7 +160,7 @@ def _email_candidates(
         "msg_reason",
     ]
     pairs = pl.concat([outbound.select(columns), inbound.select(columns)], how="vertical")
-    pairs = pairs.join(automated.with_columns(alter_automated=pl.lit(True)), on="alter_id", how="left")
+    pairs = pairs.join(automated, on="alter_id", how="left")
 
     # Parents: messages named by In-Reply-To or References whose sender we know.
     senders = (
@@ -188,7 +207,7 @@ def _email_candidates(
         .join(first_by_sender.rename({"sender_id": "other_id"}), on=["thread_key", "other_id"], how="left")
         .join(thread_start, on="thread_key", how="left")
         .with_columns(
-            pl.col("ref_hit", "ref_resolved", "alter_automated").fill_null(False),
+            pl.col("ref_hit", "ref_resolved").fill_null(False),
             is_reply=pl.col("is_reply").fill_null(False),
         )
         .with_columns(is_response=responds)
@@ -209,7 +228,7 @@ def _email_candidates(
         is_in_person=pl.lit(False),
         source=pl.lit("email"),
         source_key="message_key",
-        reason=pl.coalesce("msg_reason", pl.when(pl.col("alter_automated")).then(pl.lit("automated_alter"))),
+        reason=pl.coalesce("msg_reason", "alter_reason"),
     )
     self_addressed = (
         msgs.join(egos_as_sender, on="sender_id", how="semi")
@@ -252,7 +271,7 @@ def _meeting_candidates(
         ego_rows.join(alter_rows, on="event_key")
         .filter(pl.col("ego_id") != pl.col("alter_id"))
         .join(ev, on="event_key")
-        .join(automated.with_columns(alter_automated=pl.lit(True)), on="alter_id", how="left")
+        .join(automated, on="alter_id", how="left")
     )
     ego_present = pl.col("ego_response").is_in(list(_ATTENDING)).cast(pl.Int32)
     group_size = (pl.col("n_present").fill_null(0) - ego_present).clip(lower_bound=1)
@@ -265,8 +284,7 @@ def _meeting_candidates(
         .then(pl.lit("declined"))
         .when(~pl.col("alter_response").is_in(list(_ATTENDING)))
         .then(pl.lit("not_accepted"))
-        .when(pl.col("alter_automated").fill_null(False))
-        .then(pl.lit("automated_alter")),
+        .otherwise(pl.col("alter_reason")),
     )
     return pairs.select(
         "ego_id",

@@ -156,6 +156,8 @@ PERSON_SCHEMA = {
     "org_unit": pl.String,
     "manager_id": pl.String,
     "is_automated": pl.Boolean,
+    "non_person_reason": pl.String,
+    "is_person": pl.Boolean,
     "is_ego": pl.Boolean,
     "is_unresolved": pl.Boolean,
 }
@@ -174,7 +176,12 @@ def persons(rows: list[dict[str, Any]]) -> pl.DataFrame:
         "is_ego": False,
         "is_unresolved": False,
     }
-    full = [{"domain": r["person_id"].split("@")[-1], **r} for r in rows]
+    full = []
+    for r in rows:
+        reason = r.get("non_person_reason", "automated" if r.get("is_automated") else None)
+        full.append(
+            {"domain": r["person_id"].split("@")[-1], "non_person_reason": reason, "is_person": reason is None, **r}
+        )
     return _frame(full, PERSON_SCHEMA, defaults)
 
 

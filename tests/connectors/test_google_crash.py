@@ -48,6 +48,8 @@ def fake() -> Iterator[FakeGoogle]:
 
 
 def run(home: Path, *, stepped: bool = False) -> subprocess.Popen[str]:
+    home.mkdir(exist_ok=True)
+    (home / "subject_hmac.key").write_text("0" * 64)  # one key in both homes: equal subject digests
     env = {**os.environ, "TIEPULSE_HOME": str(home)}
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT],

@@ -27,6 +27,7 @@ TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 CONTEXTS = {
     "plain": make_context(),
     "subject hash": make_context(subject_key=b"k" * 32),
+    "copy digest": make_context(copy_key=b"c" * 32),
     "pseudonymised": make_context(hmac_key=b"h" * 32, automated_patterns=(r"^no-?reply@",)),
     "no gmail folding": make_context(fold_gmail=False),
 }

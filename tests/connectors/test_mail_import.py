@@ -299,6 +299,7 @@ def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_p
         home = tmp_path / f"home{workers}"
         home.mkdir()
         (home / "config.yaml").write_text(f"imports:\n  workers: {workers}\n")
+        (home / "subject_hmac.key").write_text("0" * 64)  # one key in both homes: equal subject digests
         settings = Settings(home=home, config_file=home / "config.yaml", as_of=dt.date(2026, 11, 1))
         con = connect(settings.warehouse_path)
         report = import_paths(con, [folder], settings)

@@ -200,3 +200,22 @@ def test_latin1_header_bytes_do_not_fail() -> None:
 def test_fast_address_path_matches_the_normaliser(value: str, ctx: ImportContext) -> None:
     lists = AddressLists(ctx.normaliser())
     assert lists.parse(value) == lists.slow(value)
+
+
+def test_date_zone_is_kept_and_a_missing_zone_is_unknown(tricky) -> None:
+    rows, _ = tricky
+    offsets = {key: row["utc_offset_minutes"] for key, row in rows.items()}
+    assert offsets["Plain.1@Example.COM"] == 60
+    assert offsets["encoded.2@example.com"] == -300
+    assert offsets["group.3@example.com"] == 0  # +0000 says UTC
+    zoneless = [row for row in rows.values() if row["sent_at"].day == 10]  # "Fri, 10 Jan 2020 12:00:00"
+    assert [row["utc_offset_minutes"] for row in zoneless] == [None]
+
+
+def test_subject_digest_only_with_a_copy_key(tricky) -> None:
+    assert all(row["subject_digest"] is None for row in tricky[0].values())
+    rows, _ = read(TRICKY, make_context(copy_key=b"c" * 32))
+    digest = rows["Plain.1@Example.COM"]["subject_digest"]
+    from tiepulse.connectors.mail.subjects import subject_digest
+
+    assert digest == subject_digest(b"c" * 32, classify("quarterly plan")[2]) and len(digest) == 8

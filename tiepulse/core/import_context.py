@@ -15,9 +15,12 @@ from tiepulse.core.settings import Settings
 
 
 def subject_key(settings: Settings) -> bytes | None:
-    """The HMAC key for subjects and titles: the pseudonym key, else a random key kept (0600) in TIEPULSE_HOME."""
-    if not settings.config.privacy.keep_subject_hash:
-        return None
+    """The HMAC key for subjects and titles when they are kept (``privacy.keep_subject_hash``), else None."""
+    return copy_key(settings) if settings.config.privacy.keep_subject_hash else None
+
+
+def copy_key(settings: Settings) -> bytes:
+    """The pseudonym key, else a random key kept (0600) in TIEPULSE_HOME: the key of subject hashes and digests."""
     if settings.hmac_key is not None:
         return settings.hmac_key
     path = settings.home / "subject_hmac.key"
@@ -55,5 +58,6 @@ def build_import_context(settings: Settings) -> ImportContext:
         fold_gmail=settings.config.identity.fold_gmail,
         hmac_key=settings.hmac_key,
         subject_key=subject_key(settings),
+        copy_key=copy_key(settings),
         workers=options.workers or os.cpu_count() or 1,
     )

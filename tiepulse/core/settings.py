@@ -92,6 +92,17 @@ class IdentityOptions(_Strict):
         ]
     )
     """Regular expressions on the normalised address that mark automated senders."""
+    group_patterns: list[str] = Field(
+        default_factory=lambda: [
+            r"^(team|all|everyone|staff|dl|list|group)[._-]",
+            r"^(all|everyone|staff|info|sales|support|admin|office|helpdesk|enquiries|billing|accounts|careers|hr)@",
+        ]
+    )
+    """Regular expressions on the address that mark distribution lists and role addresses (not people)."""
+    people: list[str] = Field(default_factory=list)
+    """Addresses that are people whatever the list and group rules say (the rules' way back)."""
+    keep_separate: list[str] = Field(default_factory=list)
+    """Addresses never merged into an ego by the identity inference (docs/data-model.md, int_ego_addresses_inferred)."""
 
 
 class PrivacyOptions(_Strict):

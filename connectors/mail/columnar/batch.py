@@ -22,7 +22,7 @@ from .. import batches
 from ..batches import Batch, Item, rows_table
 from ..records import COLUMNS, MessageParser, Row
 from .addresses import address_columns
-from .dates import sent_at
+from .dates import sent_at, utc_offset
 from .fields import header_fields
 from .text import block_text, null_if_empty
 from .values import labels, lower, message_id, references, subject_columns
@@ -47,13 +47,15 @@ def _columns(parts: list[Part], items: list[Item]) -> tuple[pl.DataFrame, pl.Ser
     sizes = pl.Series([len(batch) for _, batch in parts], dtype=pl.UInt32)
     extra = [
         sent_at(fields["date"]),
+        utc_offset(fields["date"]),
         labels(fields["x-gmail-labels"]).alias("labels"),
         pl.Series("source_position", positions, pl.String),
         pl.Series("item_folder", folders, pl.String),
         pl.Series("g", range(len(parts)), pl.UInt32).repeat_by(sizes).explode(),
     ]
     frame = pl.concat(
-        [fields, addresses.drop("r"), subject_columns(fields["subject"], parser.ctx.subject_key)], how="horizontal"
+        [fields, addresses.drop("r"), subject_columns(fields["subject"], parser.ctx.subject_key, parser.ctx.copy_key)],
+        how="horizontal",
     ).with_columns(extra)
     window = parser.ctx.plausibility
     mid = message_id(pl.col("message-id"))
@@ -92,6 +94,8 @@ def _columns(parts: list[Part], items: list[Item]) -> tuple[pl.DataFrame, pl.Ser
         (pl.col("list-unsubscribe").str.len_bytes() > 0).fill_null(False).alias("has_list_unsubscribe"),
         lower(pl.col("precedence")).alias("precedence"),
         lower(pl.col("auto-submitted")).alias("auto_submitted"),
+        "utc_offset_minutes",
+        "subject_digest",
     )
     return rows.filter("exact").drop("exact"), ~rows["exact"]
 

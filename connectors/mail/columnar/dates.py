@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..dates import parse_date
+from ..dates import parse_date, utc_offset_minutes
 
 UTC_US = pl.Datetime("us", "UTC")
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
@@ -39,3 +39,25 @@ def sent_at(date: pl.Series) -> pl.Series:
     values = rest.to_list()
     parsed = pl.Series([parse_date(v)[0] for v in values], dtype=UTC_US)
     return fast.fill_null(date.replace_strict(values, parsed, default=None, return_dtype=UTC_US)).alias("sent_at")
+
+
+def utc_offset(date: pl.Series) -> pl.Series:
+    """``dates.utc_offset_minutes`` of Date values: the common shape's zone read here, the rest per value."""
+    zone = date.str.extract(r" ([+-][0-9]{4})(?: \([A-Za-z]{1,5}\))?$", 1)
+    minutes = (
+        pl.DataFrame([zone.alias("z")])
+        .select(
+            pl.when(date.str.contains(_SHAPE) & (pl.col("z") != "-0000")).then(
+                (pl.col("z").str.slice(1, 2).cast(pl.Int32) * 60 + pl.col("z").str.slice(3, 2).cast(pl.Int32))
+                * pl.when(pl.col("z").str.starts_with("-")).then(-1).otherwise(1)
+            )
+        )
+        .to_series()
+    )
+    rest = date.filter(~date.str.contains(_SHAPE).fill_null(True) & date.is_not_null()).unique()
+    if not len(rest):
+        return minutes.alias("utc_offset_minutes")
+    values = rest.to_list()
+    found = pl.Series([utc_offset_minutes(v) for v in values], dtype=pl.Int32)
+    filled = date.replace_strict(values, found, default=None, return_dtype=pl.Int32)
+    return minutes.fill_null(filled).alias("utc_offset_minutes")

@@ -65,8 +65,8 @@ def labels(value: pl.Series) -> pl.Series:
     return plain.zip_with(~special.fill_null(False), _per_value(value, special, records.labels, plain.dtype))
 
 
-def subject_columns(subject: pl.Series, key: bytes | None) -> pl.DataFrame:
-    """is_reply, is_forward and subject_hash (with ``key``, else null) as ``MessageParser`` derives them."""
+def subject_columns(subject: pl.Series, key: bytes | None, copy_key: bytes | None) -> pl.DataFrame:
+    """is_reply, is_forward, subject_hash and subject_digest (each with its key, else null) as ``MessageParser``."""
     text = pl.col("subject")
     prefix = text.str.extract("^" + _PREFIX, 1).str.to_lowercase()
     rest = text.str.replace(f"^(?:{_PREFIX})+", "")
@@ -95,14 +95,23 @@ def subject_columns(subject: pl.Series, key: bytes | None) -> pl.DataFrame:
         frame = frame.join(decoded, on="subject", how="left", maintain_order="left", suffix="_decoded").select(
             "subject", *(pl.coalesce(f"{name}_decoded", name).alias(name) for name in _CLASSIFIED)
         )
-    hashed = pl.lit(None, pl.String)
-    if key is not None:
-        kept = frame.filter(pl.col("subject").str.len_bytes() > 0)["stripped"].unique()
-        hashes = [subjects.subject_hash(key, s) for s in kept.to_list()]
-        hashed = pl.when(pl.col("subject").str.len_bytes() > 0).then(
-            pl.col("stripped").replace_strict(kept, hashes, default=None, return_dtype=pl.String)
-        )
-    return frame.select("is_reply", "is_forward", hashed.alias("subject_hash"))
+    kept = frame.filter(pl.col("subject").str.len_bytes() > 0)["stripped"].unique()
+    return frame.select(
+        "is_reply",
+        "is_forward",
+        _keyed(kept, key, subjects.subject_hash).alias("subject_hash"),
+        _keyed(kept, copy_key, subjects.subject_digest).alias("subject_digest"),
+    )
+
+
+def _keyed(kept: pl.Series, key: bytes | None, digest: Callable[[bytes, str], str]) -> pl.Expr:
+    """``digest(key, stripped subject)`` of every non-empty subject; null without a key."""
+    if key is None:
+        return pl.lit(None, pl.String)
+    values = [digest(key, s) for s in kept.to_list()]
+    return pl.when(pl.col("subject").str.len_bytes() > 0).then(
+        pl.col("stripped").replace_strict(kept, values, default=None, return_dtype=pl.String)
+    )
 
 
 _CLASSIFIED = ("is_reply", "is_forward", "stripped")
