@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from email.errors import HeaderParseError
+from email.errors import CharsetError, HeaderParseError
 from email.header import decode_header, make_header
 
 REPLY_PREFIXES = ("re", "aw", "sv", "antw", "vs", "ref", "rif", "odp", "res", "ynt", "回复", "答复")
@@ -33,7 +33,7 @@ def decode_subject(raw: str) -> str:
         return raw
     try:
         return str(make_header(decode_header(raw)))
-    except (HeaderParseError, UnicodeDecodeError, LookupError, ValueError):
+    except (HeaderParseError, CharsetError, UnicodeDecodeError, LookupError, ValueError):
         return raw
 
 

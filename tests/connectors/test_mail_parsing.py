@@ -13,7 +13,7 @@ from tiepulse.connectors.base import ImportContext, Reject
 from tiepulse.connectors.mail import MailFileSource, claims
 from tiepulse.connectors.mail.address_lists import AddressLists
 from tiepulse.connectors.mail.headers import extract
-from tiepulse.connectors.mail.subjects import classify
+from tiepulse.connectors.mail.subjects import classify, decode_subject
 
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 
@@ -171,6 +171,18 @@ def test_pseudonymisation_drops_names_and_is_consistent() -> None:
 def test_subject_prefixes(subject: str, expected: tuple[bool, bool, str]) -> None:
     is_reply, is_forward, rest = classify(subject)
     assert (is_reply, is_forward, rest.strip()) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("=?utf-8?q?Fwd=3A_Bericht?=", "Fwd: Bericht"),
+        ("=?\xe9utf-8?q?Fwd=3A_Bericht?=", "=?\xe9utf-8?q?Fwd=3A_Bericht?="),  # a charset name no codec has
+        ("=?no-such-charset?q?x?=", "=?no-such-charset?q?x?="),
+    ],
+)
+def test_undecodable_encoded_words_are_kept_as_written(raw: str, expected: str) -> None:
+    assert decode_subject(raw) == expected
 
 
 def test_header_extraction_is_case_insensitive_and_unfolds() -> None:
