@@ -105,16 +105,16 @@ def render_health(console: Console, view: EgoView, params: AnalyticsParams) -> N
     if view.data_status != "current":
         _render_no_recent_data(console, view)
         return
-    if h["health_score"] is None:
+    if not h["is_active"]:
         _render_inactive(console, view, params)
         return
-    console.print(
-        Panel(
-            f"[bold]{h['health_score']:.0f}/100[/bold] network health as of {view.as_of}",
-            title=f"tiepulse health: {view.ego_id}",
-        ),
-        width=min(console.width, READING_WIDTH),
+    measured = ", ".join(h.get("measured_parts") or []) or "nothing"
+    headline = (
+        f"No score as of {view.as_of}: too little of the network was observed (measured: {measured})"
+        if h["health_score"] is None
+        else f"[bold]{h['health_score']:.0f}/100[/bold] network health as of {view.as_of} (measured: {measured})"
     )
+    console.print(Panel(headline, title=f"tiepulse health: {view.ego_id}"), width=min(console.width, READING_WIDTH))
     scores = _compact("Sub-scores (0-1, weight; the score counts the measured ones)", gap=2)
     for column in ("sub-score", "weight", "score", ""):
         scores.add_column(column, justify="right" if column in ("weight", "score") else "left")
