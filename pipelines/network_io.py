@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observed_inboxes
+from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
 from tiepulse.pipelines.marts_io import read_table
 
 # built by the SQL models (staging sightings, intermediate identity, marts facts and dimensions)
@@ -24,7 +24,7 @@ MANUAL_INTERACTIONS = "marts.fct_manual_interactions"
 EGOS = "marts.dim_ego"
 CONTACTS = "marts.dim_contact"
 PERSONS = "marts.dim_person"
-MAIL_SIGHTINGS = "staging.stg_mail_sightings"
+OBSERVATION_WINDOWS = "staging.stg_observation_windows"
 ADDRESSES = "intermediate.int_addresses_resolved"
 
 # marts: published by the analytics assets
@@ -53,8 +53,8 @@ INTERACTION_INPUTS = (
 PARTICIPANT_INPUTS = (MESSAGES, MESSAGE_RECIPIENTS, EVENT_ATTENDEES)
 """The staging tables ``record_participants`` reads (who took part in each message and meeting)."""
 
-COVERAGE_INPUTS = (MAIL_SIGHTINGS, MESSAGE_RECIPIENTS, ADDRESSES)
-"""The staging tables ``observed_inboxes`` reads."""
+COVERAGE_INPUTS = (OBSERVATION_WINDOWS, ADDRESSES)
+"""The tables ``observe_egos`` reads."""
 
 
 def interactions_from_staging(
@@ -74,10 +74,8 @@ def interactions_from_staging(
     )
 
 
-def read_network_inputs(
-    con: duckdb.DuckDBPyConnection, ego_id: str | None = None, inbound_observed: pl.DataFrame | None = None
-) -> NetworkInputs:
-    """The chain's inputs: every ego's, or one ego's interactions, contacts and alert state."""
+def read_network_inputs(con: duckdb.DuckDBPyConnection, ego_id: str | None = None) -> NetworkInputs:
+    """The chain's inputs: every ego's, or one ego's interactions, contacts, alert state and observation."""
     args: list[object]
     where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
     return NetworkInputs(
@@ -87,28 +85,27 @@ def read_network_inputs(
         messages=read_table(con, MESSAGES),
         message_recipients=read_table(con, MESSAGE_RECIPIENTS),
         event_attendees=read_table(con, EVENT_ATTENDEES),
-        inbound_observed=inbound_observed,
+        observation_windows=_observation_windows(con, ego_id),
+        addresses=read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         alert_state=read_table(con, ALERT_STATE, where, args),
     )
 
 
-def read_observed_inboxes(
+def _observation_windows(con: duckdb.DuckDBPyConnection, ego_id: str | None) -> pl.DataFrame:
+    """The observation windows of every owner, or of the owners that resolve to ``ego_id``."""
+    windows = f"select w.* from {OBSERVATION_WINDOWS} w"
+    if not ego_id:
+        return read_table(con, f"({windows}) w")
+    windows += f" left join {ADDRESSES} a on a.address = w.owner where coalesce(a.person_id, w.owner) = ?"
+    return read_table(con, f"({windows}) w", params=[ego_id])
+
+
+def read_observation(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, ego_id: str | None = None
 ) -> pl.DataFrame:
-    """The egos whose inbound mail the warehouse sees at ``as_of`` (only they get one-sided alerts); with
-    ``ego_id``, whether that ego's is (reading only their own mailbox, not everyone's)."""
-    sightings = f"select s.message_key, s.mailbox_owner, s.from_address, s.sent_at from {MAIL_SIGHTINGS} s"
-    recipients = f"select message_key, person_id from {MESSAGE_RECIPIENTS}"
-    args: list[object] = []
-    if ego_id:
-        sightings += (
-            f" left join {ADDRESSES} a on a.address = s.mailbox_owner where coalesce(a.person_id, s.mailbox_owner) = ?"
-        )
-        recipients += " where person_id = ?"
-        args = [ego_id]
-    return observed_inboxes(
-        read_table(con, f"({sightings}) s", params=args or None),
-        read_table(con, f"({recipients}) r", params=args or None),
+    """What was observed of every ego (or of ``ego_id``) at ``as_of``: ``observe_egos`` on the warehouse."""
+    return observe_egos(
+        _observation_windows(con, ego_id),
         read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         as_of,
         params,

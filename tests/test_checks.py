@@ -120,8 +120,13 @@ def test_published_marts_pass_and_broken_shares_fail(published: Path, tmp_path: 
         "column_values_to_be_between[email_reciprocity]",
         "column_values_to_be_between[score_maintenance]",
     }
-    con.execute("update marts.mart_network_health set health_score = null where period = 'current'").fetchall()
-    assert "column_values_to_be_in_set[rule_scored_when_active]" in _failed(con, "marts.mart_network_health")
+    # a score for an ego whose data ended (or who had no contact) is a score of unobserved time
+    con.execute(
+        "update marts.mart_network_health set data_status = 'no_recent_data' "
+        "where period = 'current' and health_score is not null"
+    ).fetchall()
+    failed = _failed(con, "marts.mart_network_health")
+    assert "column_values_to_be_in_set[rule_scored_only_when_active_and_current]" in failed
 
 
 def test_monthly_history_timestamps_are_checked(published: Path, tmp_path: Path) -> None:

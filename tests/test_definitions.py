@@ -46,6 +46,7 @@ EXPECTED_ASSETS = {
     "staging/stg_event_sightings",
     "staging/stg_interaction_log",
     "staging/stg_mail_sightings",
+    "staging/stg_observation_windows",
     "intermediate/int_addresses_resolved",
     "intermediate/int_ego_addresses_inferred",
     "intermediate/int_ego_timezones_inferred",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -71,21 +73,27 @@ def test_sent_dates_are_plausible(enron: duckdb.DuckDBPyConnection) -> None:
     assert low.year >= 1997 and high.year <= 2002
 
 
-def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConnection) -> None:
-    from tiepulse.pipelines.analytics import analyse_network, describe_network
+def _analyse(enron: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple[Any, pl.DataFrame]:
+    from tiepulse.pipelines.analytics import analyse_network
     from tiepulse.pipelines.marts_io import publish
     from tiepulse.pipelines.network_io import (
         INTERACTIONS,
         interactions_from_staging,
         read_network_inputs,
-        read_observed_inboxes,
+        read_observation,
     )
 
-    as_of = dt.date(2001, 12, 1)
-    interactions, _ = interactions_from_staging(enron, AnalyticsParams())
+    params = AnalyticsParams()
+    interactions, _ = interactions_from_staging(enron, params)
     publish(enron, INTERACTIONS, interactions)
-    inboxes = read_observed_inboxes(enron, as_of, AnalyticsParams())
-    analysis = analyse_network(read_network_inputs(enron, inbound_observed=inboxes), as_of)
+    return analyse_network(read_network_inputs(enron), as_of, params), read_observation(enron, as_of, params)
+
+
+def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConnection) -> None:
+    from tiepulse.pipelines.analytics import describe_network
+
+    as_of = dt.date(2001, 12, 1)
+    analysis, observation = _analyse(enron, as_of)
     health, ties, alerts = analysis.health, analysis.ties, analysis.alerts
     egos = {r[0] for r in enron.execute("select ego_id from marts.dim_ego").fetchall()}
     owners_with_mail_before = {
@@ -95,16 +103,54 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
         ).fetchall()
     } & egos
     assert set(health.get_column("ego_id").to_list()) == owners_with_mail_before
-    # by the end of 2001 the sent folders have gone quiet: one ego wrote in the last 90 days; the others are
-    # inactive and get no score (not a misleading 20/100 from "nothing overdue")
-    active = health.filter(pl.col("is_active"))
-    assert active.height == 1 and active.get_column("health_score").is_between(0, 100).all()
-    inactive = health.filter(~pl.col("is_active"))
-    assert inactive.get_column("health_score").is_null().all() and inactive.height == health.height - 1
-    text = describe_network(active, ties, alerts, inbound_observed=False).render()
+    # most exports end in mid-2001: those egos have no recent data (not scored, reported as such), and no alert
+    # is raised about any of them ("nothing for 282 days" was the export ending, not silence)
+    ended = set(observation.filter(pl.col("data_status") == "no_recent_data").get_column("ego_id"))
+    assert len(ended) >= 70
+    assert health.filter(pl.col("ego_id").is_in(list(ended))).get_column("health_score").is_null().all()
+    assert not set(alerts.get_column("ego_id")) & ended
+    # a Sent folder measures only what the ego did: too little of the weight for an overall score
+    current = health.filter(~pl.col("ego_id").is_in(list(ended)) & pl.col("is_active"))
+    assert current.height >= 1
+    for row in current.iter_rows(named=True):
+        assert not {"engagement", "breadth", "reciprocity", "real_world"} & set(row["measured_parts"])
+    text = describe_network(current, ties, alerts, inbound_observed=False).render()
     assert "Only mail you sent is visible here" in text
     assert "Only 0" not in text and "n/a" not in text and " 0 departments" not in text and " 0 two-way" not in text
     assert ties.get_column("strength").is_between(0, 1).all()
     # sent mail only: nobody's inbound mail is observed, so "they never answered" would be an artefact
-    assert inboxes.is_empty()
-    assert alerts.height > 0 and "one_sided_tie" not in alerts.get_column("kind").to_list()
+    assert not observation.get_column("inbound_observed").any()
+
+
+def test_no_one_sided_alert_for_sent_folders_as_of_2001_06_15(enron: duckdb.DuckDBPyConnection) -> None:
+    """The issue counted 136 one-sided alerts for four egos whose data is a Sent folder (assistants' mail to them
+    sits in it); every Enron folder here is a Sent folder."""
+    roles = enron.execute("select distinct folder_role from staging.stg_observation_windows").fetchall()
+    assert roles == [("sent",)]
+    analysis, observation = _analyse(enron, dt.date(2001, 6, 15))
+    assert "one_sided_tie" not in analysis.alerts.get_column("kind").to_list()
+    ended = set(observation.filter(pl.col("data_status") == "no_recent_data").get_column("ego_id"))
+    assert not set(analysis.alerts.get_column("ego_id")) & ended
+    # darrell.schoolcraft's export starts on 2001-05-24: every contact looks new, which is no overload
+    assert "darrell.schoolcraft@enron.com" not in analysis.alerts.get_column("ego_id").to_list()
+
+
+@pytest.mark.slow
+def test_a_past_analysis_date_refreshes_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`TIEPULSE_AS_OF=2001-05-31 tiepulse import` used to fail a check on the 17 messages dated July 2002."""
+    from tiepulse.pipelines.refresh import refresh
+
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path))
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2001-05-31")
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    settings = Settings()
+    con = connect(settings.warehouse_path)
+    import_paths(con, [ENRON / "sent_mail"], settings)
+    later = con.execute("select count(*) from raw.mail_messages where sent_at > timestamptz '2002-07-01'").fetchall()
+    con.close()
+    assert later[0][0] > 0  # kept by the importer ...
+    result = refresh()
+    assert result.success, result.failed_checks  # ... and ignored by the analysis, not a failed check
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as db:
+        (last,) = db.execute("select max(last_contact) from marts.mart_ties").fetchall()[0]
+        assert last < dt.datetime(2001, 6, 1, tzinfo=dt.UTC)

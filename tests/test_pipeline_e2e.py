@@ -66,6 +66,9 @@ def test_fading_ties_are_alerted_and_steady_ones_are_not(
     recall = len(fading & alerted) / len(fading)
     assert recall >= 0.9, fading - alerted
     assert not steady & alerted  # precision against the control group
+    # and against everything the generator fades (both directions, ended series, ...): docs/metrics.md
+    faded = {(t["ego"], t["alter"]) for t in truth["faded"]}
+    assert len(faded & alerted) / len(alerted) >= 0.8, alerted - faded
 
 
 def test_one_sided_ties_are_flagged(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:

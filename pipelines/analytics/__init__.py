@@ -1,7 +1,7 @@
 """The analytics core: pure Polars functions (DataFrame or LazyFrame in, DataFrame out), no Dagster, no DuckDB.
 
 Order of use: ``build_interactions`` -> ``analyse_network`` (``chain``: participants, ties, co-occurrence edges,
-network health and alerts at one date; its inbound coverage from ``observed_inboxes``) -> ``describe_network``;
+network health and alerts at one date; what was observed of each ego from ``observe_egos``) -> ``describe_network``;
 ``compute_ties_monthly`` for the monthly history of ties.
 Formulas and defaults: docs/metrics.md.
 """
@@ -17,7 +17,7 @@ from tiepulse.pipelines.analytics.brokerage import (
     structural_holes,
 )
 from tiepulse.pipelines.analytics.chain import NetworkAnalysis, NetworkInputs, analyse_network, network_health
-from tiepulse.pipelines.analytics.coverage import observed_inboxes
+from tiepulse.pipelines.analytics.coverage import OBSERVATION_SCHEMA, observe_egos
 from tiepulse.pipelines.analytics.diversity import compute_diversity
 from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
 from tiepulse.pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
@@ -31,6 +31,7 @@ __all__ = [
     "HEALTH_COLUMNS",
     "INTERACTION_SCHEMA",
     "MONTHLY_COLUMNS",
+    "OBSERVATION_SCHEMA",
     "STATE_SCHEMA",
     "TIE_COLUMNS",
     "AnalyticsParams",
@@ -53,7 +54,7 @@ __all__ = [
     "effective_size",
     "ego_network_edges",
     "network_health",
-    "observed_inboxes",
+    "observe_egos",
     "record_participants",
     "snooze",
     "structural_holes",

@@ -30,7 +30,8 @@ import hashlib
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.pipelines.analytics.common import Frame, as_of_date, lazy
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_date, as_of_instant, lazy
+from tiepulse.pipelines.analytics.coverage import everything_observed
 
 TIE_KINDS = ("neglected_tie", "one_sided_tie")
 NETWORK_KINDS = ("overload", "narrowing")
@@ -96,15 +97,17 @@ def compute_alerts(
     as_of: dt.date | dt.datetime,
     params: AnalyticsParams | None = None,
     previous_state: Frame | None = None,
-    inbound_observed: Frame | None = None,
+    observation: Frame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Alerts at ``as_of`` and the updated alert state.
 
     ``ties`` and ``health`` are :func:`compute_ties` and :func:`compute_network_health` at the same ``as_of``;
-    ``previous_state`` is the last returned state (None or empty on the first run). ``inbound_observed`` lists
-    the egos (``ego_id``) whose inbound mail is observed (:func:`~pipelines.analytics.coverage.observed_inboxes`):
-    only they get one-sided alerts, since "never answered" means nothing where answers cannot be seen. None
-    means every ego's inbound mail is observed.
+    ``previous_state`` is the last returned state (None or empty on the first run). ``observation`` is
+    :func:`~pipelines.analytics.coverage.observe_egos` at ``as_of`` (None: everything observed for all time).
+    An alert needs what it claims to have been observed: no alert at all for an ego with no recent data; a
+    neglected tie only when its due date falls inside the ego's data; a one-sided tie only when the ego's
+    inbound mail was observed from the tie's first contact to ``as_of``; overload only after
+    ``overload_min_history_days`` of data, narrowing only with both of its windows observed.
     """
     params = params or AnalyticsParams()
     day = as_of_date(as_of)
@@ -113,12 +116,21 @@ def compute_alerts(
     # output at 10M interactions); one contiguous chunk avoids it.
     ties = ties.collect() if isinstance(ties, pl.LazyFrame) else ties
     ties = ties.rechunk()
+    seen = lazy(observation if observation is not None else everything_observed(lazy(ties).select("ego_id")))
+    current = seen.filter(pl.col("data_status") == "current")
+    instant = pl.lit(as_of_instant(as_of), dtype=UTC_TS)
+    observed_ties = lazy(ties).join(current, on="ego_id", how="inner")
+    history = (instant - pl.col("data_start")).dt.total_days()
+    egos = lazy(health).drop("data_start", strict=False).join(current.select("ego_id", "data_start"), on="ego_id")
     candidates = pl.concat(
         [
-            _neglected(lazy(ties), lazy(persons), params),
-            _one_sided(lazy(ties), params, None if inbound_observed is None else lazy(inbound_observed)),
-            _overload(lazy(health), params),
-            _narrowing(lazy(health), params),
+            _neglected(observed_ties.filter(pl.col("due_date") < pl.col("data_end").dt.date()), lazy(persons), params),
+            _one_sided(
+                observed_ties.filter(pl.col("inbound_observed") & (pl.col("inbound_start") <= pl.col("first_contact"))),
+                params,
+            ),
+            _overload(egos.filter(history >= params.overload_min_history_days), params),
+            _narrowing(egos.filter(history >= 2 * params.activity_window_days), params),
         ],
         how="vertical",
     ).collect()
@@ -271,13 +283,10 @@ def _neglected(ties: pl.LazyFrame, persons: pl.LazyFrame, params: AnalyticsParam
     )
 
 
-def _one_sided(ties: pl.LazyFrame, params: AnalyticsParams, observed: pl.LazyFrame | None) -> pl.LazyFrame:
+def _one_sided(ties: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     """The ego reached out N times (within the window) and the alter never answered: no mail, meeting or call
-    from them, ever. Someone who answers now and then is not one-sided, however long the current streak. Only
-    for egos whose inbound mail is ``observed`` (all when None)."""
+    from them, ever. Someone who answers now and then is not one-sided, however long the current streak."""
     n = pl.col("n_unanswered")
-    if observed is not None:
-        ties = ties.join(observed.select("ego_id"), on="ego_id", how="semi")
     return ties.filter(
         pl.col("last_inbound_contact").is_null()
         & (n >= params.one_sided_min_attempts)
@@ -325,7 +334,7 @@ def _overload(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
         **_network_alert("overload"),
         priority=40.0 + 20.0 * ((new - limit) / limit).clip(upper_bound=1.0),
         reason=pl.format(
-            "You started {} new two-way contacts in the last {} days (more than {}). "
+            "You wrote to, met or called {} people for the first time in the last {} days (more than {}). "
             "Deep ties need time, and new ones crowd it out.",
             new,
             pl.lit(params.new_tie_days),

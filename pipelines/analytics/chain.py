@@ -18,6 +18,7 @@ import polars as pl
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics.alerts import compute_alerts
 from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
+from tiepulse.pipelines.analytics.coverage import observe_egos
 from tiepulse.pipelines.analytics.health import compute_network_health
 from tiepulse.pipelines.analytics.ties import compute_ties
 
@@ -33,8 +34,11 @@ class NetworkInputs:
     messages: pl.DataFrame
     message_recipients: pl.DataFrame
     event_attendees: pl.DataFrame
-    inbound_observed: pl.DataFrame | None = None
-    """Egos whose inbound mail is observed at the analysis date (``observed_inboxes``); None: every ego's."""
+    observation_windows: pl.DataFrame | None = None
+    """What was observed of each mailbox folder, calendar and log (``staging.stg_observation_windows``); None:
+    everything, for all time."""
+    addresses: pl.DataFrame | None = None
+    """Address to person (``intermediate.int_addresses_resolved``), to resolve the windows' owners."""
     alert_state: pl.DataFrame | None = None
     """The alert life-cycle so far (``ops.alert_state``); None: no alert seen yet."""
 
@@ -42,6 +46,12 @@ class NetworkInputs:
     def participants(self) -> pl.DataFrame:
         """Who took part in each message and meeting: computed once, shared by every date analysed."""
         return record_participants(self.messages, self.message_recipients, self.event_attendees)
+
+    def observation(self, day: dt.date | dt.datetime, params: AnalyticsParams) -> pl.DataFrame | None:
+        """What was observed of each ego at ``day`` (``observe_egos``); None without windows."""
+        if self.observation_windows is None or self.addresses is None:
+            return None
+        return observe_egos(self.observation_windows, self.addresses, day, params)
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,9 @@ def network_health(
     """Every ego's network health at ``day``, from ``ties`` at that day (computed when not given)."""
     ties = ties if ties is not None else compute_ties(inputs.interactions, inputs.persons, inputs.contacts, day, params)
     edges = cooccurrence_edges(inputs.interactions, inputs.participants, day, params)
-    return compute_network_health(ties, inputs.interactions, inputs.persons, inputs.contacts, day, params, edges)
+    return compute_network_health(
+        ties, inputs.interactions, inputs.persons, inputs.contacts, day, params, edges, inputs.observation(day, params)
+    )
 
 
 def analyse_network(inputs: NetworkInputs, as_of: dt.date, params: AnalyticsParams | None = None) -> NetworkAnalysis:
@@ -70,6 +82,6 @@ def analyse_network(inputs: NetworkInputs, as_of: dt.date, params: AnalyticsPara
     ties = compute_ties(inputs.interactions, inputs.persons, inputs.contacts, as_of, params)
     health = network_health(inputs, as_of, params, ties)
     alerts, state = compute_alerts(
-        ties, health, inputs.persons, as_of, params, inputs.alert_state, inputs.inbound_observed
+        ties, health, inputs.persons, as_of, params, inputs.alert_state, inputs.observation(as_of, params)
     )
     return NetworkAnalysis(ties, health, alerts, state)

@@ -22,6 +22,7 @@ from tiepulse.pipelines.analytics.common import (
     lazy,
     weight_expr,
 )
+from tiepulse.pipelines.analytics.coverage import everything_observed
 from tiepulse.pipelines.analytics.diversity import DIVERSITY_COLUMNS, compute_diversity
 
 BUCKET_ALLOCATION_TYPE = pl.List(
@@ -32,7 +33,12 @@ HEALTH_COLUMNS: list[str] = [
     "ego_id",
     "as_of",
     "is_active",
+    "data_status",
+    "data_start",
+    "data_end",
+    "inbound_observed",
     "health_score",
+    "measured_parts",
     *[f"score_{s}" for s in SUB_SCORES],
     "n_ties",
     "n_active_ties",
@@ -78,11 +84,15 @@ def compute_network_health(
     as_of: dt.date | dt.datetime,
     params: AnalyticsParams | None = None,
     alter_edges: Frame | None = None,
+    observation: Frame | None = None,
 ) -> pl.DataFrame:
     """Health of each ego's network at ``as_of``.
 
     ``ties`` is :func:`compute_ties` at the same ``as_of``. ``alter_edges`` are the alter-alter ties from
     :func:`cooccurrence_edges` (same ``as_of``); without them brokerage sees no ties between alters.
+    ``observation`` is :func:`~pipelines.analytics.coverage.observe_egos` at the same ``as_of`` (None: every
+    channel of every ego observed for all time): an ego with no recent data is not scored, and a sub-score
+    whose inputs were not observed is left out of the score.
     """
     params = params or AnalyticsParams()
     instant = as_of_instant(as_of)
@@ -119,14 +129,18 @@ def compute_network_health(
         .select("ego_id", "burt_constraint", "effective_size", "efficiency")
     )
 
+    seen = lazy(observation) if observation is not None else everything_observed(egos.collect()).lazy()
     health = egos
-    for part in (counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
+    for part in (seen, counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
         health = health.join(part, on="ego_id", how="left")
     health = health.with_columns(
         as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
         **{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING},
+        # an ego seen only in others' mailboxes: none of their own data was read
+        data_status=pl.col("data_status").fill_null("not_observed"),
+        inbound_observed=pl.col("inbound_observed").fill_null(False),
     ).with_columns(is_active=pl.col("n_active_ties") > 0)
-    return _with_scores(health, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
+    return _with_scores(health, instant, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
 
 
 _ZERO_IF_MISSING = [
@@ -326,15 +340,32 @@ def _bucket_allocation(
     )
 
 
-def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
-    """Sub-scores in [0, 1] and the weighted 0-100 score (weights: ``health_weights``).
+def _with_scores(health: pl.LazyFrame, instant: dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
+    """Sub-scores in [0, 1] and the 0-100 score over the measured ones (weights ``health_weights``, renormalised).
 
-    An inactive ego (no contact in the activity window) has no network to score: every score is null.
+    An inactive ego (no contact in the activity window) or one with no recent data has no network to score:
+    every score is null. A sub-score is measured only when what it reads was observed (docs/metrics.md):
+    engagement, breadth and reciprocity need the ego's inbound mail over the activity window, real-world contact
+    a calendar or log in it, maintenance a watched tie, stability ``overload_min_history_days`` of observation.
+    With less than ``health_min_measured_weight`` of the weight measured there is no overall score.
     """
 
     def capped(expr: pl.Expr) -> pl.Expr:
         return expr.fill_null(0.0).fill_nan(0.0).clip(0.0, 1.0)
 
+    at = pl.lit(instant, dtype=UTC_TS)
+    window = pl.duration(days=params.activity_window_days)
+    inbound = pl.col("inbound_observed").fill_null(False) & (pl.col("inbound_start") <= at - window).fill_null(False)
+    measured = {
+        "engagement": inbound,
+        "breadth": inbound,
+        "diversity": pl.lit(True),
+        "brokerage": pl.lit(True),
+        "reciprocity": inbound,
+        "maintenance": pl.col("n_watched").fill_null(0) > 0,
+        "real_world": (pl.col("calendar_end") >= at - window).fill_null(False),
+        "stability": (pl.col("data_start") <= at - pl.duration(days=params.overload_min_history_days)).fill_null(False),
+    }
     scores = {
         "engagement": capped(pl.col("n_strong").fill_null(0) / params.target_strong_ties),
         "breadth": capped(pl.col("network_size_90d") / params.target_network_size),
@@ -346,15 +377,22 @@ def _with_scores(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
         "reciprocity": pl.when(pl.col("initiation_balance").is_null())
         .then(capped(pl.col("reciprocal_share")))
         .otherwise(0.5 * capped(pl.col("reciprocal_share")) + 0.5 * capped(pl.col("initiation_balance"))),
-        "maintenance": pl.when(pl.col("n_watched").fill_null(0) > 0)
-        .then(capped(1.0 - pl.col("n_overdue") / pl.col("n_watched")))
-        .otherwise(1.0),
+        "maintenance": capped(1.0 - pl.col("n_overdue") / pl.col("n_watched")),
         "real_world": capped(pl.col("real_world_share") / params.target_real_world_share),
         "stability": pl.when(pl.col("new_ties_30d").fill_null(0) <= params.overload_new_ties)
         .then(1.0)
         .otherwise(params.overload_new_ties / pl.col("new_ties_30d").cast(pl.Float64)),
     }
-    active = pl.col("is_active")
-    health = health.with_columns(**{f"score_{k}": pl.when(active).then(v.cast(pl.Float64)) for k, v in scores.items()})
-    total = pl.sum_horizontal([params.health_weights[k] * pl.col(f"score_{k}") for k in SUB_SCORES])
-    return health.with_columns(health_score=pl.when(active).then((100.0 * total).round(1)))
+    scored = pl.col("is_active") & (pl.col("data_status") == "current")
+    health = health.with_columns(
+        **{f"score_{k}": pl.when(scored & measured[k]).then(v.cast(pl.Float64)) for k, v in scores.items()}
+    )
+    weights = {k: params.health_weights[k] for k in SUB_SCORES}
+    total = pl.sum_horizontal([w * pl.col(f"score_{k}") for k, w in weights.items()])
+    weight = pl.sum_horizontal([pl.when(pl.col(f"score_{k}").is_not_null()).then(w) for k, w in weights.items()])
+    parts = pl.concat_list([pl.when(pl.col(f"score_{k}").is_not_null()).then(pl.lit(k)) for k in SUB_SCORES])
+    enough = weight >= params.health_min_measured_weight * sum(weights.values())
+    return health.with_columns(
+        health_score=pl.when(scored & (weight > 0) & enough).then((100.0 * total / weight).round(1)),
+        measured_parts=pl.when(scored).then(parts.list.drop_nulls()),
+    )

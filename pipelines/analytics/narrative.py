@@ -23,21 +23,24 @@ WEAK_SCORE = 0.4
 class Narrative:
     ego_id: str
     health_score: float | None
-    """None for an inactive ego (no contact in the activity window): nothing to score."""
+    """None for an inactive ego (no contact in the activity window), or when too little was measured."""
     strengths: list[str] = field(default_factory=list)
     weaknesses: list[str] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
     activity_window_days: int = 90
+    measured: bool = True
+    """False when nothing was measured (an inactive ego): the text says so in one line."""
 
     def render(self, width: int = 88) -> str:
         """Plain text wrapped at ``width``, each item's continuation lines indented under its first word."""
-        if self.health_score is None:
+        if not self.measured:
             return textwrap.fill(
                 f"Network health for {self.ego_id}: not scored, no contact in the last "
                 f"{self.activity_window_days} days.",
                 width,
             )
-        lines = [f"Network health for {self.ego_id}: {self.health_score:.0f}/100", ""]
+        score = "too little measured for a score" if self.health_score is None else f"{self.health_score:.0f}/100"
+        lines = [f"Network health for {self.ego_id}: {score}", ""]
         for title, items in (("Strengths", self.strengths), ("Weaknesses", self.weaknesses)):
             lines.append(f"{title}:")
             lines.extend(_item("  - ", item, width) for item in items or ["nothing stands out"])
@@ -116,7 +119,7 @@ def _weakness_text(name: str, h: Mapping[str, Any]) -> str | None:
         return f"{h['n_overdue']} of {h['n_watched']} important ties are overdue for contact."
     if name == "real_world":
         return f"Little real-world contact: {_pct(h['real_world_share'])} in person or by phone."
-    return f"{h['new_ties_30d']} new two-way contacts in 30 days leave little room for depth."
+    return f"{h['new_ties_30d']} people reached for the first time in 30 days leave little room for depth."
 
 
 def _action_text(name: str, h: Mapping[str, Any], reconnect: str | None) -> str:
@@ -183,11 +186,14 @@ def describe_network(
     params = params or AnalyticsParams()
     h = health_row.row(0, named=True) if isinstance(health_row, pl.DataFrame) else dict(health_row)
     ego = str(h["ego_id"])
-    if h["health_score"] is None:
-        return Narrative(ego_id=ego, health_score=None, activity_window_days=params.activity_window_days)
-    scores = {name: float(h[f"score_{name}"] or 0.0) for name in SUB_SCORES}
-    readable = [n for n in SUB_SCORES if inbound_observed or n not in _NEED_INBOUND]
-    strengths = [t for n in SUB_SCORES if scores[n] >= STRONG_SCORE and (t := _strength_text(n, h))]
+    # Only measured sub-scores are read (an unmeasured one is null, neither a strength nor a weakness).
+    scores = {name: float(h[f"score_{name}"]) for name in SUB_SCORES if h.get(f"score_{name}") is not None}
+    if not scores:
+        return Narrative(
+            ego_id=ego, health_score=None, activity_window_days=params.activity_window_days, measured=False
+        )
+    readable = [n for n in scores if inbound_observed or n not in _NEED_INBOUND]
+    strengths = [t for n in scores if scores[n] >= STRONG_SCORE and (t := _strength_text(n, h))]
     weaknesses = [t for n in readable if scores[n] < WEAK_SCORE and (t := _weakness_text(n, h))]
     if not inbound_observed:
         weaknesses.insert(0, SENT_ONLY)
@@ -217,7 +223,7 @@ def describe_network(
             break
     return Narrative(
         ego_id=ego,
-        health_score=float(h["health_score"]),
+        health_score=None if h["health_score"] is None else float(h["health_score"]),
         strengths=strengths,
         weaknesses=weaknesses,
         actions=actions,

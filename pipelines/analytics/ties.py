@@ -70,9 +70,9 @@ def tie_class_expr(strength: pl.Expr, days_since: pl.Expr, first_age_days: pl.Ex
 
 
 def neglect_after_expr(params: AnalyticsParams) -> pl.Expr:
-    """Days of silence after which a tie is overdue: max(planned cadence, k x usual gap, floor)."""
+    """Days of silence after which a tie is overdue: max(planned cadence, k x long gap, floor)."""
     gap = pl.when(pl.col("n_contact_days") >= params.neglect_min_contact_days).then(
-        params.neglect_gap_multiplier * pl.col("usual_gap_days")
+        params.neglect_gap_multiplier * pl.col("long_gap_days")
     )
     return pl.max_horizontal(
         pl.col("cadence_days").cast(pl.Float64).fill_null(0.0),
@@ -157,13 +157,16 @@ def ties_lazy(
             ).dt.date(),
         )
         .with_columns(
-            # Worth watching: strong enough when last in touch, with a history to learn a gap from, or
-            # planned.
-            is_watched=(
-                (pl.col("strength_at_last_contact") >= params.neglect_min_strength)
-                & (pl.col("n_contact_days") >= params.neglect_min_contact_days)
-            )
-            | pl.col("cadence_days").is_not_null(),
+            # Worth watching: two-way (someone who never answered cannot be neglected: that is a one-sided tie),
+            # and strong enough when last in touch with a history to learn a gap from, or planned.
+            is_watched=pl.col("last_inbound_contact").is_not_null()
+            & (
+                (
+                    (pl.col("strength_at_last_contact") >= params.neglect_min_strength)
+                    & (pl.col("n_contact_days") >= params.neglect_min_contact_days)
+                )
+                | pl.col("cadence_days").is_not_null()
+            ),
         )
         .with_columns(is_overdue=pl.col("is_watched") & (pl.col("days_since") > pl.col("neglect_after_days")))
         .select(TIE_COLUMNS)
@@ -288,7 +291,7 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
         .group_by("pk")
         .agg(n_unanswered=pl.len().cast(pl.Int32))
     )
-    gaps = _usual_gaps(prepared.select("pk", "day"), per_pair.select("pk"))
+    gaps = _usual_gaps(prepared.select("pk", "day"), per_pair.select("pk"), params.neglect_gap_quantile)
     # Per-channel counts and volumes in long form (pair x channel), then one column per channel: cheaper than
     # fourteen conditional columns over every interaction.
     per_channel = prepared.group_by("pk", "channel_code").agg(n=pl.len(), v=pl.col("dw").sum())
@@ -337,12 +340,14 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
             ),
             n_contact_days=pl.col("n_contact_days").fill_null(0).cast(pl.Int32),
             usual_gap_days="usual_gap_days",
+            long_gap_days="long_gap_days",
         )
     )
 
 
-def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame) -> pl.LazyFrame:
-    """Median days between consecutive distinct contact days of each pair, and the number of those days.
+def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame, quantile: float) -> pl.LazyFrame:
+    """Median and ``quantile`` of the days between consecutive distinct contact days of each pair, and the
+    number of those days.
 
     Each pair gets a dense index so that (index, day) packs into one integer: one unique and one single-key sort
     instead of a sort on two columns.
@@ -360,9 +365,13 @@ def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame) -> pl.LazyFrame:
     return (
         keys.with_columns(idx=pl.col("key") // shift, gap=pl.when(same_pair).then(gap))
         .group_by("idx")
-        .agg(n_contact_days=pl.len(), usual_gap_days=pl.col("gap").median())
+        .agg(
+            n_contact_days=pl.len(),
+            usual_gap_days=pl.col("gap").median(),
+            long_gap_days=pl.col("gap").quantile(quantile, interpolation="linear"),
+        )
         .join(index, on="idx")
-        .select("pk", "n_contact_days", "usual_gap_days")
+        .select("pk", "n_contact_days", "usual_gap_days", "long_gap_days")
     )
 
 
@@ -382,6 +391,7 @@ TIE_COLUMNS: list[str] = [
     "span_days",
     "n_contact_days",
     "usual_gap_days",
+    "long_gap_days",
     "expected_next_contact",
     "neglect_after_days",
     "due_date",

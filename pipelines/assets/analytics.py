@@ -36,7 +36,7 @@ from tiepulse.pipelines.analytics.fingerprint import (
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
-from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observed_inboxes
+from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -195,7 +195,14 @@ def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
 @dg.asset(
     key=_key(tables.NETWORK_HEALTH),
-    deps=_keys(tables.TIES, tables.INTERACTIONS, tables.PERSONS, tables.CONTACTS, *tables.PARTICIPANT_INPUTS),
+    deps=_keys(
+        tables.TIES,
+        tables.INTERACTIONS,
+        tables.PERSONS,
+        tables.CONTACTS,
+        *tables.PARTICIPANT_INPUTS,
+        *tables.COVERAGE_INPUTS,
+    ),
     group_name="marts",
     kinds={"polars", "duckdb"},
     pool=WAREHOUSE_POOL,
@@ -266,7 +273,7 @@ def mart_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             settings.as_of,
             params,
             read_table(con, tables.ALERT_STATE),
-            read_observed_inboxes(con, settings.as_of, params),
+            read_observation(con, settings.as_of, params),
         )
         con.register("_alerts", alerts.to_arrow())
         con.register("_state", state.to_arrow())

@@ -206,3 +206,22 @@ def interactions(rows: list[dict[str, Any]]) -> pl.DataFrame:
     }
     full = [{"source_key": f"k{i}", **row} for i, row in enumerate(rows)]
     return _frame(full, INTERACTION_SCHEMA, defaults)
+
+
+def observation(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """``observe_egos`` rows: ``ego_id``, ``data_start``, ``data_end``; inbound mail observed over the same span
+    as ``inbound_start`` (default none: a sent folder only); calendar from ``calendar_end``."""
+    from tiepulse.pipelines.analytics.coverage import OBSERVATION_SCHEMA
+
+    filled = [
+        {
+            "inbound_end": r["data_end"] if r.get("inbound_start") else None,
+            "calendar_end": None,
+            "data_status": "current",
+            "inbound_observed": bool(r.get("inbound_start")),
+            "inbound_start": None,
+            **r,
+        }
+        for r in rows
+    ]
+    return pl.DataFrame(filled, schema=OBSERVATION_SCHEMA)

@@ -85,6 +85,7 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
         "marts.dim_contact": b.contacts([]),
         "marts.dim_person": people(bob_team),
         "staging.stg_mail_sightings": sightings,
+        "staging.stg_observation_windows": mailbox_windows(sightings),
         "intermediate.int_addresses_resolved": pl.DataFrame(
             {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS], "person_id": [EGO, ANA, ZED, BOB, ANA]}
         ),
@@ -93,6 +94,34 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
         con.register("_frame", frame.to_arrow())
         con.execute(f"create or replace table {name} as select * from _frame").fetchall()
         con.unregister("_frame")
+
+
+def mailbox_windows(sightings: pl.DataFrame) -> pl.DataFrame:
+    """The observation windows ``staging.stg_observation_windows`` holds for these sightings: one mailbox (no
+    folders) per owner."""
+    sent = pl.col("from_address") == pl.col("mailbox_owner")
+    return (
+        sightings.group_by(owner="mailbox_owner")
+        .agg(
+            first_item=pl.col("sent_at").min(),
+            last_item=pl.col("sent_at").max(),
+            n_items=pl.len().cast(pl.Int64),
+            n_sent=sent.sum().cast(pl.Int64),
+            n_received=(~sent).sum().cast(pl.Int64),
+        )
+        .with_columns(
+            kind=pl.lit("mail"),
+            source=pl.lit("mbox"),
+            folder=pl.lit(None, dtype=pl.String),
+            folder_role=pl.lit("mailbox"),
+            direction=pl.when(pl.col("n_received") == 0)
+            .then(pl.lit("sent_only"))
+            .when(pl.col("n_sent") == 0)
+            .then(pl.lit("received_only"))
+            .otherwise(pl.lit("both")),
+        )
+        .sort("owner")
+    )
 
 
 def run_assets(instance: dg.DagsterInstance | None = None) -> dict[str, dict[str, Any]]:

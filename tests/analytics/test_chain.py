@@ -14,14 +14,14 @@ from tiepulse.core.warehouse import open_warehouse
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics import AnalyticsParams, analyse_network
 from tiepulse.pipelines.marts_io import read_table
-from tiepulse.pipelines.network_io import read_network_inputs, read_observed_inboxes
+from tiepulse.pipelines.network_io import read_network_inputs, read_observation
 
 
 def test_published_marts_equal_the_chain(home: Path) -> None:
     run_assets()
     params = AnalyticsParams()
     with open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
-        inputs = read_network_inputs(con, inbound_observed=read_observed_inboxes(con, AS_OF, params))
+        inputs = read_network_inputs(con)
         published = {
             name: read_table(con, table, where)
             for name, table, where in (
@@ -45,12 +45,12 @@ def test_one_egos_chain_is_their_part_of_everyones(home: Path) -> None:
     run_assets()
     params = AnalyticsParams()
     with open_warehouse(home / "warehouse.duckdb", read_only=True) as con:
-        inboxes = read_observed_inboxes(con, AS_OF, params)
-        everyone = analyse_network(read_network_inputs(con, inbound_observed=inboxes), AS_OF, params)
-        one = analyse_network(read_network_inputs(con, EGO, inboxes), AS_OF, params)
-        mine = {ego: read_observed_inboxes(con, AS_OF, params, ego) for ego in (EGO, BOB, ANA, "no.mailbox@acme.com")}
-    for ego, observed in mine.items():  # one ego's inbound coverage is read from their mailbox alone
-        assert_frame_equal(observed, inboxes.filter(pl.col("ego_id") == ego))
+        observed = read_observation(con, AS_OF, params)
+        everyone = analyse_network(read_network_inputs(con), AS_OF, params)
+        one = analyse_network(read_network_inputs(con, EGO), AS_OF, params)
+        mine = {ego: read_observation(con, AS_OF, params, ego) for ego in (EGO, BOB, ANA, "no.mailbox@acme.com")}
+    for ego, seen in mine.items():  # one ego's observation is read from their own mailboxes alone
+        assert_frame_equal(seen, observed.filter(pl.col("ego_id") == ego))
     assert mine[EGO].height == 1 and mine["no.mailbox@acme.com"].is_empty()
     for mine, all_of_them in ((one.ties, everyone.ties), (one.health, everyone.health), (one.alerts, everyone.alerts)):
         assert mine.height > 0

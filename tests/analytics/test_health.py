@@ -183,10 +183,14 @@ def test_score_is_the_weighted_sum_of_its_sub_scores() -> None:
     assert h["score_diversity"] == pytest.approx(min(1.0, h["community_blau"] / 0.8))
     assert h["score_brokerage"] == pytest.approx(1 - h["burt_constraint"])
     assert h["score_reciprocity"] == pytest.approx(0.5 * 0.75 + 0.5 * 0.0)
-    assert h["score_maintenance"] == 1.0  # nothing watched
+    assert h["score_maintenance"] is None  # nothing watched: not measured, and no free points for it
     assert h["score_real_world"] == pytest.approx(min(1.0, (2 / 6) / 0.2))
     assert h["score_stability"] == 1.0
-    expected = 100 * sum(w * h[f"score_{k}"] for k, w in params.health_weights.items())
+    measured = [k for k in params.health_weights if k != "maintenance"]
+    assert h["measured_parts"] == measured
+    # the weights are renormalised over the measured sub-scores
+    weight = sum(params.health_weights[k] for k in measured)
+    expected = 100 * sum(params.health_weights[k] * h[f"score_{k}"] for k in measured) / weight
     assert h["health_score"] == pytest.approx(round(expected, 1))
     # communities: org:eng (ana, bob, dee) and ext:other.org (cy): Blau = 1 - (9 + 1) / 16
     assert h["community_blau"] == pytest.approx(1 - 10 / 16)

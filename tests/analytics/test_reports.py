@@ -85,9 +85,11 @@ def test_snooze_counts_from_the_analysis_date(env: Path, tmp_path: Path, monkeyp
 def test_an_ego_without_recent_contact_gets_one_line(env: Path) -> None:
     code, out = run("health", "--ego", EGO, "--as-of", "2026-09-01")
     assert code == 0
+    # the mailbox's last item is the last contact: months of unobserved time are no silence to score
     assert " ".join(out.split()) == (
-        f"{EGO}: no contact in the 90 days to 2026-09-01, so no health score. Last contact 2026-03-03, 182 days "
-        "earlier; 3 ties on record (see them with --as-of 2026-03-03)."
+        f"No recent data: {EGO}'s data ends on 2026-03-03, 182 days before 2026-09-01, so there is no health "
+        "score and no alert (silence after the data ends is not silence). Import newer mail, or look at an "
+        "earlier date with --as-of."
     )
 
 

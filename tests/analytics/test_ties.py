@@ -139,9 +139,11 @@ def test_usual_gap_is_the_median_of_gaps_between_distinct_contact_days() -> None
     assert t["n_contact_days"] == 5
     assert t["usual_gap_days"] == 20.0
     assert t["expected_next_contact"] == AS_OF + dt.timedelta(days=20)
-    # neglect after max(cadence 0, 2 x 20, floor 30) = 40 days
-    assert t["neglect_after_days"] == 40.0
-    assert t["due_date"] == (AS_OF + dt.timedelta(days=40)).date()
+    # the long gap: the 90th percentile of 10, 10, 30, 50 (linear) = 30 + 0.7 x 20 = 44
+    assert t["long_gap_days"] == pytest.approx(44.0)
+    # neglect after max(cadence 0, 2 x 44, floor 30) = 88 days
+    assert t["neglect_after_days"] == pytest.approx(88.0)
+    assert t["due_date"] == (AS_OF + dt.timedelta(days=88)).date()
 
 
 def test_tie_classes() -> None:
@@ -198,7 +200,10 @@ def test_a_date_as_of_means_the_end_of_that_day() -> None:
 
 
 def test_contacts_bring_bucket_cadence_and_overdue() -> None:
-    rows = [{"ego_id": EGO, "alter_id": ANA, "occurred_at": days_ago(d), "channel": "email"} for d in (50, 45)]
+    rows = [
+        {"ego_id": EGO, "alter_id": ANA, "occurred_at": days_ago(50), "channel": "email", "actor": "alter"},
+        {"ego_id": EGO, "alter_id": ANA, "occurred_at": days_ago(45), "channel": "email"},
+    ]
     contacts = b.contacts([{"ego_id": EGO, "person_id": ANA, "bucket": "clients", "cadence_days": 14}])
     t = ties_of(rows, contacts).row(0, named=True)
     assert (t["bucket"], t["cadence_days"]) == ("clients", 14)
@@ -207,6 +212,9 @@ def test_contacts_bring_bucket_cadence_and_overdue() -> None:
     assert t["overdue_ratio"] == pytest.approx(45 / 30)
     without = ties_of(rows).row(0, named=True)
     assert not without["is_watched"] and not without["is_overdue"]  # weak and only two contact days
+    # someone who never answered is not a tie to neglect, planned or not (that is a one-sided tie)
+    unanswered = ties_of([{**r, "actor": "ego"} for r in rows], contacts).row(0, named=True)
+    assert not unanswered["is_watched"] and not unanswered["is_overdue"]
 
 
 def test_n_unanswered_counts_only_outreach_after_the_last_inbound_within_the_window() -> None:

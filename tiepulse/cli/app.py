@@ -533,7 +533,7 @@ def ties(
     import polars as pl
 
     from tiepulse.cli.insights import InsightError, ego_view, resolve_ego, resolve_person
-    from tiepulse.cli.reports import render_ties
+    from tiepulse.cli.reports import data_notice, render_ties
 
     day = _as_of(as_of)
     settings = _settings()
@@ -552,6 +552,8 @@ def ties(
         if shown.height == 0:
             known_as = f" (known as {alter})" if alter != (person or "").strip().lower() else ""
             raise _fail(f"{who} has no tie with {person}{known_as} as of {view.as_of}")
+    if notice := data_notice(view):
+        console.print(notice, markup=False, highlight=False)
     render_ties(console, shown, limit)
 
 
@@ -603,7 +605,7 @@ def alerts(
     if ctx.invoked_subcommand is not None:
         return
     from tiepulse.cli.insights import InsightError, ego_view, organisation, resolve_ego
-    from tiepulse.cli.reports import render_alerts
+    from tiepulse.cli.reports import data_notice, render_alerts
     from tiepulse.pipelines.analytics.alerts import ALERT_KINDS
 
     if output not in ("table", "csv", "json"):
@@ -616,9 +618,12 @@ def alerts(
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
             who = resolve_ego(con, settings, ego)
-            frame = organisation(con, settings, day)[1] if who is None else ego_view(con, settings, who, day).alerts
+            view = None if who is None else ego_view(con, settings, who, day)
+            frame = organisation(con, settings, day)[1] if view is None else view.alerts
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
+    if view is not None and output == "table" and (notice := data_notice(view)):
+        console.print(notice, markup=False, highlight=False)
     if kind is not None:
         frame = frame.filter(frame["kind"] == kind)
     render_alerts(console, frame, output, limit=shown)

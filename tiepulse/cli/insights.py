@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -21,7 +22,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics import NetworkAnalysis, analyse_network
 from tiepulse.pipelines.analytics.monthly import month_start
 from tiepulse.pipelines.marts_io import read_table
-from tiepulse.pipelines.network_io import read_network_inputs, read_observed_inboxes
+from tiepulse.pipelines.network_io import read_network_inputs, read_observation
 
 
 class InsightError(ValueError):
@@ -40,6 +41,11 @@ class EgoView:
     """Health by month (month, health_score), oldest first; the last point is the score at ``as_of``."""
     inbound_observed: bool = True
     """Whether mail sent to the ego is observed (an inbox, not only a sent folder): see analytics.coverage."""
+    data_end: dt.datetime | None = None
+    """The ego's last observed item at ``as_of`` (None: nothing observed)."""
+    data_status: str = "current"
+    """``current``; ``no_recent_data`` when the ego's data ends well before ``as_of``; ``not_observed`` when none of
+    their own mailboxes, calendars or logs was read (not scored either way)."""
 
 
 def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
@@ -135,12 +141,9 @@ def _compute(
     settings: Settings,
     as_of: dt.date,
     ego_id: str | None,
-    inboxes: pl.DataFrame | None = None,
 ) -> NetworkAnalysis:
     """Health, ties and alerts at ``as_of``, in memory, for one ego (or all of them)."""
-    params = params_for(settings)
-    inboxes = inboxes if inboxes is not None else read_observed_inboxes(con, as_of, params)
-    return analyse_network(read_network_inputs(con, ego_id, inboxes), as_of, params)
+    return analyse_network(read_network_inputs(con, ego_id), as_of, params_for(settings))
 
 
 def _history(monthly: pl.DataFrame, current: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -158,8 +161,14 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
     ego: list[object] = [ego_id]
     monthly = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'month'", ego)
     day = as_of or published
-    inboxes = read_observed_inboxes(con, day, params_for(settings), ego_id)
-    observed = ego_id in inboxes.get_column("ego_id").to_list()
+    seen = read_observation(con, day, params_for(settings), ego_id).filter(pl.col("ego_id") == ego_id)
+    row = seen.row(0, named=True) if seen.height else {}
+    inbound, data_end, status = bool(row.get("inbound_observed")), row.get("data_end"), row.get("data_status")
+    observed: dict[str, Any] = {
+        "inbound_observed": inbound,
+        "data_end": data_end,
+        "data_status": status or "not_observed",
+    }
     if day == published:
         health = read_table(con, tables.NETWORK_HEALTH, f"{where_ego} and period = 'current'", ego)
         return EgoView(
@@ -169,11 +178,11 @@ def ego_view(con: duckdb.DuckDBPyConnection, settings: Settings, ego_id: str, as
             read_table(con, tables.TIES, where_ego, ego),
             read_table(con, tables.ALERTS, where_ego, ego),
             _history(monthly, health, published),
-            observed,
+            **observed,
         )
-    computed = _compute(con, settings, day, ego_id, inboxes)
+    computed = _compute(con, settings, day, ego_id)
     health, ties, alerts = computed.health, computed.ties, computed.alerts
-    return EgoView(ego_id, day, health, ties, alerts, _history(monthly, health, day), observed)
+    return EgoView(ego_id, day, health, ties, alerts, _history(monthly, health, day), **observed)
 
 
 def organisation(

@@ -102,22 +102,28 @@ def render_health(console: Console, view: EgoView, params: AnalyticsParams) -> N
         console.print(f"{view.ego_id} has no ties as of {view.as_of}: nothing to measure yet.")
         return
     h = view.health.row(0, named=True)
-    if h["health_score"] is None:
+    if view.data_status != "current":
+        _render_no_recent_data(console, view)
+        return
+    if not h["is_active"]:
         _render_inactive(console, view, params)
         return
-    console.print(
-        Panel(
-            f"[bold]{h['health_score']:.0f}/100[/bold] network health as of {view.as_of}",
-            title=f"tiepulse health: {view.ego_id}",
-        ),
-        width=min(console.width, READING_WIDTH),
+    measured = ", ".join(h.get("measured_parts") or []) or "nothing"
+    headline = (
+        f"No score as of {view.as_of}: too little of the network was observed (measured: {measured})"
+        if h["health_score"] is None
+        else f"[bold]{h['health_score']:.0f}/100[/bold] network health as of {view.as_of} (measured: {measured})"
     )
-    scores = _compact("Sub-scores (0-1, weight)", gap=2)
+    console.print(Panel(headline, title=f"tiepulse health: {view.ego_id}"), width=min(console.width, READING_WIDTH))
+    scores = _compact("Sub-scores (0-1, weight; the score counts the measured ones)", gap=2)
     for column in ("sub-score", "weight", "score", ""):
         scores.add_column(column, justify="right" if column in ("weight", "score") else "left")
     for name in SUB_SCORES:
-        value = float(h[f"score_{name}"] or 0.0)
-        scores.add_row(name, f"{params.health_weights[name]:.2f}", f"{value:.2f}", _bar(value))
+        value = h[f"score_{name}"]
+        if value is None:
+            scores.add_row(name, f"{params.health_weights[name]:.2f}", "-", "not measured")
+        else:
+            scores.add_row(name, f"{params.health_weights[name]:.2f}", f"{value:.2f}", _bar(float(value)))
     console.print(scores)
     console.print(_best(console, _figures(h, per_line=2), _figures(h, per_line=1)))
     mix = "  ".join(f"{c} {_pct(h.get(f'share_{c}'))}" for c in _CHANNELS if (h.get(f"share_{c}") or 0) > 0)
@@ -140,6 +146,25 @@ def render_health(console: Console, view: EgoView, params: AnalyticsParams) -> N
     console.print()
     narrative = describe_network(view.health, view.ties, view.alerts, params, view.inbound_observed)
     console.print(narrative.render(min(console.width, READING_WIDTH)), markup=False, highlight=False)
+
+
+def data_notice(view: EgoView) -> str | None:
+    """A plain sentence when the ego's data ends before the analysis date (None when it is current)."""
+    if view.data_status == "current":
+        return None
+    if view.data_end is None:
+        what = f"nothing of {view.ego_id}'s mail, calendar or log was observed up to {view.as_of}"
+    else:
+        gap = (view.as_of - view.data_end.date()).days
+        what = f"{view.ego_id}'s data ends on {view.data_end:%Y-%m-%d}, {gap} days before {view.as_of}"
+    return (
+        f"No recent data: {what}, so there is no health score and no alert (silence after the data ends is "
+        "not silence). Import newer mail, or look at an earlier date with --as-of."
+    )
+
+
+def _render_no_recent_data(console: Console, view: EgoView) -> None:
+    _hanging(console, "", data_notice(view) or "")
 
 
 def _render_inactive(console: Console, view: EgoView, params: AnalyticsParams) -> None:
@@ -205,8 +230,11 @@ def render_organisation(
         return
     as_of = _date(health["as_of"][0])
     active = health.filter(pl.col("health_score").is_not_null())
-    inactive = health.height - active.height
+    stale = health.filter(pl.col("data_status") != "current").height if "data_status" in health.columns else 0
+    inactive = health.height - active.height - stale
     idle = f"; {inactive} inactive (no contact in {params.activity_window_days} days, not scored)" if inactive else ""
+    if stale:
+        idle += f"; {stale} with no recent data (their data ends before {as_of}: not scored, no alerts)"
     if active.height == 0:
         summary = f"{health.height} egos as of {as_of}, none with contact in {params.activity_window_days} days"
     else:

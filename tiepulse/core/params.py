@@ -96,6 +96,8 @@ class AnalyticsParams(BaseModel):
     """A tie must have had at least this strength at its last contact to be worth a neglect alert."""
     neglect_gap_multiplier: float = Field(default=2.0, ge=1)
     """Overdue after this many usual gaps."""
+    neglect_gap_quantile: float = Field(default=0.9, ge=0.5, le=1)
+    """The tie's long pause: this quantile of the gaps between its contact days (the median understates it)."""
     neglect_floor_days: int = Field(default=30, ge=1)
     """Never overdue before this many days of silence."""
     neglect_min_contact_days: int = Field(default=3, ge=2)
@@ -112,6 +114,11 @@ class AnalyticsParams(BaseModel):
     """The second, steadier network size."""
     activity_window_days: int = Field(default=90, ge=7)
     """Window for diversity, channel mix, concentration, reciprocity balance, brokerage and bucket shares."""
+    # --- observation windows ---------------------------------------------------------------------------------
+    stale_data_days: int = Field(default=30, ge=1)
+    """An ego whose last observed item is older than this has no recent data: not scored, no alerts."""
+    overload_min_history_days: int = Field(default=120, ge=0)
+    """Days of observation an ego needs before "new contact" means new (overload, stability)."""
     overload_new_ties: int = Field(default=20, ge=1)
     """More new reciprocal ties in 30 days than this is overload."""
     narrowing_share: float = Field(default=0.6, gt=0, le=1)
@@ -132,6 +139,8 @@ class AnalyticsParams(BaseModel):
     """Weights of the sub-scores in the 0-100 health score; normalised to sum to 1."""
 
     # --- alert ranking ------------------------------------------------------------------------------------
+    health_min_measured_weight: float = Field(default=0.5, ge=0, le=1)
+    """No health score when the measured sub-scores carry less than this share of the weight (they are shown)."""
     severity_high: float = Field(default=60.0, ge=0, le=100)
     severity_medium: float = Field(default=40.0, ge=0, le=100)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tiepulse.sample.contacts import ContactModel
+from tiepulse.sample.faded import faded_relationships
 from tiepulse.sample.mail import MailBuilder
 from tiepulse.sample.manual import manual_log
 from tiepulse.sample.meetings import MeetingBuilder
@@ -144,7 +145,8 @@ def generate_sample(
     )
     manual_rows = write_manual_log(out_dir / "manual_log.csv", entries)
     write_directory(out_dir / "directory.csv", org, plan)
-    contacts_rows = write_contacts(out_dir / "contacts.csv", contact_rows(rng("tables"), org, plan, contacts))
+    book = contact_rows(rng("tables"), org, plan, contacts)
+    contacts_rows = write_contacts(out_dir / "contacts.csv", book)
     write_config(out_dir / "config.yaml", org)
     tick()
 
@@ -162,7 +164,8 @@ def generate_sample(
         "people": len(org.people),
         "externals": n_externals,
     }
-    truth = _truth(org, plan, messages, meet.meetings, entries, broken, counts, seed=seed, months=months)
+    planned = [(str(owner), str(person), int(str(cadence))) for person, _, cadence, owner in book if cadence != ""]
+    truth = _truth(org, plan, messages, meet.meetings, entries, broken, counts, planned, seed=seed, months=months)
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tick()
@@ -198,6 +201,9 @@ class _Ledger:
     def __init__(self, messages: list[Message], meetings: list[Meeting], entries: list[ManualEntry], end: dt.date):
         self.sent: Counter[tuple[int, int]] = Counter()
         self.days: dict[tuple[int, int], set[dt.date]] = defaultdict(set)
+        self.meaningful_days: dict[tuple[int, int], set[dt.date]] = defaultdict(set)
+        """Contact days as the analysis counts them: mail to at most 18 people, meetings of at most 18 invitees
+        that both accepted or answered tentative, log rows."""
         self.channels: dict[tuple[int, int], set[str]] = defaultdict(set)
         self.email_log: list[tuple[dt.date, Person, Person]] = []
         """(day, sender, recipient) of every meaningful email (at most 18 recipients)."""
@@ -215,12 +221,15 @@ class _Ledger:
                 self.sent[(msg.sender.idx, r.idx)] += 1
                 self._add(msg.sender, r, day, "email")
                 if meaningful:
+                    self.meaningful_days[self.key(msg.sender, r)].add(day)
+                if meaningful:
                     self.email_log.append((day, msg.sender, r))
                     self.person_emails[r.idx] += 1
         for meeting in meetings:
             accepted = [a.person for a in meeting.attendees if a.partstat == "ACCEPTED"]
-            if len(accepted) < 2:
-                continue
+            # The analysis counts tentative answers too, and only meetings of at most 18 invitees.
+            present = [a.person for a in meeting.attendees if a.partstat in ("ACCEPTED", "TENTATIVE")]
+            small = len(meeting.attendees) <= MEANINGFUL_RECIPIENTS
             for when in meeting.occurrences:
                 day = when.astimezone(dt.UTC).date() if isinstance(when, dt.datetime) else when
                 if day > end:
@@ -229,8 +238,13 @@ class _Ledger:
                     self.person_meetings[a.idx] += 1
                     for b in accepted[i + 1 :]:
                         self._add(a, b, day, "meeting")
+                if small:
+                    for i, a in enumerate(present):
+                        for b in present[i + 1 :]:
+                            self.meaningful_days[self.key(a, b)].add(day)
         for entry in entries:
             self._add(entry.owner, entry.person, entry.day, entry.channel)
+            self.meaningful_days[self.key(entry.owner, entry.person)].add(entry.day)
 
     @staticmethod
     def key(a: Person, b: Person) -> tuple[int, int]:
@@ -315,6 +329,7 @@ def _truth(
     entries: list[ManualEntry],
     broken: list[tuple[Message, str]],
     counts: dict[str, object],
+    planned: list[tuple[str, str, int]],
     *,
     seed: int,
     months: int,
@@ -422,6 +437,7 @@ def _truth(
         "brokers": brokers,
         "fading_ties": [_tie_truth(t, ledger, plan) for t in plan.ties if t.fading],
         "steady_ties": [_tie_truth(t, ledger, plan) for t in plan.ties if not t.fading],
+        "faded": faded_relationships(org, plan, meetings, ledger.meaningful_days, planned),
         "one_sided_ties": one_sided,
         "burst": bursts,
         "emailers_only": channel_mix(plan.emailers_only),

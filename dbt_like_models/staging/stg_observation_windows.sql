@@ -1,0 +1,109 @@
+-- What was observed of each mailbox folder, calendar and hand-kept log: first and last item, direction, gaps.
+-- One scope per (kind, source, owner, folder). A folder is named by the last part of its path ("\jdoe\'Sent Mail"
+-- -> "sent mail"); its role says whether it can show inbound mail: a Sent, Drafts or Calendar folder never does,
+-- whatever it holds (an assistant's mail in the owner's Sent folder is not mail the owner received).
+with sightings as (
+    -- the mail sources staging.stg_mail_sightings unites, read from raw as every staging model does
+    select mailbox_owner, source, folder, labels, sent_at, from_address from raw.mail_messages
+    union all by name
+    select mailbox_owner, source, folder, labels, sent_at, from_address from raw.gmail_messages
+    union all by name
+    select mailbox_owner, source, folder, labels, sent_at, from_address from raw.graph_messages
+),
+events as (
+    select calendar_owner, source, start_at, recurrence_id, status, organizer_address from raw.calendar_events
+    union all by name
+    select calendar_owner, source, start_at, recurrence_id, status, organizer_address from raw.gcal_events
+    union all by name
+    select calendar_owner, source, start_at, recurrence_id, status, organizer_address from raw.graph_events
+),
+mail as (
+    select
+        source,
+        mailbox_owner as owner,
+        nullif(lower(trim(regexp_extract(folder, '([^\\/]*)$', 1), ' ''."')), '') as folder,
+        list_contains(labels, 'SENT') as sent_label,
+        sent_at,
+        from_address = mailbox_owner as from_owner
+    from sightings
+    where sent_at is not null
+),
+mail_items as (
+    select
+        'mail' as kind,
+        source,
+        owner,
+        folder,
+        case
+            when folder is null then 'mailbox'
+            when regexp_matches(folder, '^(sent|sent items|sent mail|sent_mail|sentitems|sent messages|outbox|gesendet.*|gesendete.*|envoy.*|elementos enviados|enviados|posta inviata|inviata|verzonden.*|skickat.*|sendt.*|sent-mail)$') then 'sent'
+            when regexp_matches(folder, '^(drafts?|entw(ü|u)rfe|brouillons|borradores)$') then 'drafts'
+            when regexp_matches(folder, '^(calendar|kalender|calendrier|calendario)$') then 'calendar'
+            when regexp_matches(folder, '^(inbox|posteingang|boîte de réception|bandeja de entrada|posta in arrivo|postvak in|inkorgen)$') then 'inbox'
+            else 'other'
+        end as folder_role,
+        sent_at as item_at,
+        from_owner or coalesce(sent_label, false) as is_sent
+    from mail
+),
+calendar_items as (
+    -- Occurrences expanded from a series are left out: a series runs on without showing that the calendar was
+    -- still kept (an export from 2001 would otherwise look current).
+    select
+        'calendar' as kind,
+        source,
+        calendar_owner as owner,
+        null::varchar as folder,
+        'calendar' as folder_role,
+        start_at as item_at,
+        organizer_address = calendar_owner as is_sent
+    from events
+    where start_at is not null and recurrence_id is null and coalesce(status, '') <> 'cancelled'
+),
+log_items as (
+    select 'log' as kind, 'log' as source, owner, null::varchar as folder, 'log' as folder_role,
+        occurred_at as item_at, true as is_sent
+    from raw.manual_interactions
+),
+items as (
+    select * from mail_items
+    union all by name select * from calendar_items
+    union all by name select * from log_items
+),
+gaps as (
+    select kind, source, owner, folder, item_at - lag(item_at) over scope as gap, lag(item_at) over scope as gap_start, item_at as gap_end
+    from items
+    window scope as (partition by kind, source, owner, folder order by item_at)
+)
+select
+    i.kind,
+    i.source,
+    i.owner,
+    i.folder,
+    any_value(i.folder_role) as folder_role,
+    min(i.item_at) as first_item,
+    max(i.item_at) as last_item,
+    count(*) as n_items,
+    count(*) filter (where i.is_sent) as n_sent,
+    count(*) filter (where not i.is_sent) as n_received,
+    case
+        when i.kind in ('calendar', 'log') then 'both'
+        when any_value(i.folder_role) in ('sent', 'drafts') then 'sent_only'
+        when any_value(i.folder_role) = 'calendar' then 'calendar_notices'
+        when count(*) filter (where not i.is_sent) = 0 then 'sent_only'
+        when count(*) filter (where i.is_sent) = 0 then 'received_only'
+        else 'both'
+    end as direction,
+    g.longest_gap_days,
+    coalesce(g.gaps, []) as gaps
+from items i
+left join (
+    select
+        kind, source, owner, folder,
+        max(date_part('epoch', gap) / 86400.0) as longest_gap_days,
+        list(struct_pack(gap_start := gap_start, gap_end := gap_end) order by gap_start)
+            filter (where gap > interval 30 day) as gaps
+    from gaps
+    group by all
+) g on g.kind = i.kind and g.source = i.source and g.owner = i.owner and g.folder is not distinct from i.folder
+group by i.kind, i.source, i.owner, i.folder, g.longest_gap_days, g.gaps
