@@ -13,7 +13,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
 from tiepulse.pipelines.analytics.monthly import month_start
 from tiepulse.pipelines.marts_io import read_table
-from tiepulse.pipelines.network_io import read_observed_inboxes
+from tiepulse.pipelines.network_io import read_observation
 
 ORG_PEOPLE = "marts.mart_org_people"
 ORG_GROUPS = "marts.mart_org_groups"
@@ -86,7 +86,7 @@ def read_personal_inputs(
         read_table(con, tables.MESSAGE_RECIPIENTS),
         read_table(con, tables.EVENT_ATTENDEES),
     )
-    observed = read_observed_inboxes(con, as_of, params, ego_id)
+    observed = read_observation(con, as_of, params, ego_id).filter(pl.col("inbound_observed"))
     return PersonalInputs(
         as_of=as_of,
         health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'current' {and_ego}", args),
