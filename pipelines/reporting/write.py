@@ -3,15 +3,14 @@ by its owner only (0600), each replaced atomically so a browser never opens half
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from tiepulse.core.params import params_for
+from tiepulse.core.private_files import write_private
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines.reporting.organisation import organisation_page
 from tiepulse.pipelines.reporting.page import render_page
@@ -27,18 +26,10 @@ def min_group_size(settings: Settings) -> int:
     return int(getattr(settings.config.privacy, "min_group_size", DEFAULT_MIN_GROUP_SIZE))
 
 
-def write_private(path: Path, text: str) -> Path:
+def write_report(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` with mode 0600, replacing any earlier file in one rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_private(path, text)
 
 
 def ego_file_name(ego_id: str) -> str:
@@ -78,13 +69,13 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     folder = reports_folder(settings)
     params = params_for(settings)
     cache = bundle_cache(settings)
-    org = write_private(
+    org = write_report(
         folder / ORGANISATION_FILE,
         render_page(organisation_page(read_organisation_inputs(con, settings.as_of), min_group_size(settings)), cache),
     )
     everyone = read_personal_inputs(con, settings.as_of, params)
     written = [
-        write_private(
+        write_report(
             folder / "egos" / ego_file_name(ego), render_page(personal_page(everyone.for_ego(ego), ego, params), cache)
         )
         for ego in sorted(everyone.health.get_column("ego_id").to_list())

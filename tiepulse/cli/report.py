@@ -21,7 +21,7 @@ from tiepulse.pipelines.reporting.organisation import organisation_page
 from tiepulse.pipelines.reporting.page import render_page
 from tiepulse.pipelines.reporting.personal import personal_page
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
-from tiepulse.pipelines.reporting.write import bundle_cache, ego_file_name, min_group_size, write_private
+from tiepulse.pipelines.reporting.write import bundle_cache, ego_file_name, min_group_size, write_report
 
 
 def default_out(ego_id: str | None, as_of: dt.date) -> Path:
@@ -48,7 +48,7 @@ def personal_report(
             ties_monthly=data.ties_monthly.filter(pl.col("month") <= month_start(view.as_of)),
         )
     page = personal_page(data, who, params)
-    return write_private(out or default_out(who, view.as_of), render_page(page, bundle_cache(settings)))
+    return write_report(out or default_out(who, view.as_of), render_page(page, bundle_cache(settings)))
 
 
 def organisation_report(con: duckdb.DuckDBPyConnection, settings: Settings, out: Path | None) -> Path:
@@ -56,4 +56,4 @@ def organisation_report(con: duckdb.DuckDBPyConnection, settings: Settings, out:
     if published is None:
         raise InsightError("No analytics yet: run `tiepulse refresh` (or `tiepulse import PATH`) first.")
     page = organisation_page(read_organisation_inputs(con, published), min_group_size(settings))
-    return write_private(out or default_out(None, published), render_page(page, bundle_cache(settings)))
+    return write_report(out or default_out(None, published), render_page(page, bundle_cache(settings)))
