@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
 from tiepulse.pipelines.assets.models import model_assets
+from tiepulse.pipelines.assets.ona import ona_assets
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
 from tiepulse.pipelines.assets.syncs import sync_definitions
 from tiepulse.pipelines.resources import WarehouseResource
@@ -21,6 +22,7 @@ def build_definitions() -> dg.Definitions:
         *sync_assets,
         *model_assets,
         *analytics_assets,
+        *ona_assets,
     ]
 
     # API syncs are partitioned per account and have their own jobs; the refresh rebuilds everything else.
