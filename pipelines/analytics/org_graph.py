@@ -76,6 +76,9 @@ def node_table(persons: Frame, outside_contacts: str) -> pl.LazyFrame:
     """``person_id`` -> ``node_id`` and the node's attributes: internal people as themselves, outside contacts as
     their domain's node (``by_domain``) or not at all (``exclude``); automated senders never."""
     people = lazy(persons).filter(~pl.col("is_automated"))
+    present = people.collect_schema().names()
+    # a directory attribute the people table lacks is unknown for everyone
+    people = people.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in DIRECTORY_GROUPS if c not in present)
     inside = people.filter(pl.col("is_internal")).select(
         "person_id",
         "display_name",

@@ -162,7 +162,7 @@ def analyse_period(
 
 
 def _any(nodes: pl.DataFrame, column: str) -> bool:
-    return nodes.get_column(column).drop_nulls().filter(nodes.get_column("is_internal")).len() > 0
+    return nodes.filter(pl.col("is_internal") & pl.col(column).is_not_null()).height > 0
 
 
 def _nan_none(value: float) -> float | None:
