@@ -8,12 +8,17 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.analytics.ona_reference import assert_matches_networkx
 from tests.conftest import ENRON, requires_enron
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import AnalyticsParams
+from tiepulse.pipelines.analytics.ona import communities as communities_of
+from tiepulse.pipelines.analytics.org_graph import build_org_graph, period_window
 from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.models import all_models, build_model
+from tiepulse.pipelines.network_io import interactions_from_staging
 
 pytestmark = requires_enron
 
@@ -107,3 +112,14 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
     # sent mail only: nobody's inbound mail is observed, so "they never answered" would be an artefact
     assert inboxes.is_empty()
     assert alerts.height > 0 and "one_sided_tie" not in alerts.get_column("kind").to_list()
+
+
+def test_org_metrics_equal_networkx_on_enron(enron: duckdb.DuckDBPyConnection) -> None:
+    """The organisation graph of the 90 days to the analysis date: every metric equals networkx's to 1e-9."""
+    interactions, _ = interactions_from_staging(enron, AnalyticsParams())
+    start, end = period_window(dt.date(2001, 12, 1), 90)
+    egos = [r[0] for r in enron.execute("select ego_id from marts.dim_ego").fetchall()]
+    graph = build_org_graph(interactions, read_table(enron, "marts.dim_person"), egos, start, end, "exclude")
+    assert graph.n > 500
+    communities = pl.Series(communities_of(graph.graph, seed=42)[0]).cast(pl.String)
+    assert_matches_networkx(graph, communities)

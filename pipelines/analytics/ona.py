@@ -37,14 +37,32 @@ class PathOptions:
         return sorted(np.random.default_rng(self.seed).choice(n, size=min(self.pivots, n), replace=False).tolist())
 
 
-def betweenness(g: ig.Graph, options: PathOptions) -> np.ndarray:
+@dataclass(frozen=True)
+class PathMetrics:
+    betweenness: np.ndarray
+    harmonic: np.ndarray
+    average_path_length: float | None
+
+
+def path_metrics(g: ig.Graph, options: PathOptions) -> PathMetrics:
+    """Betweenness, harmonic centrality and average path length; on a large graph all three from one sample of
+    pivot sources (one breadth-first search each for the distances, one for the betweenness)."""
+    pivots = options.pivot_sample(g.vcount())
+    if pivots is None:
+        return PathMetrics(betweenness(g, None), harmonic(g, None), average_path_length(g, None))
+    distances = np.asarray(g.distances(source=pivots, mode="all"), dtype=float)
+    return PathMetrics(
+        betweenness(g, pivots), harmonic(g, pivots, distances), average_path_length(g, pivots, distances)
+    )
+
+
+def betweenness(g: ig.Graph, pivots: list[int] | None) -> np.ndarray:
     """Normalised betweenness (hops), as networkx's ``betweenness_centrality``: pairs through v over (n-1)(n-2)/2.
 
-    Beyond ``exact_max_nodes`` it is Brandes and Pich's estimate: paths from the pivots only, scaled by n / k."""
+    With ``pivots``, Brandes and Pich's estimate: paths from the pivots only, scaled by n / k."""
     n = g.vcount()
     if n < 3:
         return np.zeros(n)
-    pivots = options.pivot_sample(n)
     if pivots is None:
         raw = np.asarray(g.betweenness(directed=False))
     else:
@@ -53,31 +71,30 @@ def betweenness(g: ig.Graph, options: PathOptions) -> np.ndarray:
     return raw * 2.0 / ((n - 1) * (n - 2))
 
 
-def harmonic(g: ig.Graph, options: PathOptions) -> np.ndarray:
+def harmonic(g: ig.Graph, pivots: list[int] | None, distances: np.ndarray | None = None) -> np.ndarray:
     """Harmonic centrality normalised by n - 1 (the mean of 1 / distance to every other person; 0 if unreachable).
 
-    Beyond ``exact_max_nodes``: the mean over the pivots other than the person."""
+    With ``pivots`` (and their ``distances`` to everyone): the mean over the pivots other than the person."""
     n = g.vcount()
     if n < 2:
         return np.zeros(n)
-    pivots = options.pivot_sample(n)
     if pivots is None:
         return np.asarray(g.harmonic_centrality(mode="all", normalized=True))
-    distances = np.asarray(g.distances(source=pivots, mode="all"), dtype=float)
+    if distances is None:
+        distances = np.asarray(g.distances(source=pivots, mode="all"), dtype=float)
     with np.errstate(divide="ignore"):
         inverse = np.where(distances > 0, 1.0 / distances, 0.0)
     counted = len(pivots) - np.isin(np.arange(n), pivots)
-    return inverse.sum(axis=0) / counted
+    return np.asarray(inverse.sum(axis=0) / counted)
 
 
-def average_path_length(g: ig.Graph, options: PathOptions) -> float | None:
-    """Mean hops between connected pairs (estimated from the pivots on a large graph); None without a pair."""
-    n = g.vcount()
-    pivots = options.pivot_sample(n)
+def average_path_length(g: ig.Graph, pivots: list[int] | None, distances: np.ndarray | None = None) -> float | None:
+    """Mean hops between connected pairs (estimated from the pivots' distances); None without a pair."""
     if pivots is None:
         value = g.average_path_length(directed=False, unconn=True) if g.ecount() else math.nan
         return None if math.isnan(value) else float(value)
-    distances = np.asarray(g.distances(source=pivots, mode="all"), dtype=float)
+    if distances is None:
+        distances = np.asarray(g.distances(source=pivots, mode="all"), dtype=float)
     finite = distances[np.isfinite(distances) & (distances > 0)]
     return float(finite.mean()) if finite.size else None
 
@@ -232,12 +249,12 @@ def _closed_roles(graph: OrgGraph, groups: pl.DataFrame) -> pl.DataFrame:
     return closed.with_columns(pl.all().cast(pl.Int64))
 
 
-def person_metrics(graph: OrgGraph, options: PathOptions, broker_group: pl.Series) -> pl.DataFrame:
+def person_metrics(graph: OrgGraph, paths: PathMetrics, broker_group: pl.Series) -> pl.DataFrame:
     """One row per vertex ``v``: degrees, betweenness, harmonic centrality, PageRank, clustering, the Leiden
     Gould-Fernandez ``broker_role`` across ``broker_group``, key-person flag."""
     g, d = graph.graph, graph.digraph
     n = graph.n
-    between = betweenness(g, options)
+    between = paths.betweenness
     roles = brokerage_roles(graph, broker_group)
     role_counts = roles.select(ROLES).to_numpy() if n else np.zeros((0, len(ROLES)))
     best = role_counts.argmax(axis=1) if n else np.zeros(0, dtype=int)
@@ -252,7 +269,7 @@ def person_metrics(graph: OrgGraph, options: PathOptions, broker_group: pl.Serie
             "degree_out": np.asarray(d.outdegree(), dtype=np.int64),
             "weighted_degree": np.asarray(g.strength(weights="weight"), dtype=float),
             "betweenness": between,
-            "harmonic_centrality": harmonic(g, options),
+            "harmonic_centrality": paths.harmonic,
             "pagerank": np.asarray(d.pagerank(weights="weight", directed=True, damping=0.85)) if n else [],
             "clustering": np.asarray(g.transitivity_local_undirected(mode="zero"), dtype=float),
             "broker_role": [ROLES[i] if role_counts[k].sum() > 0 else "none" for k, i in enumerate(best)],

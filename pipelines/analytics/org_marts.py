@@ -17,9 +17,9 @@ from tiepulse.pipelines.analytics.fingerprint import history_months
 from tiepulse.pipelines.analytics.monthly import month_cutoff
 from tiepulse.pipelines.analytics.ona import (
     PathOptions,
-    average_path_length,
     bridge_scores,
     communities,
+    path_metrics,
     person_metrics,
     stable_labels,
 )
@@ -122,7 +122,8 @@ def analyse_period(
     nodes = nodes.join(labels, on="node_id", how="left").sort("v")
     formal = "team" if has_teams else "community_id"
     broker_group = nodes.get_column(formal).cast(pl.String).fill_null(UNKNOWN)
-    metrics = person_metrics(graph, options.paths, broker_group).with_columns(
+    paths = path_metrics(g, options.paths)
+    metrics = person_metrics(graph, paths, broker_group).with_columns(
         bridge_score=bridge_scores(graph, nodes.get_column("community_id"))
     )
     people = (
@@ -148,7 +149,7 @@ def analyse_period(
         "communities": len(set(membership)),
         "giant_component_share": max(g.connected_components().sizes()) / graph.n if graph.n else None,
         "reciprocity": graph.digraph.reciprocity() if graph.directed.height else None,
-        "avg_path_length": average_path_length(g, options.paths),
+        "avg_path_length": paths.average_path_length,
         "observed_people": int(nodes.get_column("is_observed").sum()),
         "community_team_nmi": _compare(membership, teams, "nmi") if has_teams else None,
         "community_team_ari": _compare(membership, teams, "adjusted_rand") if has_teams else None,

@@ -8,7 +8,7 @@ import networkx as nx
 import numpy as np
 import polars as pl
 
-from tiepulse.pipelines.analytics.ona import ROLES, PathOptions, average_path_length, brokerage_roles, person_metrics
+from tiepulse.pipelines.analytics.ona import ROLES, PathOptions, brokerage_roles, path_metrics, person_metrics
 from tiepulse.pipelines.analytics.org_graph import OrgGraph
 
 TOLERANCE = 1e-9
@@ -48,7 +48,8 @@ def gould_fernandez_by_enumeration(d: nx.DiGraph, group: list[str]) -> dict[int,
 
 def assert_matches_networkx(graph: OrgGraph, group: pl.Series) -> None:
     """Every metric of ``person_metrics`` (exact paths) equals networkx's to 1e-9 on ``graph``."""
-    ours = person_metrics(graph, EXACT, group).sort("v")
+    paths = path_metrics(graph.graph, EXACT)
+    ours = person_metrics(graph, paths, group).sort("v")
     g, d = to_networkx(graph)
     n = graph.n
 
@@ -72,5 +73,5 @@ def assert_matches_networkx(graph: OrgGraph, group: pl.Series) -> None:
         assert {r: row[r] for r in ROLES} == expected_roles[row["v"]], row["v"]
     giant = g.subgraph(max(nx.connected_components(g), key=len)) if n else g
     if giant.number_of_edges() and nx.is_connected(g):
-        apl = average_path_length(graph.graph, EXACT)
+        apl = paths.average_path_length
         assert apl is not None and abs(apl - nx.average_shortest_path_length(giant)) < TOLERANCE

@@ -10,8 +10,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.analytics.ona_reference import TOLERANCE, assert_matches_networkx, to_networkx
-from tiepulse.pipelines.analytics.ona import PathOptions, betweenness, communities, harmonic, stable_labels
+from tests.analytics.ona_reference import EXACT, TOLERANCE, assert_matches_networkx, to_networkx
+from tiepulse.pipelines.analytics.ona import PathOptions, communities, path_metrics, person_metrics, stable_labels
 from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph
 from tiepulse.pipelines.analytics.org_groups import OTHER, UNKNOWN, group_table, memberships
 
@@ -74,10 +74,7 @@ def test_a_path_and_a_star() -> None:
 
 def test_the_broker_has_the_highest_betweenness_and_is_a_key_person() -> None:
     graph, group = two_teams_and_a_broker()
-    from tests.analytics.ona_reference import EXACT
-    from tiepulse.pipelines.analytics.ona import person_metrics
-
-    metrics = person_metrics(graph, EXACT, group)
+    metrics = person_metrics(graph, path_metrics(graph.graph, EXACT), group)
     top = metrics.sort("betweenness", descending=True).row(0, named=True)
     assert top["v"] == 8 and top["is_broker"] and top["is_key_person"]
     assert top["broker_role"] == "liaison"
@@ -93,13 +90,14 @@ def test_modularity_of_the_communities_equals_networkx() -> None:
 
 def test_sampled_paths_estimate_the_exact_ones() -> None:
     graph, _ = random_graph(5, n=400, p=0.02)
-    exact = betweenness(graph.graph, PathOptions(exact_max_nodes=10**6))
-    sampled = betweenness(graph.graph, PathOptions(exact_max_nodes=10, pivots=200, seed=1))
-    assert np.abs(sampled - exact).sum() / exact.sum() < 0.2
-    assert np.corrcoef(sampled, exact)[0, 1] > 0.95
-    h_exact = harmonic(graph.graph, PathOptions(exact_max_nodes=10**6))
-    h_sampled = harmonic(graph.graph, PathOptions(exact_max_nodes=10, pivots=200, seed=1))
-    assert np.abs(h_sampled - h_exact).max() < 0.05
+    exact = path_metrics(graph.graph, PathOptions(exact_max_nodes=10**6))
+    sampled = path_metrics(graph.graph, PathOptions(exact_max_nodes=10, pivots=200, seed=1))
+    between, sampled_between = exact.betweenness, sampled.betweenness
+    assert np.abs(sampled_between - between).sum() / between.sum() < 0.2
+    assert np.corrcoef(sampled_between, between)[0, 1] > 0.95
+    assert np.abs(sampled.harmonic - exact.harmonic).max() < 0.05
+    assert exact.average_path_length is not None and sampled.average_path_length is not None
+    assert abs(sampled.average_path_length - exact.average_path_length) < 0.05 * exact.average_path_length
 
 
 def test_community_labels_follow_the_previous_run_by_overlap() -> None:
