@@ -20,7 +20,7 @@ from tiepulse.core.import_context import build_import_context
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics.ona import betweenness
-from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, period_window
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, directed_interactions, period_window
 from tiepulse.pipelines.config_tables import land_config
 from tiepulse.pipelines.file_import import import_paths
 from tiepulse.pipelines.network_io import read_org_inputs
@@ -157,7 +157,7 @@ def test_monthly_history_and_alert_state(org: tuple[duckdb.DuckDBPyConnection, d
 def _current_graph(con: duckdb.DuckDBPyConnection, as_of: str) -> tuple[OrgGraph, pl.Series]:
     interactions, persons, egos = read_org_inputs(con)
     start, end = period_window(dt.date.fromisoformat(as_of), 90)
-    graph = build_org_graph(interactions, persons, egos, start, end, "exclude")
+    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
     return graph, graph.nodes.get_column("team").fill_null("unknown").cast(pl.String)
 
 

@@ -61,15 +61,14 @@ def period_window(end: dt.date, window_days: int) -> tuple[dt.datetime, dt.datet
     return last - dt.timedelta(days=window_days), last
 
 
-def directed_interactions(interactions: Frame, start: dt.datetime, end: dt.datetime) -> pl.LazyFrame:
-    """Person-to-person directed interactions in (start, end], each message or meeting counted once per pair."""
-    inter = lazy(interactions).filter(
-        pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS), pl.col("occurred_at") <= pl.lit(end, dtype=UTC_TS)
-    )
-    columns = ["source", "source_key", "channel", "weight", "shared_minutes"]
+def directed_interactions(interactions: Frame) -> pl.DataFrame:
+    """Person-to-person directed interactions (``src``, ``dst``, ``occurred_at``, ...), each message or meeting
+    counted once per pair however many imported mailboxes saw it. Built once; each period filters it."""
+    inter = lazy(interactions)
+    columns = ["occurred_at", "source", "source_key", "channel", "weight", "shared_minutes"]
     out = inter.filter(pl.col("actor").is_in(["ego", "both"])).select(*columns, src="ego_id", dst="alter_id")
     back = inter.filter(pl.col("actor").is_in(["alter", "both"])).select(*columns, src="alter_id", dst="ego_id")
-    return pl.concat([out, back]).unique(subset=["source", "source_key", "src", "dst"])
+    return pl.concat([out, back]).unique(subset=["source", "source_key", "src", "dst"]).collect()
 
 
 def node_table(persons: Frame, outside_contacts: str) -> pl.LazyFrame:
@@ -99,13 +98,14 @@ def node_table(persons: Frame, outside_contacts: str) -> pl.LazyFrame:
 
 
 def build_org_graph(
-    interactions: Frame, persons: Frame, observed: list[str], start: dt.datetime, end: dt.datetime, outside: str
+    directed: pl.DataFrame, persons: Frame, observed: list[str], start: dt.datetime, end: dt.datetime, outside: str
 ) -> OrgGraph:
-    """The graph of the interactions in (start, end]; ``observed`` are the egos whose mailboxes are read."""
+    """The graph of the ``directed_interactions`` in (start, end]; ``observed``: the egos whose mailboxes are read."""
     members = node_table(persons, outside)
     to_node = members.select("person_id", "node_id")
     ties = (
-        directed_interactions(interactions, start, end)
+        directed.lazy()
+        .filter(pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS), pl.col("occurred_at") <= pl.lit(end, dtype=UTC_TS))
         .join(to_node.rename({"person_id": "src", "node_id": "src_node"}), on="src")
         .join(to_node.rename({"person_id": "dst", "node_id": "dst_node"}), on="dst")
         .filter(pl.col("src_node") != pl.col("dst_node"))

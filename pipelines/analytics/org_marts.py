@@ -23,7 +23,13 @@ from tiepulse.pipelines.analytics.ona import (
     person_metrics,
     stable_labels,
 )
-from tiepulse.pipelines.analytics.org_graph import DIRECTORY_GROUPS, OrgGraph, build_org_graph, period_window
+from tiepulse.pipelines.analytics.org_graph import (
+    DIRECTORY_GROUPS,
+    OrgGraph,
+    build_org_graph,
+    directed_interactions,
+    period_window,
+)
 from tiepulse.pipelines.analytics.org_groups import (
     GROUP_SCHEMA,
     MATRIX_SCHEMA,
@@ -198,9 +204,10 @@ def compute_org(
     stored = previous_labels if previous_labels is not None else pl.DataFrame(schema={"period": pl.String})
     people, groups, matrix, summaries = [], [], [], []
     last: pl.DataFrame | None = None
+    directed = directed_interactions(interactions)
     for period, end, month in periods:
         start, stop = period_window(end, options.window_days)
-        graph = build_org_graph(interactions, persons, egos, start, stop, options.outside_contacts)
+        graph = build_org_graph(directed, persons, egos, start, stop, options.outside_contacts)
         own = stored.filter(pl.col("period") == period) if stored.height else stored
         previous = own.select(node_id="person_id", community_id="community_id") if own.height else last
         result = analyse_period(graph, period, options, previous, has_teams)
