@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+CURRENT = "current"
+"""The period of the window ending at the analysis date (the others are months, 'YYYY-MM')."""
 PERIOD = "'current' (the window ending at the analysis date) or 'YYYY-MM' (the window ending at that month's end)"
 
 ORG_PEOPLE = {

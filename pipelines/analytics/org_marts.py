@@ -23,6 +23,7 @@ from tiepulse.pipelines.analytics.ona import (
     person_metrics,
     stable_labels,
 )
+from tiepulse.pipelines.analytics.org_columns import CURRENT
 from tiepulse.pipelines.analytics.org_graph import (
     DIRECTORY_GROUPS,
     OrgGraph,
@@ -38,8 +39,6 @@ from tiepulse.pipelines.analytics.org_groups import (
     group_table,
     memberships,
 )
-
-CURRENT = "current"
 
 PEOPLE_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.String(),

@@ -21,7 +21,7 @@ from rich.table import Table
 from tiepulse.cli.insights import InsightError, published_as_of
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics.org_marts import CURRENT, compute_org, org_options
+from tiepulse.pipelines.analytics.org_columns import CURRENT
 from tiepulse.pipelines.marts_io import read_table
 
 TOP = 5
@@ -64,6 +64,9 @@ def _marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | 
         groups = read_table(con, tables.ORG_GROUPS, "where period = ?", [CURRENT])
         summary = read_table(con, tables.ORG_SUMMARY, "order by month")
         return published, (people, groups, summary)
+    # igraph and leidenalg load only when the graph is computed here
+    from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
+
     interactions, persons, egos = tables.read_org_inputs(con)
     marts = compute_org(interactions, persons, egos, as_of, org_options(settings))
     return as_of, (marts.people.filter(pl.col("period") == CURRENT), marts.groups, marts.summary)
