@@ -65,6 +65,8 @@ def directed_interactions(interactions: Frame) -> pl.DataFrame:
     """Person-to-person directed interactions (``src``, ``dst``, ``occurred_at``, ...), each message or meeting
     counted once per pair however many imported mailboxes saw it. Built once; each period filters it."""
     inter = lazy(interactions)
+    # compared with UTC instants later: a reader whose session zone names UTC otherwise ("Etc/UTC") still compares
+    inter = inter.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC"))
     columns = ["occurred_at", "source", "source_key", "channel", "weight", "shared_minutes"]
     out = inter.filter(pl.col("actor").is_in(["ego", "both"])).select(*columns, src="ego_id", dst="alter_id")
     back = inter.filter(pl.col("actor").is_in(["alter", "both"])).select(*columns, src="alter_id", dst="ego_id")
