@@ -8,6 +8,7 @@ import sys
 BENCHMARKS = [
     "benchmarks.bench_import",
     "benchmarks.bench_analytics",
+    "benchmarks.bench_ona",
     "benchmarks.bench_refresh",
     "benchmarks.bench_google",
     "benchmarks.bench_microsoft",

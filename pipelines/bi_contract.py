@@ -21,10 +21,7 @@ from tiepulse.pipelines.models import column_descriptions
 
 LIST_SEPARATOR = "; "
 
-ORG_PEOPLE = "marts.mart_org_people"
-ORG_GROUPS = "marts.mart_org_groups"
-GROUP_MATRIX = "marts.mart_group_matrix"
-ORG_SUMMARY = "marts.mart_org_summary"
+# Marts the contract already names; their objects appear once the marts are built.
 INTRODUCTIONS = "marts.mart_introductions"
 COMMUNITIES_OF_PRACTICE = "marts.mart_communities_of_practice"
 
@@ -161,26 +158,26 @@ BI_OBJECTS: tuple[BiObject, ...] = (
     ),
     *_split_by_period(
         "org_people",
-        ORG_PEOPLE,
+        tables.ORG_PEOPLE,
         "Who holds the organisation together: each person's centrality, community, bridging and brokerage.",
         "one row per person",
         person_level_ona=True,
     ),
     *_split_by_period(
         "org_groups",
-        ORG_GROUPS,
+        tables.ORG_GROUPS,
         "Which groups are silos: size, internal density, E-I index, outside share, bridges, key-person risk.",
         "one row per group type and group",
     ),
     *_split_by_period(
         "group_matrix",
-        GROUP_MATRIX,
+        tables.GROUP_MATRIX,
         "How much each group works with each other group: messages, meeting hours, distinct ties.",
         "one row per group type, from group and to group",
     ),
     BiObject(
         "org_summary_by_month",
-        ORG_SUMMARY,
+        tables.ORG_SUMMARY,
         "How the whole organisation's network evolves: size, density, clustering, modularity, reach, health.",
         "one row per month",
     ),

@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
 from tiepulse.pipelines.assets.models import model_assets
+from tiepulse.pipelines.assets.ona import ona_assets
 from tiepulse.pipelines.assets.publication import publication_asset
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
 from tiepulse.pipelines.assets.reports import html_reports
@@ -24,6 +25,7 @@ def build_definitions() -> dg.Definitions:
         *model_assets,
         *analytics_assets,
         html_reports,
+        *ona_assets,
     ]
     marts = [k for a in all_assets if isinstance(a, dg.AssetsDefinition) for k in a.keys if k.path[0] == "marts"]
     all_assets.append(publication_asset(marts))

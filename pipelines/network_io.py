@@ -34,6 +34,10 @@ TIES = "marts.mart_ties"
 TIES_MONTHLY = "marts.mart_ties_monthly"
 NETWORK_HEALTH = "marts.mart_network_health"
 ALERTS = "marts.mart_alerts"
+ORG_PEOPLE = "marts.mart_org_people"
+ORG_GROUPS = "marts.mart_org_groups"
+GROUP_MATRIX = "marts.mart_group_matrix"
+ORG_SUMMARY = "marts.mart_org_summary"
 
 ALERT_STATE = "ops.alert_state"
 """The alert life-cycle (open, snoozed, dismissed), kept by the alerts asset and the CLI."""
@@ -110,3 +114,13 @@ def read_observation(
         as_of,
         params,
     )
+
+
+ORG_INPUTS = (INTERACTIONS, PERSONS, EGOS)
+"""The tables the organisation graph is built from (``read_org_inputs``)."""
+
+
+def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
+    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph."""
+    egos = [r[0] for r in con.execute(f"select ego_id from {EGOS} order by ego_id").fetchall()]
+    return read_table(con, INTERACTIONS), read_table(con, PERSONS), egos

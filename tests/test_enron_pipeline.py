@@ -10,12 +10,17 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.analytics.ona_reference import assert_matches_networkx
 from tests.conftest import ENRON, requires_enron
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import AnalyticsParams
+from tiepulse.pipelines.analytics.ona import communities as communities_of
+from tiepulse.pipelines.analytics.org_graph import build_org_graph, directed_interactions, period_window
 from tiepulse.pipelines.file_import import import_paths
+from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.models import all_models, build_model
+from tiepulse.pipelines.network_io import interactions_from_staging
 
 pytestmark = requires_enron
 
@@ -154,3 +159,15 @@ def test_a_past_analysis_date_refreshes_cleanly(tmp_path: Path, monkeypatch: pyt
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as db:
         (last,) = db.execute("select max(last_contact) from marts.mart_ties").fetchall()[0]
         assert last < dt.datetime(2001, 6, 1, tzinfo=dt.UTC)
+
+
+def test_org_metrics_equal_networkx_on_enron(enron: duckdb.DuckDBPyConnection) -> None:
+    """The organisation graph of the two years to the analysis date: every metric equals networkx's to 1e-9."""
+    interactions, _ = interactions_from_staging(enron, AnalyticsParams())
+    start, end = period_window(dt.date(2001, 12, 1), 730)
+    egos = [r[0] for r in enron.execute("select ego_id from marts.dim_ego").fetchall()]
+    directed = directed_interactions(interactions)
+    graph = build_org_graph(directed, read_table(enron, "marts.dim_person"), egos, start, end, "exclude")
+    assert graph.n >= 37  # the internal people with a tie (37 in the last 90 days alone)
+    communities = pl.Series(communities_of(graph.graph, seed=42)[0]).cast(pl.String)
+    assert_matches_networkx(graph, communities)

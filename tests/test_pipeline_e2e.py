@@ -6,13 +6,20 @@ a narrowing network and brokers; the published marts must find them (precision a
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
 
+from tests.analytics.ona_reference import assert_matches_networkx
 from tests.sample_org import import_sample, sample_environment
+from tiepulse.pipelines.analytics.ona import betweenness
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, directed_interactions, period_window
+from tiepulse.pipelines.network_io import read_org_inputs
 from tiepulse.pipelines.refresh import refresh
 
 pytestmark = pytest.mark.slow
@@ -157,3 +164,88 @@ def test_the_bi_snapshot_holds_the_marts_of_the_last_refresh(
         "select summary->>'dagster_run_id' from ops.runs where kind = 'refresh' order by started_at desc limit 1"
     ).fetchall()
     assert run_id == last
+
+
+def _current_graph(con: duckdb.DuckDBPyConnection, as_of: str) -> tuple[OrgGraph, pl.Series]:
+    interactions, persons, egos = read_org_inputs(con)
+    start, end = period_window(dt.date.fromisoformat(as_of), 90)
+    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
+    return graph, graph.nodes.get_column("team").fill_null("unknown").cast(pl.String)
+
+
+def test_org_metrics_equal_networkx_on_the_sample(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:
+    con, truth = org
+    graph, teams = _current_graph(con, truth["as_of"])
+    assert graph.n > 100
+    assert_matches_networkx(graph, teams)
+    # the published mart holds the same figures
+    published = dict(
+        con.execute("select person_id, betweenness from marts.mart_org_people where period = 'current'").fetchall()
+    )
+    ours = betweenness(graph.graph, None)
+    for node, value in zip(graph.nodes.get_column("node_id"), ours, strict=True):
+        assert abs(published[node] - value) < 1e-9
+
+
+def test_planted_brokers_have_the_highest_betweenness(org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]]) -> None:
+    con, truth = org
+    brokers = {b["person"] for b in truth["brokers"]}
+    ranked = [
+        r[0]
+        for r in con.execute(
+            "select person_id from marts.mart_org_people where period = 'current' order by betweenness desc, person_id"
+        ).fetchall()
+    ]
+    assert set(ranked[: len(brokers)]) == brokers
+    flagged = {
+        r[0]
+        for r in con.execute(
+            "select person_id from marts.mart_org_people where period = 'current' and is_broker"
+        ).fetchall()
+    }
+    assert brokers <= flagged
+
+
+def test_no_group_row_describes_fewer_people_than_the_threshold(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+) -> None:
+    con, _ = org
+    small = con.execute(
+        "select count(*) from marts.mart_org_groups where not is_suppressed and size < min_group_size"
+    ).fetchall()[0][0]
+    hidden = con.execute(
+        "select count(*) from marts.mart_org_groups where is_suppressed and size is not null"
+    ).fetchall()
+    assert small == 0 and hidden[0][0] == 0
+    types = {r[0] for r in con.execute("select distinct group_type from marts.mart_org_groups").fetchall()}
+    assert {"team", "department", "community"} <= types
+    orphans = con.execute(
+        "select count(*) from marts.mart_group_matrix m where not exists (select 1 from marts.mart_org_groups g "
+        "where g.period = m.period and g.group_type = m.group_type and g.group_name = m.from_group "
+        "and not g.is_suppressed)"
+    ).fetchall()
+    assert orphans[0][0] == 0
+
+
+def test_org_command_prints_the_brokers_and_groups_over_the_threshold(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from tiepulse.cli.app import app
+
+    con, truth = org
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    monkeypatch.setenv("TIEPULSE_HOME", str(Path(path[0][0]).parent))
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    result = CliRunner().invoke(app, ["org", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert {b["person_id"] for b in shown["brokers"][:5]} == {b["person"] for b in truth["brokers"]}
+    assert shown["group_type"] == "team" and all(g["size"] >= 5 for g in shown["most_siloed"])
+    table = CliRunner().invoke(app, ["org", "--group", "department"])
+    assert table.exit_code == 0 and "Most siloed department groups" in table.output and "Brokers" in table.output
+    rows = CliRunner().invoke(app, ["org", "--group", "community", "--format", "csv"]).output.splitlines()
+    assert rows[0].startswith("period,group_type,group_name,size") and len(rows) > 3
+    wrong = CliRunner().invoke(app, ["org", "--group", "floor"])
+    assert wrong.exit_code == 2 and "no such group type" in wrong.output

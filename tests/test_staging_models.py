@@ -222,4 +222,8 @@ def test_checks_are_declared_beside_the_models() -> None:
         "marts.mart_ties_monthly",
         "marts.mart_network_health",
         "marts.mart_alerts",
+        "marts.mart_org_people",
+        "marts.mart_org_groups",
+        "marts.mart_group_matrix",
+        "marts.mart_org_summary",
     }

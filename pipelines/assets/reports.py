@@ -16,7 +16,17 @@ REPORTS_KEY = dg.AssetKey(["reports", "html"])
     key=REPORTS_KEY,
     deps=[
         dg.AssetKey(t.split("."))
-        for t in (tables.TIES, tables.TIES_MONTHLY, tables.NETWORK_HEALTH, tables.ALERTS, tables.INTERACTIONS)
+        for t in (
+            tables.TIES,
+            tables.TIES_MONTHLY,
+            tables.NETWORK_HEALTH,
+            tables.ALERTS,
+            tables.INTERACTIONS,
+            tables.ORG_PEOPLE,
+            tables.ORG_GROUPS,
+            tables.GROUP_MATRIX,
+            tables.ORG_SUMMARY,
+        )
     ],
     group_name="reports",
     kinds={"html"},

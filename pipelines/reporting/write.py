@@ -17,13 +17,7 @@ from tiepulse.pipelines.reporting.page import render_page
 from tiepulse.pipelines.reporting.personal import personal_page
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
 
-DEFAULT_MIN_GROUP_SIZE = 5
 ORGANISATION_FILE = "organisation.html"
-
-
-def min_group_size(settings: Settings) -> int:
-    """``privacy.min_group_size`` (the ONA contract's setting), 5 when the config has no such option."""
-    return int(getattr(settings.config.privacy, "min_group_size", DEFAULT_MIN_GROUP_SIZE))
 
 
 def write_report(path: Path, text: str) -> Path:
@@ -71,7 +65,10 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     cache = bundle_cache(settings)
     org = write_report(
         folder / ORGANISATION_FILE,
-        render_page(organisation_page(read_organisation_inputs(con, settings.as_of), min_group_size(settings)), cache),
+        render_page(
+            organisation_page(read_organisation_inputs(con, settings.as_of), settings.config.privacy.min_group_size),
+            cache,
+        ),
     )
     everyone = read_personal_inputs(con, settings.as_of, params)
     written = [

@@ -523,6 +523,30 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
 
 
 @app.command()
+def org(
+    as_of: AsOf = None,
+    group: Annotated[
+        str | None, typer.Option(help="Group type: team, department, org_unit, location or community")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table, csv (the groups) or json")] = "table",
+) -> None:
+    """The organisation's network: summary, most siloed groups, brokers and key-person risks (privacy-safe)."""
+    from tiepulse.cli.insights import InsightError
+    from tiepulse.cli.org import org_view, render_org
+
+    if output not in ("table", "csv", "json"):
+        raise _fail(f"--format must be table, csv or json, not {output!r}")
+    day = _as_of(as_of)
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            view = org_view(con, settings, day, group)
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    render_org(console, view, output)
+
+
+@app.command()
 def ties(
     ego: Ego = None,
     person: Annotated[str | None, typer.Option(metavar="EMAIL", help="Only the tie with this person")] = None,

@@ -21,7 +21,7 @@ from tiepulse.pipelines.reporting.organisation import organisation_page
 from tiepulse.pipelines.reporting.page import render_page
 from tiepulse.pipelines.reporting.personal import personal_page
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
-from tiepulse.pipelines.reporting.write import bundle_cache, ego_file_name, min_group_size, write_report
+from tiepulse.pipelines.reporting.write import bundle_cache, ego_file_name, write_report
 
 
 def default_out(ego_id: str | None, as_of: dt.date) -> Path:
@@ -55,5 +55,5 @@ def organisation_report(con: duckdb.DuckDBPyConnection, settings: Settings, out:
     published = published_as_of(con)
     if published is None:
         raise InsightError("No analytics yet: run `tiepulse refresh` (or `tiepulse import PATH`) first.")
-    page = organisation_page(read_organisation_inputs(con, published), min_group_size(settings))
+    page = organisation_page(read_organisation_inputs(con, published), settings.config.privacy.min_group_size)
     return write_report(out or default_out(None, published), render_page(page, bundle_cache(settings)))

@@ -12,7 +12,7 @@ import zoneinfo
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -109,11 +109,27 @@ class PrivacyOptions(_Strict):
     keep_subject_hash: bool = False
     """Keep an HMAC of the normalised subject / event title (for thread grouping). Off by default."""
     min_group_size: int = Field(default=5, ge=1)
-    """No group-level row describes fewer people than this (docs/bi.md, docs/metrics.md)."""
+    """No group-level row (organisation groups, group matrix) describes fewer people than this; smaller groups are
+    merged into "other", and "other" is suppressed when it is still smaller (docs/metrics.md, ONA; docs/bi.md)."""
     person_level_bi: bool | None = None
     """Publish person-level organisational network metrics in the BI snapshot. Unset: off when addresses are
     pseudonymised (an organisation's deployment, where a BI audience must not rank named or re-identifiable
     colleagues), on otherwise (one's own network). docs/bi.md."""
+
+
+class OrgOptions(_Strict):
+    """The organisation graph (ONA, docs/metrics.md)."""
+
+    window_days: int = Field(default=90, ge=7, le=3650)
+    """Each period's graph holds the interactions of this many days up to its end (as_of, or a month's end)."""
+    outside_contacts: Literal["exclude", "by_domain"] = "exclude"
+    """People outside the organisation: left out, or one node per outside domain."""
+    exact_betweenness_max_nodes: int = Field(default=3000, ge=10)
+    """Betweenness and harmonic centrality are exact up to this many people, estimated from pivots beyond."""
+    pivots: int = Field(default=500, ge=10)
+    """Pivot people (sources of shortest paths) for the estimate on larger graphs."""
+    seed: int = 42
+    """Seed of the community detection and the pivot sample (runs are reproducible)."""
 
 
 class ImportOptions(_Strict):
@@ -154,6 +170,7 @@ class Config(_Strict):
     contacts_file: Path | None = None
     identity: IdentityOptions = Field(default_factory=IdentityOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
+    org: OrgOptions = Field(default_factory=OrgOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
     warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
     google: dict[str, Any] = Field(default_factory=dict)
