@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import TaskID
 from rich.table import Table
 
+from tiepulse.cli.notify import notify_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.core.settings import ConfigError, Settings
 from tiepulse.core.warehouse import WarehouseError, open_warehouse, transaction
@@ -572,6 +573,9 @@ def alerts_snooze(
 def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id")]) -> None:
     """Dismiss an alert for good; it is never raised again."""
     _change_alert(alert_id, "dismiss")
+
+
+app.command("notify")(notify_command)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """One settings object: environment variables plus an optional YAML config file.
 
-Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``.
+Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``,
+``NOTIFY_URLS``.
 The YAML file (``TIEPULSE_CONFIG``) holds everything a user tunes: egos and their addresses, aliases,
 the directory and contacts files, identity rules, thresholds and privacy options.
 """
@@ -11,7 +12,7 @@ import datetime as dt
 import zoneinfo
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -94,6 +95,55 @@ class PrivacyOptions(_Strict):
     """Keep an HMAC of the normalised subject / event title (for thread grouping). Off by default."""
 
 
+class NotifyChannel(_Strict):
+    """Where digests go: an apprise URL and who it is for (docs/notifications.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    url: SecretStr
+    """An apprise URL (mailto://, mailtos://, slack://, msteams://, workflows://, json://, ...); may hold ``{ego}``."""
+    audience: str = Field(alias="for")
+    """``organisation``, ``each_ego`` (a digest per ego; ``{ego}`` in the URL is their address), or an ego."""
+    name: str | None = None
+    """A stable name for the channel (else its URL with the secrets masked identifies it)."""
+    schedule: Literal["daily", "weekly"] | None = None
+    """Overrides ``notify.schedule`` for this channel."""
+    include_people: bool = False
+    """An organisation channel lists each person's alerts instead of counts per team (off: counts only)."""
+
+    @model_validator(mode="after")
+    def _known_audience(self) -> NotifyChannel:
+        if self.audience in ("organisation", "each_ego"):
+            if self.audience == "each_ego" and "{ego}" not in self.url.get_secret_value():
+                raise ValueError(
+                    "a channel for each_ego needs {ego} in its URL (e.g. mailtos://user:pass@smtp.host?to={ego}); "
+                    "to send everyone's alerts to one place use for: organisation with include_people: true"
+                )
+            return self
+        _address(self.audience)
+        return self
+
+
+class NotifyOptions(_Strict):
+    """Alert digests by email and chat (docs/notifications.md)."""
+
+    channels: list[NotifyChannel] = Field(default_factory=list)
+    schedule: Literal["daily", "weekly"] = "daily"
+    """How often a channel gets a digest: daily (at most one per UTC day) or weekly (one per 7 days)."""
+    env_audience: str = "auto"
+    """Who the ``TIEPULSE_NOTIFY_URLS`` channels are for: ``auto`` (the ego when there is one, else the
+    organisation), ``organisation``, ``each_ego`` or an ego's address."""
+    max_items: int = Field(default=20, ge=1, le=200)
+    """Alerts listed in one digest (by priority); the rest follow in the next digests."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Connect and read timeout of each send."""
+
+    @field_validator("env_audience")
+    @classmethod
+    def _known_env_audience(cls, value: str) -> str:
+        return value if value in ("auto", "organisation", "each_ego") else _address(value)
+
+
 class ImportOptions(_Strict):
     calendar_window_days_back: int = 730
     calendar_window_days_ahead: int = 30
@@ -117,6 +167,7 @@ class Config(_Strict):
     identity: IdentityOptions = Field(default_factory=IdentityOptions)
     privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
+    notify: NotifyOptions = Field(default_factory=NotifyOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
@@ -193,6 +244,8 @@ class Settings(BaseSettings):
     config_file: Path | None = Field(default=None, validation_alias="TIEPULSE_CONFIG")
     as_of: dt.date = Field(default_factory=dt.date.today)
     pseudonym_key: SecretStr | None = None
+    notify_urls: SecretStr | None = None
+    """``TIEPULSE_NOTIFY_URLS``: apprise URLs, space-separated, for ``notify.env_audience``."""
 
     @property
     def warehouse_path(self) -> Path:
