@@ -72,9 +72,10 @@ def _alert_lines(row: dict[str, object], named_ego: bool) -> list[str]:
     subject = row["alter_name"] or "your network"
     who = f"{row['ego_name']}: " if named_ego else ""
     lines = _wrap(f"[{row['severity']}] {who}{KINDS.get(str(row['kind']), row['kind'])} - {subject}", "")
-    lines += _wrap(str(row["reason"]))
-    if row["suggested_action"]:
-        lines += _wrap(f"Next: {row['suggested_action']}")
+    reason, action = str(row["reason"]), str(row["suggested_action"] or "")
+    lines += _wrap(reason)
+    if action and action.split(": ", 1)[-1] not in reason:  # most reasons end with their suggestion already
+        lines += _wrap(f"Next: {action}")
     return [*lines, ""]
 
 
@@ -91,7 +92,7 @@ def listing(recipient: str, alerts: pl.DataFrame, max_items: int, *, named_egos:
     if waiting:
         lines += _wrap(f"{waiting} more open alerts follow in the next digests.", "")
     command = "tiepulse alerts" if named_egos else f"tiepulse alerts --ego {recipient}"
-    lines += _wrap(f"Snooze or dismiss them with `{command}` (see its --help).", "")
+    lines += ["Snooze or dismiss them with (see its --help):", f"  {command}"]
     return Digest(recipient, title, "\n".join(lines), shown.select("alert_id", "opened_at"))
 
 

@@ -100,13 +100,22 @@ def test_the_sensor_is_on_when_a_channel_is_configured_and_its_job_sends(
 ) -> None:
     assert not channels_configured()
     assert alert_digests_sensor.default_status == dg.DefaultSensorStatus.STOPPED  # nothing configured here
+    instance = dg.DagsterInstance.ephemeral()
     with webhook_receiver() as receiver:
-        monkeypatch.setenv("TIEPULSE_NOTIFY_URLS", receiver.url())
+        monkeypatch.setenv("TIEPULSE_NOTIFY_URLS", receiver.url(auth=f"hook:{TOKEN}@"))
         assert channels_configured()
         monkeypatch.setenv("TIEPULSE_CONFIG", str(home / "config.yaml"))
         (home / "config.yaml").write_text(f"notify:\n  env_audience: {EGO}\n")
-        result = alert_digests_job.execute_in_process(
-            resources={"warehouse": WarehouseResource()}, instance=dg.DagsterInstance.ephemeral()
-        )
-    assert result.success and len(receiver.received) == 1
+        receiver.script = [Reply(500)]
+        runs = [
+            alert_digests_job.execute_in_process(
+                resources={"warehouse": WarehouseResource()}, instance=instance, raise_on_error=False
+            )
+            for _ in range(2)
+        ]
+    assert [run.success for run in runs] == [False, True]  # refused, then sent again on the next run
+    keys = {r.headers["idempotency-key"] for r in receiver.received}
+    assert len(receiver.received) == 2 and len(keys) == 1
     assert query(home, "select count(*) from ops.alert_log")[0][0] > 0
+    logged = " ".join(str(e) for run in runs for e in instance.all_logs(run.run_id))
+    assert "error=500" in logged and "hook:****@" in logged and TOKEN not in logged

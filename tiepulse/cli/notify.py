@@ -69,7 +69,7 @@ def print_report(console: Console, report: NotifyReport, *, dry_run: bool) -> No
         )
     if dry_run:
         for digest in report.planned:
-            console.rule(f"{digest.channel} for {digest.recipient}: {digest.alerts} alerts")
+            console.rule(f"{digest.channel} for {digest.recipient}: {digest.alerts} alert(s)")
             console.print(digest.title, markup=False, highlight=False)
             console.print(digest.body, markup=False, highlight=False)
         console.print(f"Dry run: {len(report.planned)} digest(s) would be sent; nothing was sent.")
