@@ -4,3 +4,7 @@
 the delivery state in ``ops`` and ``send`` talks to apprise; ``run.send_due`` ties them together for the CLI and
 the Dagster sensor's job.
 """
+
+
+class NotifyError(ValueError):
+    """Digests cannot be sent as configured or on this warehouse; the message says what to do."""

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tiepulse.core.settings import NotifyChannel, Settings
+from tiepulse.pipelines.notify import NotifyError
 
 EGO_PLACEHOLDER = "{ego}"
 _PIECES = re.compile(r"[/:@?&=#,+{} ]+")
 
 
-class ChannelError(ValueError):
+class ChannelError(NotifyError):
     """A channel URL apprise cannot use; the message names the channel without its secrets."""
 
 

@@ -10,7 +10,7 @@ import duckdb
 
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.notify import deliveries
+from tiepulse.pipelines.notify import NotifyError, deliveries
 from tiepulse.pipelines.notify.channels import Channel, load_channels
 from tiepulse.pipelines.notify.digests import ORGANISATION, Digest, due_alerts, listing, organisation_counts
 from tiepulse.pipelines.notify.send import send
@@ -79,13 +79,22 @@ def _sent(pending: deliveries.Pending, error: str = "") -> Sent:
     return Sent(p.channel, p.recipient, p.delivery_id, p.alerts, p.title, p.body, p.attempts, error)
 
 
-def _deliver(con: duckdb.DuckDBPyConnection, channel: Channel, pending: deliveries.Pending, timeout: float) -> Sent:
+def _deliver(
+    con: duckdb.DuckDBPyConnection,
+    channel: Channel,
+    pending: deliveries.Pending,
+    timeout: float,
+    report: NotifyReport,
+) -> bool:
+    """Send a recorded digest, record how it went, and say whether it was delivered."""
     outcome = send(channel, pending.recipient, pending.delivery_id, pending.title, pending.body, timeout)
     if outcome.ok:
         deliveries.mark_sent(con, pending.delivery_id)
+        report.sent.append(_sent(pending))
     else:
         deliveries.mark_failed(con, pending.delivery_id, outcome.error)
-    return _sent(pending, outcome.error)
+        report.failed.append(_sent(pending, outcome.error))
+    return outcome.ok
 
 
 def _channel_run(
@@ -104,9 +113,7 @@ def _channel_run(
         if dry_run:
             report.planned.append(_sent(pending))
             continue
-        done = _deliver(con, channel, deliveries.retry(con, pending), timeout)
-        (report.failed if done.error else report.sent).append(done)
-        if done.error:
+        if not _deliver(con, channel, deliveries.retry(con, pending), timeout, report):
             return  # the channel refused (throttled, down): nothing more to it in this run
     busy = {p.recipient for p in waiting} if dry_run else set()
     last = deliveries.last_sent(con, channel.key)
@@ -121,9 +128,7 @@ def _channel_run(
             )
         else:
             pending = deliveries.claim(con, channel.key, digest.recipient, digest.title, digest.body, digest.alerts)
-            done = _deliver(con, channel, pending, timeout)
-            (report.failed if done.error else report.sent).append(done)
-            if done.error:
+            if not _deliver(con, channel, pending, timeout, report):
                 return
 
 
@@ -139,12 +144,16 @@ def send_due(
 
     ``today`` (UTC) is what the schedule counts from; the digests themselves are about the published analysis date.
     """
+    found = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name in ('mart_alerts', 'dim_ego')"
+    ).fetchall()
+    if found[0][0] < 2:
+        raise NotifyError("no alerts published in this warehouse yet: import something first (`tiepulse import PATH`)")
     channels = load_channels(settings, _egos(con))
     report = NotifyReport(channels=len(channels))
     if not dry_run:
         report.uncertain = deliveries.settle_interrupted(con)
+    day = today or dt.datetime.now(dt.UTC).date()
     for channel in channels:
-        _channel_run(
-            con, channel, settings, report, dry_run=dry_run, force=force, today=today or dt.datetime.now(dt.UTC).date()
-        )
+        _channel_run(con, channel, settings, report, dry_run=dry_run, force=force, today=day)
     return report

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from tests.analytics.staged import EGO, query
 from tests.fakes.webhook import Reply, webhook_receiver
 from tiepulse.cli.app import app
+from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.assets.notify import alert_digests_job, alert_digests_sensor, channels_configured
 from tiepulse.pipelines.resources import WarehouseResource
 
@@ -90,9 +91,16 @@ def test_bad_channels_fail_in_one_line(home: Path, configure: Configure, notify:
     assert said.startswith("error:") and "Traceback" not in said
 
 
-def test_no_channel_is_explained(home: Path) -> None:
+def test_no_channel_and_no_alerts_are_explained(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = CliRunner().invoke(app, ["notify"])
     assert result.exit_code == 2 and "TIEPULSE_NOTIFY_URLS" in result.output
+    monkeypatch.setenv("TIEPULSE_NOTIFY_URLS", "json://127.0.0.1:9/x")
+    monkeypatch.setenv("TIEPULSE_HOME", str(home / "elsewhere"))
+    result = CliRunner().invoke(app, ["notify"])
+    assert result.exit_code == 2 and "no warehouse at" in result.output
+    connect(home / "elsewhere" / "warehouse.duckdb").close()  # a warehouse with nothing imported yet
+    result = CliRunner().invoke(app, ["notify", "--dry-run"])
+    assert result.exit_code == 2 and "no alerts published" in " ".join(result.output.split())
 
 
 def test_the_sensor_is_on_when_a_channel_is_configured_and_its_job_sends(

@@ -27,8 +27,7 @@ def notify_command(
     from tiepulse.cli.app import _fail, _settings, console
     from tiepulse.core.runlog import record_run
     from tiepulse.core.warehouse import WarehouseError, open_warehouse
-    from tiepulse.pipelines.notify import deliveries
-    from tiepulse.pipelines.notify.channels import ChannelError
+    from tiepulse.pipelines.notify import NotifyError, deliveries
     from tiepulse.pipelines.notify.run import send_due
 
     settings = _settings()
@@ -37,8 +36,10 @@ def notify_command(
             "no notify channel: set TIEPULSE_NOTIFY_URLS (apprise URLs, space-separated) or notify.channels in "
             "the config file (docs/notifications.md)"
         )
+    if not settings.warehouse_path.exists():
+        raise _fail(f"no warehouse at {settings.warehouse_path}: import something first (`tiepulse import PATH`)")
     try:
-        with open_warehouse(settings.warehouse_path, read_only=dry_run) as con:
+        with open_warehouse(settings.warehouse_path) as con:  # writable: brings an older warehouse's schema up
             if resend and not deliveries.resend(con, resend):
                 raise _fail(f"no uncertain or failed digest {resend!r} in ops.notify_deliveries")
             if dry_run:
@@ -50,7 +51,7 @@ def notify_command(
                         digests=len(report.sent), alerts=sum(s.alerts for s in report.sent), failed=len(report.failed)
                     )
                     summary.status = "partial" if report.failed else "success"
-    except (ChannelError, WarehouseError) as exc:
+    except (NotifyError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     print_report(console, report, dry_run=dry_run)
     if report.failed:
