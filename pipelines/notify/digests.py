@@ -57,8 +57,10 @@ def due_alerts(con: duckdb.DuckDBPyConnection, channel: str, ego: str | None = N
     return pl.DataFrame(con.sql(_DUE, params={"channel": channel, "ego": ego}))
 
 
-def _wrap(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
+def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
+    """``text`` in lines of at most 80 characters, indented (the first line by ``first`` when given)."""
+    start = indent if first is None else first
+    return textwrap.wrap(text, WIDTH, initial_indent=start, subsequent_indent=indent) or [start.rstrip()]
 
 
 def _count_line(alerts: pl.DataFrame) -> str:
@@ -130,13 +132,14 @@ def organisation_counts(con: duckdb.DuckDBPyConnection, alerts: pl.DataFrame, mi
     as_of = str(alerts.get_column("as_of").max())
     shown_total = int(counts.get_column("alerts").sum()) if counts.height else 0
     title = f"tiepulse: {shown_total} new alerts in the organisation ({as_of})"
-    header = f"{'team':<20}{'people':>7}{'alerts':>7}{'high':>6}" + "".join(f"{k:>10}" for k in KINDS.values())
     lines = [f"Network alerts in the organisation, analysis date {as_of}.", ""]
     if counts.height:
-        lines += [f"{shown_total} new alerts in {counts.height} teams.", "", header]
+        lines += [f"{shown_total} new alerts in {counts.height} teams.", ""]
+        # One sentence per team rather than a table: chat clients draw proportional fonts, where columns drift.
         for r in counts.iter_rows(named=True):
-            figures = "".join(f"{r[k]:>10}" for k in KINDS.values())
-            lines.append(f"{str(r['team'])[:19]:<20}{r['people']:>7}{r['alerts']:>7}{r['high']:>6}{figures}")
+            kinds = ", ".join(f"{r[k]} {k}" for k in KINDS.values() if r[k])
+            line = f"{r['team']} ({r['people']} people): {r['alerts']} alerts, {r['high']} high; {kinds}"
+            lines += _wrap(line, "  ", first="- ")
         lines.append("")
     else:
         lines += ["No team is large enough to report on.", ""]
