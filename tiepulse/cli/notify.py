@@ -78,7 +78,7 @@ def print_report(console: Console, report: NotifyReport, *, dry_run: bool) -> No
     if sent:
         table = Table(title="Digests")
         for column in ("channel", "for", "alerts", "attempt", "result"):
-            table.add_column(column, justify="right" if column in ("alerts", "attempt") else "left")
+            table.add_column(column, justify="right" if column in ("alerts", "attempt") else "left", overflow="fold")
         for s in sent:
             table.add_row(s.channel, s.recipient, str(s.alerts), str(s.attempt), "[red]failed" if s.error else "sent")
         console.print(table)
