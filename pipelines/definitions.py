@@ -6,6 +6,7 @@ import dagster as dg
 
 from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
 from tiepulse.pipelines.assets.models import model_assets
+from tiepulse.pipelines.assets.notify import alert_digests_job, alert_digests_sensor
 from tiepulse.pipelines.assets.ona import ona_assets
 from tiepulse.pipelines.assets.publication import publication_asset
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
@@ -46,9 +47,9 @@ def build_definitions() -> dg.Definitions:
 
     return dg.Definitions(
         assets=all_assets,
-        jobs=[refresh_job, record_alerts_job, *(p.job for p in syncs)],
+        jobs=[refresh_job, record_alerts_job, alert_digests_job, *(p.job for p in syncs)],
         schedules=[daily_refresh, *(p.schedule for p in syncs)],
-        sensors=[*(p.sensor for p in syncs), new_alerts_sensor],
+        sensors=[*(p.sensor for p in syncs), new_alerts_sensor, alert_digests_sensor],
         resources={"warehouse": WarehouseResource()},
         # Steps write one DuckDB file one at a time anyway; running them in the run's own process spares a Python
         # start-up (Dagster, Polars, Great Expectations imports) per step.

@@ -35,7 +35,11 @@ def test_older_warehouse_is_upgraded(tmp_path: Path) -> None:
     ).fetchall()
     con.close()
     con = connect(path)
-    assert con.execute("select count(*) from ops.schema_version").fetchone() == (len(migrations()),)
+    # every migration applied (numbers are given out per task, so there can be gaps until all branches merge)
+    assert con.execute("select count(*), max(version) from ops.schema_version").fetchone() == (
+        len(migrations()),
+        latest_version(),
+    )
     assert con.execute("select count(*) from raw.mail_messages").fetchone() == (0,)
 
 

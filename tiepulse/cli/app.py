@@ -17,6 +17,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from tiepulse.cli.erase import erase_command
+from tiepulse.cli.notify import notify_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.cli.terminal import console, err, reader_left
 from tiepulse.core.private_files import tighten_umask
@@ -716,6 +717,9 @@ def alerts_snooze(
 def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id")]) -> None:
     """Dismiss an alert for good; it is never raised again."""
     _change_alert(alert_id, "dismiss")
+
+
+app.command("notify")(notify_command)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """One settings object: environment variables plus an optional YAML config file.
 
-Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``.
+Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``,
+``NOTIFY_URLS``.
 The YAML file (``TIEPULSE_CONFIG``) holds everything a user tunes: egos and their addresses, aliases,
 the directory and contacts files, identity rules, thresholds and privacy options.
 """
@@ -132,6 +133,55 @@ class OrgOptions(_Strict):
     """Seed of the community detection and the pivot sample (runs are reproducible)."""
 
 
+class NotifyChannel(_Strict):
+    """Where digests go: an apprise URL and who it is for (docs/notifications.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    url: SecretStr
+    """An apprise URL (mailto://, mailtos://, slack://, msteams://, workflows://, json://, ...); may hold ``{ego}``."""
+    audience: str = Field(alias="for")
+    """``organisation``, ``each_ego`` (a digest per ego; ``{ego}`` in the URL is their address), or an ego."""
+    name: str | None = None
+    """A stable name for the channel (else its URL with the secrets masked identifies it)."""
+    schedule: Literal["daily", "weekly"] | None = None
+    """Overrides ``notify.schedule`` for this channel."""
+    include_people: bool = False
+    """An organisation channel lists each person's alerts instead of counts per team (off: counts only)."""
+
+    @model_validator(mode="after")
+    def _known_audience(self) -> NotifyChannel:
+        if self.audience in ("organisation", "each_ego"):
+            if self.audience == "each_ego" and "{ego}" not in self.url.get_secret_value():
+                raise ValueError(
+                    "a channel for each_ego needs {ego} in its URL (e.g. mailtos://user:pass@smtp.host?to={ego}); "
+                    "to send everyone's alerts to one place use for: organisation with include_people: true"
+                )
+            return self
+        _address(self.audience)
+        return self
+
+
+class NotifyOptions(_Strict):
+    """Alert digests by email and chat (docs/notifications.md)."""
+
+    channels: list[NotifyChannel] = Field(default_factory=list)
+    schedule: Literal["daily", "weekly"] = "daily"
+    """How often a channel gets a digest: daily (at most one per UTC day) or weekly (one per 7 days)."""
+    env_audience: str = "auto"
+    """Who the ``TIEPULSE_NOTIFY_URLS`` channels are for: ``auto`` (the ego when there is one, else the
+    organisation), ``organisation``, ``each_ego`` or an ego's address."""
+    max_items: int = Field(default=20, ge=1, le=200)
+    """Alerts listed in one digest (by priority); the rest follow in the next digests."""
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """Connect and read timeout of each send."""
+
+    @field_validator("env_audience")
+    @classmethod
+    def _known_env_audience(cls, value: str) -> str:
+        return value if value in ("auto", "organisation", "each_ego") else _address(value)
+
+
 class ImportOptions(_Strict):
     calendar_window_days_back: int = Field(default=730, ge=0, le=36_500)
     calendar_window_days_ahead: int = Field(default=30, ge=0, le=3_650)
@@ -173,6 +223,7 @@ class Config(_Strict):
     org: OrgOptions = Field(default_factory=OrgOptions)
     imports: ImportOptions = Field(default_factory=ImportOptions)
     warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
+    notify: NotifyOptions = Field(default_factory=NotifyOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
@@ -286,6 +337,9 @@ class Settings(BaseSettings):
     def lock_wait(self) -> float:
         """Seconds a writer waits for the warehouse (environment first, then the config file)."""
         return self.config.warehouse.lock_wait_seconds if self.lock_wait_seconds is None else self.lock_wait_seconds
+
+    notify_urls: SecretStr | None = None
+    """``TIEPULSE_NOTIFY_URLS``: apprise URLs, space-separated, for ``notify.env_audience``."""
 
     @property
     def warehouse_path(self) -> Path:
