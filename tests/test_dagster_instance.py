@@ -22,11 +22,8 @@ from tiepulse.pipelines.models import column_descriptions
 MBOX = Path(__file__).parent / "data" / "sent.mbox"
 
 
-def test_cli_runs_are_kept_in_the_homes_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+def test_cli_runs_are_kept_in_the_homes_instance(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     for args in (["import", str(MBOX)], ["refresh"]):
         result = CliRunner().invoke(app, args)
@@ -53,12 +50,9 @@ def test_cli_runs_are_kept_in_the_homes_instance(tmp_path: Path, monkeypatch: py
 
 
 def test_materializations_carry_row_count_and_described_columns(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     result = CliRunner().invoke(app, ["import", str(MBOX)])
     assert result.exit_code == 0, result.output
@@ -98,12 +92,9 @@ ASSETS = """{ assetNodes { assetKey { path } description
 
 
 @pytest.mark.slow
-def test_the_dagster_ui_shows_the_cli_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_dagster_ui_shows_the_cli_runs(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The webserver, on 127.0.0.1 over the home's instance, serves the CLI's materializations and checks."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     result = CliRunner().invoke(app, ["import", str(MBOX)])
     assert result.exit_code == 0, result.output
