@@ -11,20 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pytest
 import requests
 from typer.testing import CliRunner
 
 from tiepulse.cli.app import app
+from tiepulse.pipelines.models import column_descriptions
 
 MBOX = Path(__file__).parent / "data" / "sent.mbox"
 
 
-def test_cli_runs_are_kept_in_the_homes_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+def test_cli_runs_are_kept_in_the_homes_instance(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     for args in (["import", str(MBOX)], ["refresh"]):
         result = CliRunner().invoke(app, args)
@@ -50,6 +49,29 @@ def test_cli_runs_are_kept_in_the_homes_instance(tmp_path: Path, monkeypatch: py
     assert row_count.metadata["previous_rows"].value == rows  # type: ignore[union-attr]
 
 
+def test_materializations_carry_row_count_and_described_columns(
+    cli_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = cli_home
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    result = CliRunner().invoke(app, ["import", str(MBOX)])
+    assert result.exit_code == 0, result.output
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    for table in ("marts.fct_messages", "marts.mart_ties", "marts.mart_org_people"):
+        (record,) = instance.fetch_materializations(dg.AssetKey(table.split(".")), limit=1).records
+        metadata = record.asset_materialization.metadata  # type: ignore[union-attr]
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+            columns = [c[0] for c in con.execute(f"describe {table}").fetchall()]
+        assert metadata["dagster/row_count"].value == rows, table
+        schema = metadata["dagster/column_schema"].value
+        assert [c.name for c in schema.columns] == columns, table  # type: ignore[union-attr]
+        described = {c.name for c in schema.columns if c.description}  # type: ignore[union-attr]
+        assert set(column_descriptions(table)) & set(columns) <= described
+        if table != "marts.fct_messages":  # marts with columns: in their .yml describe every column
+            assert described == set(columns), set(columns) - described
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -70,12 +92,9 @@ ASSETS = """{ assetNodes { assetKey { path } description
 
 
 @pytest.mark.slow
-def test_the_dagster_ui_shows_the_cli_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_dagster_ui_shows_the_cli_runs(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The webserver, on 127.0.0.1 over the home's instance, serves the CLI's materializations and checks."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("TIEPULSE_HOME", str(home))
-    monkeypatch.setenv("TIEPULSE_AS_OF", "2024-04-01")
-    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     result = CliRunner().invoke(app, ["import", str(MBOX)])
     assert result.exit_code == 0, result.output

@@ -34,6 +34,7 @@ from tiepulse.pipelines.analytics.fingerprint import (
     month_fingerprints,
 )
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
 from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observation
@@ -89,12 +90,13 @@ def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         publish(con, tables.INTERACTIONS, frame)
         checks = _start_checks(context, con, tables.INTERACTIONS, settings.as_of)
         publish(con, tables.INTERACTION_EXCLUSIONS, excluded)
+        built = {table: table_metadata(con, table) for table in (tables.INTERACTIONS, tables.INTERACTION_EXCLUSIONS)}
     yield dg.MaterializeResult(
-        asset_key=_key(tables.INTERACTIONS), metadata={"rows": frame.height}, check_results=checks.results()
+        asset_key=_key(tables.INTERACTIONS), metadata=built[tables.INTERACTIONS], check_results=checks.results()
     )
     reasons = {f"{r['source']}:{r['reason']}": int(r["n_records"]) for r in excluded.iter_rows(named=True)}
     yield dg.MaterializeResult(
-        asset_key=_key(tables.INTERACTION_EXCLUSIONS), metadata={"rows": excluded.height, **reasons}
+        asset_key=_key(tables.INTERACTION_EXCLUSIONS), metadata={**built[tables.INTERACTION_EXCLUSIONS], **reasons}
     )
 
 
@@ -120,9 +122,10 @@ def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
         )
         publish(con, tables.TIES, ties)
         checks = _start_checks(context, con, tables.TIES, settings.as_of)
+        built = table_metadata(con, tables.TIES)
     classes = dict(ties.group_by("tie_class").len().iter_rows()) if ties.height else {}
     return dg.MaterializeResult(
-        metadata={"rows": ties.height, "as_of": str(settings.as_of), **classes}, check_results=checks.results()
+        metadata={**built, "as_of": str(settings.as_of), **classes}, check_results=checks.results()
     )
 
 
@@ -186,9 +189,9 @@ def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         replace_rows(con, table, history, where="month in (select unnest(?::date[]))", params=[stale])
         _record_history(con, table, fingerprints, stale)
         checks = _start_checks(context, con, table, settings.as_of)
-        rows = con.execute(f"select count(*) from {table}").fetchall()
+        built = table_metadata(con, table)
     return dg.MaterializeResult(
-        metadata={"rows": int(rows[0][0]), "months_recomputed": len(stale), "months": len(fingerprints)},
+        metadata={**built, "months_recomputed": len(stale), "months": len(fingerprints)},
         check_results=checks.results(),
     )
 
@@ -240,8 +243,10 @@ def mart_network_health(context: dg.AssetExecutionContext, warehouse: WarehouseR
         )
         _record_history(con, history_key, fingerprints, stale)
         checks = _start_checks(context, con, table, settings.as_of)
+        built = table_metadata(con, table)
     return dg.MaterializeResult(
         metadata={
+            **built,
             "rows": current.height,
             "egos": current.height,
             "median_health_score": float(current.select(pl.col("health_score").median()).item() or 0.0),
@@ -286,10 +291,11 @@ def mart_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             con.unregister("_alerts")
             con.unregister("_state")
         checks = _start_checks(context, con, tables.ALERTS, settings.as_of)
+        built = table_metadata(con, tables.ALERTS)
     counts = dict(alerts.group_by("kind").len().iter_rows()) if alerts.height else {}
     return dg.MaterializeResult(
         metadata={
-            "rows": alerts.height,
+            **built,
             "new": int(alerts.get_column("is_new").sum()) if alerts.height else 0,
             **counts,
         },

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, TableChecks, check_specs, start_checks
 from tiepulse.pipelines.models import LAYERS, Model, all_models, build_model
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
@@ -65,8 +66,8 @@ def _layer_asset(layer: str, models: list[Model]) -> dg.AssetsDefinition:
                 if model.upstream & blocked:
                     blocked.add(model.table)
                     continue
-                rows = build_model(con, model)
-                yield dg.MaterializeResult(asset_key=_key(model.table), metadata={"rows": rows})
+                build_model(con, model)
+                yield dg.MaterializeResult(asset_key=_key(model.table), metadata=table_metadata(con, model.table))
                 if model.table in checked:
                     pending[model.table] = start_checks(con, checked[model.table], as_of, context)
             for table in list(pending):

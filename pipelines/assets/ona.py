@@ -12,9 +12,9 @@ import polars as pl
 
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
+from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.marts_io import publish, read_table
-from tiepulse.pipelines.models import column_descriptions
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ONA_TABLES = (tables.ORG_PEOPLE, tables.ORG_GROUPS, tables.GROUP_MATRIX, tables.ORG_SUMMARY)
@@ -31,12 +31,6 @@ DESCRIPTIONS = {
 
 def _key(table: str) -> dg.AssetKey:
     return dg.AssetKey(table.split("."))
-
-
-def _schema(frame: pl.DataFrame, docs: dict[str, str]) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, str(dtype), description=docs.get(name)) for name, dtype in frame.schema.items()]
-    )
 
 
 def _previous_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
@@ -91,17 +85,10 @@ def org_network(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         for table, frame in frames.items():
             publish(con, table, frame)
             _comment(con, table, DESCRIPTIONS[table] + _group_note(table, marts.groups, options.min_group_size))
-            results.append((table, frame, start_checks(con, polars_table_checks(table), settings.as_of, context)))
-    for table, frame, checks in results:
-        yield dg.MaterializeResult(
-            asset_key=_key(table),
-            metadata={
-                "rows": frame.height,
-                "dagster/row_count": frame.height,
-                "dagster/column_schema": _schema(frame, column_descriptions(table)),
-            },
-            check_results=checks.results(),
-        )
+            checks = start_checks(con, polars_table_checks(table), settings.as_of, context)
+            results.append((table, table_metadata(con, table), checks))
+    for table, built, checks in results:
+        yield dg.MaterializeResult(asset_key=_key(table), metadata=built, check_results=checks.results())
 
 
 def _group_note(table: str, groups: pl.DataFrame, min_group_size: int) -> str:
