@@ -44,11 +44,6 @@ class NotifyReport:
     """(delivery id, channel, recipient) of digests interrupted between sending and recording, found now."""
 
 
-def min_group_size(settings: Settings) -> int:
-    """``privacy.min_group_size`` (default 5), read whichever version of the privacy settings is installed."""
-    return int(getattr(settings.config.privacy, "min_group_size", 5))
-
-
 def _egos(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(f"select ego_id from {tables.EGOS} order by 1").fetchall()]
 
@@ -62,7 +57,7 @@ def _digests(con: duckdb.DuckDBPyConnection, channel: Channel, settings: Setting
             yield (
                 listing(ORGANISATION, alerts, max_items, named_egos=True)
                 if channel.include_people
-                else organisation_counts(con, alerts, min_group_size(settings))
+                else organisation_counts(con, alerts, settings.config.privacy.min_group_size)
             )
         return
     alerts = due_alerts(con, channel.key, None if channel.audience == "each_ego" else channel.audience)
