@@ -98,8 +98,7 @@ def _imported(home: Path, exports: list[Path]) -> None:
     code, out = run("import", *map(str, exports), "--owner", "ann@example.com")
     assert code == 0, out
     assert files_holding(home, ADDRESS, ALIAS, NAME).keys() == {ADDRESS, ALIAS, NAME}  # they are there to erase
-    (home / "reports").mkdir()
-    (home / "reports" / "org.html").write_text(f"<p>{NAME}</p>")  # a derived file, as the reports helper writes
+    (home / "reports" / "org.html").write_text(f"<p>{NAME}</p>")  # a derived file beside the refresh's reports
 
 
 def test_erase_leaves_no_byte_of_the_person_and_keeps_everyone_else(home: Path, exports: list[Path]) -> None:

@@ -103,10 +103,15 @@ def test_a_personal_report_draws_every_chart_in_a_real_browser(org: dict[str, An
     assert len(drawn) >= 8  # score, sub-scores, distribution, strongest and fading, channels, real world, network
 
 
-def test_the_organisation_report_without_network_marts_says_so(org: dict[str, Any], browser: Browser) -> None:
+def test_the_organisation_report_draws_the_network_marts(org: dict[str, Any], browser: Browser) -> None:
+    """The refresh's organisation report, drawn from the ONA marts the same refresh built."""
     path = org["home"] / "reports" / "organisation.html"
-    assert "The organisational network marts are not built" in path.read_text()
-    _check_in_browser(browser, path, "organisation-without-ona")
+    html = path.read_text()
+    for heading in ("The network", "Between teams", "Silos", "Trends"):
+        assert f"<h2>{heading}" in html, heading
+    assert "The organisational network marts are not built" not in html
+    drawn = _check_in_browser(browser, path, "organisation")
+    assert len(drawn) == 6  # health, trend, network trend, network, heatmap, silos
 
 
 def test_report_command_writes_a_personal_report_at_another_date(
@@ -139,67 +144,24 @@ def test_report_command_errors_are_one_line(
     assert "Traceback" not in result.output
 
 
-ONA_MARTS = """
-create schema if not exists marts;
-create or replace table marts.mart_org_people as
-with people as (
-    select person_id, display_name, team, department from marts.dim_person where is_internal and team is not null
-), degree as (
-    select ego_id as person_id, count(*) as degree_out, sum(strength) as weighted_degree,
-           count(distinct alter_team) as teams_reached
-    from marts.mart_ties where tie_class <> 'dormant' group by 1
-)
-select 'current' as period, p.person_id, p.display_name, p.team, p.department,
-       dense_rank() over (order by p.department) as community_id,
-       coalesce(d.degree_out, 0) as degree_in, coalesce(d.degree_out, 0) as degree_out,
-       coalesce(d.weighted_degree, 0.0) as weighted_degree, 0.0 as betweenness, 0.0 as harmonic_centrality,
-       coalesce(d.weighted_degree, 0.0) / sum(coalesce(d.weighted_degree, 0.0)) over () as pagerank,
-       0.0 as clustering, 0.0 as bridge_score, 'none' as broker_role,
-       coalesce(d.teams_reached, 0) >= 5 as is_broker,
-       rank() over (order by d.weighted_degree desc nulls last) <= 3 as is_key_person
-from people p left join degree d using (person_id);
-
-create or replace table marts.mart_org_groups as
-select 'current' as period, 'team' as group_type, team as group_name, count(*) as size,
-       0.3 as internal_density, (hash(team) % 200) / 100.0 - 1 as ei_index, 0.5 as outside_share,
-       1 as bridging_people, 0.2 as key_person_risk, count(*) < 5 as is_suppressed
-from marts.mart_org_people group by team
-union all
-select 'current', 'team', 'Tiny team', 2, 1.0, -1.0, 0.0, 0, 1.0, true;
-
-create or replace table marts.mart_group_matrix as
-select 'current' as period, 'team' as group_type, p.team as from_group, coalesce(t.alter_team, '?') as to_group,
-       sum(t.n_email_sent)::bigint as messages, sum(t.minutes) / 60.0 as meeting_hours, count(*) as distinct_ties
-from marts.mart_ties t join marts.mart_org_people p on p.person_id = t.ego_id
-where t.alter_is_internal group by all;
-
-create or replace table marts.mart_org_summary as
-select month::date as month, 60 as nodes, 400 as edges, 0.2 as density, 0.4 as clustering, 0.5 as modularity,
-       6 as communities, 0.98 as giant_component_share, 0.7 as reciprocity, 2.4 as avg_path_length,
-       median(health_score) as median_health
-from marts.mart_network_health where period = 'month' group by month;
-"""
-"""The ONA marts of the contract (issue 12), filled from the sample's ties so the report has something to draw."""
+ONA_MARTS = ("marts.mart_org_people", "marts.mart_org_groups", "marts.mart_group_matrix", "marts.mart_org_summary")
 
 
-def test_the_organisation_report_draws_the_network_marts(
+def test_the_organisation_report_without_network_marts_says_so(
     org: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, browser: Browser
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
     (home / "warehouse.duckdb").write_bytes((org["home"] / "warehouse.duckdb").read_bytes())
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
-        con.execute(ONA_MARTS)
+        for table in ONA_MARTS:
+            con.execute(f"drop table {table}")
     monkeypatch.setenv("TIEPULSE_HOME", str(home))
     out = tmp_path / "org.html"
     result = CliRunner().invoke(app, ["report", "--org", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    html = out.read_text()
-    for heading in ("The network", "Between teams", "Silos", "Trends"):
-        assert f"<h2>{heading}" in html, heading
-    assert "Tiny team" not in html  # under privacy.min_group_size
-    drawn = _check_in_browser(browser, out, "organisation")
-    assert len(drawn) == 6  # health, trend, network trend, network, heatmap, silos
+    assert "The organisational network marts are not built" in out.read_text()
+    _check_in_browser(browser, out, "organisation-without-ona")
 
 
 def test_the_demo_ends_by_naming_the_reports(org: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
