@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email.charset
 import hashlib
 import json
 import mailbox
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import parsedate_to_datetime
+from email.utils import formataddr, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import recurring_ical_events
 from tiepulse.connectors.addresses import AddressNormaliser, decode_name
 from tiepulse.core.settings import load_config
 from tiepulse.sample import SampleSummary, generate_sample
+from tiepulse.sample.headers import address_header
 
 SMALL = {"people": 60, "externals": 140, "months": 15, "seed": 11}
 
@@ -692,3 +694,13 @@ def test_replies_reference_the_message_they_answer(corpus: Corpus, default: Samp
             assert parent.date and m.date and parent.date < m.date
             checked += 1
     assert checked > 20
+
+
+def test_names_are_encoded_alike_whatever_another_library_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """apprise (imported by the notifications) registers quoted-printable for UTF-8 headers process-wide; the
+    sample's headers must stay byte for byte what a fresh process writes."""
+    fresh = address_header("Zoë Müller", "zoe@acme.example")
+    assert fresh.startswith("=?utf-8?") and fresh.endswith(" <zoe@acme.example>")
+    monkeypatch.setitem(email.charset.CHARSETS, "utf-8", (email.charset.QP, email.charset.QP, "utf-8"))
+    assert formataddr(("Zoë Müller", "zoe@acme.example")) != fresh  # what the registration does to the default
+    assert address_header("Zoë Müller", "zoe@acme.example") == fresh

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from email.utils import formataddr
 
 from tiepulse.sample import names
 from tiepulse.sample.contacts import ContactModel, at, day_factor, snap_to_work, work_hour, zone
+from tiepulse.sample.headers import address_header
 from tiepulse.sample.model import Message, Org, Person, poisson
 from tiepulse.sample.plan import Plan, PlantedTie
 
@@ -89,7 +89,7 @@ class MailBuilder:
             seq=len(self.messages),
             when=when,
             sender=sender,
-            from_header=formataddr((sender.name, address)),
+            from_header=address_header(sender.name, address),
             from_address=address,
             to=[self._entry(p) for p in to],
             cc=[self._entry(p) for p in cc or []],
@@ -395,8 +395,8 @@ class MailBuilder:
             return msg
 
         colleague = self.org.team_of(people[0]).lead
-        make(people[0], colleague, formataddr((colleague.name, colleague.email)), "missing_date").omit_date = True
-        old = make(people[1], colleague, formataddr((colleague.name, colleague.email)), "implausible_date")
+        make(people[0], colleague, address_header(colleague.name, colleague.email), "missing_date").omit_date = True
+        old = make(people[1], colleague, address_header(colleague.name, colleague.email), "implausible_date")
         old.date_header = "Mon, 01 Jan 1979 09:30:00 +0000"
         make(people[2], None, '"Scanner" <scanner@>', "no_sender")
         make(people[3], None, "undisclosed-recipients:;", "no_sender")

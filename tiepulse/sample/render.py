@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
 
 import icalendar
 
+from tiepulse.sample.headers import address_header
 from tiepulse.sample.model import Attendance, Meeting, Message, Person
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -23,7 +24,7 @@ def asctime(when: dt.datetime) -> str:
 
 
 def _addresses(entries: list[tuple[Person, str]]) -> str:
-    return ",\n ".join(formataddr((p.name, address)) for p, address in entries)
+    return ",\n ".join(address_header(p.name, address) for p, address in entries)
 
 
 def _references(msg: Message) -> list[str]:
