@@ -25,7 +25,7 @@ import polars as pl
 
 from benchmarks.common import markdown_table, peak_rss_mb, timed
 from tiepulse.pipelines.analytics.ona import PathOptions
-from tiepulse.pipelines.analytics.org_graph import OrgGraph
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, undirected_ties
 from tiepulse.pipelines.analytics.org_marts import OrgOptions, analyse_period
 
 TEAM = 25
@@ -51,12 +51,7 @@ def generate(people: int, ties: int, seed: int) -> OrgGraph:
         .with_columns(meeting_hours=pl.col("weight") / 4)
         .sort("src", "dst")
     )
-    undirected = (
-        edges.with_columns(u=pl.min_horizontal("src", "dst"), v=pl.max_horizontal("src", "dst"))
-        .group_by("u", "v")
-        .agg(pl.col("weight").sum(), pl.col("messages").sum(), pl.col("meeting_hours").sum())
-        .sort("u", "v")
-    )
+    undirected = undirected_ties(edges)
     ids = np.arange(people)
     nodes = pl.DataFrame(
         {

@@ -136,10 +136,14 @@ def build_org_graph(
         .select("src", "dst", "weight", "messages", "meeting_hours")
         .sort("src", "dst")
     )
-    undirected = (
+    return OrgGraph(nodes, directed, undirected_ties(directed))
+
+
+def undirected_ties(directed: pl.DataFrame) -> pl.DataFrame:
+    """Both directions of each pair folded into one tie ``u < v``: weights, messages and meeting hours summed."""
+    return (
         directed.with_columns(u=pl.min_horizontal("src", "dst"), v=pl.max_horizontal("src", "dst"))
         .group_by("u", "v")
         .agg(pl.col("weight").sum(), pl.col("messages").sum(), pl.col("meeting_hours").sum())
         .sort("u", "v")
     )
-    return OrgGraph(nodes, directed, undirected)
