@@ -17,6 +17,7 @@ import duckdb
 
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.marts_io import table_columns
 from tiepulse.pipelines.models import column_descriptions
 
 LIST_SEPARATOR = "; "
@@ -217,20 +218,6 @@ class Plan:
     columns: tuple[Column, ...]
 
 
-def _source_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    schema, name = table.split(".")
-    rows = con.execute(
-        "select column_name, data_type from duckdb_columns() "
-        "where database_name = current_database() and schema_name = ? and table_name = ? order by column_index",
-        [schema, name],
-    ).fetchall()
-    return [(str(n), str(t)) for n, t in rows]
-
-
-def source_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(_source_columns(con, table))
-
-
 def _describe(table: str, column: str, descriptions: dict[str, str]) -> str:
     found = descriptions.get(column)
     if not found:
@@ -254,7 +241,7 @@ def _flat(obj: BiObject, name: str, kind: str, descriptions: dict[str, str]) -> 
 def plan(con: duckdb.DuckDBPyConnection, obj: BiObject) -> Plan:
     """The object's ``select`` over the warehouse as it is now (its source must exist)."""
     descriptions = column_descriptions(obj.source)
-    source = _source_columns(con, obj.source)
+    source = table_columns(con, obj.source)
     if obj.explode is None:
         picked = [_flat(obj, name, kind, descriptions) for name, kind in source if name not in obj.drop]
         rows_from = f"{obj.source} s"

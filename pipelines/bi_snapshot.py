@@ -21,8 +21,9 @@ import duckdb
 
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import transaction
-from tiepulse.pipelines.bi_contract import BI_OBJECTS, Column, Plan, person_level_bi, plan, source_exists
+from tiepulse.pipelines.bi_contract import BI_OBJECTS, Column, Plan, person_level_bi, plan
 from tiepulse.pipelines.bi_published import SNAPSHOT_FILE, snapshot_path
+from tiepulse.pipelines.marts_io import table_exists
 
 WORK_DIR = ".bi-publishing"
 """Where the next snapshot is written (0700, beside the published file, so the rename stays on one file system)."""
@@ -89,7 +90,7 @@ def _plans(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[list[Pla
     for obj in BI_OBJECTS:
         if obj.person_level_ona and not person_level:
             absent[obj.name] = "withheld: privacy.person_level_bi is off"
-        elif not source_exists(con, obj.source):
+        elif not table_exists(con, obj.source):
             absent[obj.name] = f"{obj.source} does not exist in this warehouse"
         else:
             plans.append(plan(con, obj))

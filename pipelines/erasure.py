@@ -23,6 +23,7 @@ import duckdb
 from tiepulse.core.keyed_hash import keyed_hash
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.erasure_list import ErasureFilter
+from tiepulse.pipelines.marts_io import table_columns
 
 DERIVED_SCHEMAS = ("staging", "intermediate", "marts")
 """Rebuilt from raw by a refresh: dropped by an erasure, so nothing of the person survives in them."""
@@ -102,7 +103,7 @@ def find_person(con: duckdb.DuckDBPyConnection, address: str) -> Person:
     names: set[str] = set()
     listed = sorted(addresses)
     for table, _ in _tables(con, ("raw",)):
-        columns = _columns(con, table)
+        columns = {column for column, _ in table_columns(con, table)}
         for name, address_column in _NAMED_ADDRESSES:
             if {name, address_column} <= columns:
                 names |= _names(con, f"select {name} from {table} where list_contains(?, {address_column})", listed)
@@ -117,16 +118,6 @@ def find_person(con: duckdb.DuckDBPyConnection, address: str) -> Person:
 
 def _names(con: duckdb.DuckDBPyConnection, sql: str, addresses: list[str]) -> set[str]:
     return {row[0].strip() for row in con.execute(f"select distinct * from ({sql})", [addresses]).fetchall() if row[0]}
-
-
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    schema, name = table.split(".")
-    rows = con.execute(
-        "select column_name from duckdb_columns() where database_name = current_database() "
-        "and schema_name = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return {r[0] for r in rows}
 
 
 def _changed(con: duckdb.DuckDBPyConnection, sql: str, params: list[object] | None = None) -> int:
@@ -182,7 +173,7 @@ def _drop_names(con: duckdb.DuckDBPyConnection, table: str, names: list[str]) ->
     if not names:
         return 0
     lowered = [n.lower() for n in names]
-    columns = _columns(con, table)
+    columns = {column for column, _ in table_columns(con, table)}
     changed = 0
     for column in (c for c in _NAME_COLUMNS if c in columns):
         changed += _changed(

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from tiepulse.core.keyed_hash import database_home, existing_identity_key, install_keyed_hash
+from tiepulse.pipelines.marts_io import table_columns
 
 SUBJECT_COLUMNS = (
     "mailbox_owner",
@@ -63,14 +64,7 @@ class ErasureFilter:
 
     def scrub(self, con: duckdb.DuckDBPyConnection, table: str) -> int:
         """Delete and trim ``table``'s rows that concern an erased person; return the rows changed or deleted."""
-        columns = [
-            row[0]
-            for row in con.execute(
-                "select column_name from duckdb_columns() "
-                "where database_name = current_database() and schema_name || '.' || table_name = ?",
-                [table],
-            ).fetchall()
-        ]
+        columns = [column for column, _ in table_columns(con, table)]
         changed = 0
         if subject := _about_erased(columns):
             changed += _count(con, f"delete from {table} where {subject}")

@@ -8,6 +8,22 @@ import polars as pl
 from tiepulse.core.warehouse import transaction
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """``(name, type)`` of each column of ``schema.table`` in the database ``con`` works on (not an attached one),
+    in order; empty when there is no such table."""
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where database_name = current_database() and schema_name = ? and table_name = ? order by column_index",
+        [schema, name],
+    ).fetchall()
+    return [(str(column), str(kind)) for column, kind in rows]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(table_columns(con, table))
+
+
 def read_table(
     con: duckdb.DuckDBPyConnection, table: str, where: str = "", params: list[object] | None = None
 ) -> pl.DataFrame:

@@ -36,7 +36,7 @@ from tiepulse.pipelines.analytics.fingerprint import (
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
-from tiepulse.pipelines.marts_io import publish, read_table, replace_rows
+from tiepulse.pipelines.marts_io import publish, read_table, replace_rows, table_columns
 from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -131,14 +131,7 @@ def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
 
 def _reset_if_changed(con: duckdb.DuckDBPyConnection, table: str, history_key: str, columns: list[str]) -> None:
     """Drop an incremental table (and forget its months) when this version of tiepulse writes other columns."""
-    schema, name = table.split(".")
-    found = [
-        r[0]
-        for r in con.execute(
-            "select column_name from duckdb_columns() where schema_name = ? and table_name = ? order by column_index",
-            [schema, name],
-        ).fetchall()
-    ]
+    found = [column for column, _ in table_columns(con, table)]
     if found and found != columns:
         con.execute(f"drop table {table}").fetchall()
         con.execute("delete from ops.history_state where table_name = ?", [history_key]).fetchall()

@@ -14,7 +14,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import check_specs, polars_table_checks, start_checks
-from tiepulse.pipelines.marts_io import publish, read_table
+from tiepulse.pipelines.marts_io import publish, read_table, table_exists
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ONA_TABLES = (tables.ORG_PEOPLE, tables.ORG_GROUPS, tables.GROUP_MATRIX, tables.ORG_SUMMARY)
@@ -34,10 +34,7 @@ def _key(table: str) -> dg.AssetKey:
 
 
 def _previous_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name = 'mart_org_people'"
-    ).fetchall()[0][0]
-    if not found:
+    if not table_exists(con, tables.ORG_PEOPLE):
         return None
     return read_table(con, f"(select period, person_id, community_id from {tables.ORG_PEOPLE}) p")
 

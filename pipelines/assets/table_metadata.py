@@ -11,18 +11,14 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from tiepulse.pipelines.marts_io import table_columns
 from tiepulse.pipelines.models import column_descriptions
 
 
 def table_metadata(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, Any]:
     """``rows`` (read by the refresh summary and the row-count check), ``dagster/row_count`` and
     ``dagster/column_schema`` of ``table`` as it now stands in the warehouse."""
-    schema, name = table.split(".")
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, name],
-    ).fetchall()
+    columns = table_columns(con, table)
     rows = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
     described = column_descriptions(table)
     return {

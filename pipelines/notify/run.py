@@ -10,6 +10,7 @@ import duckdb
 
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.marts_io import table_exists
 from tiepulse.pipelines.notify import NotifyError, deliveries
 from tiepulse.pipelines.notify.channels import Channel, load_channels
 from tiepulse.pipelines.notify.digests import ORGANISATION, Digest, due_alerts, listing, organisation_counts
@@ -139,10 +140,7 @@ def send_due(
 
     ``today`` (UTC) is what the schedule counts from; the digests themselves are about the published analysis date.
     """
-    found = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name in ('mart_alerts', 'dim_ego')"
-    ).fetchall()
-    if found[0][0] < 2:
+    if not (table_exists(con, tables.ALERTS) and table_exists(con, tables.EGOS)):
         raise NotifyError("no alerts published in this warehouse yet: import something first (`tiepulse import PATH`)")
     channels = load_channels(settings, _egos(con))
     report = NotifyReport(channels=len(channels))

@@ -12,7 +12,7 @@ from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
 from tiepulse.pipelines.analytics.monthly import month_start
-from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.marts_io import read_table, table_exists
 from tiepulse.pipelines.network_io import read_observation
 
 ORG_PEOPLE = "marts.mart_org_people"
@@ -21,14 +21,6 @@ GROUP_MATRIX = "marts.mart_group_matrix"
 ORG_SUMMARY = "marts.mart_org_summary"
 ONA_TABLES = (ORG_PEOPLE, ORG_GROUPS, GROUP_MATRIX, ORG_SUMMARY)
 """The organisational network analysis marts; the organisation report draws them when they are there."""
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    rows = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
-    ).fetchall()
-    return bool(rows[0][0])
 
 
 @dataclass(frozen=True)

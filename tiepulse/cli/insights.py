@@ -21,7 +21,7 @@ from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics import NetworkAnalysis, analyse_network
 from tiepulse.pipelines.analytics.monthly import month_start
-from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.marts_io import read_table, table_exists
 from tiepulse.pipelines.network_io import read_network_inputs, read_observation
 
 
@@ -50,7 +50,7 @@ class EgoView:
 
 def published_as_of(con: duckdb.DuckDBPyConnection) -> dt.date | None:
     """The analysis date of the last refresh (the marts' as_of), or None before the first one."""
-    if not _exists(con, tables.NETWORK_HEALTH):
+    if not table_exists(con, tables.NETWORK_HEALTH):
         return None
     rows = con.execute(f"select max(as_of) from {tables.NETWORK_HEALTH} where period = 'current'").fetchall()
     value = rows[0][0] if rows else None
@@ -66,7 +66,7 @@ def stale_data_note(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str | Non
 
     Calendars hold meetings planned ahead and exports a few misdated messages, so the end of the data is where the
     mail ends, ignoring its latest 0.1 %."""
-    if not _exists(con, tables.MESSAGES):
+    if not table_exists(con, tables.MESSAGES):
         return None
     newest = con.execute(f"select quantile_disc(sent_at, 0.999) from {tables.MESSAGES}").fetchall()[0][0]
     if newest is None:
@@ -82,15 +82,6 @@ def stale_data_note(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> str | Non
     )
 
 
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?", [schema, name]
-        ).fetchall()[0][0]
-    )
-
-
 def egos(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(f"select ego_id from {tables.EGOS} order by ego_id").fetchall()]
 
@@ -103,7 +94,7 @@ def resolve_person(con: duckdb.DuckDBPyConnection, address: str) -> str:
 
 def resolve_ego(con: duckdb.DuckDBPyConnection, settings: Settings, ego: str | None) -> str | None:
     """The ego asked for (by any of their addresses), the only ego, the config's only ego, or None (many)."""
-    if not _exists(con, tables.EGOS):
+    if not table_exists(con, tables.EGOS):
         raise InsightError(
             "The warehouse has no data yet: run `tiepulse import PATH` (or `tiepulse demo` to try the sample) first."
         )

@@ -22,7 +22,7 @@ from tiepulse.cli.insights import InsightError, published_as_of
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_columns import CURRENT
-from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.marts_io import read_table, table_exists
 
 TOP = 5
 """Groups per ranked list."""
@@ -54,9 +54,7 @@ class OrgView:
 
 def _marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | None) -> tuple[dt.date, Any]:
     published = published_as_of(con)
-    exists = con.execute(
-        "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name = 'mart_org_people'"
-    ).fetchall()[0][0]
+    exists = table_exists(con, tables.ORG_PEOPLE)
     if as_of is None or (as_of == published and exists):
         if published is None or not exists:
             raise InsightError("No organisation network yet: run `tiepulse refresh` (or `tiepulse import PATH`) first.")
