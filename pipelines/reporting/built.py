@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-import polars.selectors as cs
+from polars.datatypes import DataTypeClass
 
 from tiepulse.core.private_files import write_private
 from tiepulse.pipelines.analytics.fingerprint import checksum, digest
@@ -21,10 +21,21 @@ from tiepulse.pipelines.build_state import code_version
 STATE_FILE = ".built.json"
 
 
+def _rounded(value: pl.Expr, dtype: pl.DataType | DataTypeClass) -> pl.Expr:
+    """``value`` with every float in it (in lists and records too) rounded to 9 decimals."""
+    if dtype.is_float():
+        return value.round(9)
+    if isinstance(dtype, pl.Struct):
+        return pl.struct(_rounded(value.struct.field(f.name), f.dtype).alias(f.name) for f in dtype.fields)
+    if isinstance(dtype, pl.List):
+        return value.list.eval(_rounded(pl.element(), dtype.inner))
+    return value
+
+
 def _checksum(frame: pl.DataFrame) -> str:
-    """The frame's checksum, floats rounded first: a sum taken in another order (the alter-alter weights) differs
-    in its last bits, which no chart shows."""
-    return checksum(frame.with_columns(cs.float().round(9)))
+    """The frame's checksum, floats rounded first: a sum taken in another order (shares, weights) differs in its
+    last bits, which no chart shows."""
+    return checksum(frame.select(_rounded(pl.col(c), t).alias(c) for c, t in frame.schema.items()))
 
 
 def inputs_fingerprint(inputs: object, *context: object) -> str:
