@@ -177,10 +177,8 @@ def column_descriptions(table: str) -> dict[str, str]:
     return {str(column): " ".join(str(text).split()) for column, text in spec.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class Built:
-    how: Literal["unchanged", "appended", "rebuilt"]
-    rows: int
+Built = Literal["unchanged", "appended", "rebuilt"]
+"""What a build did: left the table as it was, appended new raw rows to it, or rebuilt it whole."""
 
 
 @dataclass
@@ -213,10 +211,6 @@ def _newer_rows_sql(model: Model) -> str:
     return tree.sql(dialect="duckdb")
 
 
-def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    return int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
-
-
 def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFingerprints | None = None) -> Built:
     """Bring the model's table up to date with its inputs, as cheaply as they allow, atomically: readers see the
     old table or the new one, never half of it. The build and its record in ``ops.build_state`` commit together.
@@ -224,10 +218,11 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
     inputs = inputs or InputFingerprints(con)
     fingerprint = _fingerprint(model, {t: inputs.of(t) for t in model.upstream})
     state = build_state.stored(con, model.table)
-    present = state is not None and table_exists(con, model.table)
-    if present and state is not None and state.fingerprint == fingerprint:
-        return Built("unchanged", _count(con, model.table))
-    if present and state is not None and model.append and state.watermark is not None:
+    if state is not None and not table_exists(con, model.table):
+        state = None  # the table was dropped (an erasure drops every derived table): build it whole
+    if state is not None and state.fingerprint == fingerprint:
+        return "unchanged"
+    if state is not None and model.append and state.watermark is not None:
         raw = {t: build_state.raw_fingerprint(con, t, state.watermark) for t in model.upstream}
         if _fingerprint(model, {t: fp.before for t, fp in raw.items()}) == state.fingerprint:
             with transaction(con):
@@ -235,12 +230,12 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
                     f"insert into {model.table} by name {_newer_rows_sql(model)}", {"watermark": state.watermark}
                 ).fetchall()
                 build_state.record(con, model.table, fingerprint, _newest(raw) or state.watermark)
-            return Built("appended", _count(con, model.table))
+            return "appended"
     watermark = _newest({t: build_state.raw_fingerprint(con, t) for t in model.upstream}) if model.append else None
     with transaction(con):
         con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
         build_state.record(con, model.table, fingerprint, watermark)
-    return Built("rebuilt", _count(con, model.table))
+    return "rebuilt"
 
 
 def _newest(raw: dict[str, build_state.RawFingerprint]) -> dt.datetime | None:

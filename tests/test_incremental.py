@@ -32,7 +32,7 @@ def _meeting(key: str, attendees: list[str], days: int = 0) -> dict[str, Any]:
 
 
 def _build_all(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    return {model.table: build_model(con, model).how for model in all_models()}
+    return {model.table: build_model(con, model) for model in all_models()}
 
 
 def _differences(con: duckdb.DuckDBPyConnection, table: str, copy: str) -> tuple[int, int]:
@@ -113,5 +113,5 @@ def test_a_removed_or_changed_raw_row_and_a_changed_model_rebuild(con: duckdb.Du
     assert _build_all(con)["staging.stg_mail_sightings"] == "rebuilt"
     # the model's SQL changed (a new release): rebuilt whatever its inputs
     model = next(m for m in all_models() if m.table == "marts.fct_messages")
-    assert build_model(con, model).how == "unchanged"
-    assert build_model(con, dataclasses.replace(model, sql=model.sql + "\n-- changed")).how == "rebuilt"
+    assert build_model(con, model) == "unchanged"
+    assert build_model(con, dataclasses.replace(model, sql=model.sql + "\n-- changed")) == "rebuilt"

@@ -70,7 +70,7 @@ def _layer_asset(layer: str, models: list[Model]) -> dg.AssetsDefinition:
                     blocked.add(model.table)
                     continue
                 built = build_model(con, model, inputs)
-                metadata = {**table_metadata(con, model.table), "build": built.how}
+                metadata = {**table_metadata(con, model.table), "build": built}
                 yield dg.MaterializeResult(asset_key=_key(model.table), metadata=metadata)
                 if model.table in checked:
                     pending[model.table] = start_checks(con, checked[model.table], as_of, context)
