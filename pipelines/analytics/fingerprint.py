@@ -41,6 +41,11 @@ def checksum(frame: Frame) -> str:
     return f"{n}:{lo}:{hi}"
 
 
+def digest(*parts: object) -> str:
+    """One short digest of ``parts`` (their text, in order)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
+
+
 def history_context(params: AnalyticsParams, *frames: Frame) -> str:
     """One digest of the parameters and of the frames every month depends on."""
     parts = [json.dumps(params.model_dump(), sort_keys=True), *(checksum(f) for f in frames)]

@@ -206,7 +206,7 @@ def _print_import_report(report: ImportReport) -> None:
         err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
-def _run_refresh(amend: str | None = None) -> None:
+def _run_refresh(amend: str | None = None, *, full: bool = False) -> None:
     """Refresh staging and marts; when it fails, the run ``amend`` (the import or forget before it) is logged
     ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
@@ -214,7 +214,7 @@ def _run_refresh(amend: str | None = None) -> None:
 
     try:
         with console.status("Refreshing staging and marts (Dagster, in-process)..."):
-            result = refresh()
+            result = refresh(full=full)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     if not result.success:
@@ -401,10 +401,12 @@ app.command("erase")(erase_command)
 
 
 @app.command()
-def refresh() -> None:
-    """Rebuild staging and marts from the raw layer (the same graph the daily schedule runs)."""
+def refresh(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild everything, not only what new data touches")] = False,
+) -> None:
+    """Bring staging and marts up to date with the raw layer (the same graph the daily schedule runs)."""
     _settings()
-    _run_refresh()
+    _run_refresh(full=full)
 
 
 @app.command()

@@ -208,6 +208,21 @@ class WarehouseOptions(_Strict):
     process; the environment variable TIEPULSE_LOCK_WAIT_SECONDS wins over this."""
 
 
+class ReportOptions(_Strict):
+    """The HTML reports each refresh writes under $TIEPULSE_HOME/reports (docs/operations.md, "Reports")."""
+
+    personal: Literal["all", "none"] | list[str] = "all"
+    """Which egos get a personal report at each refresh: all, none, or a list of their addresses."""
+    max_personal: int = Field(default=200, ge=0, le=1_000_000)
+    """With ``personal: all``, an organisation of more egos than this gets no personal reports from the refresh
+    (each is about 1 MB); `tiepulse report --ego EMAIL` still writes any one on demand."""
+
+    @field_validator("personal")
+    @classmethod
+    def _addresses_lowercase(cls, value: Literal["all", "none"] | list[str]) -> Literal["all", "none"] | list[str]:
+        return value if isinstance(value, str) else [_address(a).lower() for a in value]
+
+
 class Config(_Strict):
     """The YAML config file. Every section is optional."""
 
@@ -224,6 +239,7 @@ class Config(_Strict):
     imports: ImportOptions = Field(default_factory=ImportOptions)
     warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
     notify: NotifyOptions = Field(default_factory=NotifyOptions)
+    reports: ReportOptions = Field(default_factory=ReportOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
