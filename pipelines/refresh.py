@@ -12,7 +12,7 @@ import duckdb
 from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import WarehouseBusy, connect
-from tiepulse.pipelines import build_state, expectations
+from tiepulse.pipelines import build_state, ego_refresh, expectations
 from tiepulse.pipelines.dagster_instance import cli_instance
 from tiepulse.pipelines.reporting.write import forget_reports
 
@@ -61,8 +61,10 @@ def refresh(*, include_file_import: bool = False, full: bool = False) -> Refresh
 
 
 def forget_builds(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Forget what every incremental build last saw (tables, ONA periods, reports): the next run rebuilds all."""
+    """Forget what every incremental build last saw (tables, per-ego history, ONA periods, reports): the next run
+    rebuilds all."""
     build_state.forget(con)
+    con.execute(f"delete from {ego_refresh.STATE}").fetchall()
     forget_reports(settings)
 
 
