@@ -69,6 +69,7 @@ class Bench:
         kinds = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
         starts: dict[str, float] = {}
         stages: dict[str, Stage] = {}
+        spans: list[tuple[float, float]] = []
         for record in instance.get_records_for_run(run.run_id, of_type=kinds).records:
             entry = record.event_log_entry
             step = entry.step_key or "?"
@@ -76,13 +77,15 @@ class Bench:
                 starts[step] = entry.timestamp
                 continue
             began = starts.pop(step, entry.timestamp)
+            spans.append((began, entry.timestamp))
             name = stage_of(step)
             stage = stages.setdefault(name, Stage(name, 0.0, 0))
             stage.seconds += entry.timestamp - began
             stage.peak = max(stage.peak, result.peak(began, entry.timestamp))
         timed = sum(s.seconds for s in stages.values())
         # Loading Dagster, the code location and Great Expectations, and logging the run.
-        outside = Stage("refresh: start-up and the rest", max(0.0, result.seconds - timed), result.peak())
+        rest = [rss for when, rss in result.samples if not any(a <= when <= b for a, b in spans)]
+        outside = Stage("start-up and the rest", max(0.0, result.seconds - timed), max(rest, default=0))
         return [*sorted(stages.values(), key=lambda s: -s.seconds), outside]
 
     def sql_count(self, table: str) -> int:
@@ -96,12 +99,24 @@ class Bench:
         return int(json.loads(out)[0]["n"])
 
 
+LABELS = {
+    "raw_config": "config tables",
+    "staging_models": "staging (SQL)",
+    "intermediate_models": "intermediate (SQL)",
+    "marts_models": "marts (SQL)",
+    "interactions": "interactions",
+    "org_network": "ONA (org_network)",
+    "reports": "publication: HTML reports",
+    "bi": "publication: BI snapshot",
+}
+
+
 def stage_of(step: str) -> str:
-    """The stage a Dagster step belongs to: its asset key's first part, plus the analytics step itself."""
+    """The stage a Dagster step belongs to: its asset key's first part; the Polars marts one by one."""
     parts = step.split("__")
     if parts[0] in ("analytics", "marts") and len(parts) > 1:
-        return f"{parts[0]}: {parts[-1]}"
-    return parts[0]
+        return f"analytics: {parts[-1]}"
+    return LABELS.get(parts[0], parts[0])
 
 
 def _table(rows: list[tuple[str, Stage, Stage | None]]) -> str:
@@ -117,9 +132,18 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--ceiling-gb", type=float, default=14.0, help="stop the run if its memory goes over this")
+    parser.add_argument(
+        "--ceiling-gb", type=float, default=12.0, help="stop the run if its memory goes over this (and need it free)"
+    )
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args()
+    available = _available_memory()
+    if available < args.ceiling_gb * 1024 * MB:
+        print(
+            f"Skipped: {available / MB / 1024:.1f} GB of memory available, the run may take up to "
+            f"{args.ceiling_gb:.0f} GB (--ceiling-gb); run it when the machine is quieter."
+        )
+        return
     load_before = os.getloadavg()
     work = args.keep or Path(tempfile.mkdtemp(prefix="tiepulse-bench-org-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -197,6 +221,13 @@ def _bench(bench: Bench, args: argparse.Namespace) -> str:
         f"{_day_messages(nextday):,} mailbox copies. Times in s, peak RSS of the process tree in MB.\n"
     )
     return head + "\n" + _table(rows) + "\n\n" + "\n".join(verdict)
+
+
+def _available_memory() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _day_messages(folder: Path) -> int:
