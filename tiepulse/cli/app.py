@@ -19,6 +19,7 @@ from rich.table import Table
 from tiepulse.cli.erase import erase_command
 from tiepulse.cli.notify import notify_command
 from tiepulse.cli.progress import work_progress
+from tiepulse.cli.sample import sample_command
 from tiepulse.cli.terminal import console, err, reader_left
 from tiepulse.core.private_files import tighten_umask
 from tiepulse.core.runlog import note_blocked_run
@@ -724,23 +725,7 @@ def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id"
 app.command("notify")(notify_command)
 
 
-@app.command()
-def sample(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample organisation into")],
-    seed: Annotated[int, typer.Option(metavar="N", help="Random seed (same seed, same bytes)")] = 7,
-) -> None:
-    """Write a believable sample organisation (mail, calendars, logs, directory, contacts, truth.json)."""
-    from tiepulse.sample import generate_sample
-
-    with console.status(f"Generating the sample organisation in {out_dir} ..."):
-        s = generate_sample(out_dir, seed=seed)
-    console.print(
-        f"Wrote a sample organisation to {s.out_dir} (seed {s.seed}): {s.people} people and {s.externals} outside "
-        f"contacts, {s.start} to {s.end}; {s.messages:,} messages ({s.mailbox_copies:,} mailbox copies), "
-        f"{s.events:,} calendar events, {s.manual_log_rows:,} hand-logged interactions; the planted patterns "
-        f"are in {s.truth.name}.\n\nImport it, analysed as of {s.as_of} (the day after its last data):"
-    )
-    console.print(f"  TIEPULSE_CONFIG={s.config} TIEPULSE_AS_OF={s.as_of} tiepulse import {s.out_dir}", soft_wrap=True)
+app.command("sample")(sample_command)
 
 
 @app.command()
