@@ -551,6 +551,29 @@ def org(
 
 
 @app.command()
+def introductions(
+    ego: Ego = None,
+    as_of: AsOf = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=20, help="How many suggestions (1-20)")] = 5,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """People two steps away, in circles you do not reach, and the contact who can introduce you."""
+    from tiepulse.cli.insights import InsightError
+    from tiepulse.cli.introductions import introductions_view, render_introductions
+
+    if output not in ("table", "csv", "json"):
+        raise _fail(f"--format must be table, csv or json, not {output!r}")
+    day = _as_of(as_of)
+    settings = _settings()
+    try:
+        with open_warehouse(settings.warehouse_path, read_only=True) as con:
+            view = introductions_view(con, settings, ego, day, limit)
+    except (InsightError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
+    render_introductions(console, view, output)
+
+
+@app.command()
 def ties(
     ego: Ego = None,
     person: Annotated[str | None, typer.Option(metavar="EMAIL", help="Only the tie with this person")] = None,

@@ -13,6 +13,7 @@ from pathlib import Path
 from tiepulse.sample.circles import Circles
 from tiepulse.sample.contacts import ContactModel
 from tiepulse.sample.faded import faded_relationships
+from tiepulse.sample.lists import list_messages, list_truth, mailing_lists
 from tiepulse.sample.mail import MailBuilder
 from tiepulse.sample.manual import manual_log
 from tiepulse.sample.meetings import MeetingBuilder
@@ -135,7 +136,12 @@ def generate_sample(
     entries = manual_log(rng("manual"), plan, contacts)
     tick()
 
-    mail_counts = write_mboxes(out_dir / "mail", org.people, messages, tick)
+    lists = mailing_lists(rng("lists"), org)
+    posts = list_messages(rng("list-mail"), lists, start, end)
+    for n, msg in enumerate(sorted(posts, key=lambda m: (m.utc, m.seq)), start=1):
+        msg.message_id = f"<list.{n}.{seed}@sample.tiepulse>"
+    delivered = sorted([*messages, *posts], key=lambda m: (m.utc, m.kind == "list", m.seq))
+    mail_counts = write_mboxes(out_dir / "mail", org.people, delivered, tick)
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC)
     tz_window = (start - dt.timedelta(days=62), end + dt.timedelta(days=400))
     cal_counts = write_calendars(
@@ -166,7 +172,7 @@ def generate_sample(
 
     n_externals = len(org.externals) + len(org.prospects)
     n_events = sum(1 + len(m.overrides) for m in meet.meetings) + int(stats_volume.get("meetings", 0))  # type: ignore[call-overload]
-    n_messages = len(messages) + int(stats_volume.get("messages", 0))  # type: ignore[call-overload]
+    n_messages = len(messages) + len(posts) + int(stats_volume.get("messages", 0))  # type: ignore[call-overload]
     counts: dict[str, object] = {
         "messages": n_messages,
         "mailbox_copies": sum(mail_counts.values()),
@@ -183,6 +189,7 @@ def generate_sample(
     truth = _truth(org, plan, messages, meet.meetings, entries, broken, counts, planned, seed=seed, months=months)
     if volume is not None:
         truth["volume"] = stats_volume
+    truth["mailing_lists"] = list_truth(lists)
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tick()
