@@ -21,6 +21,7 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import re
 
 import duckdb
 import pyarrow as pa
@@ -45,6 +46,8 @@ _SYSTEM_FOLDERS = frozenset(
 )
 _SYSTEM_SQL = "[" + ", ".join(f"'{name}'" for name in sorted(_SYSTEM_FOLDERS)) + "]"
 _CURSOR_CONTEXT = b"tiepulse sync cursor"
+_ACCOUNT_PSEUDONYM = re.compile(rf"^{PSEUDONYM_PREFIX}(auto~)?[0-9a-f]{{32}}@[^/]+$")
+"""An API account's pseudonym as the normaliser makes it (``tiepulse.connectors.addresses``)."""
 
 
 def _token_sql(value: str) -> str:
@@ -71,7 +74,7 @@ def _source_file_sql(value: str) -> str:
     head = f"split_part({value}, '/', 1)"
     tail = f"{value}[length({head}) + 2:]"
     return (
-        f"case when not starts_with({value}, '{PSEUDONYM_PREFIX}') then {_token_sql(value)} "
+        f"case when not regexp_matches({head}, '{_ACCOUNT_PSEUDONYM.pattern}') then {_token_sql(value)} "
         f"when {tail} = '' then {value} else {head} || '/' || {_token_sql(tail)} end"
     )
 
@@ -94,9 +97,9 @@ class Pseudonymiser:
         return value if value.isdigit() else self.token(value)
 
     def _source_file(self, value: str) -> str:
-        if not value.startswith(PSEUDONYM_PREFIX):
-            return self.token(value)
         head, _, tail = value.partition("/")
+        if not _ACCOUNT_PSEUDONYM.match(head):
+            return self.token(value)
         return f"{head}/{self.token(tail)}" if tail else value
 
     def seal(self, cursor: str | None) -> str | None:

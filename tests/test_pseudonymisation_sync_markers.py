@@ -282,3 +282,14 @@ def test_no_marker_of_a_synced_account_reaches_the_home(fakes: tuple[FakeGoogle,
         assert con.execute("select count(*) from raw.graph_events where location like 'k~%'").fetchall() == [(1,)]
         labels = con.execute("select labels from raw.gmail_messages").fetchall()
         assert labels[0][0][0] == "INBOX" and labels[0][0][1].startswith("k~")  # system labels name no one
+
+    # forget finds what the account stored, under its pseudonym: rows, cursors and quarantined records
+    result = invoke("forget", "--account", GACCT, "--yes", "--no-refresh")
+    assert result.exit_code == 0, result.output
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        left = con.execute(
+            "select (select count(*) from raw.gmail_messages) + (select count(*) from raw.gcal_events), "
+            "(select count(*) from ops.quarantine where source in ('gmail', 'gcal')), "
+            "(select count(*) from ops.sync_state where source in ('gmail', 'gcal'))"
+        ).fetchall()
+    assert left == [(0, 0, 0)]
