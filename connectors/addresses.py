@@ -28,6 +28,8 @@ GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 _LOCAL = re.compile(r"^[^\s@<>(),;:\"\[\]\\]+$")
 _DOMAIN = re.compile(r"^(?:[^\s@<>(),;:\"\[\]\\.]+\.)+[^\s@<>(),;:\"\[\]\\.]{2,}$")
 _ENCODED_WORD = "=?"
+_ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9._+'-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+"""An address inside free text (an error message, a URL path where ``@`` may be written ``%40``)."""
 
 # An Exchange X.500 path where an address starts (after '<', ',', blank or at the start), up to the next
 # ',', '<' or '>': modern paths hold blanks and parentheses ("/ou=Exchange Administrative Group
@@ -99,12 +101,19 @@ class AddressNormaliser:
     ) -> None:
         self.fold_gmail = fold_gmail
         self.hmac_key = hmac_key
+        self.automated_patterns = automated_patterns
         self._automated = [re.compile(p) for p in automated_patterns]
         self.normalise = lru_cache(maxsize=200_000)(self._normalise)
 
     @property
     def pseudonymised(self) -> bool:
         return self.hmac_key is not None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every address in it replaced by its pseudonym (as is without a key)."""
+        if self.hmac_key is None:
+            return text
+        return _ADDRESS_IN_TEXT.sub(lambda m: self.normalise(m.group(0).replace("%40", "@")) or "[address]", text)
 
     def _normalise(self, raw: str) -> str | None:
         """The canonical form of one address, or None when it is not a usable address."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import ImportContext, Reject, stable_hash
-from ..calendar_ics import title_hash, utc_iso
+from ..calendar_ics import REASON_END_BEFORE_START, title_hash, utc_iso
 from ..mail import subjects
 from ..mail.dates import utc_offset_minutes
 from ..mail.records import message_id, references
@@ -269,6 +269,9 @@ class Mapper:
             return reject("unparseable_date", "end is not a readable date-time")
         if not self.ctx.plausibility.accepts(start_at):
             return reject("implausible_date", f"starts {start_at.isoformat()}, outside the plausible range")
+        if end_at < start_at:  # as the .ics importer does: a negative duration is not a meeting to count
+            detail = f"ends {end_at.isoformat()}, before it starts {start_at.isoformat()}"
+            return reject(REASON_END_BEFORE_START, detail)
 
         attendees: dict[str, dict[str, Any]] = {}
         named = 0
@@ -318,7 +321,7 @@ class Mapper:
             "uid": uid,
             "recurrence_id": recurrence,
             "start_at": start_at,
-            "end_at": max(end_at, start_at),
+            "end_at": end_at,
             "is_all_day": item.get("isAllDay") is True,
             "timezone": item.get("originalStartTimeZone")
             if isinstance(item.get("originalStartTimeZone"), str)

@@ -98,7 +98,7 @@ def import_command(
             f"(interaction log, directory, contacts) in {', '.join(map(str, paths))}. See `tiepulse import --help`."
         )
     if refresh_after:
-        _run_refresh(amend=run_id)
+        _run_refresh(run_id)
     if report.unreadable:
         raise _fail(
             f"{len(report.unreadable)} file(s) or folder(s) could not be read (listed above); everything else is "
@@ -207,9 +207,9 @@ def _print_import_report(report: ImportReport) -> None:
         err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
-def _run_refresh(amend: str | None = None, *, full: bool = False) -> None:
-    """Refresh staging and marts; when it fails, the run ``amend`` (the import or forget before it) is logged
-    ``partial``, as the command exits 2."""
+def _run_refresh(*amend: str, full: bool = False) -> None:
+    """Refresh staging and marts (everything with ``full``); when it fails, the runs ``amend`` (the import, sync or
+    forget before it) are logged ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
     from tiepulse.pipelines.refresh import refresh
 
@@ -220,10 +220,14 @@ def _run_refresh(amend: str | None = None, *, full: bool = False) -> None:
         raise _fail(str(exc)) from None
     if not result.success:
         failed = ", ".join(result.failed_checks) or "see the Dagster log above"
-        if amend is not None:
+        if amend:
             with open_warehouse(Settings().warehouse_path) as con:
-                amend_run(con, amend, "partial", refresh=f"failed: {failed}")
-        raise _fail(f"the refresh failed ({failed}). Run `make dev` to inspect the run in the Dagster UI.")
+                for run_id in amend:
+                    amend_run(con, run_id, "partial", refresh=f"failed: {failed}")
+        raise _fail(
+            f"the refresh failed ({failed}): what was loaded is kept, but the marts still show the previous refresh. "
+            "Run `make dev` to inspect the run in the Dagster UI, fix the cause, then run `tiepulse refresh`."
+        )
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
     if "TIEPULSE_AS_OF" not in os.environ:
         _warn_if_data_ended()
@@ -345,7 +349,7 @@ def sync(
     for problem in problems:
         err.print(f"[red]{problem}[/red]", soft_wrap=True)
     if refresh_after and any(o.ok for o in outcomes):
-        _run_refresh()
+        _run_refresh(*(r.run_id for r in reports))
     if failed or problems:
         what = [f"{len(failed)} of {len(outcomes)} account syncs failed"] if failed else []
         what += [f"{len(problems)} provider(s) could not start"] if problems else []
@@ -395,7 +399,7 @@ def forget(
         "(docs/connectors/google.md and microsoft.md, Revoking access)."
     )
     if refresh_after:
-        _run_refresh(amend=summary.run_id)
+        _run_refresh(summary.run_id)
 
 
 app.command("erase")(erase_command)
