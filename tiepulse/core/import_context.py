@@ -42,10 +42,9 @@ def build_import_context(settings: Settings) -> ImportContext:
     today = dt.datetime.now(dt.UTC)
     latest = max(max(today, as_of) + dt.timedelta(days=options.future_tolerance_days), window_end)
     identity = settings.config.identity
-    patterns = tuple(identity.automated_patterns) if settings.hmac_key else ()
-    normaliser = AddressNormaliser(
-        fold_gmail=identity.fold_gmail, hmac_key=settings.hmac_key, automated_patterns=patterns
-    )
+    patterns = tuple(identity.automated_patterns)
+    groups = tuple(identity.group_patterns)
+    normaliser = AddressNormaliser(fold_gmail=identity.fold_gmail, hmac_key=settings.hmac_key)
     egos = []
     for ego in settings.config.egos:
         ego_id = normaliser.normalise(ego.email)
@@ -53,6 +52,7 @@ def build_import_context(settings: Settings) -> ImportContext:
     return ImportContext(
         ego_addresses=tuple(egos),
         automated_patterns=patterns,
+        group_patterns=groups,
         plausibility=Plausibility(earliest, latest),
         calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),
         fold_gmail=settings.config.identity.fold_gmail,
