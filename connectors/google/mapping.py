@@ -271,6 +271,9 @@ class EventMapper:
             "organizer_address": organizer_address,
             "organizer_name": organizer_name,
             "attendees": list(attendees.values()) or None,
+            "non_person_addresses": self.normaliser.non_person_addresses(
+                [a for a in (organizer_address, *attendees) if a is not None], None
+            ),
             "location": location,
             "is_online": is_online,
             "title_hash": (

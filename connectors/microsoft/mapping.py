@@ -207,6 +207,7 @@ class Mapper:
 
         head = _headers(headers)
         conversation = item.get("conversationId")
+        list_id = _lower(message_id(head.get("list-id")))
         return {
             "message_key": key,
             "mailbox_owner": self.owner,
@@ -227,13 +228,14 @@ class Mapper:
             "thread_id": conversation if isinstance(conversation, str) else None,
             "labels": None,
             "folder": folder,
-            "list_id": _lower(message_id(head.get("list-id"))),
+            "list_id": list_id,
             "has_list_unsubscribe": bool(head.get("list-unsubscribe")),
             "precedence": _lower(head.get("precedence")),
             "auto_submitted": _lower(head.get("auto-submitted")),
             # sentDateTime is UTC: the sender's zone is known only when the Date header was asked for
             "utc_offset_minutes": utc_offset_minutes(head.get("date")),
             "subject_digest": digest,
+            "non_person_addresses": self.normaliser.non_person_addresses([from_address, *merged], list_id),
         }
 
     # -- events ------------------------------------------------------------------------------------------------
@@ -330,6 +332,9 @@ class Mapper:
             "organizer_address": organizer,
             "organizer_name": organizer_name,
             "attendees": list(attendees.values()),
+            "non_person_addresses": self.normaliser.non_person_addresses(
+                [a for a in (organizer, *attendees) if a is not None], None
+            ),
             "location": (location.get("displayName") or None) if isinstance(location, dict) else None,
             "is_online": item.get("isOnlineMeeting") is True
             or (isinstance(online_provider, str) and online_provider.lower() not in ("", "unknown")),

@@ -35,8 +35,12 @@ def copy_key(settings: Settings) -> bytes:
 def address_normaliser(settings: Settings) -> AddressNormaliser:
     """How the settings spell addresses: folded as configured, pseudonyms with the pseudonym key."""
     identity = settings.config.identity
-    patterns = tuple(identity.automated_patterns) if settings.hmac_key else ()
-    return AddressNormaliser(fold_gmail=identity.fold_gmail, hmac_key=settings.hmac_key, automated_patterns=patterns)
+    return AddressNormaliser(
+        fold_gmail=identity.fold_gmail,
+        hmac_key=settings.hmac_key,
+        automated_patterns=tuple(identity.automated_patterns),
+        group_patterns=tuple(identity.group_patterns),
+    )
 
 
 def build_import_context(settings: Settings) -> ImportContext:
@@ -56,6 +60,7 @@ def build_import_context(settings: Settings) -> ImportContext:
     return ImportContext(
         ego_addresses=tuple(egos),
         automated_patterns=normaliser.automated_patterns,
+        group_patterns=tuple(settings.config.identity.group_patterns),
         plausibility=Plausibility(earliest, latest),
         calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),
         fold_gmail=settings.config.identity.fold_gmail,
