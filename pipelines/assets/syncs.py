@@ -5,9 +5,11 @@ Per ``ApiProvider`` (``tiepulse.pipelines.providers``):
 - one asset per source, keyed ``["raw", <table>]`` and partitioned by the provider's dynamic partitions (one per
   account): materialising a partition syncs that account, committing page by page, so one failing account fails
   only its own run and shows red on its own partition;
-- the job ``<key>_sync`` over those assets;
+- the job ``<key>_sync`` over those assets, whose steps run on the engine its run config names
+  (``pipelines/executors.py``: in-process by default, or multiprocess, or Celery workers);
 - the sensor ``<partitions>_sensor``, which keeps the partitions equal to the accounts the settings name;
-- the schedule ``<key>_sync_schedule``, one run per account partition at each tick of the provider's cron.
+- the schedule ``<key>_sync_schedule``, one run per account partition at each tick of the provider's cron, on the
+  engine the ``execution`` settings choose.
 
 API syncs stay out of the unpartitioned refresh; ``definitions.py`` assembles what ``sync_definitions`` gives.
 """
@@ -17,11 +19,12 @@ API syncs stay out of the unpartitioned refresh; ``definitions.py`` assembles wh
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from tiepulse.core.settings import Settings
+from tiepulse.pipelines.executors import sync_executor, sync_run_config
 from tiepulse.pipelines.loader import LoadResult
 from tiepulse.pipelines.providers import ApiProvider, Source, api_providers
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
@@ -83,9 +86,14 @@ def _asset(provider: ApiProvider, source: Source, partitions: dg.DynamicPartitio
     return sync_source
 
 
-def account_run_requests(provider: ApiProvider, accounts: Sequence[str], stamp: str) -> list[dg.RunRequest]:
+def account_run_requests(
+    provider: ApiProvider, accounts: Sequence[str], stamp: str, run_config: dict[str, Any] | None = None
+) -> list[dg.RunRequest]:
     """One run per account partition, keyed so a tick never requests the same account twice."""
-    return [dg.RunRequest(partition_key=a, run_key=f"{provider.key}-{a}-{stamp}") for a in accounts]
+    return [
+        dg.RunRequest(partition_key=a, run_key=f"{provider.key}-{a}-{stamp}", run_config=run_config or {})
+        for a in accounts
+    ]
 
 
 def _sensor(provider: ApiProvider, partitions: dg.DynamicPartitionsDefinition) -> dg.SensorDefinition:
@@ -124,7 +132,8 @@ def _schedule(
     )
     def sync_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         accounts = context.instance.get_dynamic_partitions(name)
-        return account_run_requests(provider, accounts, context.scheduled_execution_time.isoformat())
+        stamp = context.scheduled_execution_time.isoformat()
+        return account_run_requests(provider, accounts, stamp, sync_run_config(Settings()))
 
     return sync_schedule
 
@@ -139,6 +148,7 @@ def provider_definitions(provider: ApiProvider) -> ProviderDefinitions:
         f"{provider.key}_sync",
         selection=dg.AssetSelection.assets(*assets),
         partitions_def=partitions,
+        executor_def=sync_executor,
         description=f"Sync one {provider.name} account's {labels} (one run per account partition).",
     )
     return ProviderDefinitions(
