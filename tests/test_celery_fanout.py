@@ -135,3 +135,25 @@ def test_two_runs_of_one_partition_at_once_never_double_rows(cluster: Cluster) -
     ids, events, cursors = stored(cluster.bed, TWICE)
     assert sorted(ids) == sorted(cluster.bed.expected_ids(TWICE)) and len(ids) == MESSAGES
     assert events == EVENTS and cursors == [1, 1]  # one cursor per stream (Gmail's, the calendar's)
+
+
+def test_the_multiprocess_executor_syncs_mailboxes_side_by_side_on_one_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = SIDE_BY_SIDE[:2]
+    with FakeGoogle() as fake:
+        bed = Testbed(tmp_path, monkeypatch, fake)
+        bed.google["users"] = accounts
+        bed.write_config(execution={"executor": "multiprocess", "max_processes": 2})
+        monkeypatch.setenv("TIEPULSE_LOCK_WAIT_SECONDS", "600")
+        for n, account in enumerate(accounts):
+            fake.generate_mailbox(account, MESSAGES, seed=n + 1)
+        instance_dir = ensure_instance_dir(tmp_path / "dagster")
+        with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+            instance.add_dynamic_partitions(GOOGLE.partitions, accounts)
+        runs = run_side_by_side(instance_dir, "google_sync", accounts)
+        assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * len(accounts)
+        for account in accounts:
+            ids, _, _ = stored(bed, account)
+            assert sorted(ids) == sorted(bed.expected_ids(account)) and len(ids) == MESSAGES
+        bed.close()
