@@ -7,9 +7,11 @@ Per ``ApiProvider`` (``tiepulse.pipelines.providers``):
   only its own run and shows red on its own partition. A partition's key is made by ``account_partition_key``
   alone: the address without a pseudonym key, the account's pseudonym with one (so neither partitions, run tags,
   metadata nor log lines hold an address then); the sync maps it back to the address to call the API;
-- the job ``<key>_sync`` over those assets;
+- the job ``<key>_sync`` over those assets, whose steps run on the engine its run config names
+  (``pipelines/executors.py``: in-process by default, or multiprocess, or Celery workers);
 - the sensor ``<partitions>_sensor``, which keeps the partitions equal to the accounts the settings name;
-- the schedule ``<key>_sync_schedule``, one run per account partition at each tick of the provider's cron.
+- the schedule ``<key>_sync_schedule``, one run per account partition at each tick of the provider's cron, on the
+  engine the ``execution`` settings choose.
 
 API syncs stay out of the unpartitioned refresh; ``definitions.py`` assembles what ``sync_definitions`` gives.
 """
@@ -19,13 +21,14 @@ API syncs stay out of the unpartitioned refresh; ``definitions.py`` assembles wh
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from tiepulse.connectors.sync_source import SyncSource
 from tiepulse.core.import_context import address_normaliser
 from tiepulse.core.settings import Settings
+from tiepulse.pipelines.executors import sync_executor, sync_run_config
 from tiepulse.pipelines.loader import LoadResult
 from tiepulse.pipelines.providers import ApiProvider, Source, api_providers
 from tiepulse.pipelines.providers.accounts import account_partition_key, account_partitions
@@ -117,10 +120,15 @@ def _asset(provider: ApiProvider, source: Source, partitions: dg.DynamicPartitio
     return sync_source
 
 
-def account_run_requests(provider: ApiProvider, accounts: Sequence[str], stamp: str) -> list[dg.RunRequest]:
+def account_run_requests(
+    provider: ApiProvider, accounts: Sequence[str], stamp: str, run_config: dict[str, Any] | None = None
+) -> list[dg.RunRequest]:
     """One run per account partition (``accounts`` are partition keys), keyed so a tick never requests the same
     account twice."""
-    return [dg.RunRequest(partition_key=a, run_key=f"{provider.key}-{a}-{stamp}") for a in accounts]
+    return [
+        dg.RunRequest(partition_key=a, run_key=f"{provider.key}-{a}-{stamp}", run_config=run_config or {})
+        for a in accounts
+    ]
 
 
 def _sensor(provider: ApiProvider, partitions: dg.DynamicPartitionsDefinition) -> dg.SensorDefinition:
@@ -160,7 +168,8 @@ def _schedule(
     )
     def sync_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
         accounts = context.instance.get_dynamic_partitions(name)
-        return account_run_requests(provider, accounts, context.scheduled_execution_time.isoformat())
+        stamp = context.scheduled_execution_time.isoformat()
+        return account_run_requests(provider, accounts, stamp, sync_run_config(Settings()))
 
     return sync_schedule
 
@@ -175,6 +184,7 @@ def provider_definitions(provider: ApiProvider) -> ProviderDefinitions:
         f"{provider.key}_sync",
         selection=dg.AssetSelection.assets(*assets),
         partitions_def=partitions,
+        executor_def=sync_executor,
         description=f"Sync one {provider.name} account's {labels} (one run per account partition).",
     )
     return ProviderDefinitions(

@@ -223,6 +223,20 @@ class ReportOptions(_Strict):
         return value if isinstance(value, str) else [_address(a).lower() for a in value]
 
 
+class ExecutionOptions(_Strict):
+    """How the steps of a sync run execute (``pipelines/executors.py``; docs/scaling.md)."""
+
+    executor: Literal["in_process", "multiprocess", "celery"] = "in_process"
+    """``in_process``: in the run's process; ``multiprocess``: a process per step on this machine; ``celery``: on
+    Celery workers (dagster-celery) reading the broker below."""
+    max_processes: int = Field(default=0, ge=0, le=1024)
+    """``multiprocess``: steps of one run at a time (0: one per CPU)."""
+    celery_broker: str = "redis://127.0.0.1:6379/0"
+    """``celery``: the broker's URL (TIEPULSE_CELERY_BROKER wins, for a URL with a password)."""
+    celery_backend: str | None = None
+    """``celery``: where workers put results (default: the broker)."""
+
+
 class Config(_Strict):
     """The YAML config file. Every section is optional."""
 
@@ -240,6 +254,7 @@ class Config(_Strict):
     warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
     notify: NotifyOptions = Field(default_factory=NotifyOptions)
     reports: ReportOptions = Field(default_factory=ReportOptions)
+    execution: ExecutionOptions = Field(default_factory=ExecutionOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
@@ -356,6 +371,9 @@ class Settings(BaseSettings):
 
     notify_urls: SecretStr | None = None
     """``TIEPULSE_NOTIFY_URLS``: apprise URLs, space-separated, for ``notify.env_audience``."""
+    celery_broker: SecretStr | None = None
+    """``TIEPULSE_CELERY_BROKER``: the Celery broker's URL (it may hold a password), over
+    ``execution.celery_broker``."""
 
     @property
     def warehouse_path(self) -> Path:
