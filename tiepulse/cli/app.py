@@ -8,8 +8,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -27,8 +28,12 @@ from tiepulse.core.settings import EARLIEST_AS_OF, LATEST_AS_OF, ConfigError, Se
 from tiepulse.core.warehouse import WarehouseBusy, WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
     from tiepulse.connectors.files import FileSource
     from tiepulse.pipelines.file_import import FileOutcome, ImportReport
+
+_View = TypeVar("_View")
 
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
@@ -539,19 +544,11 @@ def org(
     output: Annotated[str, typer.Option("--format", help="table, csv (the groups) or json")] = "table",
 ) -> None:
     """The organisation's network: summary, most siloed groups, brokers and key-person risks (privacy-safe)."""
-    from tiepulse.cli.insights import InsightError
     from tiepulse.cli.org import org_view, render_org
 
-    if output not in ("table", "csv", "json"):
-        raise _fail(f"--format must be table, csv or json, not {output!r}")
+    _check_format(output)
     day = _as_of(as_of)
-    settings = _settings()
-    try:
-        with open_warehouse(settings.warehouse_path, read_only=True) as con:
-            view = org_view(con, settings, day, group)
-    except (InsightError, WarehouseError) as exc:
-        raise _fail(str(exc)) from None
-    render_org(console, view, output)
+    render_org(console, _read_view(lambda con, settings: org_view(con, settings, day, group)), output)
 
 
 @app.command()
@@ -562,19 +559,29 @@ def introductions(
     output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
 ) -> None:
     """People two steps away, in circles you do not reach, and the contact who can introduce you."""
-    from tiepulse.cli.insights import InsightError
     from tiepulse.cli.introductions import introductions_view, render_introductions
 
+    _check_format(output)
+    day = _as_of(as_of)
+    view = _read_view(lambda con, settings: introductions_view(con, settings, ego, day, limit))
+    render_introductions(console, view, output)
+
+
+def _check_format(output: str) -> None:
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
-    day = _as_of(as_of)
+
+
+def _read_view(build: Callable[[DuckDBPyConnection, Settings], _View]) -> _View:
+    """What ``build`` reads from the warehouse (read-only); an insight or warehouse error as one line, exit 2."""
+    from tiepulse.cli.insights import InsightError
+
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
-            view = introductions_view(con, settings, ego, day, limit)
+            return build(con, settings)
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
-    render_introductions(console, view, output)
 
 
 @app.command()
