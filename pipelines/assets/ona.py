@@ -16,7 +16,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import check_specs, polars_table_checks, start_checks
-from tiepulse.pipelines.marts_io import publish, read_table, table_exists
+from tiepulse.pipelines.marts_io import comment_table, publish, read_table, table_exists
 from tiepulse.pipelines.org_reuse import published_periods, record_periods
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -40,10 +40,6 @@ def _previous_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     if not table_exists(con, tables.ORG_PEOPLE):
         return None
     return read_table(con, f"(select period, person_id, community_id from {tables.ORG_PEOPLE}) p")
-
-
-def _comment(con: duckdb.DuckDBPyConnection, table: str, text: str) -> None:
-    con.execute(f"comment on table {table} is '{text.replace(chr(39), chr(39) * 2)}'").fetchall()
 
 
 @dg.multi_asset(
@@ -85,7 +81,7 @@ def org_network(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         results = []
         for table, frame in frames.items():
             publish(con, table, frame)
-            _comment(con, table, DESCRIPTIONS[table] + _group_note(table, marts.groups, options.min_group_size))
+            comment_table(con, table, DESCRIPTIONS[table] + _group_note(table, marts.groups, options.min_group_size))
             checks = start_checks(con, polars_table_checks(table), settings.as_of, context)
             results.append((table, table_metadata(con, table), checks))
         record_periods(con, marts.fingerprints)
