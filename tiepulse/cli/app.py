@@ -18,6 +18,7 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from tiepulse.cli.erase import erase_command
+from tiepulse.cli.help_labels import use_plain_labels
 from tiepulse.cli.notify import notify_command
 from tiepulse.cli.progress import work_progress
 from tiepulse.cli.sample import sample_command
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 _View = TypeVar("_View")
 
+use_plain_labels()
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
     no_args_is_help=True,
@@ -539,9 +541,11 @@ def health(ego: Ego = None, as_of: AsOf = None) -> None:
 def org(
     as_of: AsOf = None,
     group: Annotated[
-        str | None, typer.Option(help="Group type: team, department, org_unit, location or community")
+        str | None, typer.Option(metavar="TYPE", help="Group type: team, department, org_unit, location or community")
     ] = None,
-    output: Annotated[str, typer.Option("--format", help="table, csv (the groups) or json")] = "table",
+    output: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="table, csv (the groups) or json")
+    ] = "table",
 ) -> None:
     """The organisation's network: summary, most siloed groups, brokers and key-person risks (privacy-safe)."""
     from tiepulse.cli.org import org_view, render_org
@@ -556,7 +560,7 @@ def introductions(
     ego: Ego = None,
     as_of: AsOf = None,
     limit: Annotated[int, typer.Option(metavar="N", min=1, max=20, help="How many suggestions (1-20)")] = 5,
-    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    output: Annotated[str, typer.Option("--format", metavar="FORMAT", help="table, csv or json")] = "table",
 ) -> None:
     """People two steps away, in circles you do not reach, and the contact who can introduce you."""
     from tiepulse.cli.introductions import introductions_view, render_introductions
@@ -624,7 +628,9 @@ def report(
     ego: Ego = None,
     org: Annotated[bool, typer.Option("--org", help="The organisation report instead of a personal one")] = False,
     as_of: AsOf = None,
-    out: Annotated[Path | None, typer.Option(help="HTML file to write (default: tiepulse-WHO-DATE.html here)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="HTML file to write (default: tiepulse-WHO-DATE.html here)")
+    ] = None,
 ) -> None:
     """Write a self-contained HTML report with charts and a network picture (opens offline, on any screen)."""
     from tiepulse.cli.insights import InsightError

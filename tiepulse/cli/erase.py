@@ -14,7 +14,8 @@ console = Console()
 
 def erase_command(
     person: Annotated[
-        str, typer.Option("--person", help="An address of the person, or their pseudonym (p~...@domain)")
+        str,
+        typer.Option("--person", metavar="ADDRESS", help="An address of the person, or their pseudonym (p~...@domain)"),
     ],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
 ) -> None:

@@ -20,7 +20,9 @@ def notify_command(
     ] = False,
     resend: Annotated[
         str | None,
-        typer.Option(help="Send again the digest with this delivery id (one reported as uncertain), same id"),
+        typer.Option(
+            metavar="ID", help="Send again the digest with this delivery id (one reported as uncertain), same id"
+        ),
     ] = None,
 ) -> None:
     """Send alert digests by email and chat to the channels in notify.channels and TIEPULSE_NOTIFY_URLS."""
