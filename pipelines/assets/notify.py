@@ -20,6 +20,8 @@ def send_alert_digests(context: dg.OpExecutionContext, warehouse: WarehouseResou
         report = send_due(con, warehouse.settings())
     for delivery_id, channel, recipient in report.uncertain:
         context.log.warning(f"digest {delivery_id} to {channel} for {recipient} is uncertain (docs/notifications.md)")
+    for channel, until in report.held:
+        context.log.info(f"{channel} asked (Retry-After) to be left alone until {until:%Y-%m-%d %H:%M} UTC")
     context.add_output_metadata(
         {"digests": len(report.sent), "alerts": sum(s.alerts for s in report.sent), "failed": len(report.failed)}
     )

@@ -6,7 +6,7 @@ The order of writes is what keeps each alert to one digest per channel:
    ``ops.notify_delivered_alerts`` (its primary key refuses a second claim of the same alert on the same channel).
 2. the message is sent, carrying the delivery id as its idempotency key.
 3. ``mark_sent`` or ``mark_failed``: a failed digest keeps its alerts and is sent again, same id and same text,
-   on the next run.
+   on the next run (not before the moment its server asked for with ``Retry-After``, if it did).
 
 Runs that write hold the warehouse's one write lock, so a digest still ``sending`` when a run starts belongs to
 a process that died between steps 2 and 3: it may or may not have arrived. ``settle_interrupted`` marks it
@@ -17,6 +17,7 @@ a process that died between steps 2 and 3: it may or may not have arrived. ``set
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -37,6 +38,8 @@ class Pending:
     body: str
     alerts: int
     attempts: int
+    retry_at: dt.datetime | None = None
+    """Not to be sent again before this (the ``Retry-After`` of the channel's last refusal)."""
 
 
 def claim(
@@ -73,21 +76,25 @@ def retry(con: duckdb.DuckDBPyConnection, pending: Pending) -> Pending:
 
 def mark_sent(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
     con.execute(
-        "update ops.notify_deliveries set status = 'sent', sent_at = now(), error = null where delivery_id = ?",
+        "update ops.notify_deliveries set status = 'sent', sent_at = now(), error = null, retry_at = null "
+        "where delivery_id = ?",
         [delivery_id],
     ).fetchall()
 
 
-def mark_failed(con: duckdb.DuckDBPyConnection, delivery_id: str, error: str) -> None:
+def mark_failed(
+    con: duckdb.DuckDBPyConnection, delivery_id: str, error: str, retry_at: dt.datetime | None = None
+) -> None:
     con.execute(
-        "update ops.notify_deliveries set status = 'failed', error = ? where delivery_id = ?", [error, delivery_id]
+        "update ops.notify_deliveries set status = 'failed', error = ?, retry_at = ? where delivery_id = ?",
+        [error, retry_at, delivery_id],
     ).fetchall()
 
 
 def failed(con: duckdb.DuckDBPyConnection, channel: str) -> list[Pending]:
     """The channel's failed digests, oldest first: they go before anything new."""
     rows = con.execute(
-        "select delivery_id, channel, recipient, title, body, alerts, attempts from ops.notify_deliveries "
+        "select delivery_id, channel, recipient, title, body, alerts, attempts, retry_at from ops.notify_deliveries "
         "where channel = ? and status = 'failed' order by created_at, delivery_id",
         [channel],
     ).fetchall()

@@ -43,6 +43,8 @@ class NotifyReport:
     """(channel, recipient) with alerts waiting for the schedule."""
     uncertain: list[tuple[str, str, str]] = field(default_factory=list)
     """(delivery id, channel, recipient) of digests interrupted between sending and recording, found now."""
+    held: list[tuple[str, dt.datetime]] = field(default_factory=list)
+    """(channel, until when) of channels that asked with ``Retry-After`` to be left alone; they get nothing now."""
 
 
 def _egos(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -88,7 +90,7 @@ def _deliver(
         deliveries.mark_sent(con, pending.delivery_id)
         report.sent.append(_sent(pending))
     else:
-        deliveries.mark_failed(con, pending.delivery_id, outcome.error)
+        deliveries.mark_failed(con, pending.delivery_id, outcome.error, outcome.retry_at)
         report.failed.append(_sent(pending, outcome.error))
     return outcome.ok
 
@@ -102,9 +104,14 @@ def _channel_run(
     dry_run: bool,
     force: bool,
     today: dt.date,
+    now: dt.datetime,
 ) -> None:
     timeout = settings.config.notify.timeout_seconds
     waiting = deliveries.failed(con, channel.key)
+    held = max((p.retry_at for p in waiting if p.retry_at is not None), default=None)
+    if held is not None and held > now:  # its server asked to be left alone until then: not even new digests
+        report.held.append((channel.key, held.astimezone(dt.UTC)))
+        return
     for pending in waiting:  # a failed digest goes again, before anything new for its recipient
         if dry_run:
             report.planned.append(_sent(pending))
@@ -135,10 +142,12 @@ def send_due(
     dry_run: bool = False,
     force: bool = False,
     today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> NotifyReport:
     """Send every digest that is due (``force``: whatever the schedule) on a writable connection.
 
-    ``today`` (UTC) is what the schedule counts from; the digests themselves are about the published analysis date.
+    ``now`` (default: the clock) is what a channel's ``Retry-After`` is compared with, ``today`` (default: the UTC
+    day of ``now``) what the schedule counts from; the digests themselves are about the published analysis date.
     """
     if not (table_exists(con, tables.ALERTS) and table_exists(con, tables.EGOS)):
         raise NotifyError("no alerts published in this warehouse yet: import something first (`tiepulse import PATH`)")
@@ -146,7 +155,8 @@ def send_due(
     report = NotifyReport(channels=len(channels))
     if not dry_run:
         report.uncertain = deliveries.settle_interrupted(con)
-    day = today or dt.datetime.now(dt.UTC).date()
+    moment = now or dt.datetime.now(dt.UTC)
+    day = today or moment.date()
     for channel in channels:
-        _channel_run(con, channel, settings, report, dry_run=dry_run, force=force, today=day)
+        _channel_run(con, channel, settings, report, dry_run=dry_run, force=force, today=day, now=moment)
     return report

@@ -7,10 +7,12 @@ explains the failure is returned with every secret of the channel masked.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
 from tiepulse.pipelines.notify.channels import EGO_PLACEHOLDER, Channel
+from tiepulse.pipelines.notify.retry_after import noting_retry_after
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Schemes whose apprise plugin takes extra headers as ``+Name=value`` (and, for JSON, payload fields as ``:name``).
@@ -22,6 +24,8 @@ _PAYLOAD_SCHEMES = {"json", "jsons"}
 class Outcome:
     ok: bool
     error: str = ""
+    retry_at: dt.datetime | None = None
+    """When the server asked to be tried again (``Retry-After`` of a 429 or 503), if it did."""
 
 
 class _Collect(logging.Handler):
@@ -61,12 +65,15 @@ def send(channel: Channel, recipient: str, delivery_id: str, title: str, body: s
         plugin = apprise.Apprise.instantiate(target_url(channel, recipient, delivery_id, timeout))
         if plugin is None:
             return Outcome(False, channel.scrub(_first(collect.lines) or "apprise could not load the channel URL"))
-        ok = bool(plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
+        with noting_retry_after() as retry_after:
+            ok = bool(plugin.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT))
     finally:
         log.removeHandler(collect)
         log.propagate = propagate
         log.setLevel(level)
-    return Outcome(True) if ok else Outcome(False, channel.scrub(_first(collect.lines) or "delivery failed"))
+    if ok:
+        return Outcome(True)
+    return Outcome(False, channel.scrub(_first(collect.lines) or "delivery failed"), retry_after.at)
 
 
 def _first(lines: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import os
 import subprocess
 import sys
@@ -57,11 +58,11 @@ def test_a_personal_digest_goes_once_with_its_idempotency_key(home: Path, config
 @pytest.mark.parametrize(
     ("reply", "explained"),
     [
-        (Reply(429, {"Retry-After": "120"}), "error=429"),
+        (Reply(429), "error=429"),
         (Reply(500), "error=500"),
         (Reply(hold=True), "timed out"),
     ],
-    ids=["429-retry-after", "500", "timeout"],
+    ids=["429", "500", "timeout"],
 )
 def test_a_refused_webhook_digest_is_sent_again_next_run_with_the_same_id(
     home: Path, configure: Configure, reply: Reply, explained: str
@@ -80,6 +81,44 @@ def test_a_refused_webhook_digest_is_sent_again_next_run_with_the_same_id(
     assert len(keys) == 2 and len(set(keys)) == 1
     assert len(receiver.delivered()) == 1
     assert [row[1:3] for row in deliveries(home)] == [("sent", 2)]
+
+
+def http_date(moment: dt.datetime) -> str:
+    return email.utils.format_datetime(moment.astimezone(dt.UTC), usegmt=True)
+
+
+@pytest.mark.parametrize(
+    ("status", "form"), [(429, "seconds"), (429, "http-date"), (503, "seconds"), (429, "ten days")]
+)
+def test_a_webhook_that_asks_to_wait_gets_nothing_before_the_time_it_asked(
+    home: Path, configure: Configure, status: int, form: str
+) -> None:
+    asked = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+    value = {"seconds": "120", "http-date": http_date(asked), "ten days": str(10 * 86400)}[form]
+    with webhook_receiver() as receiver:
+        configure({"channels": [{"url": receiver.url(), "for": EGO}]})
+        receiver.script = [Reply(status, {"Retry-After": value})]
+        before = dt.datetime.now(dt.UTC)
+        refused = notify()
+        after = dt.datetime.now(dt.UTC)
+        [(retry_at,)] = query(home, "select retry_at from ops.notify_deliveries")
+        held = notify(force=True)  # --force is about the schedule; the server's wish still holds
+        cli = CliRunner().invoke(app, ["notify"])
+        on_time = notify(now=retry_at + dt.timedelta(seconds=1))
+        nothing = notify(force=True, now=retry_at + dt.timedelta(days=1))
+    wait = {"seconds": dt.timedelta(seconds=120), "ten days": dt.timedelta(hours=24)}.get(form)
+    if wait is None:
+        assert retry_at == asked
+    else:
+        assert before + wait <= retry_at <= after + wait
+    assert len(refused.failed) == 1 and f"error={status}" in refused.failed[0].error
+    assert held.held == [(receiver.url(), retry_at)] and held.sent == held.failed == []
+    assert cli.exit_code == 0 and "Waiting: " in cli.output and "asked (Retry-After)" in cli.output
+    assert [s.attempt for s in on_time.sent] == [2] and nothing.sent == nothing.failed == []
+    assert len(receiver.received) == 2  # the refused try and the one after the wait: nothing in between
+    assert len(receiver.delivered()) == 1
+    assert len({r.headers["idempotency-key"] for r in receiver.received}) == 1
+    assert query(home, "select status, retry_at from ops.notify_deliveries") == [("sent", None)]
 
 
 @pytest.mark.parametrize(

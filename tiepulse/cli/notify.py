@@ -86,8 +86,15 @@ def print_report(console: Console, report: NotifyReport, *, dry_run: bool) -> No
         console.print(table)
     for s in report.failed:
         console.print(f"Failed: {s.channel} for {s.recipient}: {s.error}", soft_wrap=True, markup=False)
+    for channel, until in report.held:
+        console.print(
+            f"Waiting: {channel} asked (Retry-After) to be left alone until {until:%Y-%m-%d %H:%M:%S} UTC; its "
+            "digests go on the first run after that.",
+            soft_wrap=True,
+            markup=False,
+        )
     waiting = len(report.not_due)
     if waiting:
         console.print(f"{waiting} digest(s) wait for their schedule (daily or weekly); --force sends them now.")
-    if not sent and not waiting and not report.planned:
+    if not sent and not waiting and not report.planned and not report.held:
         console.print(f"Nothing new to send on {report.channels} channel(s): every open alert has been delivered.")
