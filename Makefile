@@ -7,7 +7,7 @@ STAMP := $(VENV)/.synced
 DEMO_HOME ?= $(CURDIR)/.tiepulse
 DEMO_DIR ?= $(DEMO_HOME)/sample
 
-.PHONY: demo test dev lint bench setup clean wheel-check
+.PHONY: demo test dev lint bench setup clean wheel-check docs
 
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -44,6 +44,10 @@ dev: $(STAMP)
 	TIEPULSE_HOME="$$home" DAGSTER_HOME="$$home/dagster" $(VENV)/bin/dagster dev -w workspace.yaml
 
 # Builds the wheel and runs it from a fresh environment outside the repository (see .ci/wheel_check.sh).
+# The column tables of docs/data-model.md, written again from the models' .yml (their one source).
+docs: $(STAMP)
+	$(VENV)/bin/python -m tiepulse.pipelines.model_docs docs/data-model.md
+
 wheel-check: $(STAMP)
 	UV=$(UV) .ci/wheel_check.sh
 
