@@ -76,6 +76,26 @@ def test_the_alert_id_is_where_the_snooze_help_says(home: Path) -> None:
     assert "<str>" not in run("alerts", "--help")[1]  # options name their values (EMAIL, DATE, N, ...)
 
 
+def test_an_alert_says_its_next_step_once(home: Path) -> None:
+    code, out = run("alerts", "--limit", "0")
+    rows = query(home, "select reason, suggested_action from marts.mart_alerts where status = 'open'")
+    assert code == 0 and rows
+    for reason, action in rows:
+        assert action.split(": ", 1)[-1] not in reason  # the reason line does not end with the suggestion
+        assert flat(out).count(f"Next: {action}") == sum(a == action for _, a in rows)
+
+
+def test_no_warehouse_points_to_commands_that_exist_outside_the_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path))
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    for command in (["health"], ["status"], ["ties"], ["alerts"]):
+        code, out = run(*command)
+        assert code == 2 and out.count("\n") == 1 and "Traceback" not in out, out
+        assert "`tiepulse import PATH`" in out and "`tiepulse demo`" in out and "make demo" not in out
+
+
 def test_a_mistyped_ego_gets_the_closest_address(home: Path) -> None:
     code, out = run("health", "--ego", "mee@acme.com")
     assert code == 2 and f"did you mean {EGO}" in flat(out)
