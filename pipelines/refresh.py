@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -29,8 +30,13 @@ class RefreshResult:
     run_id: str
 
 
-def refresh(*, include_file_import: bool = False, full: bool = False) -> RefreshResult:
+def refresh(
+    *, include_file_import: bool = False, full: bool = False, landed: Mapping[str, int] | None = None
+) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks.
+
+    ``landed`` (rows added per ``raw.*`` table by the CLI's own import, before this run) is recorded first as
+    materialisations of those raw assets, so the UI shows where the data came from.
 
     Each asset does only what changed since its last build (``pipelines/build_state.py``); ``full`` forgets every
     build record first, so everything is rebuilt from the raw layer.
@@ -50,9 +56,11 @@ def refresh(*, include_file_import: bool = False, full: bool = False) -> Refresh
     with closing(con), record_run(con, "refresh") as summary:
         if full:
             forget_builds(con, settings)
+        instance = cli_instance(settings)
+        record_landed(con, instance, landed or {})
         # Great Expectations loads in its worker process while Dagster and the code location load here.
         expectations.start()
-        result = _execute(include_file_import)
+        result = _execute(instance, include_file_import)
         rows = _rows(result)
         failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
         summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
@@ -68,7 +76,24 @@ def forget_builds(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     forget_reports(settings)
 
 
-def _execute(include_file_import: bool) -> dg.ExecuteInProcessResult:
+def record_landed(con: duckdb.DuckDBPyConnection, instance: dg.DagsterInstance, landed: Mapping[str, int]) -> None:
+    """A materialisation of each raw table the CLI added rows to, outside any Dagster run."""
+    import dagster as dg
+
+    for table, added in sorted(landed.items()):
+        if added <= 0:
+            continue
+        rows = int(con.execute(f"select count(*) from {table}").fetchall()[0][0])
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=table.split("."),
+                description="landed by the tiepulse command line",
+                metadata={"rows_added": added, "rows": rows, "dagster/row_count": rows},
+            )
+        )
+
+
+def _execute(instance: dg.DagsterInstance, include_file_import: bool) -> dg.ExecuteInProcessResult:
     import dagster as dg
 
     from tiepulse.pipelines.assets.raw import FILE_TABLES
@@ -79,7 +104,6 @@ def _execute(include_file_import: bool) -> dg.ExecuteInProcessResult:
     keys = {k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is None}
     if not include_file_import:
         keys -= {dg.AssetKey(["raw", name]) for name in FILE_TABLES}
-    instance = cli_instance(Settings())
     job = defs.resolve_job_def("refresh_warehouse")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     selection = sorted(keys)

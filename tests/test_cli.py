@@ -97,6 +97,7 @@ def test_a_run_that_exits_2_is_not_logged_success(env: Path, tmp_path: Path, mon
     monkeypatch.setattr(refreshing, "refresh", lambda **_: failed)
     code, out = run("import", str(env))
     assert code == 2 and "the refresh failed (staging.stg_events:quality)" in out
+    assert "dagster dev -m tiepulse.pipelines.definitions" in out and "make dev" not in out  # works without a checkout
     kind, status, summary = runs(env)[-1]
     assert (kind, status, summary["refresh"]) == ("import", "partial", "failed: staging.stg_events:quality")
     assert summary["inserted"] == {"raw.mail_messages": 2}

@@ -17,6 +17,7 @@ import requests
 from typer.testing import CliRunner
 
 from tiepulse.cli.app import app
+from tiepulse.pipelines.assets.raw import FILE_TABLES
 from tiepulse.pipelines.marts_io import table_columns
 from tiepulse.pipelines.models import MODELS_DIR, column_descriptions
 
@@ -69,6 +70,12 @@ def test_materializations_carry_row_count_and_described_columns(
         assert [c.name for c in schema.columns] == columns, table  # type: ignore[union-attr]
         described = {c.name for c in schema.columns if c.description}  # type: ignore[union-attr]
         assert described == set(columns), set(columns) - described
+    # The files the CLI landed outside any run show as materialisations of their raw assets.
+    (landed,) = instance.fetch_materializations(dg.AssetKey(["raw", "mail_messages"]), limit=1).records
+    metadata = landed.asset_materialization.metadata  # type: ignore[union-attr]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        rows = con.execute("select count(*) from raw.mail_messages").fetchall()[0][0]
+    assert metadata["rows_added"].value == metadata["dagster/row_count"].value == rows > 0
 
 
 def test_every_modelled_table_describes_every_column_it_has(cli_home: Path) -> None:
@@ -145,7 +152,10 @@ def test_the_dagster_ui_shows_the_cli_runs(cli_home: Path, monkeypatch: pytest.M
     assert all(n["description"] for n in nodes), [k for k, n in by_key.items() if not n["description"]]
     built = {k for k, n in by_key.items() if n["assetMaterializations"]}
     assert {"marts.fct_messages", "marts.mart_ties", "marts.mart_alerts"} <= built
-    assert {n["assetMaterializations"][0]["runId"] for n in by_key.values() if n["assetMaterializations"]} == {run_id}
+    latest_run = {k: n["assetMaterializations"][0]["runId"] for k, n in by_key.items() if n["assetMaterializations"]}
+    landed = {f"raw.{name}" for name in FILE_TABLES}  # the files the CLI loaded itself, before the run
+    assert "raw.mail_messages" in latest_run
+    assert {r for k, r in latest_run.items() if k not in landed} == {run_id}
     checks = by_key["marts.fct_messages"]["assetChecksOrError"]["checks"]
     assert {c["name"]: c["executionForLatestMaterialization"]["status"] for c in checks} == {
         "quality": "SUCCEEDED",

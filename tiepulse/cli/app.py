@@ -105,7 +105,7 @@ def import_command(
             f"(interaction log, directory, contacts) in {', '.join(map(str, paths))}. See `tiepulse import --help`."
         )
     if refresh_after:
-        _run_refresh(run_id)
+        _run_refresh(run_id, landed=report.total.inserted)
     if report.unreadable:
         raise _fail(
             f"{len(report.unreadable)} file(s) or folder(s) could not be read (listed above); everything else is "
@@ -214,7 +214,7 @@ def _print_import_report(report: ImportReport) -> None:
         err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
-def _run_refresh(*amend: str, full: bool = False) -> None:
+def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None = None) -> None:
     """Refresh staging and marts (everything with ``full``); when it fails, the runs ``amend`` (the import, sync or
     forget before it) are logged ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
@@ -222,7 +222,7 @@ def _run_refresh(*amend: str, full: bool = False) -> None:
 
     try:
         with console.status("Refreshing staging and marts (Dagster, in-process)..."):
-            result = refresh(full=full)
+            result = refresh(full=full, landed=landed)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     if not result.success:
@@ -231,9 +231,12 @@ def _run_refresh(*amend: str, full: bool = False) -> None:
             with open_warehouse(Settings().warehouse_path) as con:
                 for run_id in amend:
                     amend_run(con, run_id, "partial", refresh=f"failed: {failed}")
+        from tiepulse.pipelines.dagster_instance import instance_dir
+
         raise _fail(
             f"the refresh failed ({failed}): what was loaded is kept, but the marts still show the previous refresh. "
-            "Run `make dev` to inspect the run in the Dagster UI, fix the cause, then run `tiepulse refresh`."
+            f"The Dagster UI shows the run (`DAGSTER_HOME={instance_dir(Settings())} dagster dev -m "
+            "tiepulse.pipelines.definitions`); fix the cause, then run `tiepulse refresh`."
         )
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
     if "TIEPULSE_AS_OF" not in os.environ:

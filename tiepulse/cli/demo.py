@@ -73,7 +73,7 @@ def run_demo(console: Console, sample_dir: Path) -> None:
         + f"; quarantined +{total.quarantined:,}"
     )
     with console.status("Running the Dagster graph in-process (staging, marts, quality checks) ..."):
-        result = refresh()
+        result = refresh(landed=total.inserted)
     if not result.success:
         raise ValueError(f"the pipeline failed: {', '.join(result.failed_checks) or 'see the log above'}")
 
