@@ -16,16 +16,20 @@ stale and the rows left without one. A re-read killed half-way resumes from its 
 marks in place, so nothing is removed before the re-read is complete.
 
 Several pages (for instance many small files) may share one transaction: each still carries its own cursor, so
-whatever commits, commits with the cursors that cover it.
+whatever commits, commits with the cursors that cover it. Consecutive pages that only append (rows of ``keep``
+tables and rejects, as mail files give) are inserted with one statement per table, and each stream's cursor is
+written once, after its last page: one scan of the stored keys, of the pages' owners only, per transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiepulse.connectors.base import Copies, Page, Removal
 from tiepulse.connectors.raw_schemas import SCHEMAS
@@ -102,10 +106,45 @@ def _owner_column(table: str) -> str:
     return owner
 
 
-def _unique(rows: pa.Table, keys: tuple[str, ...]) -> bool:
-    """No key twice in the page (a hash of the key columns, read from Arrow without a copy)."""
-    frame = pl.from_arrow(rows.select(list(keys)))
-    return isinstance(frame, pl.DataFrame) and not frame.is_duplicated().any()
+def _stored_keys(table: str, rows: pa.Table) -> tuple[str, list[object]]:
+    """The stored keys ``rows`` may collide with, as a query and its parameters: when the owner is part of the key,
+    only the rows' owners' rows (a zone-map filter: an owner's rows lie together), not the whole table."""
+    declared = raw_table(table)
+    key_list = ", ".join(declared.key)
+    if declared.owner not in declared.key:
+        return f"select {key_list} from {table}", []
+    owners = pc.unique(rows.column(declared.owner)).to_pylist()
+    marks = ", ".join("?" for _ in owners)
+    return f"select {key_list} from {table} where {declared.owner} in ({marks})", owners
+
+
+def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[int]:
+    """Insert the rows of consecutive pages whose key is not stored yet, in one statement, as inserting the pages
+    one after another would: within a page the last row of a key wins, across pages the first page. Returns the
+    rows new to the table per page."""
+    numbered = [
+        rows.append_column("_page", pa.repeat(pa.scalar(i, pa.int32()), rows.num_rows)).append_column(
+            "_n", pa.array(range(rows.num_rows), pa.int64())
+        )
+        for i, rows in enumerate(pages)
+    ]
+    offered = pa.concat_tables(numbered, promote_options="default")
+    key_list = ", ".join(raw_table(table).key)
+    stored, params = _stored_keys(table, offered)
+    view = f"_page_{table.replace('.', '_')}"
+    con.register(view, offered)
+    _run(
+        con,
+        f"create or replace temp table _page_fresh as select * from {view} anti join ({stored}) using ({key_list}) "
+        f"qualify row_number() over (partition by {key_list} order by _page, _n desc) = 1",
+        params,
+    )
+    added = [0] * len(pages)
+    for page, count in con.execute("select _page, count(*) from _page_fresh group by _page").fetchall():
+        added[page] = int(count)
+    _run(con, f"insert into {table} by name select * exclude (_page, _n) from _page_fresh")
+    _run(con, "drop table _page_fresh")
+    return added
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
@@ -113,6 +152,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
     declared = raw_table(table)
     keys, policy = declared.key, declared.policy
     key_list = ", ".join(keys)
+    if policy == "keep":
+        return _insert_new(con, table, [rows])[0], 0
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, rows)
     # Within a page the last row of a key wins (the newest revision for mutable sources).
@@ -120,13 +161,6 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
         f"select * from (select *, row_number() over () as _n from {view}) "
         f"qualify _n = max(_n) over (partition by {key_list})"
     )
-    if policy == "keep":
-        if _unique(rows, keys):  # the usual page (mail sources deduplicate theirs): nothing for the window to drop
-            return _run(
-                con, f"insert into {table} by name select * from {view} anti join {table} using ({key_list})"
-            ), 0
-        fresh = f"select * exclude (_n) from ({deduped}) anti join {table} using ({key_list})"
-        return _run(con, f"insert into {table} by name {fresh}"), 0
     # Rows new or different from the stored row of their key (a row offered again unchanged is left alone). After
     # the delete the same query still answers exactly those rows, so it feeds the insert too.
     columns = ", ".join(f'"{name}"' for name in rows.column_names)
@@ -206,12 +240,44 @@ def _remove(con: duckdb.DuckDBPyConnection, removals: list[Removal], result: Loa
         _count(result.removed, table, removed)
 
 
-def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult, erased: ErasureFilter | None) -> None:
+def _plain(page: Page) -> bool:
+    """Rows of append-only tables and rejects, nothing else: such pages' rows can be inserted together."""
+    if page.copies or page.removals or page.status_changes:
+        return False
+    return all(raw_table(table).policy == "keep" for table in page.rows)
+
+
+def _insert_plain(
+    con: duckdb.DuckDBPyConnection, run: list[tuple[PageCommit, LoadResult]], erased: ErasureFilter | None
+) -> None:
+    """The rows of consecutive plain pages, one insert per table (each insert scans the stored keys once)."""
+    parts: dict[str, list[tuple[LoadResult, pa.Table]]] = {}
+    for item, result in run:
+        for table, rows in item.page.rows.items():
+            if rows.num_rows and erased is not None:
+                rows, withheld = erased.filter_rows(con, rows)
+                result.withheld += withheld
+            if rows.num_rows:
+                parts.setdefault(table, []).append((result, rows))
+    for table, offered in parts.items():
+        added = _insert_new(con, table, [rows for _, rows in offered])
+        for (result, _), count in zip(offered, added, strict=True):
+            _count(result.inserted, table, count)
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    item: PageCommit,
+    result: LoadResult,
+    erased: ErasureFilter | None,
+    *,
+    rows_written: bool = False,
+) -> None:
     page = item.page
     for copies in page.copies:
         if copies.restart:
             _mark_stale(con, copies)
-    for table, rows in page.rows.items():
+    for table, rows in () if rows_written else page.rows.items():
         if rows.num_rows and erased is not None:
             rows, withheld = erased.filter_rows(con, rows)
             result.withheld += withheld
@@ -246,13 +312,43 @@ def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult,
             rejects, _ = erased.filter_rows(con, rejects)
         con.register("_page_rejects", rejects)
         result.quarantined += _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
+    result.pages += 1
+
+
+def _write_cursors(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> None:
+    """Each stream's cursor after the last of its pages (what writing them one after another would leave)."""
+    last = {(item.source, item.account, item.stream): item for item in items}
+    cursors = pa.table(
+        {
+            "source": [source for source, _, _ in last],
+            "account": [account for _, account, _ in last],
+            "stream": [stream for _, _, stream in last],
+            "cursor": pa.array([item.page.cursor for item in last.values()], pa.string()),
+            "status": ["complete" if item.complete else "running" for item in last.values()],
+        }
+    )
+    con.register("_page_cursors", cursors)
     _run(
         con,
         "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
-        "values (?, ?, ?, ?, ?, now())",
-        [item.source, item.account, item.stream, page.cursor, "complete" if item.complete else "running"],
+        "select source, account, stream, cursor, status, now() from _page_cursors",
     )
-    result.pages += 1
+
+
+BULK_CHECKPOINT_THRESHOLD = "256MB"
+"""DuckDB's WAL size that triggers a checkpoint during a bulk load (its default, 16 MB, checkpoints after every
+transaction of a big import; a checkpoint rewrites the table's last row groups). At most this much is held in
+memory and the WAL until the next checkpoint, at the latest when the connection closes."""
+
+
+@contextmanager
+def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """While the block runs, checkpoint the warehouse less often (commits stay durable: the WAL is synced)."""
+    con.execute(f"set checkpoint_threshold = '{BULK_CHECKPOINT_THRESHOLD}'").fetchall()
+    try:
+        yield
+    finally:
+        con.execute("reset checkpoint_threshold").fetchall()
 
 
 def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> list[LoadResult]:
@@ -261,13 +357,23 @@ def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> lis
     Returns what each page changed, in order.
     """
     results = [LoadResult() for _ in items]
-    views = {"_page_rejects", "_page_copies", "_page_removed"}
+    views = {"_page_rejects", "_page_copies", "_page_removed", "_page_cursors"}
     views |= {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
     erased = ErasureFilter.install(con)
     try:
         with transaction(con):
-            for item, result in zip(items, results, strict=True):
-                _apply(con, item, result, erased)
+            start = 0
+            while start < len(items):
+                end = start + 1
+                while end < len(items) and _plain(items[start].page) and _plain(items[end].page):
+                    end += 1
+                if end - start > 1:
+                    _insert_plain(con, list(zip(items[start:end], results[start:end], strict=True)), erased)
+                for item, result in zip(items[start:end], results[start:end], strict=True):
+                    _apply(con, item, result, erased, rows_written=end - start > 1)
+                start = end
+            if items:
+                _write_cursors(con, items)
     finally:
         for name in views:
             con.unregister(name)
