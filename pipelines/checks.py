@@ -7,17 +7,26 @@ table shrinks sharply between runs. Quality checks are blocking: a table that fa
 downstream of it in the run. Every table's checks run in the step that builds it: a SQL layer's step
 (``assets/models.py``) or the Polars asset's step (``assets/analytics.py``). Great Expectations validates every
 table in one worker process (``pipelines/expectations.py``).
+
+A validation is a pure function of the rows the check query returns and of the suite: when both are what Great
+Expectations last passed (recorded in ``ops.build_state`` as ``checks/<table>``: a digest of the rows' count and
+hash sum, the checks, the code and Great Expectations' version), the check is recorded as passed again, with the
+time of that validation, instead of sending the same rows to the worker. Any changed row, rule or version validates
+anew; a failure is never remembered; ``tiepulse refresh --full`` and ``tiepulse erase`` forget every record.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from importlib.metadata import version
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-from tiepulse.pipelines import expectations
+from tiepulse.pipelines import build_state, expectations
+from tiepulse.pipelines.analytics.fingerprint import digest
 from tiepulse.pipelines.expectations import Checks
 from tiepulse.pipelines.models import declared_checks
 
@@ -52,18 +61,47 @@ CHECKED_TABLES = [TableChecks(table, checks) for table, checks in declared_check
 """Every table with checks declared beside its model."""
 
 
+def _query(table: TableChecks, as_of: dt.date) -> str:
+    # Mail dated after an earlier analysis date is kept (and ignored by that analysis), never a failed check.
+    latest = max(as_of, dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=400)
+    return table.query(EARLIEST_PLAUSIBLE, latest)
+
+
 def submit_quality(
     con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date
 ) -> Future[tuple[bool, dict[str, Any]]]:
     """Query the table as it is now and start validating the rows in the Great Expectations worker."""
-    # Mail dated after an earlier analysis date is kept (and ignored by that analysis), never a failed check.
-    latest = max(as_of, dt.datetime.now(dt.UTC).date()) + dt.timedelta(days=400)
-    rows = con.sql(table.query(EARLIEST_PLAUSIBLE, latest)).to_arrow_table()
+    rows = con.sql(_query(table, as_of)).to_arrow_table()
     return expectations.submit(rows, table.checks, table.table.replace(".", "_"))
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
     return submit_quality(con, table, as_of).result()
+
+
+def validation_fingerprint(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> str:
+    """What a validation of the table depends on: the rows its check query returns (one scan, count and hash sum),
+    the checks, the code and Great Expectations' version."""
+    query = f"select count(*), coalesce(sum(hash(q)::hugeint), 0) from ({_query(table, as_of)}) q"
+    ((rows, hashes),) = con.execute(query).fetchall()
+    return digest(build_state.code_version(), version("great_expectations"), repr(table.checks), f"{rows}:{hashes}")
+
+
+def _validation_target(table: TableChecks) -> str:
+    return f"checks/{table.table}"
+
+
+def _passed_before(con: duckdb.DuckDBPyConnection, table: TableChecks, fingerprint: str) -> dict[str, Any] | None:
+    """The metadata of a passed validation of these very rows and checks, or None when there was none."""
+    target = _validation_target(table)
+    row = con.execute(
+        f"select built_at from {build_state.STATE_TABLE} where target = ? and fingerprint = ?", [target, fingerprint]
+    ).fetchall()
+    if not row:
+        return None
+    validated = row[0][0].astimezone(dt.UTC).isoformat(timespec="seconds")
+    rows = con.execute(f"select count(*) from {table.table}").fetchall()[0][0]
+    return {"rows_checked": int(rows), "validated": f"same rows and checks as Great Expectations passed at {validated}"}
 
 
 def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
@@ -84,12 +122,16 @@ class PendingChecks:
     key: dg.AssetKey
     quality: Future[tuple[bool, dict[str, Any]]] | None
     row_count: dg.AssetCheckResult | None
+    remember_pass: Callable[[], None] | None = None
+    """Records that the rows validated passed (a later run with the same rows and checks need not send them)."""
 
     def results(self) -> list[dg.AssetCheckResult]:
         """The results, once the worker has validated the table (waits for it)."""
         results = []
         if self.quality is not None:
             passed, details = self.quality.result()
+            if passed and self.remember_pass is not None:
+                self.remember_pass()
             results.append(
                 dg.AssetCheckResult(asset_key=self.key, check_name="quality", passed=passed, metadata=details)
             )
@@ -106,7 +148,16 @@ def start_checks(
 ) -> PendingChecks:
     """Start the table's selected checks now (after this run built the table)."""
     selected = context.selected_asset_check_keys
-    quality = submit_quality(con, table, as_of) if dg.AssetCheckKey(table.key, "quality") in selected else None
+    quality: Future[tuple[bool, dict[str, Any]]] | None = None
+    remember_pass = None
+    if dg.AssetCheckKey(table.key, "quality") in selected:
+        fingerprint = validation_fingerprint(con, table, as_of)
+        if (kept := _passed_before(con, table, fingerprint)) is not None:
+            quality = Future()
+            quality.set_result((True, kept))
+        else:
+            quality = submit_quality(con, table, as_of)
+            remember_pass = _remembering(context.resources.warehouse, _validation_target(table), fingerprint)
     row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
         # fetchall, not fetchone: a half-read result would block the next check's query on this connection
@@ -119,7 +170,17 @@ def start_checks(
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
         )
-    return PendingChecks(table.key, quality, row_count)
+    return PendingChecks(table.key, quality, row_count, remember_pass)
+
+
+def _remembering(warehouse: Any, target: str, fingerprint: str) -> Callable[[], None]:
+    """Records a pass on a session of its own: the step's connection may be closed by the time the result is in."""
+
+    def remember() -> None:
+        with warehouse.connect() as con:
+            build_state.record(con, target, fingerprint)
+
+    return remember
 
 
 def _previous_rows(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> int | None:

@@ -78,16 +78,23 @@ def _referenced_tables(sql: str, path: Path) -> frozenset[str]:
 
 
 def _properties(path: Path) -> dict[str, Any]:
-    """The model's ``.yml`` as a mapping (empty when there is none)."""
+    """The model's ``.yml`` as a mapping (empty when there is none); read again, parsed once per content."""
     if not path.exists():
         return {}
     try:
-        found = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        found = _parsed(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ModelError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(found, dict):
         raise ModelError(f"{path}: expected a mapping with 'description' and 'checks'")
     return found
+
+
+@cache
+def _parsed(text: str) -> Any:
+    # A refresh asks for each .yml several times (checks, column descriptions for the metadata and the BI
+    # snapshot); libyaml's parser is about ten times quicker than the pure-Python one.
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
 def _checks(spec: Any, path: Path) -> Checks:

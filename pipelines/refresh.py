@@ -14,7 +14,7 @@ from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import WarehouseBusy, connect
 from tiepulse.pipelines import build_state, ego_refresh, expectations
-from tiepulse.pipelines.dagster_instance import cli_instance
+from tiepulse.pipelines.dagster_instance import cli_instance, durable_enough_writes
 from tiepulse.pipelines.reporting.write import forget_reports
 
 if TYPE_CHECKING:
@@ -107,7 +107,10 @@ def _execute(instance: dg.DagsterInstance, include_file_import: bool) -> dg.Exec
     job = defs.resolve_job_def("refresh_warehouse")
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     selection = sorted(keys)
-    return job.execute_in_process(run_config=quiet, instance=instance, asset_selection=selection, raise_on_error=False)
+    with durable_enough_writes():
+        return job.execute_in_process(
+            run_config=quiet, instance=instance, asset_selection=selection, raise_on_error=False
+        )
 
 
 def _rows(result: dg.ExecuteInProcessResult) -> dict[str, int]:

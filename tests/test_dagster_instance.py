@@ -161,3 +161,33 @@ def test_the_dagster_ui_shows_the_cli_runs(cli_home: Path, monkeypatch: pytest.M
         "quality": "SUCCEEDED",
         "row_count": "SUCCEEDED",
     }
+
+
+def test_instance_writes_skip_the_disk_wait_only_inside_a_cli_run(tmp_path: Path) -> None:
+    """Inside ``durable_enough_writes`` a SQLite file in WAL mode commits with ``synchronous=normal`` and is held
+    open (so closing a connection does not checkpoint the log); outside it, SQLAlchemy's defaults are untouched."""
+    import sqlalchemy as sa
+
+    from tiepulse.pipelines.dagster_instance import durable_enough_writes
+
+    path = tmp_path / "events.db"
+    engine = sa.create_engine(f"sqlite:///{path}", poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("pragma journal_mode=wal"))
+        conn.execute(sa.text("create table events (id integer)"))
+
+    def synchronous() -> int:
+        with engine.begin() as conn:
+            conn.execute(sa.text("insert into events values (1)"))
+            return int(conn.execute(sa.text("pragma synchronous")).scalar_one())
+
+    assert synchronous() == 2  # full: every commit waits for the disk
+    with durable_enough_writes():
+        assert synchronous() == 1  # normal
+        assert synchronous() == 1
+        # a connection of the run's is still open on the file: the log is not checkpointed into it on close
+        assert (tmp_path / "events.db-wal").exists()
+    assert synchronous() == 2
+    assert not (tmp_path / "events.db-wal").exists()  # the last close checkpointed it, once
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("select count(*) from events")).scalar_one() == 4

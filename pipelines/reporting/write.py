@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -18,10 +19,10 @@ from tiepulse.core.private_files import write_private
 from tiepulse.core.settings import ReportOptions, Settings
 from tiepulse.pipelines.analytics.fingerprint import checksum
 from tiepulse.pipelines.reporting import built
-from tiepulse.pipelines.reporting.organisation import organisation_page
-from tiepulse.pipelines.reporting.page import Page, render_page
-from tiepulse.pipelines.reporting.personal import personal_page
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
+
+if TYPE_CHECKING:
+    from tiepulse.pipelines.reporting.page import Page
 
 ORGANISATION_FILE = "organisation.html"
 
@@ -102,6 +103,8 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
         if before.get(key) == fingerprint and path.exists():
             return path
         rendered += 1
+        from tiepulse.pipelines.reporting.page import render_page  # see _organisation_page
+
         return write_report(path, render_page(page(), cache))
 
     min_group_size = settings.config.privacy.min_group_size
@@ -109,7 +112,7 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     org = write(
         folder / ORGANISATION_FILE,
         built.inputs_fingerprint(organisation, min_group_size),
-        partial(organisation_page, organisation, min_group_size),
+        partial(_organisation_page, organisation, min_group_size),
     )
     everyone = read_personal_inputs(con, settings.as_of, params)
     egos, left_out = personal_egos(sorted(everyone.health.get_column("ego_id").to_list()), settings.config.reports)
@@ -120,11 +123,24 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
         # the names and who is observed weigh on every report: in the context once, not checksummed per ego
         own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
         fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
-        page = partial(personal_page, mine, ego, params)
+        page = partial(_personal_page, mine, ego, params)
         written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
     _remove_stale(folder / "egos", {p.name for p in written})
     built.save(folder, after)
     return WrittenReports(org, written, rendered, left_out)
+
+
+def _organisation_page(*inputs: Any) -> Page:
+    # The pages' modules load Altair, Jinja and networkx (about a second): only a refresh that renders pays it.
+    from tiepulse.pipelines.reporting.organisation import organisation_page
+
+    return organisation_page(*inputs)
+
+
+def _personal_page(*inputs: Any) -> Page:
+    from tiepulse.pipelines.reporting.personal import personal_page
+
+    return personal_page(*inputs)
 
 
 _NO_NAMES = pl.DataFrame(schema={"person_id": pl.String, "display_name": pl.String})

@@ -218,6 +218,10 @@ def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None 
     """Refresh staging and marts (everything with ``full``); when it fails, the runs ``amend`` (the import, sync or
     forget before it) are logged ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
+    from tiepulse.pipelines import expectations
+
+    # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
+    expectations.start()
     from tiepulse.pipelines.refresh import refresh
 
     try:
