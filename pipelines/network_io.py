@@ -7,12 +7,17 @@ this module, which imports no Dagster: a renamed staging table is a change here 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
+from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
+from tiepulse.pipelines.analytics.interactions import INTERACTION_ORDER, interaction_plans
 from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
 
@@ -65,21 +70,58 @@ COVERAGE_INPUTS = (OBSERVATION_WINDOWS, ADDRESSES)
 """The tables ``observe_egos`` reads."""
 
 
+_INTERACTION_COLUMNS = {
+    MESSAGES: (
+        'message_key, message_id, sender_id, sent_at, n_recipients, in_reply_to, "references", is_reply, '
+        "thread_id, subject_hash, is_automated"
+    ),
+    MESSAGE_RECIPIENTS: "message_key, person_id",
+}
+"""The columns of the big inputs ``build_interactions`` reads (the others are read whole)."""
+
+
+def _interaction_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """``build_interactions``'s arguments by name, in its order."""
+    tables = {
+        "messages": MESSAGES,
+        "recipients": MESSAGE_RECIPIENTS,
+        "events": EVENTS,
+        "attendees": EVENT_ATTENDEES,
+        "manual": MANUAL_INTERACTIONS,
+        "egos": EGOS,
+        "persons": PERSONS,
+    }
+    columns = {t: _INTERACTION_COLUMNS.get(t, "*") for t in tables.values()}
+    return {arg: read_table(con, f"(select {columns[t]} from {t}) t") for arg, t in tables.items()}
+
+
 def interactions_from_staging(
     con: duckdb.DuckDBPyConnection, params: AnalyticsParams
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The interactions and the records left out of them, built from the staging tables (not published)."""
-    staging = {t: read_table(con, t) for t in INTERACTION_INPUTS}
-    return build_interactions(
-        staging[MESSAGES],
-        staging[MESSAGE_RECIPIENTS],
-        staging[EVENTS],
-        staging[EVENT_ATTENDEES],
-        staging[MANUAL_INTERACTIONS],
-        staging[EGOS],
-        staging[PERSONS],
-        params,
-    )
+    return build_interactions(**_interaction_inputs(con), params=params)
+
+
+def publish_interactions(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> pl.DataFrame:
+    """Build and publish ``fct_interactions`` (atomically), without holding it: Polars' streaming engine writes
+    the rows to a Parquet file in DuckDB's spill folder, and DuckDB sorts them into the table out of core.
+    Returns the exclusions (a few rows)."""
+    kept, excluded = interaction_plans(*_interaction_inputs(con).values(), params=params)
+    spill = Path(str(con.execute("select current_setting('temp_directory')").fetchall()[0][0]))
+    spill.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="interactions-", suffix=".parquet", dir=spill)
+    os.close(handle)
+    try:
+        _, exclusions = pl.collect_all([kept.sink_parquet(name, lazy=True), excluded], engine="streaming")
+        with transaction(con):
+            con.execute(
+                f"create or replace table {INTERACTIONS} as select * from read_parquet(?) "
+                f"order by {', '.join(INTERACTION_ORDER)}",
+                [name],
+            ).fetchall()
+    finally:
+        Path(name).unlink(missing_ok=True)
+    return exclusions
 
 
 def read_network_inputs(
@@ -139,7 +181,26 @@ ORG_INPUTS = (INTERACTIONS, PERSONS, EGOS)
 """The tables the organisation graph is built from (``read_org_inputs``)."""
 
 
+_ORG_INTERACTIONS = f"""(
+    select src as ego_id, dst as alter_id, 'ego' as actor, source, source_key, unnest(contact)
+    from (select src, dst, source, source_key, any_value(contact) as contact from (
+        select ego_id as src, alter_id as dst, source, source_key,
+            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
+                as contact
+        from {INTERACTIONS} where actor in ('ego', 'both')
+        union all
+        select alter_id, ego_id, source, source_key,
+            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
+        from {INTERACTIONS} where actor in ('alter', 'both')
+    ) group by src, dst, source, source_key)
+) i"""
+
+
 def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph."""
+    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph.
+
+    The interactions come already in the shape ``org_graph.directed_interactions`` gives them, one row per message
+    or meeting and direction (DuckDB folds the copies seen from several mailboxes out of core), with the columns
+    the graph reads: about half the rows and a third of the columns of ``fct_interactions``."""
     egos = [r[0] for r in con.execute(f"select ego_id from {EGOS} order by ego_id").fetchall()]
-    return read_table(con, INTERACTIONS), read_table(con, PERSONS), egos
+    return read_table(con, _ORG_INTERACTIONS), read_table(con, PERSONS), egos
