@@ -7,17 +7,12 @@ this module, which imports no Dagster: a renamed staging table is a change here 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
-from tiepulse.pipelines.analytics.interactions import INTERACTION_ORDER, interaction_plans
 from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
 
@@ -100,28 +95,6 @@ def interactions_from_staging(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The interactions and the records left out of them, built from the staging tables (not published)."""
     return build_interactions(**_interaction_inputs(con), params=params)
-
-
-def publish_interactions(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> pl.DataFrame:
-    """Build and publish ``fct_interactions`` (atomically), without holding it: Polars' streaming engine writes
-    the rows to a Parquet file in DuckDB's spill folder, and DuckDB sorts them into the table out of core.
-    Returns the exclusions (a few rows)."""
-    kept, excluded = interaction_plans(*_interaction_inputs(con).values(), params=params)
-    spill = Path(str(con.execute("select current_setting('temp_directory')").fetchall()[0][0]))
-    spill.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="interactions-", suffix=".parquet", dir=spill)
-    os.close(handle)
-    try:
-        _, exclusions = pl.collect_all([kept.sink_parquet(name, lazy=True), excluded], engine="streaming")
-        with transaction(con):
-            con.execute(
-                f"create or replace table {INTERACTIONS} as select * from read_parquet(?) "
-                f"order by {', '.join(INTERACTION_ORDER)}",
-                [name],
-            ).fetchall()
-    finally:
-        Path(name).unlink(missing_ok=True)
-    return exclusions
 
 
 def read_network_inputs(

@@ -59,10 +59,6 @@ _ATTENDING = ("accepted", "tentative")
 _NOT_ATTENDING = ("declined", "delegated")
 
 
-INTERACTION_ORDER = ("ego_id", "alter_id", "occurred_at", "source_key")
-"""How ``fct_interactions`` is sorted (ego shards read ranges of egos through its zone maps)."""
-
-
 def build_interactions(
     messages: Frame,
     recipients: Frame,
@@ -78,16 +74,6 @@ def build_interactions(
     Inputs are the marts' facts and dimensions (``fct_messages``, ``fct_message_recipients``, ``fct_events``,
     ``fct_event_attendees``, ``fct_manual_interactions``, ``dim_ego``) and ``dim_person``.
     """
-    kept, excluded = interaction_plans(messages, recipients, events, attendees, manual, egos, persons, params=params)
-    interactions, exclusions = pl.collect_all([kept.sort(*INTERACTION_ORDER), excluded])
-    return interactions, exclusions
-
-
-def interaction_plans(*inputs: Frame, params: AnalyticsParams | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """The lazy plans behind :func:`build_interactions` (``inputs`` are its seven frames, in its order): the
-    interactions (not sorted) and the exclusions, for a caller that streams the interactions out instead of
-    holding them (``network_io.publish_interactions``)."""
-    messages, recipients, events, attendees, manual, egos, persons = inputs
     params = params or AnalyticsParams()
     ego_frame = lazy(egos).select("ego_id", "timezone", "work_start_hour", "work_end_hour", "work_days")
     ego_ids = ego_frame.select("ego_id")
@@ -117,13 +103,16 @@ def interaction_plans(*inputs: Frame, params: AnalyticsParams | None = None) -> 
             weight=weight_expr(params),
         )
         .select([pl.col(c).cast(t) for c, t in INTERACTION_SCHEMA.items()])
+        .sort("ego_id", "alter_id", "occurred_at", "source_key")
     )
     excluded = (
         candidates.filter(pl.col("reason").is_not_null())
         .group_by("source", "reason")
         .agg(n_records=pl.col("source_key").n_unique().cast(pl.Int64), n_pairs=pl.len().cast(pl.Int64))
     )
-    return kept, pl.concat([excluded, mail_self], how="vertical").sort("source", "reason")
+    excluded = pl.concat([excluded, mail_self], how="vertical").sort("source", "reason")
+    interactions, exclusions = pl.collect_all([kept, excluded])
+    return interactions, exclusions
 
 
 def _email_candidates(

@@ -24,7 +24,7 @@ from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_c
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
 from tiepulse.pipelines.ego_refresh import EgoRefresh
 from tiepulse.pipelines.marts_io import publish, read_table
-from tiepulse.pipelines.network_io import publish_interactions, read_observation
+from tiepulse.pipelines.network_io import interactions_from_staging, read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -73,7 +73,8 @@ def _start_checks(
 def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        excluded = publish_interactions(con, params_for(settings))
+        frame, excluded = interactions_from_staging(con, params_for(settings))
+        publish(con, tables.INTERACTIONS, frame)
         checks = _start_checks(context, con, tables.INTERACTIONS, settings.as_of)
         publish(con, tables.INTERACTION_EXCLUSIONS, excluded)
         built = {table: table_metadata(con, table) for table in (tables.INTERACTIONS, tables.INTERACTION_EXCLUSIONS)}

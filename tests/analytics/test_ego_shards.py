@@ -21,12 +21,7 @@ from tiepulse.pipelines.analytics.monthly import month_cutoff
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
 from tiepulse.pipelines.ego_refresh import recomputed_egos
 from tiepulse.pipelines.marts_io import publish, read_table
-from tiepulse.pipelines.network_io import (
-    INTERACTIONS,
-    interactions_from_staging,
-    publish_interactions,
-    read_network_inputs,
-)
+from tiepulse.pipelines.network_io import INTERACTIONS, interactions_from_staging, read_network_inputs
 
 PARAMS = AnalyticsParams()
 SAME = {"rel_tol": 1e-12, "abs_tol": 1e-12}
@@ -167,20 +162,4 @@ def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
     refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=True))
     assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
     assert incremental.filter(pl.col("ego_id") == BOB).height > 0
-    con.close()
-
-
-def test_interactions_streamed_into_the_warehouse_equal_the_frame_built_in_memory(tmp_path: Path) -> None:
-    con = connect(tmp_path / "warehouse.duckdb")
-    stage(con)
-    built, built_excluded = interactions_from_staging(con, PARAMS)
-    excluded = publish_interactions(con, PARAMS)
-    assert_frame_equal(excluded, built_excluded)
-    # the same rows, columns and types, and sorted as the in-memory build sorts them
-    assert_frame_equal(read_table(con, f"(select * from {INTERACTIONS} order by all) i"), built.sort(pl.all()))
-    keys = "ego_id, alter_id, occurred_at, source_key"
-    stored = read_table(con, f"(select {keys} from {INTERACTIONS} order by rowid) i")
-    assert_frame_equal(stored, built.select(keys.split(", ")))
-    spill = Path(str(con.execute("select current_setting('temp_directory')").fetchall()[0][0]))
-    assert not list(spill.glob("interactions-*"))  # the streamed file is gone
     con.close()
