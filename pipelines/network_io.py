@@ -174,6 +174,6 @@ def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.Da
 
     The interactions come already in the shape ``org_graph.directed_interactions`` gives them, one row per message
     or meeting and direction (DuckDB folds the copies seen from several mailboxes out of core), with the columns
-    the graph reads: about half the rows and a third of the columns of ``fct_interactions``."""
+    the graph reads: 9 of the 15 columns of ``fct_interactions``, about 60 % of its rows (measured at 100 people)."""
     egos = [r[0] for r in con.execute(f"select ego_id from {EGOS} order by ego_id").fetchall()]
     return read_table(con, _ORG_INTERACTIONS), read_table(con, PERSONS), egos
