@@ -48,7 +48,7 @@ from tiepulse.pipelines.analytics import (
 from tiepulse.pipelines.analytics.common import weight_expr
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_ties, refresh_ties_monthly, shards_of
 from tiepulse.pipelines.ego_refresh import EgoRefresh
-from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, bound_duckdb
+from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard
 from tiepulse.pipelines.marts_io import publish, read_table
 
 AS_OF = dt.date(2026, 10, 31)
@@ -416,7 +416,6 @@ def measure(path: Path, floor_runs: int, shard_rows: int) -> dict[str, Any]:
     """Every stage in turn, timed; returns seconds, rows and the process's peak RSS after each stage."""
     params = AnalyticsParams()
     con = connect(path)
-    bound_duckdb(con)
     stages: list[dict[str, Any]] = []
 
     per_stage = _reset_peak()

@@ -16,9 +16,6 @@ SHARD_INTERACTIONS = 1_000_000
 """Interactions per shard by default: about 0.7 GB of working set for the heaviest stage (docs/architecture.md,
 "Memory model")."""
 
-DUCKDB_MEMORY_LIMIT = "2GB"
-"""DuckDB's own cap while the analytics run: its joins and aggregations spill to its temp directory beyond it."""
-
 
 @dataclass(frozen=True)
 class EgoShard:
@@ -50,8 +47,3 @@ def ego_shards(
         .agg(first=pl.col("ego_id").first(), last=pl.col("ego_id").last(), n=pl.col("n").sum())
     )
     return [EgoShard(first, last, int(n)) for _, first, last, n in ranges.iter_rows()]
-
-
-def bound_duckdb(con: duckdb.DuckDBPyConnection, limit: str = DUCKDB_MEMORY_LIMIT) -> None:
-    """Cap DuckDB's memory for this database (it spills to its temp directory beyond the cap)."""
-    con.execute(f"set memory_limit = '{limit}'").fetchall()

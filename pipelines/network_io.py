@@ -65,21 +65,36 @@ COVERAGE_INPUTS = (OBSERVATION_WINDOWS, ADDRESSES)
 """The tables ``observe_egos`` reads."""
 
 
+_INTERACTION_COLUMNS = {
+    MESSAGES: (
+        'message_key, message_id, sender_id, sent_at, n_recipients, in_reply_to, "references", is_reply, '
+        "thread_id, subject_hash, is_automated"
+    ),
+    MESSAGE_RECIPIENTS: "message_key, person_id",
+}
+"""The columns of the big inputs ``build_interactions`` reads (the others are read whole)."""
+
+
+def _interaction_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
+    """``build_interactions``'s arguments by name, in its order."""
+    tables = {
+        "messages": MESSAGES,
+        "recipients": MESSAGE_RECIPIENTS,
+        "events": EVENTS,
+        "attendees": EVENT_ATTENDEES,
+        "manual": MANUAL_INTERACTIONS,
+        "egos": EGOS,
+        "persons": PERSONS,
+    }
+    columns = {t: _INTERACTION_COLUMNS.get(t, "*") for t in tables.values()}
+    return {arg: read_table(con, f"(select {columns[t]} from {t}) t") for arg, t in tables.items()}
+
+
 def interactions_from_staging(
     con: duckdb.DuckDBPyConnection, params: AnalyticsParams
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The interactions and the records left out of them, built from the staging tables (not published)."""
-    staging = {t: read_table(con, t) for t in INTERACTION_INPUTS}
-    return build_interactions(
-        staging[MESSAGES],
-        staging[MESSAGE_RECIPIENTS],
-        staging[EVENTS],
-        staging[EVENT_ATTENDEES],
-        staging[MANUAL_INTERACTIONS],
-        staging[EGOS],
-        staging[PERSONS],
-        params,
-    )
+    return build_interactions(**_interaction_inputs(con), params=params)
 
 
 def read_network_inputs(
@@ -139,7 +154,26 @@ ORG_INPUTS = (INTERACTIONS, PERSONS, EGOS)
 """The tables the organisation graph is built from (``read_org_inputs``)."""
 
 
+_ORG_INTERACTIONS = f"""(
+    select src as ego_id, dst as alter_id, 'ego' as actor, source, source_key, unnest(contact)
+    from (select src, dst, source, source_key, any_value(contact) as contact from (
+        select ego_id as src, alter_id as dst, source, source_key,
+            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
+                as contact
+        from {INTERACTIONS} where actor in ('ego', 'both')
+        union all
+        select alter_id, ego_id, source, source_key,
+            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
+        from {INTERACTIONS} where actor in ('alter', 'both')
+    ) group by src, dst, source, source_key)
+) i"""
+
+
 def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph."""
+    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph.
+
+    The interactions come already in the shape ``org_graph.directed_interactions`` gives them, one row per message
+    or meeting and direction (DuckDB folds the copies seen from several mailboxes out of core), with the columns
+    the graph reads: 9 of the 15 columns of ``fct_interactions``, about 60 % of its rows (measured at 100 people)."""
     egos = [r[0] for r in con.execute(f"select ego_id from {EGOS} order by ego_id").fetchall()]
-    return read_table(con, INTERACTIONS), read_table(con, PERSONS), egos
+    return read_table(con, _ORG_INTERACTIONS), read_table(con, PERSONS), egos

@@ -210,3 +210,28 @@ def test_settings_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.config.directory_file == tmp_path / "dir.csv"
     assert settings.config.import_paths == [tmp_path / "mail"]
     assert settings.hmac_key is None
+
+
+def test_every_connection_is_memory_bounded_and_spills_in_the_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.duckdb"
+    settings = "select current_setting('memory_limit'), current_setting('temp_directory'), current_setting('threads')"
+    con = connect(path)
+    limit, temp, threads = con.execute(settings).fetchone() or ()
+    assert limit != duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]  # not DuckDB's
+    assert Path(temp) == tmp_path / "w.duckdb.tmp"
+    assert threads >= 1
+    con.close()
+    monkeypatch.setenv("TIEPULSE_DUCKDB_MEMORY_LIMIT", "300MB")
+    for read_only in (False, True):
+        con = connect(path, read_only=read_only)
+        assert con.execute(settings).fetchone()[0] == "286.1 MiB"  # 300 MB as DuckDB writes it
+        con.close()
+
+
+def test_a_memory_limit_that_is_not_a_size_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("warehouse:\n  memory_limit: lots\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="memory_limit"):
+        load_config(config)

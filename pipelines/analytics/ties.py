@@ -295,7 +295,7 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
         .group_by("pk")
         .agg(n_unanswered=pl.col("personal").sum().floor().cast(pl.Int32))
     )
-    gaps = _usual_gaps(prepared.select("pk", "day"), per_pair.select("pk"), params)
+    gaps = _usual_gaps(prepared.select("pk", "day").collect(), params).lazy()
     # Per-channel counts and volumes in long form (pair x channel), then one column per channel: cheaper than
     # fourteen conditional columns over every interaction.
     per_channel = prepared.group_by("pk", "channel_code").agg(n=pl.len(), v=pl.col("dw").sum())
@@ -350,37 +350,55 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
     )
 
 
-def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
-    """Median and ``neglect_gap_quantile`` of the days between consecutive distinct contact days of each pair, the
-    longest pause the relationship came back from once established (a gap after at least
+def _usual_gaps(pair_days: pl.DataFrame, params: AnalyticsParams) -> pl.DataFrame:
+    """Median and ``neglect_gap_quantile`` of the days between consecutive distinct contact days of each pair
+    (``pk``), the longest pause the relationship came back from once established (a gap after at least
     ``neglect_min_contact_days`` contact days: a first contact and a long silence is an introduction, not yet a
     relationship), and the number of those days.
 
-    Each pair gets a dense index so that (index, day) packs into one integer: one unique and one single-key sort
-    instead of a sort on two columns.
+    Sorts instead of per-group quantiles: the (pair, day) rows sorted once give the distinct days and their gaps;
+    the (pair, gap) rows sorted once give each pair's run of sorted gaps, where its median and quantile are read at
+    their positions, interpolated as Polars' ``quantile(interpolation="linear")`` does.
     """
-    index = pairs.with_columns(idx=pl.int_range(pl.len(), dtype=pl.UInt64))
-    shift = 1 << 32
-    keys = (
-        pair_days.join(index, on="pk")
-        .select(key=pl.col("idx") * shift + (pl.col("day").cast(pl.Int64) + (1 << 31)).cast(pl.UInt64))
-        .unique()
-        .sort("key")
-    )
-    same_pair = (pl.col("key") // shift) == (pl.col("key").shift(1) // shift)
-    gap = (pl.col("key").cast(pl.Int64) - pl.col("key").shift(1).cast(pl.Int64)).cast(pl.Float64)
-    return (
-        keys.with_columns(idx=pl.col("key") // shift, gap=pl.when(same_pair).then(gap))
-        .group_by("idx")
-        .agg(
-            n_contact_days=pl.len(),
-            usual_gap_days=pl.col("gap").median(),
-            long_gap_days=pl.col("gap").quantile(params.neglect_gap_quantile, interpolation="linear"),
-            longest_gap_days=pl.col("gap").filter(pl.int_range(pl.len()) >= params.neglect_min_contact_days).max(),
+    pk, day = pl.col("pk"), pl.col("day")
+    new_pair = (pk != pk.shift(1)).fill_null(True)
+    days = (
+        pair_days.select("pk", "day")
+        .sort("pk", "day")
+        .filter(new_pair | (day != day.shift(1)))
+        .with_columns(row=pl.int_range(pl.len(), dtype=pl.Int64), first=new_pair)
+        .with_columns(
+            gap=pl.when(~pl.col("first")).then(day - day.shift(1)),
+            rank=pl.col("row") - pl.when(pl.col("first")).then(pl.col("row")).forward_fill(),
         )
-        .join(index, on="idx")
-        .select("pk", "n_contact_days", "usual_gap_days", "long_gap_days", "longest_gap_days")
     )
+    per_pair = days.group_by("pk").agg(
+        n_contact_days=pl.len().cast(pl.Int32),
+        longest_gap_days=pl.col("gap").filter(pl.col("rank") >= params.neglect_min_contact_days).max(),
+    )
+    gaps = days.filter(pl.col("gap").is_not_null()).select("pk", "gap").sort("pk", "gap")
+    values = gaps.get_column("gap").cast(pl.Float64)
+    runs = (
+        gaps.with_row_index("row")
+        .filter(new_pair)
+        .select("pk", start=pl.col("row").cast(pl.Int64))
+        .with_columns(k=pl.col("start").shift(-1).fill_null(values.len()) - pl.col("start"))
+    )
+
+    def at(q: float, name: str) -> list[pl.Expr]:
+        """The value below the quantile's position and the step to it (added apart: Polars would fuse
+        ``lower + step * share`` into one multiply-add, rounded otherwise than its own quantile)."""
+        position = (pl.col("k") - 1).cast(pl.Float64) * q
+        low = position.floor()
+        lower = pl.lit(values).gather(pl.col("start") + low.cast(pl.Int64))
+        upper = pl.lit(values).gather(pl.col("start") + position.ceil().cast(pl.Int64))
+        return [lower.alias(name), ((upper - lower) * (position - low)).alias(f"{name}_step")]
+
+    parts = runs.select("pk", *at(0.5, "usual_gap_days"), *at(params.neglect_gap_quantile, "long_gap_days"))
+    quantiles = parts.select(
+        "pk", *(pl.col(name) + pl.col(f"{name}_step") for name in ("usual_gap_days", "long_gap_days"))
+    )
+    return per_pair.join(quantiles, on="pk", how="left").with_columns(pl.col("longest_gap_days").cast(pl.Float64))
 
 
 TIE_COLUMNS: list[str] = [

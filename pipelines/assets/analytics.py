@@ -23,7 +23,6 @@ from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
 from tiepulse.pipelines.ego_refresh import EgoRefresh
-from tiepulse.pipelines.ego_shards import bound_duckdb
 from tiepulse.pipelines.marts_io import publish, read_table
 from tiepulse.pipelines.network_io import interactions_from_staging, read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
@@ -101,7 +100,6 @@ def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        bound_duckdb(con)
         done = refresh_ties(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
         checks = _start_checks(context, con, tables.TIES, settings.as_of)
         built = table_metadata(con, tables.TIES)
@@ -126,7 +124,6 @@ def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
 def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        bound_duckdb(con)
         done = refresh_ties_monthly(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
         checks = _start_checks(context, con, tables.TIES_MONTHLY, settings.as_of)
         built = table_metadata(con, tables.TIES_MONTHLY)
@@ -159,7 +156,6 @@ def mart_network_health(context: dg.AssetExecutionContext, warehouse: WarehouseR
     settings = warehouse.settings()
     table = tables.NETWORK_HEALTH
     with warehouse.connect() as con:
-        bound_duckdb(con)
         done = refresh_network_health(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
         checks = _start_checks(context, con, table, settings.as_of)
         built = table_metadata(con, table)

@@ -202,10 +202,20 @@ class ImportOptions(_Strict):
         return self
 
 
+MEMORY_SIZE = r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
+"""A size DuckDB understands: "512MB", "3GB", "2.5GiB"."""
+
+
 class WarehouseOptions(_Strict):
     lock_wait_seconds: float = Field(default=30.0, ge=0, le=86_400)
     """How long a writer waits for another process to let go of the warehouse before it stops and names that
     process; the environment variable TIEPULSE_LOCK_WAIT_SECONDS wins over this."""
+    memory_limit: str | None = Field(default=None, pattern=MEMORY_SIZE)
+    """DuckDB's memory cap for every warehouse connection, as "3GB" (docs/architecture.md, "Memory model"):
+    joins, sorts and aggregations spill to ``warehouse.duckdb.tmp`` in the home beyond it. Default: a quarter of
+    the machine's memory, at most 3 GB; TIEPULSE_DUCKDB_MEMORY_LIMIT wins over this."""
+    threads: int = Field(default=0, ge=0, le=1024)
+    """DuckDB's worker threads; 0: the cores this process may run on."""
 
 
 class ReportOptions(_Strict):
@@ -356,6 +366,8 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = None
     lock_wait_seconds: float | None = Field(default=None, ge=0, le=86_400)
     """Overrides the config's ``warehouse.lock_wait_seconds`` (TIEPULSE_LOCK_WAIT_SECONDS)."""
+    duckdb_memory_limit: str | None = Field(default=None, pattern=MEMORY_SIZE)
+    """Overrides the config's ``warehouse.memory_limit`` (TIEPULSE_DUCKDB_MEMORY_LIMIT, as "2GB")."""
 
     @field_validator("home")
     @classmethod
@@ -368,6 +380,13 @@ class Settings(BaseSettings):
     def lock_wait(self) -> float:
         """Seconds a writer waits for the warehouse (environment first, then the config file)."""
         return self.config.warehouse.lock_wait_seconds if self.lock_wait_seconds is None else self.lock_wait_seconds
+
+    @property
+    def duckdb_limits(self) -> tuple[str | None, int]:
+        """DuckDB's memory cap (None: the automatic one) and threads (0: every core), environment first."""
+        options = self.config.warehouse
+        limit = options.memory_limit if self.duckdb_memory_limit is None else self.duckdb_memory_limit
+        return limit, options.threads
 
     notify_urls: SecretStr | None = None
     """``TIEPULSE_NOTIFY_URLS``: apprise URLs, space-separated, for ``notify.env_audience``."""

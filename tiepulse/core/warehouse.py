@@ -104,14 +104,14 @@ def connect(path: Path, *, read_only: bool = False, wait: float | None = None) -
         except duckdb.Error as exc:
             raise _unusable(path, exc, reading=True) from None
         _refuse_newer(con)
-        return _utc(con)
+        return bound_memory(_utc(con), path)
     try:
         private_home(path.parent)
     except PrivatePathError as exc:
         raise WarehouseError(str(exc)) from None
     con = _open_writable(path, wait)
     make_private(path, path.with_name(path.name + ".wal"))
-    migrate(_utc(con))
+    migrate(bound_memory(_utc(con), path))
     log_blocked_runs(con, path.parent)
     return con
 
@@ -136,6 +136,30 @@ def lock_wait_seconds() -> float:
     from tiepulse.core.settings import Settings
 
     return Settings().lock_wait
+
+
+AUTOMATIC_MEMORY_CAP = 3 * 1024**3
+"""The automatic DuckDB memory limit never goes above this (a quarter of the machine below it)."""
+
+
+def automatic_memory_limit() -> int:
+    """A quarter of this machine's memory, at most ``AUTOMATIC_MEMORY_CAP``, in bytes."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return min(total // 4, AUTOMATIC_MEMORY_CAP)
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyConnection:
+    """Cap the memory of the database ``con`` opened (the cap is the database's, shared by all its sessions) and
+    let it spill beyond the cap to ``<warehouse>.tmp`` in the home; threads as many as the cores this process may
+    use. Order is kept only where a query asks for it (``order by``), which lets DuckDB stream big inserts."""
+    from tiepulse.core.settings import Settings
+
+    limit, threads = Settings().duckdb_limits
+    con.execute(f"set memory_limit = '{limit or f'{automatic_memory_limit() // 1024**2}MB'}'").fetchall()
+    con.execute(f"set threads = {threads or len(os.sched_getaffinity(0))}").fetchall()
+    con.execute("set temp_directory = ?", [str(path.with_name(path.name + ".tmp"))]).fetchall()
+    con.execute("set preserve_insertion_order = false").fetchall()
+    return con
 
 
 def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
