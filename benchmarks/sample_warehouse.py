@@ -32,17 +32,22 @@ class SampleWarehouse:
 
 
 @contextmanager
-def sample_warehouse(root: Path, seed: int) -> Iterator[SampleWarehouse]:
+def sample_warehouse(root: Path, seed: int, *, reuse: bool = False) -> Iterator[SampleWarehouse]:
     """The sample of ``seed`` under ``root/sample`` in a warehouse under ``root/home``, its models built.
 
     While the block runs, TIEPULSE_HOME, TIEPULSE_CONFIG and TIEPULSE_AS_OF point at it (as the CLI would see
-    them); they are put back afterwards and the connection is closed.
+    them); they are put back afterwards and the connection is closed. ``reuse``: a warehouse a finished earlier
+    block left under ``root`` is opened as it is (no generation, import or model build), to re-analyse it.
     """
-    summary = generate_sample(root / "sample", seed=seed)
-    truth = json.loads(summary.truth.read_text(encoding="utf-8"))
+    done = root / "home" / ".built"
+    if not (reuse and done.exists()):
+        done.unlink(missing_ok=True)
+        generate_sample(root / "sample", seed=seed)
+    config, truth_file = root / "sample" / "config.yaml", root / "sample" / "truth.json"
+    truth = json.loads(truth_file.read_text(encoding="utf-8"))
     wanted = {
         "TIEPULSE_HOME": str(root / "home"),
-        "TIEPULSE_CONFIG": str(summary.config),
+        "TIEPULSE_CONFIG": str(config),
         "TIEPULSE_AS_OF": truth["as_of"],
     }
     before = {name: os.environ.get(name) for name in wanted}
@@ -50,10 +55,12 @@ def sample_warehouse(root: Path, seed: int) -> Iterator[SampleWarehouse]:
     try:
         settings = Settings()
         with closing(connect(settings.warehouse_path)) as con:
-            land_config(con, settings.config, build_import_context(settings).normaliser())
-            import_paths(con, [summary.out_dir], settings)
-            for model in all_models():
-                build_model(con, model)
+            if not done.exists():
+                land_config(con, settings.config, build_import_context(settings).normaliser())
+                import_paths(con, [root / "sample"], settings)
+                for model in all_models():
+                    build_model(con, model)
+                done.touch()
             yield SampleWarehouse(truth, settings, con)
     finally:
         for name, value in before.items():

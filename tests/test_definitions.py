@@ -51,6 +51,7 @@ EXPECTED_ASSETS = {
     "intermediate/int_ego_addresses_inferred",
     "intermediate/int_ego_timezones_inferred",
     "intermediate/int_message_copies_matched",
+    "intermediate/int_x500_address_paths",
     "intermediate/int_x500_addresses_linked",
     "marts/dim_contact",
     "marts/dim_ego",

@@ -75,10 +75,12 @@ INBOX = "".join(
 """Her Outlook inbox, exported under another form of her address (whose owner is told from its mail)."""
 
 
-def _warehouse(tmp_path: Path, key: str | None, config: str = "") -> duckdb.DuckDBPyConnection:
+def _warehouse(
+    tmp_path: Path, key: str | None, config: str = "", more: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
     (tmp_path / "export").mkdir(exist_ok=True)
-    (tmp_path / "export" / "sent.mbox").write_text(SENT)
-    (tmp_path / "export" / "inbox.mbox").write_text(INBOX)
+    for name, text in {"sent.mbox": SENT, "inbox.mbox": INBOX, **(more or {})}.items():
+        (tmp_path / "export" / name).write_text(text)
     (tmp_path / "config.yaml").write_text(config)
     settings = Settings(
         home=tmp_path / ("home-key" if key else "home"),
@@ -137,6 +139,35 @@ def test_folders_owned_by_two_forms_sharing_a_path_are_one_ego(tmp_path: Path, k
     assert _rows(
         con, f"select count(*) from marts.dim_person where person_id = '{normalise('cy.outlook@corp.example')}'"
     ) == [(1,)]
+    con.close()
+
+
+ANA_PATH, CY_PATH = "Ruiz, Ana </O=CORP/OU=NA/CN=RECIPIENTS/CN=ARUIZ>", "Lee, Cy </O=CORP/OU=NA/CN=RECIPIENTS/CN=CLEE>"
+DESK = "".join(
+    [
+        _message(20, "dee@corp.example", "front.desk@corp.example", **{"X-To": ANA_PATH}),
+        _message(21, "dee@corp.example", "front.desk@corp.example", **{"X-To": CY_PATH}),
+        _message(22, "dee@corp.example", "cy@corp.example", **{"X-To": CY_PATH}),
+    ]
+)
+"""Dee's Sent folder: a front-desk address that stood for Ana once and for Cy once (the paths of two people)."""
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_an_address_paired_with_two_paths_joins_no_one(tmp_path: Path, key: str | None) -> None:
+    con = _warehouse(tmp_path, key, more={"desk.mbox": DESK})
+    normalise = _normalise(key)
+    desk, cy = normalise("front.desk@corp.example"), normalise("cy@corp.example")
+    # recorded as ambiguous, beside both paths
+    paths = "select count(*), bool_and(is_ambiguous) from intermediate.int_x500_address_paths where address = ?"
+    assert con.execute(paths, [desk]).fetchall() == [(2, True)]
+    # Ana and Cy stay two people (each path still ties to its own person); the desk address is merged into neither
+    linked = dict(_rows(con, "select address, person_address from intermediate.int_x500_addresses_linked"))
+    assert desk not in linked and cy not in linked
+    assert linked[normalise("ana.outlook@corp.example")] == normalise(ANA)
+    assert set(linked.values()) == {normalise(ANA), normalise("bo@corp.example"), cy}
+    people = _rows(con, f"select person_id from marts.dim_person where person_id in ('{desk}', '{cy}') order by 1")
+    assert people == sorted([(desk,), (cy,)])
     con.close()
 
 

@@ -1,29 +1,20 @@
 -- Addresses that share an Exchange X.500 path are forms of one person (docs/data-model.md, "One person, one
 -- identity"): X-From pairs the sender's path with the From address, and aligned X-To / X-cc entries pair a
--- recipient's path with the To / Cc address (connectors/mail/exchange.py). Forms linked through shared paths make
--- one group; each form (and each path) is merged into one canonical address: an ego's (a mailbox owner or a
--- configured ego), else the address seen sending under the path most, else the most seen. Two mailboxes owned by
--- forms of one person so agree on one owner. identity.keep_separate in the config takes an address out.
+-- recipient's path with the To / Cc address (int_x500_address_paths; an address paired with two paths links
+-- nothing). Forms linked through shared paths make one group; each form (and each path) is merged into one
+-- canonical address: an ego's (a mailbox owner or a configured ego), else the address seen sending under the path
+-- most, else the most seen. Two mailboxes owned by forms of one person so agree on one owner. identity.keep_separate in the config takes an address out.
 with recursive
 kept_apart as (
     select value as address from staging.stg_config_identity where kind = 'keep_separate'
 ),
-pairs as (
-    select from_address as address, x500_sender as x500, 'x_from' as evidence
-    from staging.stg_mail_sightings
-    where x500_sender is not null
-    union all
-    select r.address, r.x500, 'x_' || r.kind
-    from (select unnest(x500_recipients) as r from staging.stg_mail_sightings)
-    where r.address is not null
-),
 edges as (
-    select address, x500, count(*) as n_messages, list(distinct evidence order by evidence) as evidence
-    from pairs
-    where address <> x500
+    -- an ambiguous address (paired with two or more paths) would make the people of those paths one
+    select address, x500, n_messages, evidence
+    from intermediate.int_x500_address_paths
+    where not is_ambiguous
         and address not in (select address from kept_apart)
         and x500 not in (select address from kept_apart)
-    group by address, x500
 ),
 links(a, b) as (
     select address, x500 from edges

@@ -32,6 +32,7 @@ import polars as pl
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_date, as_of_instant, lazy
 from tiepulse.pipelines.analytics.coverage import everything_observed
+from tiepulse.pipelines.analytics.health import NARROWING_BASELINE_WINDOWS
 
 TIE_KINDS = ("neglected_tie", "one_sided_tie")
 NETWORK_KINDS = ("overload", "narrowing")
@@ -107,7 +108,7 @@ def compute_alerts(
     An alert needs what it claims to have been observed: no alert at all for an ego with no recent data; a
     neglected tie only when its due date falls inside the ego's data; a one-sided tie only when the ego's
     inbound mail was observed from the tie's first contact to ``as_of``; overload only after
-    ``overload_min_history_days`` of data, narrowing only with both of its windows observed.
+    ``overload_min_history_days`` of data, narrowing only with its window and its baseline's observed.
     """
     params = params or AnalyticsParams()
     day = as_of_date(as_of)
@@ -130,7 +131,7 @@ def compute_alerts(
                 params,
             ),
             _overload(egos.filter(history >= params.overload_min_history_days), params),
-            _narrowing(egos.filter(history >= 2 * params.activity_window_days), params),
+            _narrowing(egos.filter(history >= (NARROWING_BASELINE_WINDOWS + 1) * params.activity_window_days), params),
         ],
         how="vertical",
     ).collect()
@@ -348,14 +349,20 @@ def _overload(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
 def _narrowing(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     now, before = pl.col("own_team_share"), pl.col("own_team_share_prev")
     rise = now - before
-    return health.filter((now >= params.narrowing_share) & (rise >= params.narrowing_min_increase)).select(
+    # the contact outside the team, against its share in the ego's most inward window of the baseline
+    outside_left = (1 - now) <= (1 - params.narrowing_outside_drop) * (1 - before)
+    return health.filter(
+        (now >= params.narrowing_share) & (rise >= params.narrowing_min_increase) & outside_left
+    ).select(
         **_network_alert("narrowing"),
         priority=40.0 + 40.0 * (rise / 0.3).clip(upper_bound=1.0),
         reason=pl.format(
-            "{}% of your contact in the last {} days was with your own team, up from {}%.",
+            "{}% of your contact in the last {} days was with your own team, up from at most {}% in the {} days "
+            "before.",
             (100 * now).round().cast(pl.Int64),
             pl.lit(params.activity_window_days),
             (100 * before).round().cast(pl.Int64),
+            pl.lit(NARROWING_BASELINE_WINDOWS * params.activity_window_days),
         ),
         suggested_action=pl.lit(
             "Reach out to someone outside your team this week; a dormant tie in another department is a good start."

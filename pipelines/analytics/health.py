@@ -261,20 +261,24 @@ def _unit(share: pl.Expr) -> pl.Expr:
     return share.clip(0.0, 1.0)
 
 
+NARROWING_BASELINE_WINDOWS = 2
+"""Windows before the current one whose highest own-team share is the baseline of a narrowing."""
+
+
 def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.LazyFrame:
-    """Share of (undecayed) volume spent with the ego's own team (else department), now and one window
-    before."""
+    """Share of (undecayed) volume spent with the ego's own team (else department) in the window, and the highest
+    such share of the windows before it (``NARROWING_BASELINE_WINDOWS``): one window alone moves with a single
+    large cross-team meeting or a client account that ends, the highest of two is the ego's usual range."""
     people = lazy(persons).select(
         "person_id", group=pl.coalesce("team", "department"), internal=pl.col("is_internal").fill_null(False)
     )
-    now = pl.col("age") <= window
-    before = (pl.col("age") > window) & (pl.col("age") <= 2 * window)
-    w = pl.col("w")
-    # Only the two windows matter: filter first, sum per pair, and label the (far fewer) pairs, not every row.
+    # 0: the window, 1: the one before, ...
+    slot = ((pl.col("age") / window).ceil().clip(lower_bound=1) - 1).cast(pl.Int32)
+    # Only these windows matter: filter first, sum per pair, and label the (far fewer) pairs, not every row.
     per_pair = (
-        inter.filter(pl.col("age") <= 2 * window)
-        .group_by("ego_id", "alter_id")
-        .agg(w_now=w.filter(now).sum(), w_before=w.filter(before).sum())
+        inter.filter(pl.col("age") <= (NARROWING_BASELINE_WINDOWS + 1) * window)
+        .group_by("ego_id", "alter_id", slot=slot)
+        .agg(w=pl.col("w").sum())
     )
     labelled = per_pair.join(people.select(ego_id="person_id", ego_group="group"), on="ego_id", how="left").join(
         people.select(alter_id="person_id", alter_group="group", alter_internal="internal"),
@@ -282,14 +286,13 @@ def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.Laz
         how="left",
     )
     same = pl.col("alter_internal").fill_null(False) & (pl.col("alter_group") == pl.col("ego_group")).fill_null(False)
-    w_now, w_before = pl.col("w_now"), pl.col("w_before")
-    return labelled.group_by("ego_id").agg(
-        own_team_share=pl.when(pl.col("ego_group").first().is_not_null() & (w_now.sum() > 0)).then(
-            w_now.filter(same).sum() / w_now.sum()
-        ),
-        own_team_share_prev=pl.when(pl.col("ego_group").first().is_not_null() & (w_before.sum() > 0)).then(
-            w_before.filter(same).sum() / w_before.sum()
-        ),
+    w = pl.col("w")
+    per_window = labelled.group_by("ego_id", "slot").agg(
+        share=pl.when(pl.col("ego_group").first().is_not_null() & (w.sum() > 0)).then(w.filter(same).sum() / w.sum())
+    )
+    return per_window.group_by("ego_id").agg(
+        own_team_share=pl.col("share").filter(pl.col("slot") == 0).first(),
+        own_team_share_prev=pl.col("share").filter(pl.col("slot") > 0).max(),
     )
 
 

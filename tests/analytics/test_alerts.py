@@ -199,9 +199,9 @@ def test_overload_and_narrowing_explain_themselves() -> None:
     assert by_kind["overload"]["reason"].startswith(
         "You wrote to, met or called 25 people for the first time in the last 30"
     )
-    # own-team share: 100% now, 0% in the previous 90 days
+    # own-team share: 100% now, 0% in the previous 90 days (and nothing in the 90 before those)
     assert by_kind["narrowing"]["reason"] == (
-        "100% of your contact in the last 90 days was with your own team, up from 0%."
+        "100% of your contact in the last 90 days was with your own team, up from at most 0% in the 180 days before."
     )
     assert by_kind["narrowing"]["alert_id"] == alert_id("narrowing", EGO, None, "2026-03-31")
 

@@ -154,6 +154,20 @@ def test_own_team_share_now_and_before() -> None:
     assert h["own_team_share_prev"] == pytest.approx(1 / 2)
 
 
+def test_the_share_before_is_the_highest_of_the_two_windows_before() -> None:
+    # a narrowing is measured against the ego's usual range, not one window that a big cross-team meeting moved
+    rows = [
+        row("ana@acme.com", 10),  # own team, now
+        row("dee@acme.com", 100),  # own team, the window before: 1/2
+        row("cy@other.org", 120),
+        row("ana@acme.com", 200),  # own team, the window before that: 1
+        row("cy@other.org", 300),  # beyond both windows: not counted
+    ]
+    h = health_of(rows)
+    assert h["own_team_share"] == pytest.approx(1.0)
+    assert h["own_team_share_prev"] == pytest.approx(1.0)
+
+
 def test_bucket_allocation_from_cadence_and_from_a_plan() -> None:
     contacts = b.contacts(
         [

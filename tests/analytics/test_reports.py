@@ -8,12 +8,15 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from tests.analytics.staged import ANA, ANA_ALIAS, AS_OF, BOB, EGO, publish_home, query
 from tiepulse.cli import app as cli
 from tiepulse.cli.app import app
+from tiepulse.cli.reports import render_organisation
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +45,25 @@ def run(*args: str, width: int = 140) -> tuple[int, str]:
 def test_every_view_validates_the_date(env: Path, command: list[str]) -> None:
     code, out = run(*command, "--as-of", "2026-13-01")
     assert code == 2 and "--as-of must be a date like 2001-12-01, not '2026-13-01'" in out
+
+
+def test_the_organisation_view_tells_unscored_active_egos_from_inactive_ones() -> None:
+    # Sent folders alone: active egos get no score (too little observed), which is not "no contact"
+    health = pl.DataFrame(
+        {
+            "ego_id": ["a@x.com", "b@x.com", "c@x.com"],
+            "as_of": [AS_OF] * 3,
+            "health_score": [None, None, None],
+            "is_active": [True, False, True],
+            "data_status": ["current", "current", "no_recent_data"],
+        },
+        schema_overrides={"health_score": pl.Float64},
+    )
+    console = Console(record=True, width=400)
+    render_organisation(console, health, pl.DataFrame(schema={"ego_id": pl.String}))
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", console.export_text()).split())
+    assert f"3 egos as of {AS_OF}, none scored; 1 inactive (no contact in 90 days, not scored); 1 active" in text
+    assert "too little observed for a score" in text and "; 1 with no recent data" in text
 
 
 def test_the_organisation_view_honours_as_of(env: Path) -> None:

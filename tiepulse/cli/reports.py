@@ -230,13 +230,18 @@ def render_organisation(
         return
     as_of = _date(health["as_of"][0])
     active = health.filter(pl.col("health_score").is_not_null())
-    stale = health.filter(pl.col("data_status") != "current").height if "data_status" in health.columns else 0
-    inactive = health.height - active.height - stale
+    current = pl.col("data_status") == "current" if "data_status" in health.columns else pl.lit(True)
+    stale = health.filter(~current).height
+    inactive = health.filter(current & ~pl.col("is_active")).height
+    # active with current data, yet unscored: under half of the score's weight was observable (a Sent folder alone)
+    unmeasured = health.filter(current & pl.col("is_active") & pl.col("health_score").is_null()).height
     idle = f"; {inactive} inactive (no contact in {params.activity_window_days} days, not scored)" if inactive else ""
+    if unmeasured:
+        idle += f"; {unmeasured} active with too little observed for a score (health --ego says what was)"
     if stale:
         idle += f"; {stale} with no recent data (their data ends before {as_of}: not scored, no alerts)"
     if active.height == 0:
-        summary = f"{health.height} egos as of {as_of}, none with contact in {params.activity_window_days} days"
+        summary = f"{health.height} egos as of {as_of}, none scored{idle}"
     else:
         scores = [float(v) for v in active.get_column("health_score").to_list()]
         summary = (

@@ -123,8 +123,10 @@ class AnalyticsParams(BaseModel):
     """More new reciprocal ties in 30 days than this is overload."""
     narrowing_share: float = Field(default=0.6, gt=0, le=1)
     """Own-team share of volume that, once passed, can raise a narrowing alert."""
-    narrowing_min_increase: float = Field(default=0.25, ge=0, le=1)
-    """...when it rose by at least this much against the previous window."""
+    narrowing_min_increase: float = Field(default=0.1, ge=0, le=1)
+    """...when it is at least this much above the highest share of the two windows before..."""
+    narrowing_outside_drop: float = Field(default=2 / 3, gt=0, lt=1)
+    """...and the share of contact outside the team fell by at least this fraction against that baseline."""
     target_strong_ties: int = Field(default=15, ge=1)
     """Strong ties for a full engagement sub-score (Dunbar's sympathy group, about 15)."""
     target_network_size: int = Field(default=50, ge=1)
