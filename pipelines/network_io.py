@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
+from tiepulse.pipelines.analytics import NetworkInputs, build_interaction_records, observe_egos, summarise_exclusions
 from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
 
@@ -56,7 +56,7 @@ INTERACTION_INPUTS = (
     CONTACTS,
     PERSONS,
 )
-"""The staging tables ``build_interactions`` reads."""
+"""The staging tables ``build_interaction_records`` reads."""
 
 PARTICIPANT_INPUTS = (MESSAGES, MESSAGE_RECIPIENTS, EVENT_ATTENDEES)
 """The staging tables ``record_participants`` reads (who took part in each message and meeting)."""
@@ -70,7 +70,7 @@ def interactions_from_staging(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The interactions and the records left out of them, built from the staging tables (not published)."""
     staging = {t: read_table(con, t) for t in INTERACTION_INPUTS}
-    return build_interactions(
+    interactions, records = build_interaction_records(
         staging[MESSAGES],
         staging[MESSAGE_RECIPIENTS],
         staging[EVENTS],
@@ -80,6 +80,7 @@ def interactions_from_staging(
         staging[PERSONS],
         params,
     )
+    return interactions, summarise_exclusions(records)
 
 
 def read_network_inputs(
