@@ -11,7 +11,7 @@ The synthetic warehouse is deterministic (seeded numpy, vectorised): 2,000 egos 
 alters are drawn half from a Zipf-like popularity over everyone and half from its own neighbourhood of
 colleagues (about 400,000 pairs); contacts are records (mail, meetings, the manual log) over two years, each
 touching one or more of the ego's alters chosen by a heavy-tailed (Pareto) pair weight. Rows follow the contract
-of ``build_interactions`` (an inbound mail is one row with its sender; an outbound mail or a meeting one row per
+of ``build_interaction_records`` (an inbound mail is one row with its sender; an outbound mail or a meeting one row per
 other participant), and a participants table (``source``, ``source_key``, ``person_id``) lists everyone in each
 mail and meeting, as ``record_participants`` would.
 """
@@ -125,7 +125,7 @@ def generate_blocks(
     """``dim_person`` and ``dim_contact``, and the interactions with their participants as blocks of consecutive
     egos of about ``block_rows`` rows each (so that no more than a block is in memory at once).
 
-    The interactions follow ``INTERACTION_SCHEMA``, sorted as ``build_interactions`` sorts them: by ego across
+    The interactions follow ``INTERACTION_SCHEMA``, sorted as ``build_interaction_records`` sorts them: by ego across
     blocks (a person id's zero-padded number decides its order), then alter, time and record within a block.
     Each block draws from its own seeded generator, so the data depend on ``seed`` and ``block_rows``.
     """

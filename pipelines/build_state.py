@@ -5,7 +5,8 @@ the inputs it read. The next refresh computes the fingerprint again and skips th
 appended model also records a watermark (the newest ``imported_at`` it had read), so new raw rows are added to it
 instead of rebuilding it. ``tiepulse refresh --full`` forgets every record, and so rebuilds everything. A raw
 table's fingerprint is its row count and the sum of its rows' hashes: any insert, delete or in-place update (a
-removal, a cancellation, an erasure's scrub) changes it.
+removal, a cancellation, an erasure's scrub) changes it. A table built record by record (``fct_interactions``) also
+keeps one digest per source record in ``ops.build_keys``, under the same target.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from tiepulse.core.warehouse import migrations
 from tiepulse.pipelines.analytics.fingerprint import digest
 
 STATE_TABLE = "ops.build_state"
+KEYS_TABLE = "ops.build_keys"
+"""Per source record of a table built record by record, the digest of its inputs (``pipelines.interaction_records``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,9 @@ def record_many(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) ->
 
 
 def forget(con: duckdb.DuckDBPyConnection, prefix: str = "") -> None:
-    """Forget the records under ``prefix`` (all by default): their next build is a full one."""
-    con.execute(f"delete from {STATE_TABLE} where starts_with(target, ?)", [prefix]).fetchall()
+    """Forget the records under ``prefix`` (all by default), and their keys: their next build is a full one."""
+    for table in (STATE_TABLE, KEYS_TABLE):
+        con.execute(f"delete from {table} where starts_with(target, ?)", [prefix]).fetchall()
 
 
 @dataclass(frozen=True, slots=True)

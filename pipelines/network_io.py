@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
+from tiepulse.pipelines.analytics import NetworkInputs, build_interaction_records, observe_egos, summarise_exclusions
 from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
 
@@ -56,7 +56,7 @@ INTERACTION_INPUTS = (
     CONTACTS,
     PERSONS,
 )
-"""The staging tables ``build_interactions`` reads."""
+"""The staging tables ``build_interaction_records`` reads."""
 
 PARTICIPANT_INPUTS = (MESSAGES, MESSAGE_RECIPIENTS, EVENT_ATTENDEES)
 """The staging tables ``record_participants`` reads (who took part in each message and meeting)."""
@@ -72,11 +72,16 @@ _INTERACTION_COLUMNS = {
     ),
     MESSAGE_RECIPIENTS: "message_key, person_id",
 }
-"""The columns of the big inputs ``build_interactions`` reads (the others are read whole)."""
+"""The columns of the big inputs ``build_interaction_records`` reads (the others are read whole)."""
+
+
+def interaction_input(table: str) -> str:
+    """What ``read_table`` reads of one of ``INTERACTION_INPUTS``: only the columns the interactions use."""
+    return f"(select {_INTERACTION_COLUMNS[table]} from {table}) t" if table in _INTERACTION_COLUMNS else table
 
 
 def _interaction_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFrame]:
-    """``build_interactions``'s arguments by name, in its order."""
+    """``build_interaction_records``'s arguments by name, in its order."""
     tables = {
         "messages": MESSAGES,
         "recipients": MESSAGE_RECIPIENTS,
@@ -86,15 +91,15 @@ def _interaction_inputs(con: duckdb.DuckDBPyConnection) -> dict[str, pl.DataFram
         "egos": EGOS,
         "persons": PERSONS,
     }
-    columns = {t: _INTERACTION_COLUMNS.get(t, "*") for t in tables.values()}
-    return {arg: read_table(con, f"(select {columns[t]} from {t}) t") for arg, t in tables.items()}
+    return {arg: read_table(con, interaction_input(t)) for arg, t in tables.items()}
 
 
 def interactions_from_staging(
     con: duckdb.DuckDBPyConnection, params: AnalyticsParams
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The interactions and the records left out of them, built from the staging tables (not published)."""
-    return build_interactions(**_interaction_inputs(con), params=params)
+    interactions, records = build_interaction_records(**_interaction_inputs(con), params=params)
+    return interactions, summarise_exclusions(records)
 
 
 def read_network_inputs(

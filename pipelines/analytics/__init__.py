@@ -1,6 +1,6 @@
 """The analytics core: pure Polars functions (DataFrame or LazyFrame in, DataFrame out), no Dagster, no DuckDB.
 
-Order of use: ``build_interactions`` -> ``analyse_network`` (``chain``: participants, ties, co-occurrence edges,
+Order of use: ``build_interaction_records`` -> ``analyse_network`` (``chain``: participants, ties, co-occurrence edges,
 network health and alerts at one date; what was observed of each ego from ``observe_egos``) -> ``describe_network``;
 ``compute_ties_monthly`` for the monthly history of ties.
 Formulas and defaults: docs/metrics.md.
@@ -20,7 +20,12 @@ from tiepulse.pipelines.analytics.chain import NetworkAnalysis, NetworkInputs, a
 from tiepulse.pipelines.analytics.coverage import OBSERVATION_SCHEMA, observe_egos
 from tiepulse.pipelines.analytics.diversity import compute_diversity
 from tiepulse.pipelines.analytics.health import HEALTH_COLUMNS, compute_network_health
-from tiepulse.pipelines.analytics.interactions import EXCLUSION_SCHEMA, INTERACTION_SCHEMA, build_interactions
+from tiepulse.pipelines.analytics.interactions import (
+    EXCLUSION_SCHEMA,
+    INTERACTION_SCHEMA,
+    build_interaction_records,
+    summarise_exclusions,
+)
 from tiepulse.pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly
 from tiepulse.pipelines.analytics.narrative import Narrative, describe_network
 from tiepulse.pipelines.analytics.ties import TIE_COLUMNS, compute_ties
@@ -41,7 +46,7 @@ __all__ = [
     "NetworkInputs",
     "alert_id",
     "analyse_network",
-    "build_interactions",
+    "build_interaction_records",
     "burt_constraint",
     "compute_alerts",
     "compute_diversity",
@@ -58,4 +63,5 @@ __all__ = [
     "record_participants",
     "snooze",
     "structural_holes",
+    "summarise_exclusions",
 ]

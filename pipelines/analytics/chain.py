@@ -28,7 +28,7 @@ class NetworkInputs:
     """What the chain reads (pipelines.network_io names the warehouse table behind each)."""
 
     interactions: pl.DataFrame
-    """From :func:`~tiepulse.pipelines.analytics.interactions.build_interactions`."""
+    """From :func:`~tiepulse.pipelines.analytics.interactions.build_interaction_records`."""
     persons: pl.DataFrame
     contacts: pl.DataFrame
     messages: pl.DataFrame

@@ -40,6 +40,14 @@ EXCLUSION_SCHEMA: dict[str, pl.DataType] = {
     "n_pairs": pl.Int64(),
 }
 
+EXCLUSION_RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "source_key": pl.String(),
+    "reason": pl.String(),
+    "n_pairs": pl.Int64(),
+}
+"""One row per record left out and reason (``ops.interaction_exclusion_records``)."""
+
 EXCLUSION_REASONS: dict[str, tuple[str, ...]] = {
     "email": ("automated", "self_addressed", "group_too_large", "automated_alter", "non_person_alter"),
     "calendar": (
@@ -59,7 +67,7 @@ _ATTENDING = ("accepted", "tentative")
 _NOT_ATTENDING = ("declined", "delegated")
 
 
-def build_interactions(
+def build_interaction_records(
     messages: Frame,
     recipients: Frame,
     events: Frame,
@@ -69,10 +77,15 @@ def build_interactions(
     persons: Frame,
     params: AnalyticsParams | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Interactions of every ego, and the count of excluded records per source and reason.
+    """Interactions of every ego, and the records left out, one row per record and reason
+    (``EXCLUSION_RECORD_SCHEMA``; ``summarise_exclusions`` counts them per source and reason).
 
     Inputs are the marts' facts and dimensions (``fct_messages``, ``fct_message_recipients``, ``fct_events``,
     ``fct_event_attendees``, ``fct_manual_interactions``, ``dim_ego``) and ``dim_person``.
+
+    The records' rows depend on their own inputs, the egos, the people's flags and, for mail, the messages they
+    reference and the earlier messages of their thread: given those, a subset of the records gives the same rows
+    for them as the whole (``pipelines.interaction_records`` rebuilds only the records whose inputs changed).
     """
     params = params or AnalyticsParams()
     ego_frame = lazy(egos).select("ego_id", "timezone", "work_start_hour", "work_end_hour", "work_days")
@@ -107,12 +120,25 @@ def build_interactions(
     )
     excluded = (
         candidates.filter(pl.col("reason").is_not_null())
-        .group_by("source", "reason")
-        .agg(n_records=pl.col("source_key").n_unique().cast(pl.Int64), n_pairs=pl.len().cast(pl.Int64))
+        .group_by("source", "source_key", "reason")
+        .agg(n_pairs=pl.len().cast(pl.Int64))
     )
-    excluded = pl.concat([excluded, mail_self], how="vertical").sort("source", "reason")
-    interactions, exclusions = pl.collect_all([kept, excluded])
-    return interactions, exclusions
+    excluded = pl.concat([excluded, mail_self], how="vertical").select(
+        [pl.col(c).cast(t) for c, t in EXCLUSION_RECORD_SCHEMA.items()]
+    )
+    interactions, records = pl.collect_all([kept, excluded])
+    return interactions, records
+
+
+def summarise_exclusions(records: Frame) -> pl.DataFrame:
+    """Records left out per source and reason (``EXCLUSION_SCHEMA``), from their per-record rows."""
+    return (
+        lazy(records)
+        .group_by("source", "reason")
+        .agg(n_records=pl.len().cast(pl.Int64), n_pairs=pl.col("n_pairs").sum().cast(pl.Int64))
+        .sort("source", "reason")
+        .collect()
+    )
 
 
 def _email_candidates(
@@ -122,7 +148,7 @@ def _email_candidates(
     automated: pl.LazyFrame,
     params: AnalyticsParams,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """Candidate ego-alter pairs from mail (with their exclusion reason), and the self-addressed count."""
+    """Candidate ego-alter pairs from mail (with their exclusion reason), and the self-addressed messages."""
     msgs = messages.with_columns(
         thread_key=pl.coalesce(
             pl.lit("t:") + pl.col("thread_id"),
@@ -235,11 +261,10 @@ def _email_candidates(
         .filter(pl.col("n_recipients") == 0, ~pl.col("is_automated"))
         .select(
             source=pl.lit("email"),
+            source_key="message_key",
             reason=pl.lit("self_addressed"),
-            n_records=pl.len().cast(pl.Int64),
             n_pairs=pl.lit(0, dtype=pl.Int64),
         )
-        .filter(pl.col("n_records") > 0)
     )
     return candidates, self_addressed
 

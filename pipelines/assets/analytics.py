@@ -23,8 +23,9 @@ from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
 from tiepulse.pipelines.ego_refresh import EgoRefresh
-from tiepulse.pipelines.marts_io import publish, read_table
-from tiepulse.pipelines.network_io import interactions_from_staging, read_observation
+from tiepulse.pipelines.interaction_records import refresh_interactions
+from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.network_io import read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -73,13 +74,15 @@ def _start_checks(
 def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        frame, excluded = interactions_from_staging(con, params_for(settings))
-        publish(con, tables.INTERACTIONS, frame)
+        done = refresh_interactions(con, params_for(settings))
         checks = _start_checks(context, con, tables.INTERACTIONS, settings.as_of)
-        publish(con, tables.INTERACTION_EXCLUSIONS, excluded)
         built = {table: table_metadata(con, table) for table in (tables.INTERACTIONS, tables.INTERACTION_EXCLUSIONS)}
+        excluded = read_table(con, tables.INTERACTION_EXCLUSIONS)
+    rebuilt = {"build": "rebuilt" if done.whole else "records", "records_rebuilt": done.records_rebuilt}
     yield dg.MaterializeResult(
-        asset_key=_key(tables.INTERACTIONS), metadata=built[tables.INTERACTIONS], check_results=checks.results()
+        asset_key=_key(tables.INTERACTIONS),
+        metadata={**built[tables.INTERACTIONS], **rebuilt},
+        check_results=checks.results(),
     )
     reasons = {f"{r['source']}:{r['reason']}": int(r["n_records"]) for r in excluded.iter_rows(named=True)}
     yield dg.MaterializeResult(

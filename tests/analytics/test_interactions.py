@@ -1,4 +1,4 @@
-"""build_interactions: pairs from mail, meetings and the log; direction; exclusions counted per reason."""
+"""build_interaction_records: pairs from mail, meetings and the log; direction; exclusions counted per reason."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 
 from tests.analytics import builders as b
 from tiepulse.core.params import AnalyticsParams
-from tiepulse.pipelines.analytics.interactions import INTERACTION_SCHEMA, build_interactions
+from tiepulse.pipelines.analytics.interactions import (
+    INTERACTION_SCHEMA,
+    build_interaction_records,
+    summarise_exclusions,
+)
 
 EGO = "ego@acme.com"
 PEOPLE = ["ego@acme.com", "ana@acme.com", "bob@other.org", "cy@acme.com", "dee@acme.com"]
@@ -25,7 +29,7 @@ def run(
     people: list[dict[str, Any]] | None = None,
     params: AnalyticsParams | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return build_interactions(
+    interactions, records = build_interaction_records(
         b.messages(msgs or []),
         b.recipients(rcpts or []),
         b.events(evs or []),
@@ -35,6 +39,7 @@ def run(
         b.persons(people or [{"person_id": p} for p in PEOPLE]),
         params,
     )
+    return interactions, summarise_exclusions(records)
 
 
 def exclusions(x: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:

@@ -1,0 +1,213 @@
+"""``marts.fct_interactions`` rebuilt record by record: only the source records (messages, meetings, log rows)
+whose inputs changed since the last refresh.
+
+Every record gets a digest of what its rows are built from (``DIGESTS``): its fact row, its recipients or attendees
+with the people's flags (an automated or non-person alter is left out), and for mail the senders of the messages
+it references. A mail's rows also depend on the earlier messages of its thread (is it a response?), so a thread
+is a *part*: a change to a message rebuilds the messages of its thread sent at or after it (``since``), and a new
+message of the day rebuilds itself and the few later ones. The digests are kept in ``ops.build_keys`` and the
+records left out, one row per record and reason, in ``ops.interaction_exclusion_records`` (the exclusion mart
+counts them). What weighs on every record alike (the egos and their working hours, the analytics parameters, the
+code) is the fingerprint in ``ops.build_state``: when it changes, or with ``full``, everything is rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines import build_state
+from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.analytics.fingerprint import digest
+from tiepulse.pipelines.analytics.interactions import build_interaction_records, summarise_exclusions
+from tiepulse.pipelines.marts_io import read_table, table_exists
+
+EXCLUSION_RECORDS = "ops.interaction_exclusion_records"
+KEYS = f"{tables.INTERACTIONS}/"
+"""The records' targets in ``ops.build_keys``: ``marts.fct_interactions/<source>``."""
+_FLAGS = f"(select person_id, non_person_reason, is_automated from {tables.PERSONS})"
+
+DIGESTS = {
+    "email": f"""
+        with recipients as (
+            select r.message_key, count(*) as n,
+                sum(hash(r.message_key, r.person_id, r.kind, f.non_person_reason, f.is_automated)::hugeint) as h
+            from {tables.MESSAGE_RECIPIENTS} r left join {_FLAGS} f on f.person_id = r.person_id
+            group by r.message_key
+        ),
+        senders as (
+            select message_id, min(sender_id) as sender_id from {tables.MESSAGES}
+            where message_id is not null group by message_id
+        ),
+        parents as (
+            select x.message_key, sum(hash(x.ref, s.sender_id)::hugeint) as h
+            from (select message_key, unnest(list_concat([in_reply_to], "references")) as ref
+                  from {tables.MESSAGES}) x
+            join senders s on s.message_id = x.ref
+            group by x.message_key
+        )
+        select m.message_key as key,
+            coalesce('t:' || m.thread_id, 's:' || m.subject_hash, 'm:' || m.message_key) as part,
+            m.sent_at as since,
+            hash(m) as h, hash(f.non_person_reason, f.is_automated) as sender, r.n, r.h as rh, p.h as ph
+        from {tables.MESSAGES} m
+        left join {_FLAGS} f on f.person_id = m.sender_id
+        left join recipients r on r.message_key = m.message_key
+        left join parents p on p.message_key = m.message_key""",
+    "calendar": f"""
+        with attendees as (
+            select a.event_key, count(*) as n,
+                sum(hash(a.event_key, a.person_id, a.response, a.is_organizer, a.is_optional,
+                         f.non_person_reason, f.is_automated)::hugeint) as h
+            from {tables.EVENT_ATTENDEES} a left join {_FLAGS} f on f.person_id = a.person_id
+            group by a.event_key
+        )
+        select e.event_key as key, 'e:' || e.event_key as part, null::timestamptz as since, hash(e) as h, a.n, a.h as ah
+        from {tables.EVENTS} e left join attendees a on a.event_key = e.event_key""",
+    "manual": f"""
+        select m.row_key as key, 'r:' || m.row_key as part, null::timestamptz as since, hash(m) as h
+        from {tables.MANUAL_INTERACTIONS} m""",
+}
+"""Per source: one row per record, its ``key`` (the interactions' ``source_key``), ``part``, ``since`` and the
+columns whose digest stands for its inputs."""
+
+
+@dataclass(frozen=True)
+class InteractionRefresh:
+    """What a refresh did: everything rebuilt, or the records (of all sources) rebuilt, and rows written."""
+
+    whole: bool
+    records_rebuilt: int
+    rows_written: int
+
+
+def refresh_interactions(
+    con: duckdb.DuckDBPyConnection, params: AnalyticsParams, *, full: bool = False
+) -> InteractionRefresh:
+    """Bring ``fct_interactions``, the per-record exclusions and ``mart_interaction_exclusions`` up to date with the
+    marts they are built from, in one transaction."""
+    context = _context(con, params)
+    state = build_state.stored(con, tables.INTERACTIONS)
+    whole = full or state is None or state.fingerprint != context or not table_exists(con, tables.INTERACTIONS)
+    with transaction(con):
+        _digest_records(con)
+        if whole:
+            con.execute("create temp table _redo as select source, key from _records").fetchall()
+        else:
+            _changed_records(con)
+        done = _rebuild(con, params, whole)
+        _remember(con, whole)
+        build_state.record(con, tables.INTERACTIONS, context)
+        for temp in ("_records", "_parts", "_redo", "_drop"):
+            con.execute(f"drop table if exists {temp}").fetchall()
+    return done
+
+
+def _remember(con: duckdb.DuckDBPyConnection, whole: bool) -> None:
+    """Keep the digests of the records just rebuilt in place of those of the records whose rows were dropped."""
+    if whole:
+        con.execute("delete from ops.build_keys where starts_with(target, ?)", [KEYS]).fetchall()
+    else:
+        con.execute(
+            f"delete from ops.build_keys b using _drop d where b.target = '{KEYS}' || d.source and b.key = d.key"
+        ).fetchall()
+    con.execute(
+        f"insert into ops.build_keys (target, key, part, since, digest) "
+        f"select '{KEYS}' || source, key, part, since, digest from _records semi join _redo using (source, key)"
+    ).fetchall()
+
+
+def _context(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> str:
+    """What weighs on every record alike: the code, the parameters and the egos (their working hours)."""
+    egos = build_state.table_fingerprint(con, tables.EGOS) if table_exists(con, tables.EGOS) else "absent"
+    return digest(build_state.code_version(), json.dumps(params.model_dump(), sort_keys=True), egos)
+
+
+def _digest_records(con: duckdb.DuckDBPyConnection) -> None:
+    """``_records``: every record now, with its part, since and digest (the part and since included)."""
+    selects = [
+        f"select '{source}' as source, key, part, since, "
+        f"md5(concat_ws('|', part, since, d::varchar)) as digest from ({sql}) d"
+        for source, sql in DIGESTS.items()
+    ]
+    con.execute("create temp table _records as " + " union all ".join(selects)).fetchall()
+
+
+def _changed_records(con: duckdb.DuckDBPyConnection) -> None:
+    """``_redo``: the records to rebuild (of a part that changed, at or after its earliest change); ``_drop``:
+    those and the records of those parts at the last build, whose rows are deleted first."""
+    stored = (
+        f"(select split_part(target, '/', 2) as source, key, part, since, digest from ops.build_keys "
+        f"where starts_with(target, '{KEYS}')) b"
+    )
+    con.execute(
+        f"""create temp table _parts as
+        select source, part, min(since) as since, bool_or(since is null) as from_start from (
+            select source, part, since from _records r anti join {stored} using (source, key, digest)
+            union all
+            select b.source, b.part, b.since from {stored} anti join _records r using (source, key, digest)
+        ) group by source, part"""
+    ).fetchall()
+    after = "(p.from_start or {t}.since is null or {t}.since >= p.since)"
+    con.execute(
+        "create temp table _redo as select r.source, r.key from _records r "
+        f"join _parts p using (source, part) where {after.format(t='r')}"
+    ).fetchall()
+    con.execute(
+        f"create temp table _drop as select source, key from _redo union "
+        f"select b.source, b.key from {stored} join _parts p using (source, part) where {after.format(t='b')}"
+    ).fetchall()
+
+
+def _rebuild(con: duckdb.DuckDBPyConnection, params: AnalyticsParams, whole: bool) -> InteractionRefresh:
+    """Build the rows of the records in ``_redo`` and put them in place of those of the records in ``_drop``."""
+    redo = "where {key} in (select key from _redo where source = '{source}')"
+    email, calendar = redo.format(key="message_key", source="email"), redo.format(key="event_key", source="calendar")
+    # the messages a rebuilt mail's rows depend on: its thread (the parts) and the messages it references
+    context = (
+        "where message_key in (select r.key from _records r semi join _parts p using (source, part) "
+        "where r.source = 'email') or message_id in (select unnest(list_concat([in_reply_to], \"references\")) "
+        f"from {tables.MESSAGES} {email})"
+    )
+    kept, excluded = build_interaction_records(
+        read_table(con, tables.interaction_input(tables.MESSAGES), "" if whole else context),
+        read_table(con, tables.interaction_input(tables.MESSAGE_RECIPIENTS), "" if whole else email),
+        read_table(con, tables.EVENTS, "" if whole else calendar),
+        read_table(con, tables.EVENT_ATTENDEES, "" if whole else calendar),
+        read_table(con, tables.MANUAL_INTERACTIONS, "" if whole else redo.format(key="row_key", source="manual")),
+        read_table(con, tables.EGOS),
+        read_table(con, tables.PERSONS),
+        params,
+    )
+    if not whole:
+        keys = read_table(con, "_redo").rename({"key": "source_key"})
+        kept = kept.join(keys, on=["source", "source_key"], how="semi")
+        excluded = excluded.join(keys, on=["source", "source_key"], how="semi")
+    con.register("_kept", kept.to_arrow())
+    con.register("_excluded", excluded.to_arrow())
+    try:
+        if whole:
+            con.execute(f"create or replace table {tables.INTERACTIONS} as select * from _kept").fetchall()
+            con.execute(f"delete from {EXCLUSION_RECORDS}").fetchall()
+        else:
+            for table in (tables.INTERACTIONS, EXCLUSION_RECORDS):
+                con.execute(
+                    f"delete from {table} t using _drop d where t.source = d.source and t.source_key = d.key"
+                ).fetchall()
+            con.execute(f"insert into {tables.INTERACTIONS} by name select * from _kept").fetchall()
+        con.execute(f"insert into {EXCLUSION_RECORDS} by name select * from _excluded").fetchall()
+    finally:
+        con.unregister("_kept")
+        con.unregister("_excluded")
+    summary = summarise_exclusions(read_table(con, EXCLUSION_RECORDS))
+    con.register("_summary", summary.to_arrow())
+    try:
+        con.execute(f"create or replace table {tables.INTERACTION_EXCLUSIONS} as select * from _summary").fetchall()
+    finally:
+        con.unregister("_summary")
+    redone = con.execute("select count(*) from _redo").fetchall()[0][0]
+    return InteractionRefresh(whole, int(redone), kept.height)
