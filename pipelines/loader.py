@@ -29,8 +29,10 @@ import pyarrow as pa
 
 from tiepulse.connectors.base import Copies, Page, Removal
 from tiepulse.connectors.raw_schemas import SCHEMAS
-from tiepulse.core.warehouse import transaction
+from tiepulse.core.keyed_writes import insert_missing, replace_keyed
+from tiepulse.core.warehouse import write_retrying
 from tiepulse.pipelines.erasure_list import ErasureFilter
+from tiepulse.pipelines.marts_io import table_columns
 from tiepulse.pipelines.providers import raw_table
 
 _QUARANTINE = pa.schema(
@@ -108,6 +110,12 @@ def _unique(rows: pa.Table, keys: tuple[str, ...]) -> bool:
     return isinstance(frame, pl.DataFrame) and not frame.is_duplicated().any()
 
 
+def _stamp(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """``imported_at`` for the select list when the table has that column (set here: a DuckLake has no ``default
+    now()``)."""
+    return ", now() as imported_at" if any(name == "imported_at" for name, _ in table_columns(con, table)) else ""
+
+
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
     """Write a page's rows for one table; return (rows new to the table, stored rows replaced)."""
     declared = raw_table(table)
@@ -115,6 +123,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
     key_list = ", ".join(keys)
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, rows)
+    stamp = _stamp(con, table)
     # Within a page the last row of a key wins (the newest revision for mutable sources).
     deduped = (
         f"select * from (select *, row_number() over () as _n from {view}) "
@@ -123,9 +132,10 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
     if policy == "keep":
         if _unique(rows, keys):  # the usual page (mail sources deduplicate theirs): nothing for the window to drop
             return _run(
-                con, f"insert into {table} by name select * from {view} anti join {table} using ({key_list})"
+                con,
+                f"insert into {table} by name select *{stamp} from {view} anti join {table} using ({key_list})",
             ), 0
-        fresh = f"select * exclude (_n) from ({deduped}) anti join {table} using ({key_list})"
+        fresh = f"select * exclude (_n){stamp} from ({deduped}) anti join {table} using ({key_list})"
         return _run(con, f"insert into {table} by name {fresh}"), 0
     # Rows new or different from the stored row of their key (a row offered again unchanged is left alone). After
     # the delete the same query still answers exactly those rows, so it feeds the insert too.
@@ -134,7 +144,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
         f"select {columns} from ({deduped}) except select {columns} from {table} semi join {view} using ({key_list})"
     )
     replaced = _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from ({changed}))")
-    written = _run(con, f"insert into {table} by name {changed}")
+    written = _run(con, f"insert into {table} by name select *{stamp} from ({changed})")
     return written - replaced, replaced
 
 
@@ -245,33 +255,41 @@ def _apply(con: duckdb.DuckDBPyConnection, item: PageCommit, result: LoadResult,
         if erased is not None:
             rejects, _ = erased.filter_rows(con, rejects)
         con.register("_page_rejects", rejects)
-        result.quarantined += _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
-    _run(
+        result.quarantined += insert_missing(
+            con, "ops.quarantine", "select *, now() as quarantined_at from _page_rejects", ["quarantine_key"]
+        )
+    replace_keyed(
         con,
-        "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
-        "values (?, ?, ?, ?, ?, now())",
+        "ops.sync_state",
+        "select ?::varchar as source, ?::varchar as account, ?::varchar as stream, ?::varchar as cursor, "
+        "?::varchar as status, now() as updated_at",
+        ["source", "account", "stream"],
         [item.source, item.account, item.stream, page.cursor, "complete" if item.complete else "running"],
     )
     result.pages += 1
 
 
 def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> list[LoadResult]:
-    """Write every page's rows, removals, rejects and cursor in one transaction; on error nothing is kept.
+    """Write every page's rows, removals, rejects and cursor in one transaction; on error nothing is kept. On a
+    DuckLake, a commit that collides with another writer's runs the whole transaction again (``write_retrying``).
 
     Returns what each page changed, in order.
     """
-    results = [LoadResult() for _ in items]
     views = {"_page_rejects", "_page_copies", "_page_removed"}
     views |= {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
     erased = ErasureFilter.install(con)
+
+    def write() -> list[LoadResult]:
+        results = [LoadResult() for _ in items]
+        for item, result in zip(items, results, strict=True):
+            _apply(con, item, result, erased)
+        return results
+
     try:
-        with transaction(con):
-            for item, result in zip(items, results, strict=True):
-                _apply(con, item, result, erased)
+        return write_retrying(con, write)
     finally:
         for name in views:
             con.unregister(name)
-    return results
 
 
 def commit_page(

@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from tiepulse.core.keyed_writes import insert_missing, replace_keyed
 from tiepulse.core.params import params_for
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import network_io as tables
@@ -149,11 +150,15 @@ def _record_history(
 ) -> None:
     if not months:
         return
-    con.executemany(
-        "insert or replace into ops.history_state (table_name, month, fingerprint, computed_at) "
-        "values (?, ?, ?, now())",
-        [[table, m, fingerprints[m]] for m in months],
-    )
+    with transaction(con):
+        replace_keyed(
+            con,
+            "ops.history_state",
+            "select ?::varchar as table_name, unnest(?::date[]) as month, unnest(?::varchar[]) as fingerprint, "
+            "now() as computed_at",
+            ["table_name", "month"],
+            [table, months, [fingerprints[m] for m in months]],
+        )
 
 
 @dg.asset(
@@ -303,12 +308,13 @@ analytics_assets = [interactions, mart_ties, mart_ties_monthly, mart_network_hea
 def record_new_alerts(warehouse: WarehouseResource) -> int:
     """Copy alerts opened in the latest run into ops.alert_log (the feed for digests and notifications)."""
     with warehouse.connect() as con:
-        row = con.execute(
-            "insert or ignore into ops.alert_log (alert_id, as_of, kind, ego_id, alter_id, severity, reason) "
-            f"select alert_id, as_of, kind, ego_id, alter_id, severity, reason from {tables.ALERTS} "
-            "where is_new and status = 'open'"
-        ).fetchone()
-    return int(row[0]) if row else 0
+        return insert_missing(
+            con,
+            "ops.alert_log",
+            "select alert_id, as_of, kind, ego_id, alter_id, severity, reason, now() as recorded_at "
+            f"from {tables.ALERTS} where is_new and status = 'open'",
+            ["alert_id", "as_of"],
+        )
 
 
 @dg.job(description="Record newly opened alerts in ops.alert_log.")
