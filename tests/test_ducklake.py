@@ -157,13 +157,14 @@ def test_a_catalog_out_of_reach_is_one_line_and_exit_2(
 def test_migrations_lose_only_what_a_lake_refuses() -> None:
     sql = (
         "create table if not exists ops.t (k varchar primary key, n integer not null default 0, "
-        "flag boolean not null default false, at timestamptz not null default now(), primary key (k));\n"
-        "alter table ops.t alter column at set default now();\n"
+        "flag boolean not null default false, stamped_at timestamptz not null default now(), primary key (k));\n"
+        "alter table ops.t alter column stamped_at set default now();\n"
         "alter table ops.t alter column n set default 1;\n"
     )
     lake_sql = for_lake(sql).lower()
     assert "primary key" not in lake_sql and "now()" not in lake_sql
-    assert "not null default 0" in lake_sql and "default 'false'" in lake_sql and "at timestamptz not null" in lake_sql
+    assert "not null default 0" in lake_sql and "default 'false'" in lake_sql
+    assert "stamped_at timestamptz not null" in lake_sql
     assert "set default 1" in lake_sql and lake_sql.count(";") == 2
 
 
@@ -175,3 +176,10 @@ def test_a_refresh_on_a_lake_publishes_the_bi_snapshot(lake: Path) -> None:
     assert code == 0 and "BI snapshot" in out and "No BI snapshot" not in out, out
     code, out = run("sql", "--format", "csv", "select count(*) as n from marts.fct_messages")
     assert code == 0 and out.splitlines() == ["n", "2"], out
+
+
+def test_erase_refuses_a_lake_with_one_line(lake: Path) -> None:
+    assert run("import", str(MBOX), "--no-refresh")[0] == 0
+    code, out = run("erase", "--person", "bo@acme.com", "--yes")
+    assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert "erase does not work on the DuckLake backend yet" in out
