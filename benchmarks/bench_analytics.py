@@ -26,9 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -40,11 +43,12 @@ from tiepulse.pipelines.analytics import (
     AnalyticsParams,
     compute_alerts,
     compute_network_health,
-    compute_ties,
-    compute_ties_monthly,
     cooccurrence_edges,
 )
 from tiepulse.pipelines.analytics.common import weight_expr
+from tiepulse.pipelines.ego_marts import EgoRun, refresh_ties, refresh_ties_monthly, shards_of
+from tiepulse.pipelines.ego_refresh import EgoRefresh
+from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, bound_duckdb
 from tiepulse.pipelines.marts_io import publish, read_table
 
 AS_OF = dt.date(2026, 10, 31)
@@ -97,26 +101,78 @@ def _pairs(
     return pair_ego[keep], pair_alter[keep]
 
 
-def generate(
-    n_rows: int, seed: int = 7, n_egos: int = 2_000, n_people: int = 50_000, mean_alters: int = 200
-) -> dict[str, pl.DataFrame]:
-    """The interactions (``INTERACTION_SCHEMA``, sorted as ``build_interactions`` sorts them), the participants
-    of each mail and meeting, ``dim_person`` and ``dim_contact``."""
+@dataclass(frozen=True)
+class _World:
+    """Everything shared by the blocks: the people, the ego-alter pairs and their weights, each ego's activity."""
+
+    person_ids: np.ndarray
+    pair_ego: np.ndarray
+    pair_alter: np.ndarray
+    cum: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    ego_p: np.ndarray
+
+
+def generate_blocks(
+    n_rows: int,
+    seed: int = 7,
+    n_egos: int = 2_000,
+    n_people: int = 50_000,
+    mean_alters: int = 200,
+    block_rows: int = 1_000_000,
+) -> tuple[dict[str, pl.DataFrame], Iterator[dict[str, pl.DataFrame]]]:
+    """``dim_person`` and ``dim_contact``, and the interactions with their participants as blocks of consecutive
+    egos of about ``block_rows`` rows each (so that no more than a block is in memory at once).
+
+    The interactions follow ``INTERACTION_SCHEMA``, sorted as ``build_interactions`` sorts them: by ego across
+    blocks (a person id's zero-padded number decides its order), then alter, time and record within a block.
+    Each block draws from its own seeded generator, so the data depend on ``seed`` and ``block_rows``.
+    """
     rng = np.random.default_rng(seed)
     n_internal = 15_000
     person_ids, domains = _people(rng, n_people, n_internal)
     pair_ego, pair_alter = _pairs(rng, n_egos, n_people, n_internal, mean_alters)
-    n_pairs = pair_ego.size
-    pair_w = rng.pareto(1.3, n_pairs) + 1.0
-    cum = np.cumsum(pair_w)
+    pair_w = rng.pareto(1.3, pair_ego.size) + 1.0
     starts = np.searchsorted(pair_ego, np.arange(n_egos), side="left")
     ends = np.searchsorted(pair_ego, np.arange(n_egos), side="right")
-    degree = ends - starts
+    ego_p = (ends - starts) * rng.lognormal(0.0, 0.5, n_egos)
+    world = _World(person_ids, pair_ego, pair_alter, np.cumsum(pair_w), starts, ends, ego_p / ego_p.sum())
+    dims = {
+        "dim_person": _dim_person(person_ids, domains, n_egos, n_internal, rng),
+        "dim_contact": _contacts(rng, pair_ego, pair_alter, pair_w, person_ids),
+    }
+    # Egos in order, cut where the expected rows reach a block; each block's rows are its share of n_rows.
+    expected = np.cumsum(world.ego_p) * n_rows
+    block_of = np.minimum((expected - world.ego_p * n_rows) // block_rows, n_egos).astype(np.int64)
+    cuts = np.flatnonzero(np.r_[True, block_of[1:] != block_of[:-1], True])
+    row_cuts = np.r_[0, np.round(expected[cuts[1:] - 1]).astype(np.int64)]
+    row_cuts[-1] = n_rows
+
+    def blocks() -> Iterator[dict[str, pl.DataFrame]]:
+        first_record = 0
+        for b in range(cuts.size - 1):
+            block_rng = np.random.default_rng([seed, b])
+            frames, first_record = _block(
+                block_rng, world, int(cuts[b]), int(cuts[b + 1]), int(row_cuts[b + 1] - row_cuts[b]), first_record
+            )
+            yield frames
+
+    return dims, blocks()
+
+
+def _block(
+    rng: np.random.Generator, world: _World, ego_lo: int, ego_hi: int, n_rows: int, first_record: int
+) -> tuple[dict[str, pl.DataFrame], int]:
+    """The interactions and participants of egos ``ego_lo`` to ``ego_hi - 1``: about ``n_rows`` rows, records
+    numbered from ``first_record``; returns them and the next record number."""
+    pair_ego, pair_alter, cum, starts, ends = world.pair_ego, world.pair_alter, world.cum, world.starts, world.ends
+    n_pairs = pair_ego.size
 
     # Records: one mail, meeting or log entry of one ego; about 2.1 interaction rows each.
     n_records = int(n_rows / 2.0 * 1.12) + 1_000
-    ego_p = degree * rng.lognormal(0.0, 0.5, n_egos)
-    rec_ego = rng.choice(n_egos, n_records, p=ego_p / ego_p.sum())
+    block_p = world.ego_p[ego_lo:ego_hi]
+    rec_ego = ego_lo + rng.choice(ego_hi - ego_lo, n_records, p=block_p / block_p.sum())
     channel = rng.choice(len(CHANNELS), n_records, p=_CHANNEL_P)
     is_email, is_meeting = channel == 0, channel == 1
     size = np.ones(n_records, dtype=np.int64)
@@ -184,14 +240,14 @@ def generate(
     shared = np.where(ch == 1, mins / group, mins)
 
     order = np.lexsort((rec, t, alter_idx, ego_idx))
-    people = pl.Series(person_ids)
+    people = pl.Series(world.person_ids)
 
     def labels(values: list[str], codes: np.ndarray) -> pl.Series:
         return pl.Series(values).gather(pl.Series(codes[order].astype(np.uint32)))
 
     src_names = ["email", "calendar", "manual"]
     prefix = {0: "msg-", 1: "evt-", 2: "log-"}
-    source_key = pl.DataFrame({"s": source[order], "r": rec[order]}).select(
+    source_key = pl.DataFrame({"s": source[order], "r": first_record + rec[order]}).select(
         pl.concat_str(
             pl.col("s").replace_strict(prefix, return_dtype=pl.String), pl.col("r").cast(pl.String).str.zfill(9)
         )
@@ -228,7 +284,7 @@ def generate(
     listed = rec_source[part_rec] < 2
     part_rec, part_person = part_rec[listed], part_person[listed]
     participants = pl.DataFrame(
-        {"s": rec_source[part_rec], "r": part_rec, "person_id": people.gather(pl.Series(part_person))}
+        {"s": rec_source[part_rec], "r": first_record + part_rec, "person_id": people.gather(pl.Series(part_person))}
     ).select(
         source=pl.col("s").replace_strict(dict(enumerate(src_names)), return_dtype=pl.String),
         source_key=pl.concat_str(
@@ -236,12 +292,7 @@ def generate(
         ),
         person_id="person_id",
     )
-    return {
-        "interactions": interactions,
-        "participants": participants,
-        "dim_person": _dim_person(person_ids, domains, n_egos, n_internal, rng),
-        "dim_contact": _contacts(rng, pair_ego, pair_alter, pair_w, person_ids),
-    }
+    return {"interactions": interactions, "participants": participants}, first_record + kept_records
 
 
 def _weekday_offset() -> int:
@@ -313,19 +364,29 @@ def _contacts(
     )
 
 
-def write_warehouse(path: Path, frames: dict[str, pl.DataFrame]) -> None:
+def write_warehouse(
+    path: Path, dims: dict[str, pl.DataFrame], blocks: Iterator[dict[str, pl.DataFrame]]
+) -> dict[str, int]:
+    """The generated tables in a warehouse at ``path``, block after block; returns the rows written per frame."""
     con = connect(path)
+    counts = {"interactions": 0, "participants": 0}
     try:
-        for table, frame in (
-            ("marts.fct_interactions", frames["interactions"]),
-            (PARTICIPANTS_TABLE, frames["participants"]),
-            ("marts.dim_person", frames["dim_person"]),
-            ("marts.dim_contact", frames["dim_contact"]),
-        ):
-            publish(con, table, frame)
+        publish(con, "marts.dim_person", dims["dim_person"])
+        publish(con, "marts.dim_contact", dims["dim_contact"])
+        for block in blocks:
+            for name, table in (("interactions", "marts.fct_interactions"), ("participants", PARTICIPANTS_TABLE)):
+                frame = block[name]
+                con.register("_block", frame.to_arrow())
+                try:
+                    con.execute(f"create table if not exists {table} as select * from _block limit 0").fetchall()
+                    con.execute(f"insert into {table} select * from _block").fetchall()
+                finally:
+                    con.unregister("_block")
+                counts[name] += frame.height
         con.execute("checkpoint").fetchall()
     finally:
         con.close()
+    return counts
 
 
 # --- measurement (in a fresh process) ----------------------------------------------------------------------
@@ -351,10 +412,11 @@ def _reset_peak() -> bool:
     return True
 
 
-def measure(path: Path, floor_runs: int) -> dict[str, Any]:
+def measure(path: Path, floor_runs: int, shard_rows: int) -> dict[str, Any]:
     """Every stage in turn, timed; returns seconds, rows and the process's peak RSS after each stage."""
     params = AnalyticsParams()
     con = connect(path)
+    bound_duckdb(con)
     stages: list[dict[str, Any]] = []
 
     per_stage = _reset_peak()
@@ -367,35 +429,44 @@ def measure(path: Path, floor_runs: int) -> dict[str, Any]:
     floor_peak = _peak_mb()
     overall = floor_peak
 
-    def stage(name: str, fn: Any, rows: Any = None) -> Any:
+    def stage(name: str, fn: Any, rows: Any) -> Any:
         nonlocal overall
         _reset_peak()
         value, took = timed(fn)
-        count = rows(value) if rows else (value.height if isinstance(value, pl.DataFrame) else None)
         peak = _peak_mb()
         overall = max(overall, peak)
-        stages.append({"stage": name, "seconds": took, "rows": count, "peak_mb": peak})
+        stages.append({"stage": name, "seconds": took, "rows": rows(value), "peak_mb": peak})
         return value
 
-    inter = stage("read interactions (DuckDB -> Arrow -> Polars)", lambda: read_table(con, "marts.fct_interactions"))
-    persons = read_table(con, "marts.dim_person")
-    contacts = read_table(con, "marts.dim_contact")
-    ties = stage("compute_ties", lambda: compute_ties(inter, persons, contacts, AS_OF, params))
-    stage("write mart_ties (Polars -> DuckDB)", lambda: publish(con, "marts.mart_ties", ties), rows=lambda n: n)
-    # Downstream assets read mart_ties back from the warehouse (as mart_network_health and mart_alerts do).
-    stored_ties = stage("read mart_ties back (DuckDB -> Polars)", lambda: read_table(con, "marts.mart_ties"))
-    participants = stage("read participants", lambda: read_table(con, PARTICIPANTS_TABLE))
-    edges = stage("cooccurrence_edges", lambda: cooccurrence_edges(inter, participants, AS_OF, params))
-    participants = participants.clear()  # free it: nothing after reads it
-    health = stage(
-        "compute_network_health",
-        lambda: compute_network_health(stored_ties, inter, persons, contacts, AS_OF, params, edges),
+    def written(done: EgoRefresh) -> int:
+        return done.rows_written
+
+    shards = stage("ego shards (DuckDB count per ego)", lambda: shards_of(con, shard_rows), len)
+    stage(TIES_STAGE, lambda: refresh_ties(EgoRun(con, AS_OF, params, shards, full=True)), written)
+    stage(
+        "ties again, nothing changed (fingerprints only)",
+        lambda: refresh_ties(EgoRun(con, AS_OF, params, shards)),
+        written,
     )
-    stage("compute_alerts", lambda: compute_alerts(stored_ties, health, persons, AS_OF, params)[0])
-    stage("compute_ties_monthly (one new month)", lambda: compute_ties_monthly(inter, [AS_OF], params))
+    stage("network health by shard (co-occurrence edges, health)", lambda: _health(con, shards, params), len)
+    stage("compute_alerts (all ties and health)", lambda: _alerts(con, params), len)
+    day_before = AS_OF - dt.timedelta(days=1)
+    stage(
+        "monthly history, full rebuild (every month, by shard)",
+        lambda: refresh_ties_monthly(EgoRun(con, day_before, params, shards, full=True)),
+        written,
+    )
+    stage(
+        "monthly history, next day (incremental: the running month)",
+        lambda: refresh_ties_monthly(EgoRun(con, AS_OF, params, shards)),
+        written,
+    )
+    interactions = int(con.execute("select count(*) from marts.fct_interactions").fetchall()[0][0])
     con.close()
     return {
-        "interactions": inter.height,
+        "interactions": interactions,
+        "shards": len(shards),
+        "shard_rows": shard_rows,
         "floor_runs": floors,
         "floor_pairs": floor_pairs,
         "floor_peak_mb": floor_peak,
@@ -405,12 +476,39 @@ def measure(path: Path, floor_runs: int) -> dict[str, Any]:
     }
 
 
+def _health(con: duckdb.DuckDBPyConnection, shards: list[EgoShard], params: AnalyticsParams) -> pl.DataFrame:
+    """Network health shard by shard, as ``ego_marts.refresh_network_health`` runs it, with the benchmark's
+    participants table standing in for the messages and meetings."""
+    persons, contacts = read_table(con, "marts.dim_person"), read_table(con, "marts.dim_contact")
+    frames = []
+    for shard in shards:
+        where, args = shard.where()
+        inter = read_table(con, "marts.fct_interactions", where, args)
+        participants = read_table(
+            con,
+            PARTICIPANTS_TABLE,
+            f"where source_key in (select source_key from marts.fct_interactions {where})",
+            args,
+        )
+        edges = cooccurrence_edges(inter, participants, AS_OF, params)
+        ties = read_table(con, "marts.mart_ties", where, args)
+        frames.append(compute_network_health(ties, inter, persons, contacts, AS_OF, params, edges))
+    health = pl.concat(frames)
+    publish(con, "marts.bench_health", health)
+    return health
+
+
+def _alerts(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> pl.DataFrame:
+    ties, health = read_table(con, "marts.mart_ties"), read_table(con, "marts.bench_health")
+    return compute_alerts(ties, health, read_table(con, "marts.dim_person"), AS_OF, params)[0]
+
+
 # --- report ----------------------------------------------------------------------------------------------
 
-_PIPELINE = ("read interactions (DuckDB -> Arrow -> Polars)", "compute_ties", "write mart_ties (Polars -> DuckDB)")
+TIES_STAGE = "ties by shard (read, compute_ties, write mart_ties)"
 
 
-def report(result: dict[str, Any], generation: dict[str, Any], load: str) -> str:
+def report(result: dict[str, Any], generation: dict[str, Any], load: str, after: str) -> str:
     floor = min(result["floor_runs"])
     peak_header = "process peak RSS during stage (MB)" if result["per_stage_peaks"] else "peak RSS so far (MB)"
     rows: list[list[object]] = [
@@ -425,37 +523,36 @@ def report(result: dict[str, Any], generation: dict[str, Any], load: str) -> str
     for s in result["stages"]:
         count = f"{s['rows']:,}" if s["rows"] is not None else ""
         rows.append([s["stage"], f"{s['seconds']:.2f}", f"{s['seconds'] / floor:.1f}x", count, f"{s['peak_mb']:,.0f}"])
-    by_name = {s["stage"]: s for s in result["stages"]}
-    pipeline = sum(by_name[n]["seconds"] for n in _PIPELINE)
-    rows.append(
-        ["**ties pipeline** (read + compute_ties + write)", f"{pipeline:.2f}", f"{pipeline / floor:.1f}x", "", ""]
-    )
     everything = sum(s["seconds"] for s in result["stages"])
     rows.append(["all stages", f"{everything:.2f}", f"{everything / floor:.1f}x", "", ""])
     runs = ", ".join(f"{f:.2f}" for f in result["floor_runs"])
     lines = [
         f"\nAnalytics, {result['interactions']:,} interactions ({generation['pairs']:,} pairs, "
         f"{generation['egos']:,} egos, {generation['participants']:,} participant rows), as of {AS_OF}, "
-        f"{os.cpu_count()} cores, load average before the run {load}\n",
+        f"{result['shards']} ego shards of about {result['shard_rows']:,} interactions, {os.cpu_count()} cores, "
+        f"load average before the run {load}\n",
         markdown_table(["stage", "seconds", "/ floor", "rows out", peak_header], rows),
         "",
         f"Floor: best of {len(result['floor_runs'])} runs ({runs} s). Peak RSS of the analytics process: "
         f"{result['peak_mb']:,.0f} MB. Generating and loading the warehouse (another process, not measured "
-        f"against the floor): {generation['seconds']:.1f} s, peak RSS {generation['peak_mb']:,.0f} MB.",
+        f"against the floor): {generation['seconds']:.1f} s, peak RSS {generation['peak_mb']:,.0f} MB. "
+        f"Load average after the run: {after}.",
     ]
     return "\n".join(lines)
 
 
 def _generate_into(path: Path, n_rows: int, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
-    frames = generate(n_rows, seed=seed)
-    facts = {
-        "pairs": frames["interactions"].select("ego_id", "alter_id").n_unique(),
-        "egos": frames["interactions"].get_column("ego_id").n_unique(),
-        "participants": frames["participants"].height,
-    }
-    write_warehouse(path, frames)
-    return {**facts, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    counts = write_warehouse(path, *generate_blocks(n_rows, seed=seed))
+    con = connect(path)
+    try:
+        pairs, egos = con.execute(
+            "select count(*), count(distinct ego_id) "
+            "from (select distinct ego_id, alter_id from marts.fct_interactions)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return {**counts, "pairs": pairs, "egos": egos, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
 
 
 def _child(*args: str) -> dict[str, Any]:
@@ -476,6 +573,7 @@ def main() -> None:
     parser.add_argument("--interactions", type=int, default=10_000_000, help="interaction rows to generate")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--floor-runs", type=int, default=3)
+    parser.add_argument("--shard-rows", type=int, default=SHARD_INTERACTIONS, help="interactions per ego shard")
     # internal: the two child processes (generate a warehouse; measure on it)
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
@@ -484,14 +582,20 @@ def main() -> None:
         print(json.dumps(_generate_into(args.generate, args.interactions, args.seed)))
         return
     if args.measure:
-        print(json.dumps(measure(args.measure, args.floor_runs)))
+        print(json.dumps(measure(args.measure, args.floor_runs, args.shard_rows)))
         return
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = _load()
     with tempfile.TemporaryDirectory(prefix="tiepulse-bench-analytics-") as tmp:
         path = Path(tmp) / "warehouse.duckdb"
         generation = _child("--generate", str(path), "--interactions", str(args.interactions), "--seed", str(args.seed))
-        result = _child("--measure", str(path), "--floor-runs", str(args.floor_runs))
-    print(report(result, generation, load))
+        result = _child(
+            "--measure", str(path), "--floor-runs", str(args.floor_runs), "--shard-rows", str(args.shard_rows)
+        )
+    print(report(result, generation, load, _load()))
+
+
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def run(messages: int, new: int, units_per_minute: float, batch_size: int) -> st
             before = fake.control("stats")["spent"].get(OWNER, 0.0)
             source = google_sources(settings, source="gmail")[0]
             started = time.perf_counter()
-            result = sync_account(con, source)
+            result = sync_account(con, source, pseudonym_key=None)
             elapsed = time.perf_counter() - started
             spent = fake.control("stats")["spent"].get(OWNER, 0.0) - before
             return elapsed, spent, sum(result.inserted.values())

@@ -111,7 +111,7 @@ def main() -> None:
 
     started = time.perf_counter()
     for src in microsoft_sources(settings, source="outlook"):
-        sync_account(con, src, on_page=on_page)
+        sync_account(con, src, pseudonym_key=None, on_page=on_page)
     elapsed = time.perf_counter() - started
     row = con.execute("select count(*) from raw.graph_messages").fetchone()
     stored = int(row[0]) if row else 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,37 +17,22 @@ from typing import Any
 import polars as pl
 
 from benchmarks.common import markdown_table
-from tiepulse.core.import_context import build_import_context
+from benchmarks.sample_warehouse import sample_warehouse
 from tiepulse.core.params import params_for
-from tiepulse.core.settings import Settings
-from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics.org_graph import build_org_graph, directed_interactions, period_window
 from tiepulse.pipelines.analytics.org_marts import OrgOptions, analyse_period
-from tiepulse.pipelines.config_tables import land_config
-from tiepulse.pipelines.file_import import import_paths
 from tiepulse.pipelines.marts_io import read_table
-from tiepulse.pipelines.models import all_models, build_model
 from tiepulse.pipelines.network_io import EGOS, PERSONS, interactions_from_staging
-from tiepulse.sample import generate_sample
 
 
 def measure(root: Path, seed: int) -> dict[str, Any]:
-    summary = generate_sample(root / "sample", seed=seed)
-    truth = json.loads(summary.truth.read_text())
-    os.environ.update(
-        TIEPULSE_HOME=str(root / "home"), TIEPULSE_CONFIG=str(summary.config), TIEPULSE_AS_OF=str(truth["as_of"])
-    )
-    settings = Settings()
-    con = connect(settings.warehouse_path)
-    land_config(con, settings.config, build_import_context(settings).normaliser())
-    import_paths(con, [root / "sample"], settings)
-    for model in all_models():
-        build_model(con, model)
-    interactions, _ = interactions_from_staging(con, params_for(settings))
-    egos = [r[0] for r in con.execute(f"select ego_id from {EGOS}").fetchall()]
-    start, end = period_window(dt.date.fromisoformat(truth["as_of"]), 90)
-    graph = build_org_graph(directed_interactions(interactions), read_table(con, PERSONS), egos, start, end, "exclude")
-    con.close()
+    with sample_warehouse(root, seed) as sample:
+        truth = sample.truth
+        interactions, _ = interactions_from_staging(sample.con, params_for(sample.settings))
+        egos = [r[0] for r in sample.con.execute(f"select ego_id from {EGOS}").fetchall()]
+        start, end = period_window(dt.date.fromisoformat(truth["as_of"]), 90)
+        persons = read_table(sample.con, PERSONS)
+        graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
     people = analyse_period(graph, "current", OrgOptions(), None, has_teams=True).people
     brokers = {b["person"] for b in truth["brokers"]}
     ranked = people.sort(["betweenness", "person_id"], descending=[True, False]).get_column("person_id").to_list()

@@ -13,6 +13,7 @@ BENCHMARKS = [
     "benchmarks.bench_google",
     "benchmarks.bench_microsoft",
     "benchmarks.bench_cli",
+    "benchmarks.bench_org",
 ]
 
 

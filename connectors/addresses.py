@@ -5,7 +5,8 @@ one canonical string per mailbox: lower case, IDN domains in Unicode, surroundin
 Gmail dot/plus folding (configurable), Exchange X.500 paths kept as ``x500:/o=.../cn=...`` (resolved later through
 the directory), and, when a pseudonym key is set, an HMAC-SHA-256 token that keeps the domain (``p~<hex>@domain``;
 ``p~auto~<hex>@domain`` when the clear address matched an automated-sender pattern, so no-reply senders are still
-recognised downstream).
+recognised downstream). Addresses that are not people are classified here too, while they are still in clear
+(``non_person_addresses``): the reason is stored beside the message, so it survives pseudonymisation.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ PSEUDONYM_PREFIX = "p~"
 AUTOMATED_PSEUDONYM_PREFIX = "p~auto~"
 """Pseudonym of an address that matched an automated-sender pattern before hashing (the SQL cannot test a hash)."""
 GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+AUTOMATED, LIST_ID, GROUP_NAME = "automated", "list_id", "group_name"
+"""Reasons an address is not a person that the import can tell (docs/metrics.md, "Addresses that are not people")."""
 
 _LOCAL = re.compile(r"^[^\s@<>(),;:\"\[\]\\]+$")
 _DOMAIN = re.compile(r"^(?:[^\s@<>(),;:\"\[\]\\.]+\.)+[^\s@<>(),;:\"\[\]\\.]{2,}$")
 _ENCODED_WORD = "=?"
+_ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9._+'-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+"""An address inside free text (an error message, a URL path where ``@`` may be written ``%40``)."""
 
 # An Exchange X.500 path where an address starts (after '<', ',', blank or at the start), up to the next
 # ',', '<' or '>': modern paths hold blanks and parentheses ("/ou=Exchange Administrative Group
@@ -95,16 +100,33 @@ class AddressNormaliser:
     """Turns header values into canonical addresses; one instance per import (it caches)."""
 
     def __init__(
-        self, *, fold_gmail: bool = True, hmac_key: bytes | None = None, automated_patterns: tuple[str, ...] = ()
+        self,
+        *,
+        fold_gmail: bool = True,
+        hmac_key: bytes | None = None,
+        automated_patterns: tuple[str, ...] = (),
+        group_patterns: tuple[str, ...] = (),
     ) -> None:
         self.fold_gmail = fold_gmail
         self.hmac_key = hmac_key
+        self.automated_patterns = automated_patterns
         self._automated = [re.compile(p) for p in automated_patterns]
+        self._groups = [re.compile(p) for p in group_patterns]
+        self.pattern_reasons: dict[str, str] = {}
+        """Stored address -> ``automated`` or ``group_name``, for every address normalised here that a pattern
+        matched in clear (filled by ``normalise``)."""
         self.normalise = lru_cache(maxsize=200_000)(self._normalise)
+        self.list_addresses = lru_cache(maxsize=10_000)(self._list_addresses)
 
     @property
     def pseudonymised(self) -> bool:
         return self.hmac_key is not None
+
+    def redact(self, text: str) -> str:
+        """``text`` with every address in it replaced by its pseudonym (as is without a key)."""
+        if self.hmac_key is None:
+            return text
+        return _ADDRESS_IN_TEXT.sub(lambda m: self.normalise(m.group(0).replace("%40", "@")) or "[address]", text)
 
     def _normalise(self, raw: str) -> str | None:
         """The canonical form of one address, or None when it is not a usable address."""
@@ -130,11 +152,37 @@ class AddressNormaliser:
         return self._protect(f"{local}@{domain}", domain=domain)
 
     def _protect(self, address: str, *, domain: str | None) -> str:
-        if self.hmac_key is None:
-            return address
-        token = hmac.new(self.hmac_key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
         automated = any(p.search(address) for p in self._automated)
-        return f"{AUTOMATED_PSEUDONYM_PREFIX if automated else PSEUDONYM_PREFIX}{token}@{domain or 'x500.invalid'}"
+        reason = AUTOMATED if automated else GROUP_NAME if any(p.search(address) for p in self._groups) else None
+        stored = address
+        if self.hmac_key is not None:
+            token = hmac.new(self.hmac_key, address.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+            prefix = AUTOMATED_PSEUDONYM_PREFIX if automated else PSEUDONYM_PREFIX
+            stored = f"{prefix}{token}@{domain or 'x500.invalid'}"
+        if reason is not None:
+            self.pattern_reasons[stored] = reason
+        return stored
+
+    def _list_addresses(self, list_id: str) -> frozenset[str]:
+        """The stored addresses a List-Id may name: ``team.corp.example`` names ``team@corp.example`` (or
+        ``team.corp@example``: every split is tried, as only the message's own addresses are compared)."""
+        parts = list_id.split(".")
+        candidates = (".".join(parts[:i]) + "@" + ".".join(parts[i:]) for i in range(1, len(parts)))
+        return frozenset(a for a in map(self.normalise, candidates) if a is not None)
+
+    def non_person_addresses(self, addresses: list[str], list_id: str | None) -> list[dict[str, str]] | None:
+        """``{address, reason}`` for each of a message's (stored) addresses that is not a person, as far as the
+        import can tell: an automated-sender pattern, the list its List-Id names, a group pattern (in that order
+        of precedence); None when there is none."""
+        listed = self.list_addresses(list_id) if list_id else frozenset()
+        found = []
+        for address in dict.fromkeys(addresses):
+            reason = self.pattern_reasons.get(address)
+            if reason != AUTOMATED and address in listed:
+                reason = LIST_ID
+            if reason is not None:
+                found.append({"address": address, "reason": reason})
+        return found or None
 
     def parse(self, *values: str | None) -> tuple[list[tuple[str, str | None]], int]:
         """Parse header values into ``[(address, name)]`` (first occurrence kept) and a count of bad entries.

@@ -173,13 +173,18 @@ class ImportContext:
     workers: int = 1
     page_size: int = 5_000
     automated_patterns: tuple[str, ...] = ()
-    """Regular expressions of automated senders; only used to mark pseudonyms (``p~auto~``)."""
+    """Regular expressions of automated senders: they mark pseudonyms (``p~auto~``) and non-person addresses."""
+    group_patterns: tuple[str, ...] = ()
+    """Regular expressions of distribution-list and role addresses, classified in clear at import."""
     ego_addresses: tuple[tuple[str, str], ...] = ()
     """(normalised address, ego) of the configured egos: owner inference prefers them."""
 
     def normaliser(self) -> AddressNormaliser:
         return AddressNormaliser(
-            fold_gmail=self.fold_gmail, hmac_key=self.hmac_key, automated_patterns=self.automated_patterns
+            fold_gmail=self.fold_gmail,
+            hmac_key=self.hmac_key,
+            automated_patterns=self.automated_patterns,
+            group_patterns=self.group_patterns,
         )
 
 

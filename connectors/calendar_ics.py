@@ -520,11 +520,15 @@ class _Mapper:
             }
         summary = _text(event.get("SUMMARY"))
         key = self.ctx.subject_key
+        organizer_address = _address(organizer, normaliser)
         static = {
             "status": _status(event, origin.calendar),
-            "organizer_address": _address(organizer, normaliser),
+            "organizer_address": organizer_address,
             "organizer_name": _name(organizer, normaliser),
             "attendees": list(attendees.values()),
+            "non_person_addresses": normaliser.non_person_addresses(
+                [a for a in (organizer_address, *attendees) if a is not None], None
+            ),
             "location": _text(event.get("LOCATION")),
             "is_online": _is_online(event),
             "title_hash": title_hash(key, summary) if key is not None and summary else None,

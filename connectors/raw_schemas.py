@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow as pa
 
 UTC_TS = pa.timestamp("us", tz="UTC")
+NON_PERSON_ADDRESSES = pa.list_(pa.struct([("address", pa.string()), ("reason", pa.string())]))
+"""The record's addresses that the import classified as not people, with the reason (migration 018)."""
 
 MAIL_MESSAGES = pa.schema(
     [
@@ -42,6 +44,12 @@ MAIL_MESSAGES = pa.schema(
         ("auto_submitted", pa.string()),
         ("utc_offset_minutes", pa.int32()),
         ("subject_digest", pa.string()),
+        ("x500_sender", pa.string()),
+        (
+            "x500_recipients",
+            pa.list_(pa.struct([("kind", pa.string()), ("x500", pa.string()), ("address", pa.string())])),
+        ),
+        ("non_person_addresses", NON_PERSON_ADDRESSES),
     ]
 )
 
@@ -81,6 +89,7 @@ CALENDAR_EVENTS = pa.schema(
         ("series_id", pa.string()),
         ("updated_at", UTC_TS),
         ("sequence", pa.int32()),
+        ("non_person_addresses", NON_PERSON_ADDRESSES),
     ]
 )
 

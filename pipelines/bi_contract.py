@@ -22,10 +22,6 @@ from tiepulse.pipelines.models import column_descriptions
 
 LIST_SEPARATOR = "; "
 
-# Marts the contract already names; their objects appear once the marts are built.
-INTRODUCTIONS = "marts.mart_introductions"
-COMMUNITIES_OF_PRACTICE = "marts.mart_communities_of_practice"
-
 
 @dataclass(frozen=True)
 class Column:
@@ -184,7 +180,7 @@ BI_OBJECTS: tuple[BiObject, ...] = (
     ),
     BiObject(
         "introductions",
-        INTRODUCTIONS,
+        tables.INTRODUCTIONS,
         "Whom each person could be introduced to, in circles they do not reach, and through whom.",
         "one row per ego and suggested person",
         ego_context=True,
@@ -192,9 +188,17 @@ BI_OBJECTS: tuple[BiObject, ...] = (
     ),
     BiObject(
         "communities_of_practice",
-        COMMUNITIES_OF_PRACTICE,
+        tables.COMMUNITIES_OF_PRACTICE,
         "Which mailing lists and meeting series form communities of practice, and who asks, answers or watches.",
         "one row per community and member",
+        person_level_ona=True,
+    ),
+    BiObject(
+        "community_vitality_by_month",
+        tables.COMMUNITY_VITALITY,
+        "How alive each community of practice is: members, active members, threads, replies, share answered, "
+        "meetings and attendance per month (months under privacy.min_group_size suppressed).",
+        "one row per community and month",
     ),
 )
 

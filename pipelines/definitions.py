@@ -5,9 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from tiepulse.pipelines.assets.analytics import analytics_assets, new_alerts_sensor, record_alerts_job
+from tiepulse.pipelines.assets.introductions import mart_introductions
 from tiepulse.pipelines.assets.models import model_assets
 from tiepulse.pipelines.assets.notify import alert_digests_job, alert_digests_sensor
 from tiepulse.pipelines.assets.ona import ona_assets
+from tiepulse.pipelines.assets.practice import communities_of_practice_marts
 from tiepulse.pipelines.assets.publication import publication_asset
 from tiepulse.pipelines.assets.raw import raw_config, raw_files
 from tiepulse.pipelines.assets.reports import html_reports
@@ -27,6 +29,8 @@ def build_definitions() -> dg.Definitions:
         *analytics_assets,
         html_reports,
         *ona_assets,
+        mart_introductions,
+        communities_of_practice_marts,
     ]
     marts = [k for a in all_assets if isinstance(a, dg.AssetsDefinition) for k in a.keys if k.path[0] == "marts"]
     all_assets.append(publication_asset(marts))

@@ -164,6 +164,8 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, person: Person, key: by
         already_complete = status == "complete" and not any(removed.values())
         if not already_complete:  # monthly history and every derived table are rebuilt from the scrubbed raw layer
             con.execute("delete from ops.history_state").fetchall()
+            con.execute("delete from ops.build_state").fetchall()
+            con.execute("delete from ops.ego_history_state").fetchall()
             for table, kind in _tables(con, DERIVED_SCHEMAS):
                 con.execute(f"drop {kind} if exists {table}").fetchall()
         con.execute(

@@ -32,9 +32,10 @@ SUBJECT_COLUMNS = (
     "account",
 )
 """Columns naming whom a row is about: an erased address there deletes the row."""
-_ENTRY_LISTS = ("recipients", "attendees")  # lists of structs with an ``address``
+_ENTRY_LISTS = ("recipients", "attendees", "non_person_addresses")  # lists of structs with an ``address``
+_PATH_LISTS = ("x500_recipients",)  # lists of structs with an ``address`` and the ``x500`` path it stands for
 _ADDRESS_LISTS = ("other_emails",)
-_REFERENCES = ("manager_email",)
+_REFERENCES = ("manager_email", "x500_sender")
 _ADDRESS_PATTERN = r"[a-z0-9._%+~=-]+@[a-z0-9.-]+"  # in lowered text
 
 
@@ -95,6 +96,11 @@ def _about_erased(columns: list[str]) -> str:
 def _trimmed(columns: list[str]) -> dict[str, str]:
     """Per column, the SQL of its value without the erased people it mentions."""
     kept = {c: f'list_filter("{c}", lambda e: not tp_erased(e.address))' for c in _ENTRY_LISTS if c in columns}
+    kept |= {
+        c: f'list_filter("{c}", lambda e: not (tp_erased(e.address) or tp_erased(e.x500)))'
+        for c in _PATH_LISTS
+        if c in columns
+    }
     kept |= {c: f'list_filter("{c}", lambda a: not tp_erased(a))' for c in _ADDRESS_LISTS if c in columns}
     kept |= {c: f'case when tp_erased("{c}") then null else "{c}" end' for c in _REFERENCES if c in columns}
     if "raw_excerpt" in columns and "detail" in columns:

@@ -307,8 +307,8 @@ def commit_page(
 
 def read_cursor(con: duckdb.DuckDBPyConnection, *, source: str, account: str, stream: str) -> tuple[str | None, str]:
     """The last committed cursor and status (``running`` / ``complete``), or ``(None, 'new')``."""
-    row = con.execute(
+    rows = con.execute(
         "select cursor, status from ops.sync_state where source = ? and account = ? and stream = ?",
         [source, account, stream],
-    ).fetchone()
-    return (row[0], row[1]) if row else (None, "new")
+    ).fetchall()  # drained: the connection takes other work next
+    return (rows[0][0], rows[0][1]) if rows else (None, "new")

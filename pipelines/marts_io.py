@@ -65,3 +65,8 @@ def replace_rows(
     finally:
         con.unregister("_replace_frame")
     return frame.height
+
+
+def comment_table(con: duckdb.DuckDBPyConnection, table: str, text: str) -> None:
+    """Set the table's ``COMMENT`` (what a BI tool's catalogue shows) to ``text``."""
+    con.execute(f"comment on table {table} is '{text.replace(chr(39), chr(39) * 2)}'").fetchall()

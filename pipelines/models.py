@@ -3,17 +3,23 @@
 A file ``dbt_like_models/<schema>/<name>.sql`` builds ``<schema>.<name>``; the layers are the folders
 ``staging`` (one model per source, reading ``raw`` only), ``intermediate`` (identity and joins) and ``marts``
 (entity facts and dimensions). Beside each model, ``<name>.yml`` gives its ``description`` and its ``checks``
-(``unique``, ``not_null``, ``between``, ``unit_interval``, ``plausible_timestamps``, ``rules``). A ``.yml`` without a
-``.sql`` declares the checks of a table a Polars asset writes. Upstream tables are read from the SQL by sqlglot,
-never listed by hand.
+(``unique``, ``not_null``, ``between``, ``unit_interval``, ``plausible_timestamps``, ``rules``), and optionally
+``incremental: append`` for a model whose every row comes from one raw row (no aggregation, no join): new raw rows
+are then added to it instead of rebuilding it. A ``.yml`` without a ``.sql`` declares the checks of a table a Polars
+asset writes. Upstream tables are read from the SQL by sqlglot, never listed by hand.
+
+Every build is incremental (``pipelines/build_state.py``): a model whose code and inputs have the same fingerprint
+as at its last build is left as it is; an appended model whose raw tables only gained rows since its watermark gets
+those rows; anything else is rebuilt whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import sqlglot
@@ -21,7 +27,10 @@ import yaml
 from sqlglot import exp
 
 from tiepulse.core.warehouse import PACKAGE_ROOT, transaction
+from tiepulse.pipelines import build_state
+from tiepulse.pipelines.analytics.fingerprint import digest
 from tiepulse.pipelines.expectations import Checks
+from tiepulse.pipelines.marts_io import table_exists
 
 MODELS_DIR = PACKAGE_ROOT / "dbt_like_models"
 LAYERS = ("staging", "intermediate", "marts")
@@ -43,6 +52,8 @@ class Model:
     checks: Checks
     upstream: frozenset[str]
     """Tables the SQL reads, as ``schema.table``."""
+    append: bool = False
+    """``incremental: append``: new raw rows are added to the table (each row comes from one raw row)."""
 
     @property
     def table(self) -> str:
@@ -103,6 +114,12 @@ def load_model(path: Path) -> Model:
     if "description" not in properties:
         raise ModelError(f"{path}: add a 'description:' to {path.with_suffix('.yml').name} beside it")
     schema, name = path.parent.name, path.stem
+    upstream = _referenced_tables(text, path) - {f"{schema}.{name}"}
+    incremental = properties.get("incremental")
+    if incremental not in (None, "append"):
+        raise ModelError(f"{path}: incremental: {incremental!r} is not known; use 'append' or leave it out")
+    if incremental == "append" and any(not table.startswith("raw.") for table in upstream):
+        raise ModelError(f"{path}: incremental: append needs a model that reads raw tables only")
     return Model(
         schema=schema,
         name=name,
@@ -110,7 +127,8 @@ def load_model(path: Path) -> Model:
         sql=text,
         description=str(properties["description"]),
         checks=_checks(properties.get("checks"), path),
-        upstream=_referenced_tables(text, path) - {f"{schema}.{name}"},
+        upstream=upstream,
+        append=incremental == "append",
     )
 
 
@@ -159,9 +177,66 @@ def column_descriptions(table: str) -> dict[str, str]:
     return {str(column): " ".join(str(text).split()) for column, text in spec.items()}
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> int:
-    """(Re)build the model's table atomically; readers see the old table or the new one, never half of it."""
+Built = Literal["unchanged", "appended", "rebuilt"]
+"""What a build did: left the table as it was, appended new raw rows to it, or rebuilt it whole."""
+
+
+@dataclass
+class InputFingerprints:
+    """The fingerprints of the tables models read, for one build step: a model's is its own last build's, any
+    other table's (raw, ops, a Polars mart) is read from its contents once per step."""
+
+    con: duckdb.DuckDBPyConnection
+    _read: dict[str, str] = field(default_factory=dict)
+
+    def of(self, table: str) -> str:
+        if table.split(".")[0] in LAYERS and (state := build_state.stored(self.con, table)) is not None:
+            return state.fingerprint
+        if table not in self._read:
+            found = table_exists(self.con, table)
+            self._read[table] = build_state.table_fingerprint(self.con, table) if found else "absent"
+        return self._read[table]
+
+
+def _fingerprint(model: Model, inputs: dict[str, str]) -> str:
+    return digest(build_state.code_version(), model.sql, *(f"{t}={inputs[t]}" for t in sorted(inputs)))
+
+
+def _newer_rows_sql(model: Model) -> str:
+    """The model's SQL over only the raw rows imported after ``$watermark``."""
+    tree = sqlglot.parse_one(model.sql, read="duckdb")
+    for table in list(tree.find_all(exp.Table)):
+        newer = sqlglot.parse_one(f"select * from {table.db}.{table.name} where imported_at > $watermark")
+        table.replace(exp.Subquery(this=newer, alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name))))
+    return tree.sql(dialect="duckdb")
+
+
+def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFingerprints | None = None) -> Built:
+    """Bring the model's table up to date with its inputs, as cheaply as they allow, atomically: readers see the
+    old table or the new one, never half of it. The build and its record in ``ops.build_state`` commit together.
+    ``inputs``: the step's fingerprints, shared by the models it builds (read afresh when not given)."""
+    inputs = inputs or InputFingerprints(con)
+    fingerprint = _fingerprint(model, {t: inputs.of(t) for t in model.upstream})
+    state = build_state.stored(con, model.table)
+    if state is not None and not table_exists(con, model.table):
+        state = None  # the table was dropped (an erasure drops every derived table): build it whole
+    if state is not None and state.fingerprint == fingerprint:
+        return "unchanged"
+    if state is not None and model.append and state.watermark is not None:
+        raw = {t: build_state.raw_fingerprint(con, t, state.watermark) for t in model.upstream}
+        if _fingerprint(model, {t: fp.before for t, fp in raw.items()}) == state.fingerprint:
+            with transaction(con):
+                con.execute(
+                    f"insert into {model.table} by name {_newer_rows_sql(model)}", {"watermark": state.watermark}
+                ).fetchall()
+                build_state.record(con, model.table, fingerprint, _newest(raw) or state.watermark)
+            return "appended"
+    watermark = _newest({t: build_state.raw_fingerprint(con, t) for t in model.upstream}) if model.append else None
     with transaction(con):
         con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
-        rows = int(con.execute(f"select count(*) from {model.table}").fetchall()[0][0])
-    return rows
+        build_state.record(con, model.table, fingerprint, watermark)
+    return "rebuilt"
+
+
+def _newest(raw: dict[str, build_state.RawFingerprint]) -> dt.datetime | None:
+    return max((fp.newest for fp in raw.values() if fp.newest is not None), default=None)

@@ -13,6 +13,7 @@ import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics import NetworkInputs, build_interactions, observe_egos
+from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
 
 # built by the SQL models (staging sightings, intermediate identity, marts facts and dimensions)
@@ -38,6 +39,9 @@ ORG_PEOPLE = "marts.mart_org_people"
 ORG_GROUPS = "marts.mart_org_groups"
 GROUP_MATRIX = "marts.mart_group_matrix"
 ORG_SUMMARY = "marts.mart_org_summary"
+INTRODUCTIONS = "marts.mart_introductions"
+COMMUNITIES_OF_PRACTICE = "marts.mart_communities_of_practice"
+COMMUNITY_VITALITY = "marts.mart_community_vitality"
 
 ALERT_STATE = "ops.alert_state"
 """The alert life-cycle (open, snoozed, dismissed), kept by the alerts asset and the CLI."""
@@ -78,30 +82,45 @@ def interactions_from_staging(
     )
 
 
-def read_network_inputs(con: duckdb.DuckDBPyConnection, ego_id: str | None = None) -> NetworkInputs:
-    """The chain's inputs: every ego's, or one ego's interactions, contacts, alert state and observation."""
+def read_network_inputs(
+    con: duckdb.DuckDBPyConnection, egos: str | EgoShard | None = None, interactions: pl.DataFrame | None = None
+) -> NetworkInputs:
+    """The chain's inputs: every ego's, or those of one ego or a shard of egos (their interactions, contacts, alert
+    state and observation, and the messages and meetings of their interactions). ``interactions``: those already
+    read (of the same egos), instead of reading them again."""
+    where: str
     args: list[object]
-    where, args = ("where ego_id = ?", [ego_id]) if ego_id else ("", [])
+    if egos is None:
+        where, args, records = "", [], ""
+    else:
+        where, args = _shard(egos).where()
+        records = f"where {{key}} in (select source_key from {INTERACTIONS} {where} and source = '{{source}}')"
+    email = records.format(key="message_key", source="email")
+    calendar = records.format(key="event_key", source="calendar")
     return NetworkInputs(
-        interactions=read_table(con, INTERACTIONS, where, args),
+        interactions=read_table(con, INTERACTIONS, where, args) if interactions is None else interactions,
         persons=read_table(con, PERSONS),
         contacts=read_table(con, CONTACTS, where, args),
-        messages=read_table(con, MESSAGES),
-        message_recipients=read_table(con, MESSAGE_RECIPIENTS),
-        event_attendees=read_table(con, EVENT_ATTENDEES),
-        observation_windows=_observation_windows(con, ego_id),
+        messages=read_table(con, MESSAGES, email, args),
+        message_recipients=read_table(con, MESSAGE_RECIPIENTS, email, args),
+        event_attendees=read_table(con, EVENT_ATTENDEES, calendar, args),
+        observation_windows=_observation_windows(con, egos),
         addresses=read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         alert_state=read_table(con, ALERT_STATE, where, args),
     )
 
 
-def _observation_windows(con: duckdb.DuckDBPyConnection, ego_id: str | None) -> pl.DataFrame:
-    """The observation windows of every owner, or of the owners that resolve to ``ego_id``."""
+def _observation_windows(con: duckdb.DuckDBPyConnection, egos: str | EgoShard | None) -> pl.DataFrame:
+    """The observation windows of every owner, or of the owners that resolve to the egos asked for."""
     windows = f"select w.* from {OBSERVATION_WINDOWS} w"
-    if not ego_id:
+    if egos is None:
         return read_table(con, f"({windows}) w")
-    windows += f" left join {ADDRESSES} a on a.address = w.owner where coalesce(a.person_id, w.owner) = ?"
-    return read_table(con, f"({windows}) w", params=[ego_id])
+    where, args = _shard(egos).where("coalesce(a.person_id, w.owner)")
+    return read_table(con, f"({windows} left join {ADDRESSES} a on a.address = w.owner {where}) w", params=args)
+
+
+def _shard(egos: str | EgoShard) -> EgoShard:
+    return EgoShard.one(egos) if isinstance(egos, str) else egos
 
 
 def read_observation(

@@ -7,11 +7,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import duckdb
+
 from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import WarehouseBusy, connect
-from tiepulse.pipelines import expectations
+from tiepulse.pipelines import build_state, ego_refresh, expectations
 from tiepulse.pipelines.dagster_instance import cli_instance
+from tiepulse.pipelines.reporting.write import forget_reports
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -26,8 +29,11 @@ class RefreshResult:
     run_id: str
 
 
-def refresh(*, include_file_import: bool = False) -> RefreshResult:
+def refresh(*, include_file_import: bool = False, full: bool = False) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks.
+
+    Each asset does only what changed since its last build (``pipelines/build_state.py``); ``full`` forgets every
+    build record first, so everything is rebuilt from the raw layer.
 
     The warehouse is opened before the graph runs and held until it is logged: a process holding the file stops the
     refresh here, after the lock wait, with a ``WarehouseBusy`` (kept for ``tiepulse status``, see
@@ -42,6 +48,8 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
         note_blocked_run(settings.home, "refresh", started, str(exc))
         raise
     with closing(con), record_run(con, "refresh") as summary:
+        if full:
+            forget_builds(con, settings)
         # Great Expectations loads in its worker process while Dagster and the code location load here.
         expectations.start()
         result = _execute(include_file_import)
@@ -50,6 +58,14 @@ def refresh(*, include_file_import: bool = False) -> RefreshResult:
         summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
         summary.status = "success" if result.success else "failure"
     return RefreshResult(result.success, rows, failed, result.run_id)
+
+
+def forget_builds(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Forget what every incremental build last saw (tables, per-ego history, ONA periods, reports): the next run
+    rebuilds all."""
+    build_state.forget(con)
+    con.execute(f"delete from {ego_refresh.STATE}").fetchall()
+    forget_reports(settings)
 
 
 def _execute(include_file_import: bool) -> dg.ExecuteInProcessResult:

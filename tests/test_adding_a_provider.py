@@ -137,8 +137,8 @@ def notes(home: Path) -> list[tuple[str, str]]:
 
 def test_the_loader_keys_its_rows_and_a_second_sync_adds_nothing(home: Path) -> None:
     con = connect(Settings().warehouse_path)
-    first = sync_account(con, NotesSource(ANN))
-    again = sync_account(con, NotesSource(ANN))
+    first = sync_account(con, NotesSource(ANN), pseudonym_key=None)
+    again = sync_account(con, NotesSource(ANN), pseudonym_key=None)
     con.close()
     assert first.inserted == {"raw.demo_notes": 3} and first.pages == 3  # two pages and the idle cursor
     assert again.inserted == {} and notes(home) == [(ANN, "n0"), (ANN, "n1"), (ANN, "n2")]

@@ -94,7 +94,7 @@ def test_a_run_that_exits_2_is_not_logged_success(env: Path, tmp_path: Path, mon
     from tiepulse.pipelines import refresh as refreshing
 
     failed = refreshing.RefreshResult(False, {}, ["staging.stg_events:quality"], "run")
-    monkeypatch.setattr(refreshing, "refresh", lambda: failed)
+    monkeypatch.setattr(refreshing, "refresh", lambda **_: failed)
     code, out = run("import", str(env))
     assert code == 2 and "the refresh failed (staging.stg_events:quality)" in out
     kind, status, summary = runs(env)[-1]

@@ -17,9 +17,9 @@ from tests.browser import Browser, artefact
 from tests.sample_org import import_sample, sample_environment
 from tiepulse.cli.app import app
 from tiepulse.cli.demo import name_reports
-from tiepulse.core.settings import Settings
+from tiepulse.core.settings import ReportOptions, Settings
 from tiepulse.pipelines.refresh import refresh
-from tiepulse.pipelines.reporting.write import existing_reports
+from tiepulse.pipelines.reporting.write import existing_reports, personal_egos
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +80,23 @@ def test_the_refresh_writes_private_reports_for_the_organisation_and_every_ego(o
     for path in [reports / "organisation.html", *personal]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert not list(reports.rglob("*.tmp"))
+
+
+def test_a_refresh_with_nothing_new_renders_no_report_again(org: dict[str, Any]) -> None:
+    reports = sorted((org["home"] / "reports").rglob("*.html"))
+    before = {path: path.stat().st_mtime_ns for path in reports}
+    result = refresh()
+    assert result.success, result.failed_checks
+    assert {path: path.stat().st_mtime_ns for path in sorted((org["home"] / "reports").rglob("*.html"))} == before
+
+
+def test_which_egos_get_a_personal_report_at_each_refresh() -> None:
+    egos = ["a@x.com", "b@x.com", "c@x.com"]
+    assert personal_egos(egos, ReportOptions()) == (egos, None)
+    assert personal_egos(egos, ReportOptions(personal="none")) == ([], "reports.personal is none")
+    assert personal_egos(egos, ReportOptions(max_personal=2)) == ([], "3 egos, more than reports.max_personal = 2")
+    chosen = personal_egos(egos, ReportOptions(personal=["B@x.com"]))
+    assert chosen == (["b@x.com"], "reports.personal lists the egos that get one")
 
 
 def _most_alerted(home: Path) -> str:

@@ -249,3 +249,74 @@ def test_org_command_prints_the_brokers_and_groups_over_the_threshold(
     assert rows[0].startswith("period,group_type,group_name,size") and len(rows) > 3
     wrong = CliRunner().invoke(app, ["org", "--group", "floor"])
     assert wrong.exit_code == 2 and "no such group type" in wrong.output
+
+
+def test_introductions_on_the_sample_are_two_steps_away_in_new_circles(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every published suggestion is at exactly two hops (networkx, on the 'current' graph), outside the circles
+    the ego reaches, through a contact tied to both; and the CLI prints the ego's list."""
+    import networkx as nx
+    from typer.testing import CliRunner
+
+    from tiepulse.cli.app import app
+
+    con, truth = org
+    interactions, persons, egos = read_org_inputs(con)
+    start, end = period_window(dt.date.fromisoformat(truth["as_of"]), 90)
+    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
+    g = nx.Graph(graph.undirected.select("u", "v").rows())
+    ids = graph.nodes.get_column("node_id").to_list()
+    index = {node: v for v, node in enumerate(ids)}
+    found = con.execute("select ego_id, person_id, via_id, new_circle, rank from marts.mart_introductions").fetchall()
+    assert len({ego for ego, *_ in found}) > 0.75 * len(egos)
+    community = dict(
+        con.execute("select person_id, community_id from marts.mart_org_people where period = 'current'").fetchall()
+    )
+    for ego, person, via, circle, _ in found:
+        e, c, b = index[ego], index[person], index[via]
+        assert nx.shortest_path_length(g, e, c) == 2 and g.has_edge(e, b) and g.has_edge(b, c)
+        reached = {community[ids[x]] for x in [e, *g.neighbors(e)]}
+        assert (community[person] not in reached) == (circle == "community")
+    path = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchall()
+    monkeypatch.setenv("TIEPULSE_HOME", str(Path(path[0][0]).parent))
+    monkeypatch.delenv("TIEPULSE_CONFIG", raising=False)
+    ego = found[0][0]
+    result = CliRunner().invoke(app, ["introductions", "--ego", ego.upper(), "--limit", "3", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert [r["rank"] for r in shown["introductions"]] == [1, 2, 3] and shown["ego"] == ego
+    table = CliRunner().invoke(app, ["introductions", "--ego", ego])
+    assert table.exit_code == 0 and "for an introduction" in " ".join(table.output.split())
+    wrong = CliRunner().invoke(app, ["introductions", "--ego", "nobody@nowhere.example"])
+    assert wrong.exit_code == 2 and "is not an ego" in wrong.output
+
+
+def test_the_sample_lists_are_communities_of_practice_and_stay_out_of_ties(
+    org: tuple[duckdb.DuckDBPyConnection, dict[str, Any]],
+) -> None:
+    con, truth = org
+    for planted in truth["mailing_lists"]:
+        rows = con.execute(
+            "select person_id, role from marts.mart_communities_of_practice where community_id = ?",
+            ["list:" + planted["list_id"]],
+        ).fetchall()
+        roles = dict(rows)
+        assert set(roles) <= set(planted["members"]) and len(roles) >= 0.8 * len(planted["members"])
+        assert {roles[p] for p in planted["experts"]} == {"answers"}, planted["list_id"]
+        assert sum(roles[p] == "asks" for p in planted["askers"]) >= 2
+        assert "watches" in roles.values()
+    addresses = [p["address"] for p in truth["mailing_lists"]]
+    reasons = con.execute(
+        "select non_person_reason from marts.dim_person where person_id in (select unnest(?::varchar[]))", [addresses]
+    ).fetchall()
+    assert reasons == [("list_id",)] * len(addresses)
+    assert con.execute(
+        "select count(*) from marts.fct_interactions where alter_id in (select unnest(?::varchar[]))", [addresses]
+    ).fetchall() == [(0,)]
+    assert con.execute("select count(*) from marts.dim_person where is_internal and is_automated").fetchall() == [(1,)]
+    vitality = con.execute(
+        "select count(*), count(*) filter (where threads > 0), min(answered_share) from marts.mart_community_vitality "
+        "where community_kind = 'mailing_list' and not is_suppressed"
+    ).fetchall()[0]
+    assert vitality[0] >= 30 and vitality[1] >= 25 and vitality[2] is not None

@@ -10,22 +10,15 @@ docs/metrics.md.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import polars as pl
 import pytest
 
-from tiepulse.core.import_context import build_import_context
-from tiepulse.core.settings import Settings
-from tiepulse.core.warehouse import connect
+from benchmarks.sample_warehouse import sample_warehouse
 from tiepulse.pipelines.analytics import AnalyticsParams, analyse_network
-from tiepulse.pipelines.config_tables import land_config
-from tiepulse.pipelines.file_import import import_paths
 from tiepulse.pipelines.marts_io import publish
-from tiepulse.pipelines.models import all_models, build_model
 from tiepulse.pipelines.network_io import INTERACTIONS, interactions_from_staging, read_network_inputs
-from tiepulse.sample import generate_sample
 
 pytestmark = pytest.mark.slow
 
@@ -36,22 +29,11 @@ SEEDS = (5, 11, 23)
 @pytest.fixture(scope="module", params=SEEDS)
 def found(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp(f"seed{request.param}")
-    summary = generate_sample(root / "sample", seed=request.param)
-    truth = json.loads(summary.truth.read_text())
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TIEPULSE_HOME", str(root / "home"))
-        mp.setenv("TIEPULSE_CONFIG", str(summary.config))
-        mp.setenv("TIEPULSE_AS_OF", truth["as_of"])
-        settings = Settings()
-        con = connect(settings.warehouse_path)
-        land_config(con, settings.config, build_import_context(settings).normaliser())
-        import_paths(con, [root / "sample"], settings)
-        for model in all_models():
-            build_model(con, model)
+    with sample_warehouse(root, request.param) as sample:
         params = AnalyticsParams()
-        publish(con, INTERACTIONS, interactions_from_staging(con, params)[0])
-        alerts = analyse_network(read_network_inputs(con), settings.as_of, params).alerts
-        con.close()
+        publish(sample.con, INTERACTIONS, interactions_from_staging(sample.con, params)[0])
+        alerts = analyse_network(read_network_inputs(sample.con), sample.settings.as_of, params).alerts
+        truth = sample.truth
     return {"truth": truth, "alerts": alerts}
 
 

@@ -226,4 +226,7 @@ def test_checks_are_declared_beside_the_models() -> None:
         "marts.mart_org_groups",
         "marts.mart_group_matrix",
         "marts.mart_org_summary",
+        "marts.mart_introductions",
+        "marts.mart_communities_of_practice",
+        "marts.mart_community_vitality",
     }

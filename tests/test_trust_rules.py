@@ -310,3 +310,42 @@ def test_mailboxes_owned_by_two_forms_of_one_address_are_one_ego(warehouse: duck
     build(warehouse, mail, {"identity": {"keep_separate": ["pallen@acme.com"]}})
     assert rows(warehouse, "select count(*) from intermediate.int_ego_addresses_inferred") == [(0,)]
     assert "pallen@acme.com" in [r[0] for r in rows(warehouse, "select ego_id from marts.dim_ego")]
+
+
+def test_the_egos_own_forms_of_their_name_in_their_sent_mail_are_the_ego(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    # No display names, as in the Enron sent mail: the address's local part is the evidence.
+    ego = "ana.ruiz@acme.com"
+    build(
+        warehouse,
+        [
+            msg("s1", ego, ego, "aruiz77@gmail.com"),  # an initial form, written to alone: her home address
+            msg("s2", ego, ego, "bo@acme.com", "a.ruiz@acme.com", digest="s2"),  # a copy to herself at work
+            msg("s3", ego, ego, "bo@acme.com", "ana.m.ruiz@other.org", digest="s3"),  # a full form, among others
+            # not her: an initial form elsewhere among others (a relative?), another first name, another person's
+            # name on the address, the last name alone
+            msg("n1", ego, ego, "bo@acme.com", "aruiz@yahoo.com", digest="n1"),
+            msg("n2", ego, ego, "andrea.ruiz@gmail.com", digest="n2"),
+            msg("n3", ego, ego, "alruiz@gmail.com", names={"alruiz@gmail.com": "Alberto Ruiz"}, digest="n3"),
+            msg("n4", ego, ego, "ruiz@gmail.com", digest="n4"),
+            # someone else's mailbox writing to an initial form of Ana's address: no evidence about Ana
+            msg("n5", "cy@acme.com", "cy@acme.com", "aruiz@hotmail.com", digest="n5"),
+        ],
+    )
+    assert rows(
+        warehouse, "select address, ego_id, evidence from intermediate.int_ego_addresses_inferred order by 1"
+    ) == [
+        ("a.ruiz@acme.com", ego, ["self_form"]),
+        ("ana.m.ruiz@other.org", ego, ["self_form"]),
+        ("aruiz77@gmail.com", ego, ["self_form"]),
+    ]
+    assert rows(
+        warehouse, "select count(*) from marts.fct_message_recipients where person_id = 'ana.ruiz@acme.com'"
+    ) == [(0,)]
+    # the config undoes a merge
+    build(warehouse, [], {"identity": {"keep_separate": ["aruiz77@gmail.com"]}})
+    assert rows(warehouse, "select address from intermediate.int_ego_addresses_inferred order by 1") == [
+        ("a.ruiz@acme.com",),
+        ("ana.m.ruiz@other.org",),
+    ]

@@ -125,6 +125,10 @@ class CalendarSource:
             params["timeMin"] = start.strftime("%Y-%m-%dT%H:%M:%SZ")
         return self.service.events().list(**params)
 
+    def _where(self, stream: str) -> str:
+        """The account and calendar for a log line; pseudonymised, the account only (a calendar id is an address)."""
+        return self.account if self.ctx.hmac_key is not None else f"{self.account}/{stream}"
+
     def pages(self, stream: str, cursor: str | None) -> Iterator[Page]:
         mapper = EventMapper(self.ctx, owner=self.account, calendar_id=stream)
         state = _load(cursor) or {"mode": "full", "page_token": None}
@@ -137,7 +141,7 @@ class CalendarSource:
                     self._request(stream, state), "calendar.events.list", f"events.list {stream}"
                 )
             except Gone:
-                log.warning("%s/%s: sync token no longer valid: full resync", self.account, stream)
+                log.warning("%s: sync token no longer valid: full resync", self._where(stream))
                 self.resyncs += 1
                 self.progress.phase = "full resync"
                 state = {"mode": "full", "page_token": None}
@@ -147,7 +151,7 @@ class CalendarSource:
             except GoogleError as exc:
                 if resumed_token and not isinstance(exc, MalformedResponse):
                     # A page token saved before a crash may have expired: start this phase again.
-                    log.warning("%s/%s: saved page token refused (%s): restarting", self.account, stream, exc)
+                    log.warning("%s: saved page token refused: restarting", self._where(stream))
                     state = {**state, "page_token": None}
                     if state["mode"] == "full":
                         state = {"mode": "full", "page_token": None}

@@ -22,6 +22,7 @@ from ..base import ImportContext, Reject, StatusChange
 from ..calendar_ics import (
     _ONLINE_LOCATION,
     _ONLINE_URL,
+    REASON_END_BEFORE_START,
     STATUSES,
     occurrence_key,
     title_hash,
@@ -217,6 +218,9 @@ class EventMapper:
         end, _, _, _ = parse_when(item.get("end"))
         if end is None:
             end = start + dt.timedelta(days=1) if all_day else start
+        if end < start:  # as the .ics importer does: a negative duration is not a meeting to count
+            detail = f"ends {end.isoformat()}, before it starts {start.isoformat()}"
+            return self.reject(event_id, REASON_END_BEFORE_START, detail, item)
         uid = uid or event_id
         recurrence_id = None
         if isinstance(item.get("recurringEventId"), str) and item.get("originalStartTime") is not None:
@@ -267,6 +271,9 @@ class EventMapper:
             "organizer_address": organizer_address,
             "organizer_name": organizer_name,
             "attendees": list(attendees.values()) or None,
+            "non_person_addresses": self.normaliser.non_person_addresses(
+                [a for a in (organizer_address, *attendees) if a is not None], None
+            ),
             "location": location,
             "is_online": is_online,
             "title_hash": (

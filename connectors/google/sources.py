@@ -64,13 +64,15 @@ def build_source(
     name: str,
     account: Account,
     *,
+    owner: str,
     options: GoogleOptions,
     endpoints: GoogleSettings,
     ctx: ImportContext,
     retry: RetryPolicy,
     window_days_back: int,
 ) -> SyncSource:
-    """The ``gmail`` or ``gcal`` source of ``account``; ``window_days_back`` is the calendar's default window."""
+    """The ``gmail`` or ``gcal`` source of ``account``, storing its rows and cursors under ``owner`` (the address, or
+    its pseudonym); ``window_days_back`` is the calendar's default window."""
     scopes = [SCOPES[name]]
 
     def connect() -> Any:
@@ -93,12 +95,10 @@ def build_source(
             batch_uri=endpoints.gmail_batch_uri,
             batch_size=options.gmail.batch_size,
         )
-        return GmailSource(
-            account.address, caller=caller, endpoint=endpoints.gmail_endpoint, options=options.gmail, ctx=ctx
-        )
+        return GmailSource(owner, caller=caller, endpoint=endpoints.gmail_endpoint, options=options.gmail, ctx=ctx)
     caller = GoogleCaller(connect, pacer=quota_pacer(options, name, 1), retry=retry, auth_hint=hint)
     return CalendarSource(
-        account.address,
+        owner,
         caller=caller,
         endpoint=endpoints.calendar_endpoint,
         options=options.calendar,

@@ -29,6 +29,9 @@ FIELDS = (
     "list-unsubscribe",
     "precedence",
     "auto-submitted",
+    "x-from",
+    "x-to",
+    "x-cc",
 )
 _JOINED = frozenset({"to", "cc", "bcc"})
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..base import ImportContext, Reject, stable_hash
 from ..raw_schemas import MAIL_MESSAGES
-from . import headers, subjects
+from . import exchange, headers, subjects
 from .address_lists import AddressLists
 from .dates import parse_date, utc_offset_minutes
 
@@ -117,11 +117,14 @@ class MessageParser:
 
         merged: dict[str, tuple[str, str, str | None]] = {}
         recipient_bad = 0
+        x500_recipients: list[dict[str, str | None]] = []
+        normalise = self.lists.normaliser.normalise
         for kind in _KINDS:
             value = get(kind)
-            if not value:
-                continue
-            found, n_bad = self._addresses(value)
+            found, n_bad = self._addresses(value) if value else ((), 0)
+            if kind != "bcc" and exchange.has_path(x_value := get("x-" + kind)):
+                addresses = [address for address, _ in found]
+                x500_recipients += exchange.recipient_x500(kind, x_value, addresses, n_bad, normalise)
             recipient_bad += n_bad
             for address, name in found:
                 if address not in merged:
@@ -146,6 +149,7 @@ class MessageParser:
             if self.ctx.copy_key is not None:
                 subject_digest = subjects.subject_digest(self.ctx.copy_key, stripped)
 
+        list_id = _lower(message_id(get("list-id")))
         return (
             key,
             self.owner,
@@ -166,10 +170,13 @@ class MessageParser:
             get("x-gm-thrid") or None,
             labels(get("x-gmail-labels")),
             folder or get("x-folder") or None,
-            _lower(message_id(get("list-id"))),
+            list_id,
             bool(get("list-unsubscribe")),
             _lower(get("precedence")),
             _lower(get("auto-submitted")),
             utc_offset_minutes(get("date")),
             subject_digest,
+            exchange.sender_x500(get("x-from"), normalise),
+            x500_recipients or None,
+            self.lists.normaliser.non_person_addresses([from_address, *merged], list_id),
         )

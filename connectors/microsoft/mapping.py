@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..base import ImportContext, Reject, stable_hash
-from ..calendar_ics import title_hash, utc_iso
+from ..calendar_ics import REASON_END_BEFORE_START, title_hash, utc_iso
 from ..mail import subjects
 from ..mail.dates import utc_offset_minutes
 from ..mail.records import message_id, references
@@ -207,6 +207,7 @@ class Mapper:
 
         head = _headers(headers)
         conversation = item.get("conversationId")
+        list_id = _lower(message_id(head.get("list-id")))
         return {
             "message_key": key,
             "mailbox_owner": self.owner,
@@ -227,13 +228,14 @@ class Mapper:
             "thread_id": conversation if isinstance(conversation, str) else None,
             "labels": None,
             "folder": folder,
-            "list_id": _lower(message_id(head.get("list-id"))),
+            "list_id": list_id,
             "has_list_unsubscribe": bool(head.get("list-unsubscribe")),
             "precedence": _lower(head.get("precedence")),
             "auto_submitted": _lower(head.get("auto-submitted")),
             # sentDateTime is UTC: the sender's zone is known only when the Date header was asked for
             "utc_offset_minutes": utc_offset_minutes(head.get("date")),
             "subject_digest": digest,
+            "non_person_addresses": self.normaliser.non_person_addresses([from_address, *merged], list_id),
         }
 
     # -- events ------------------------------------------------------------------------------------------------
@@ -269,6 +271,9 @@ class Mapper:
             return reject("unparseable_date", "end is not a readable date-time")
         if not self.ctx.plausibility.accepts(start_at):
             return reject("implausible_date", f"starts {start_at.isoformat()}, outside the plausible range")
+        if end_at < start_at:  # as the .ics importer does: a negative duration is not a meeting to count
+            detail = f"ends {end_at.isoformat()}, before it starts {start_at.isoformat()}"
+            return reject(REASON_END_BEFORE_START, detail)
 
         attendees: dict[str, dict[str, Any]] = {}
         named = 0
@@ -318,7 +323,7 @@ class Mapper:
             "uid": uid,
             "recurrence_id": recurrence,
             "start_at": start_at,
-            "end_at": max(end_at, start_at),
+            "end_at": end_at,
             "is_all_day": item.get("isAllDay") is True,
             "timezone": item.get("originalStartTimeZone")
             if isinstance(item.get("originalStartTimeZone"), str)
@@ -327,6 +332,9 @@ class Mapper:
             "organizer_address": organizer,
             "organizer_name": organizer_name,
             "attendees": list(attendees.values()),
+            "non_person_addresses": self.normaliser.non_person_addresses(
+                [a for a in (organizer, *attendees) if a is not None], None
+            ),
             "location": (location.get("displayName") or None) if isinstance(location, dict) else None,
             "is_online": item.get("isOnlineMeeting") is True
             or (isinstance(online_provider, str) and online_provider.lower() not in ("", "unknown")),

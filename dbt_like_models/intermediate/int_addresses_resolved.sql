@@ -28,13 +28,15 @@ ego_alias as (
 first_pass as (
     select
         s.address,
-        coalesce(c.canonical, d.canonical, e.canonical, i.ego_id, s.address) as candidate
+        coalesce(c.canonical, d.canonical, e.canonical, i.ego_id, x.person_address, s.address) as candidate
     from seen s
     left join staging.stg_config_aliases c on c.alias = s.address
     left join directory_alias d on d.alias = s.address
     left join ego_alias e on e.alias = s.address
     -- an ego's own other address found in the data (int_ego_addresses_inferred: the evidence)
     left join intermediate.int_ego_addresses_inferred i on i.address = s.address
+    -- another form of one person, found through a shared Exchange X.500 path (int_x500_addresses_linked)
+    left join intermediate.int_x500_addresses_linked x on x.address = s.address
     where s.address is not null
 ),
 patterns as (

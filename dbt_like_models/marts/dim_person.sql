@@ -40,20 +40,35 @@ people as (
     from intermediate.int_addresses_resolved
     group by person_id
 ),
+classified_at_import as (
+    -- what the importer told while the addresses were in clear (it survives pseudonymisation)
+    select distinct r.person_id, c.reason
+    from (
+        select unnest(non_person_addresses, recursive := true) from staging.stg_mail_sightings
+        union all
+        select unnest(non_person_addresses, recursive := true) from staging.stg_event_sightings
+    ) c
+    join intermediate.int_addresses_resolved r using (address)
+),
 list_addresses as (
     -- a List-Id names its list as local-part.domain (<team.corp.example> for team@corp.example)
     select distinct r.person_id
     from intermediate.int_addresses_resolved r
     join (select distinct list_id from staging.stg_mail_sightings where list_id is not null) l
         on l.list_id = replace(r.address, '@', '.')
+    union
+    select person_id from classified_at_import where reason = 'list_id'
 ),
 group_patterns as (
     select value as pattern from staging.stg_config_identity where kind = 'group_pattern'
 ),
 group_named as (
+    -- the patterns read clear addresses only; a pseudonymised address counts when its importer matched it
     select distinct r.person_id
     from intermediate.int_addresses_resolved r, group_patterns g
     where regexp_matches(r.address, g.pattern)
+    union
+    select person_id from classified_at_import where reason = 'group_name'
 ),
 observed_inboxes as (
     -- egos whose mailboxes hold mail addressed to them by others (at least a fifth of it): there, silence is a

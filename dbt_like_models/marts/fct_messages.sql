@@ -49,6 +49,7 @@ select
     coalesce(m.is_forward, false) as is_forward,
     m.subject_hash,
     m.thread_id,
+    m.list_id,
     case
         when m.sender_is_automated then 'automated_address'
         when m.auto_submitted is not null and m.auto_submitted <> 'no' then 'auto_submitted'

@@ -1,12 +1,13 @@
-"""Fingerprints of what each month of history was computed from, so an incremental run recomputes exactly the
-months whose inputs changed.
+"""Fingerprints of what each ego's history was computed from, so an incremental run recomputes exactly the
+(ego, month) whose inputs changed (``pipelines.ego_refresh``).
 
-A month's fingerprint covers its cut-off day (the month end, or the analysis date for the month still running),
-an order-insensitive checksum of every interaction up to that cut-off, and a ``context`` string for the inputs that
-weigh on every month alike (the analytics parameters, the people's attributes, the contacts). Changing a threshold,
-the directory or an identity merge therefore changes every month; new mail in the latest month changes that month
-only. The checksum sums the two 32-bit halves of each row's Polars hash (stable within one Polars version: an
-upgrade recomputes the history once).
+The fingerprint of an ego's month covers its cut-off day (the month end, or the analysis date for the month still
+running), an order-insensitive checksum of the ego's interactions up to that cut-off, a ``context`` string for the
+inputs that weigh on every ego alike (the analytics parameters, the people's attributes, the contacts), and
+optionally a digest of other inputs of that ego at that cut-off. Changing a threshold, the directory or an
+identity merge therefore changes every month of every ego; new mail of one ego in the latest month changes that
+ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash (stable within one
+Polars version: an upgrade recomputes the history once); the sums add up across ego shards.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
-from tiepulse.pipelines.analytics.monthly import month_cutoff, month_end, month_start
+from tiepulse.pipelines.analytics.monthly import month_end, month_start
 
 PERSON_ATTRIBUTES = ("person_id", "domain", "is_internal", "team", "department")
 """The columns of ``dim_person`` that history depends on (not the per-person message counts, which move daily)."""
@@ -39,6 +40,11 @@ def checksum(frame: Frame) -> str:
     """Order-insensitive checksum of a whole frame (equal rows in any order, equal checksum)."""
     n, lo, hi = _sums(lazy(frame)).collect().row(0)
     return f"{n}:{lo}:{hi}"
+
+
+def digest(*parts: object) -> str:
+    """One short digest of ``parts`` (their text, in order)."""
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
 
 
 def history_context(params: AnalyticsParams, *frames: Frame) -> str:
@@ -65,27 +71,47 @@ def history_months(interactions: Frame, as_of: dt.date) -> list[dt.date]:
     return months
 
 
-def month_fingerprints(interactions: Frame, months: list[dt.date], as_of: dt.date, context: str) -> dict[dt.date, str]:
-    """Per month start: ``cut-off|interactions up to it|digest`` of the cut-off, those interactions and
-    ``context``."""
-    if not months:
-        return {}
-    per_month = _sums(
+def ego_month_sums(interactions: Frame, as_of: dt.date) -> pl.DataFrame:
+    """Per ego and month: the interactions' count and hash sums up to ``as_of`` (add up across ego shards)."""
+    return _sums(
         lazy(interactions)
         .filter(pl.col("occurred_at") <= pl.lit(as_of_instant(as_of), dtype=UTC_TS))
         .with_columns(month=pl.col("occurred_at").dt.truncate("1mo").dt.date()),
+        "ego_id",
         "month",
+    ).collect()
+
+
+def ego_month_fingerprints(sums: Frame, as_of: dt.date, context: str, extra: Frame | None = None) -> pl.DataFrame:
+    """``ego_id``, ``month``, ``fingerprint`` for every month of every ego, from its first interaction's month to
+    the month holding ``as_of``: ``context|cut-off|count|hash sums`` of its interactions up to the month's cut-off,
+    then the ``extra`` string of that ego and month when given (``ego_id``, ``month``, ``extra``: other inputs
+    of one ego at one month's cut-off).
+
+    The running month's fingerprint (cut-off ``as_of``) also covers the ego's state as of ``as_of``.
+    """
+    running = month_start(as_of)
+    grid = (
+        lazy(sums)
+        .group_by("ego_id")
+        .agg(month=pl.date_ranges(pl.col("month").min(), pl.lit(running), interval="1mo"))
+        .explode("month")
     )
-    cumulative = (
-        pl.LazyFrame({"month": months}, schema={"month": pl.Date})
-        .join(per_month, on="month", how="left")
-        .sort("month")
-        .select("month", *(pl.col(c).fill_null(0).cum_sum() for c in ("n", "lo", "hi")))
+    cutoff = pl.min_horizontal(pl.col("month").dt.month_end(), pl.lit(as_of, dtype=pl.Date))
+    if extra is not None:
+        grid = grid.join(lazy(extra), on=["ego_id", "month"], how="left")
+    else:
+        grid = grid.with_columns(extra=pl.lit(None, dtype=pl.String))
+    return (
+        grid.join(lazy(sums), on=["ego_id", "month"], how="left")
+        .sort("ego_id", "month")
+        .with_columns(pl.col(c).fill_null(0).cum_sum().over("ego_id") for c in ("n", "lo", "hi"))
+        .select(
+            "ego_id",
+            "month",
+            fingerprint=pl.concat_str(
+                pl.lit(context), cutoff.cast(pl.String), "n", "lo", "hi", pl.col("extra").fill_null(""), separator="|"
+            ),
+        )
         .collect()
     )
-    fingerprints = {}
-    for month, n, lo, hi in cumulative.iter_rows():
-        cut = month_cutoff(month, as_of)
-        digest = hashlib.sha256(f"{context}|{cut}|{n}|{lo}|{hi}".encode()).hexdigest()[:16]
-        fingerprints[month] = f"{cut}|{n}|{digest}"
-    return fingerprints

@@ -18,8 +18,8 @@ import polars as pl
 
 from tiepulse.pipelines.analytics.org_graph import OrgGraph
 
-BROKER_SHARE = 0.05
-"""The people with the highest betweenness (this share of the graph, at least one) are flagged as brokers."""
+TUKEY_K = 1.5
+"""Tukey's upper fence, Q3 + k * IQR: the outlier rule both broker conditions use (the textbook k, not fitted)."""
 ROLES = ("coordinator", "gatekeeper", "representative", "consultant", "liaison")
 """Gould-Fernandez roles of b on an open two-path a -> b -> c (a not tied to c), by who shares b's group."""
 
@@ -259,9 +259,7 @@ def person_metrics(graph: OrgGraph, paths: PathMetrics, broker_group: pl.Series)
     role_counts = roles.select(ROLES).to_numpy() if n else np.zeros((0, len(ROLES)))
     best = role_counts.argmax(axis=1) if n else np.zeros(0, dtype=int)
     articulation = set(g.articulation_points())
-    broker_count = max(1, math.ceil(BROKER_SHARE * n))
-    ranked = np.sort(between)[::-1]
-    broker_floor = ranked[broker_count - 1] if n else 0.0
+    crossing = crossing_weights(graph, broker_group).get_column("crossing").to_numpy()
     return pl.DataFrame(
         {
             "v": np.arange(n, dtype=np.int64),
@@ -274,16 +272,33 @@ def person_metrics(graph: OrgGraph, paths: PathMetrics, broker_group: pl.Series)
             "clustering": np.asarray(g.transitivity_local_undirected(mode="zero"), dtype=float),
             "broker_role": [ROLES[i] if role_counts[k].sum() > 0 else "none" for k, i in enumerate(best)],
             "brokerage": role_counts[:, 1:].sum(axis=1).astype(np.int64) if n else [],
-            "is_broker": (between >= broker_floor) & (between > 0),
+            "is_broker": broker_flags(between, crossing),
             "is_key_person": np.isin(np.arange(n), list(articulation)),
         },
         schema_overrides={"pagerank": pl.Float64, "brokerage": pl.Int64, "broker_role": pl.String},
     )
 
 
-def bridge_scores(graph: OrgGraph, community: pl.Series) -> pl.Series:
-    """Per vertex, the share of its tie weight that goes to other communities (0 without ties)."""
-    labels = pl.DataFrame({"v": graph.nodes.get_column("v"), "c": community})
+def upper_fence(values: np.ndarray) -> float:
+    """Tukey's upper fence of ``values``: above it a value is an outlier of the distribution."""
+    if values.size == 0:
+        return 0.0
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(q3 + TUKEY_K * (q3 - q1))
+
+
+def broker_flags(between: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """Brokers: outliers both in position (betweenness above its upper fence) and in what they carry between
+    groups (tie weight to other groups above its upper fence). The thresholds follow each period's distribution,
+    so neither a fixed share of people nor a cut tuned to one organisation decides who is flagged."""
+    if between.size == 0:
+        return np.zeros(0, dtype=bool)
+    return np.asarray((between > upper_fence(between)) & (crossing > upper_fence(crossing)) & (between > 0), dtype=bool)
+
+
+def crossing_weights(graph: OrgGraph, group: pl.Series) -> pl.DataFrame:
+    """Per vertex ``v`` (in order): ``crossing``, its tie weight to other groups, and ``total``, all its tie weight."""
+    labels = pl.DataFrame({"v": graph.nodes.get_column("v"), "c": group})
     ends = graph.undirected.join(labels.rename({"v": "u", "c": "cu"}), on="u").join(labels.rename({"c": "cv"}), on="v")
     crossing = pl.col("cu") != pl.col("cv")
     both = pl.concat(
@@ -292,5 +307,19 @@ def bridge_scores(graph: OrgGraph, community: pl.Series) -> pl.Series:
             ends.select(v="v", weight="weight", crossing=crossing),
         ]
     )
-    shares = both.group_by("v").agg(share=pl.col("weight").filter(pl.col("crossing")).sum() / pl.col("weight").sum())
-    return labels.join(shares, on="v", how="left").sort("v").get_column("share").fill_null(0.0)
+    sums = both.group_by("v").agg(
+        crossing=pl.col("weight").filter(pl.col("crossing")).sum(), total=pl.col("weight").sum()
+    )
+    return (
+        labels.select("v")
+        .join(sums, on="v", how="left")
+        .sort("v")
+        .with_columns(pl.col("crossing").fill_null(0.0), pl.col("total").fill_null(0.0))
+    )
+
+
+def bridge_scores(graph: OrgGraph, community: pl.Series) -> pl.Series:
+    """Per vertex, the share of its tie weight that goes to other communities (0 without ties)."""
+    weights = crossing_weights(graph, community)
+    share = pl.when(pl.col("total") > 0).then(pl.col("crossing") / pl.col("total")).otherwise(0.0)
+    return weights.select(share=share).get_column("share")

@@ -6,14 +6,15 @@ Called by the Dagster asset (``pipelines/assets/ona.py``), ``tiepulse org --as-o
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import igraph as ig
 import polars as pl
 
 from tiepulse.core.settings import Settings
-from tiepulse.pipelines.analytics.common import Frame, lazy
-from tiepulse.pipelines.analytics.fingerprint import history_months
+from tiepulse.pipelines.analytics.common import UTC_TS, Frame, lazy
+from tiepulse.pipelines.analytics.fingerprint import checksum, digest, history_months
 from tiepulse.pipelines.analytics.monthly import month_cutoff
 from tiepulse.pipelines.analytics.ona import (
     PathOptions,
@@ -29,6 +30,7 @@ from tiepulse.pipelines.analytics.org_graph import (
     OrgGraph,
     build_org_graph,
     directed_interactions,
+    node_table,
     period_window,
 )
 from tiepulse.pipelines.analytics.org_groups import (
@@ -106,6 +108,10 @@ class OrgMarts:
     summary: pl.DataFrame
     has_teams: bool
     """Whether the directory names teams (else group metrics fall back to communities)."""
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    """Each period's fingerprint: a digest of everything its graph was built from (``period_fingerprint``)."""
+    recomputed: list[str] = field(default_factory=list)
+    """The periods computed (the others were reused)."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,10 @@ class PeriodResult:
     groups: pl.DataFrame
     matrix: pl.DataFrame
     summary: dict[str, object]
+
+
+Reuse = Callable[[str, str], PeriodResult | None]
+"""Given a period and its fingerprint, the result published for it when it was computed from the same inputs."""
 
 
 def analyse_period(
@@ -191,11 +201,13 @@ def compute_org(
     options: OrgOptions,
     previous_labels: pl.DataFrame | None = None,
     health_monthly: Frame | None = None,
+    reuse: Reuse | None = None,
 ) -> OrgMarts:
     """The four ONA marts as of ``as_of``: 'current' and each month since the first interaction.
 
     ``previous_labels`` (``period``, ``person_id``, ``community_id``: the last published people mart) keeps
-    community ids stable: each period is matched to its own previous labels, else to the period before it."""
+    community ids stable: each period is matched to its own previous labels, else to the period before it.
+    ``reuse`` offers a month's published result when its fingerprint is unchanged; 'current' is always computed."""
     persons = lazy(persons).collect()
     has_teams = persons.filter(pl.col("is_internal")).get_column("team").drop_nulls().len() > 0
     months = history_months(interactions, as_of)
@@ -204,12 +216,18 @@ def compute_org(
     people, groups, matrix, summaries = [], [], [], []
     last: pl.DataFrame | None = None
     directed = directed_interactions(interactions)
+    context = checksum(node_table(persons, options.outside_contacts).collect()), egos, has_teams, options
+    fingerprints, recomputed = {}, []
     for period, end, month in periods:
         start, stop = period_window(end, options.window_days)
-        graph = build_org_graph(directed, persons, egos, start, stop, options.outside_contacts)
-        own = stored.filter(pl.col("period") == period) if stored.height else stored
-        previous = own.select(node_id="person_id", community_id="community_id") if own.height else last
-        result = analyse_period(graph, period, options, previous, has_teams)
+        fingerprints[period] = period_fingerprint(directed, start, stop, *context)
+        result = reuse(period, fingerprints[period]) if reuse is not None and month is not None else None
+        if result is None:
+            graph = build_org_graph(directed, persons, egos, start, stop, options.outside_contacts)
+            own = stored.filter(pl.col("period") == period) if stored.height else stored
+            previous = own.select(node_id="person_id", community_id="community_id") if own.height else last
+            result = analyse_period(graph, period, options, previous, has_teams)
+            recomputed.append(period)
         last = result.people.select(node_id="person_id", community_id="community_id")
         people.append(result.people)
         groups.append(result.groups)
@@ -224,7 +242,18 @@ def compute_org(
         pl.concat(matrix) if matrix else pl.DataFrame(schema=MATRIX_SCHEMA),
         summary,
         has_teams,
+        fingerprints,
+        recomputed,
     )
+
+
+def period_fingerprint(directed: pl.DataFrame, start: dt.datetime, stop: dt.datetime, *context: object) -> str:
+    """A digest of a period's window, of the interactions in it and of ``context`` (the people's node attributes,
+    the observed egos, the options): what its graph, and so its figures, are built from."""
+    window = directed.filter(
+        pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS), pl.col("occurred_at") <= pl.lit(stop, dtype=UTC_TS)
+    )
+    return digest(start, stop, checksum(window), *context)
 
 
 def _with_health(summary: pl.DataFrame, health: Frame | None) -> pl.DataFrame:

@@ -70,13 +70,15 @@ def tie_class_expr(strength: pl.Expr, days_since: pl.Expr, first_age_days: pl.Ex
 
 
 def neglect_after_expr(params: AnalyticsParams) -> pl.Expr:
-    """Days of silence after which a tie is overdue: max(planned cadence, k x long gap, floor)."""
-    gap = pl.when(pl.col("n_contact_days") >= params.neglect_min_contact_days).then(
-        params.neglect_gap_multiplier * pl.col("long_gap_days")
-    )
+    """Days of silence after which a tie is overdue: max(planned cadence, k x long gap, longest pause the tie came
+    back from, floor). A silence no longer than one the relationship already survived is no sign of neglect."""
+    learnt = pl.col("n_contact_days") >= params.neglect_min_contact_days
+    gap = pl.when(learnt).then(params.neglect_gap_multiplier * pl.col("long_gap_days"))
+    survived = pl.when(learnt).then(pl.col("longest_gap_days"))
     return pl.max_horizontal(
         pl.col("cadence_days").cast(pl.Float64).fill_null(0.0),
         gap.fill_null(0.0),
+        survived.fill_null(0.0),
         pl.lit(float(params.neglect_floor_days)),
     )
 
@@ -218,6 +220,7 @@ def _prepare_rows(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsPar
             is_answer=count(email & alter_acts & pl.col("is_response")),
             is_two_way=both_act | pl.col("is_response"),
             is_ego_act=ego_acts,
+            personal=1.0 / pl.col("group_size").fill_null(1).clip(lower_bound=1),
             is_both=both_act,
             is_alter_act=alter_acts,
             minutes=pl.col("minutes"),
@@ -282,16 +285,17 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
         t_two_way=pl.col("t_two_way").max(),
         t_inbound=pl.col("t_inbound").max(),
     )
-    # Unanswered outreach: ego acts after the alter's last sign of life, within the one-sided window.
+    # Unanswered outreach: ego acts after the alter's last sign of life, within the one-sided window, counted as
+    # personal attempts: a message to n people asks each of them 1/n of an answer (any of them may reply).
     unanswered = (
         prepared.filter(pl.col("is_ego_act") & (pl.col("age") <= params.one_sided_window_days))
-        .select("pk", "t_us")
+        .select("pk", "t_us", "personal")
         .join(per_pair.select("pk", "t_inbound"), on="pk")
         .filter(pl.col("t_us") > pl.col("t_inbound"))
         .group_by("pk")
-        .agg(n_unanswered=pl.len().cast(pl.Int32))
+        .agg(n_unanswered=pl.col("personal").sum().floor().cast(pl.Int32))
     )
-    gaps = _usual_gaps(prepared.select("pk", "day"), per_pair.select("pk"), params.neglect_gap_quantile)
+    gaps = _usual_gaps(prepared.select("pk", "day"), per_pair.select("pk"), params)
     # Per-channel counts and volumes in long form (pair x channel), then one column per channel: cheaper than
     # fourteen conditional columns over every interaction.
     per_channel = prepared.group_by("pk", "channel_code").agg(n=pl.len(), v=pl.col("dw").sum())
@@ -341,13 +345,16 @@ def pair_aggregates(base: pl.LazyFrame, instant: dt.datetime, params: AnalyticsP
             n_contact_days=pl.col("n_contact_days").fill_null(0).cast(pl.Int32),
             usual_gap_days="usual_gap_days",
             long_gap_days="long_gap_days",
+            longest_gap_days="longest_gap_days",
         )
     )
 
 
-def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame, quantile: float) -> pl.LazyFrame:
-    """Median and ``quantile`` of the days between consecutive distinct contact days of each pair, and the
-    number of those days.
+def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
+    """Median and ``neglect_gap_quantile`` of the days between consecutive distinct contact days of each pair, the
+    longest pause the relationship came back from once established (a gap after at least
+    ``neglect_min_contact_days`` contact days: a first contact and a long silence is an introduction, not yet a
+    relationship), and the number of those days.
 
     Each pair gets a dense index so that (index, day) packs into one integer: one unique and one single-key sort
     instead of a sort on two columns.
@@ -368,10 +375,11 @@ def _usual_gaps(pair_days: pl.LazyFrame, pairs: pl.LazyFrame, quantile: float) -
         .agg(
             n_contact_days=pl.len(),
             usual_gap_days=pl.col("gap").median(),
-            long_gap_days=pl.col("gap").quantile(quantile, interpolation="linear"),
+            long_gap_days=pl.col("gap").quantile(params.neglect_gap_quantile, interpolation="linear"),
+            longest_gap_days=pl.col("gap").filter(pl.int_range(pl.len()) >= params.neglect_min_contact_days).max(),
         )
         .join(index, on="idx")
-        .select("pk", "n_contact_days", "usual_gap_days", "long_gap_days")
+        .select("pk", "n_contact_days", "usual_gap_days", "long_gap_days", "longest_gap_days")
     )
 
 
@@ -392,6 +400,7 @@ TIE_COLUMNS: list[str] = [
     "n_contact_days",
     "usual_gap_days",
     "long_gap_days",
+    "longest_gap_days",
     "expected_next_contact",
     "neglect_after_days",
     "due_date",

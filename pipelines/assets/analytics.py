@@ -3,10 +3,10 @@
 Each asset reads staging (or upstream marts) from DuckDB as Arrow (the tables named in ``pipelines.network_io``),
 calls a pure Polars transform from ``tiepulse.pipelines.analytics`` (ties, health and alerts: the steps of
 ``analytics.chain``) and publishes its table atomically. Everything is computed as of ``TIEPULSE_AS_OF``.
-Monthly history (``mart_ties_monthly``, the monthly rows of ``mart_network_health``) is incremental: a month is
-recomputed only when its fingerprint changed (the interactions up to its cut-off, the parameters, and for health
-the people's attributes and the contacts: ``pipelines.analytics.fingerprint``), so a daily run does not rebuild all
-history, and a changed threshold or directory rebuilds all of it.
+Ties, their monthly history and network health (current and monthly rows) run ego shard by ego shard and only for
+the (ego, month) whose fingerprint changed (the ego's interactions up to the month's cut-off, the parameters, and
+what else the table depends on: ``pipelines.ego_marts``), so the memory is bounded by a shard, a daily run does not
+rebuild all history, and a changed threshold or directory rebuilds all of it.
 """
 
 import datetime as dt
@@ -14,31 +14,19 @@ from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
-import polars as pl
 
 from tiepulse.core.keyed_writes import insert_missing, replace_keyed
 from tiepulse.core.params import params_for
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics import (
-    HEALTH_COLUMNS,
-    MONTHLY_COLUMNS,
-    compute_alerts,
-    compute_ties,
-    compute_ties_monthly,
-    network_health,
-)
-from tiepulse.pipelines.analytics.fingerprint import (
-    PERSON_ATTRIBUTES,
-    history_context,
-    history_months,
-    month_fingerprints,
-)
-from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.analytics import compute_alerts
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, check_specs, polars_table_checks, start_checks
-from tiepulse.pipelines.marts_io import publish, read_table, replace_rows, table_columns
-from tiepulse.pipelines.network_io import interactions_from_staging, read_network_inputs, read_observation
+from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
+from tiepulse.pipelines.ego_refresh import EgoRefresh
+from tiepulse.pipelines.ego_shards import bound_duckdb
+from tiepulse.pipelines.marts_io import publish, read_table
+from tiepulse.pipelines.network_io import interactions_from_staging, read_observation
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -114,51 +102,15 @@ def interactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 def mart_ties(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        ties = compute_ties(
-            read_table(con, tables.INTERACTIONS),
-            read_table(con, tables.PERSONS),
-            read_table(con, tables.CONTACTS),
-            settings.as_of,
-            params_for(settings),
-        )
-        publish(con, tables.TIES, ties)
+        bound_duckdb(con)
+        done = refresh_ties(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
         checks = _start_checks(context, con, tables.TIES, settings.as_of)
         built = table_metadata(con, tables.TIES)
-    classes = dict(ties.group_by("tie_class").len().iter_rows()) if ties.height else {}
+        classes = dict(con.execute(f"select tie_class, count(*) from {tables.TIES} group by all").fetchall())
     return dg.MaterializeResult(
-        metadata={**built, "as_of": str(settings.as_of), **classes}, check_results=checks.results()
+        metadata={**built, "as_of": str(settings.as_of), **classes, "egos_recomputed": done.egos_recomputed},
+        check_results=checks.results(),
     )
-
-
-def _reset_if_changed(con: duckdb.DuckDBPyConnection, table: str, history_key: str, columns: list[str]) -> None:
-    """Drop an incremental table (and forget its months) when this version of tiepulse writes other columns."""
-    found = [column for column, _ in table_columns(con, table)]
-    if found and found != columns:
-        con.execute(f"drop table {table}").fetchall()
-        con.execute("delete from ops.history_state where table_name = ?", [history_key]).fetchall()
-
-
-def _stale_months(con: duckdb.DuckDBPyConnection, table: str, fingerprints: dict[dt.date, str]) -> list[dt.date]:
-    stored = dict(
-        con.execute("select month, fingerprint from ops.history_state where table_name = ?", [table]).fetchall()
-    )
-    return [m for m, fp in fingerprints.items() if stored.get(m) != fp]
-
-
-def _record_history(
-    con: duckdb.DuckDBPyConnection, table: str, fingerprints: dict[dt.date, str], months: list[dt.date]
-) -> None:
-    if not months:
-        return
-    with transaction(con):
-        replace_keyed(
-            con,
-            "ops.history_state",
-            "select ?::varchar as table_name, unnest(?::date[]) as month, unnest(?::varchar[]) as fingerprint, "
-            "now() as computed_at",
-            ["table_name", "month"],
-            [table, months, [fingerprints[m] for m in months]],
-        )
 
 
 @dg.asset(
@@ -174,24 +126,16 @@ def _record_history(
 )
 def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    table = tables.TIES_MONTHLY
     with warehouse.connect() as con:
-        inter = read_table(con, tables.INTERACTIONS)
-        _reset_if_changed(con, table, table, MONTHLY_COLUMNS)
-        params = params_for(settings)
-        fingerprints = month_fingerprints(
-            inter, history_months(inter, settings.as_of), settings.as_of, history_context(params)
-        )
-        stale = _stale_months(con, table, fingerprints)
-        history = compute_ties_monthly(inter, stale, params, settings.as_of)
-        replace_rows(con, table, history, where="month in (select unnest(?::date[]))", params=[stale])
-        _record_history(con, table, fingerprints, stale)
-        checks = _start_checks(context, con, table, settings.as_of)
-        built = table_metadata(con, table)
-    return dg.MaterializeResult(
-        metadata={**built, "months_recomputed": len(stale), "months": len(fingerprints)},
-        check_results=checks.results(),
-    )
+        bound_duckdb(con)
+        done = refresh_ties_monthly(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
+        checks = _start_checks(context, con, tables.TIES_MONTHLY, settings.as_of)
+        built = table_metadata(con, tables.TIES_MONTHLY)
+    return dg.MaterializeResult(metadata={**built, **_recomputed(done)}, check_results=checks.results())
+
+
+def _recomputed(done: EgoRefresh) -> dict[str, int]:
+    return {"months_recomputed": done.months_recomputed, "months": done.months, "egos_recomputed": done.egos_recomputed}
 
 
 @dg.asset(
@@ -214,42 +158,17 @@ def mart_ties_monthly(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 )
 def mart_network_health(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
-    params = params_for(settings)
-    table, history_key = tables.NETWORK_HEALTH, f"{tables.NETWORK_HEALTH}#month"
+    table = tables.NETWORK_HEALTH
     with warehouse.connect() as con:
-        inputs = read_network_inputs(con)
-        current = network_health(inputs, settings.as_of, params, read_table(con, tables.TIES)).with_columns(
-            period=pl.lit("current"), month=pl.lit(month_start(settings.as_of))
-        )
-        _reset_if_changed(con, table, history_key, [*HEALTH_COLUMNS, "period", "month"])
-        history = history_context(params, inputs.persons.select(PERSON_ATTRIBUTES), inputs.contacts)
-        inter = inputs.interactions
-        fingerprints = month_fingerprints(inter, history_months(inter, settings.as_of), settings.as_of, history)
-        stale = _stale_months(con, history_key, fingerprints)
-        monthly = [
-            network_health(inputs, month_cutoff(m, settings.as_of), params).with_columns(
-                period=pl.lit("month"), month=pl.lit(m)
-            )
-            for m in stale
-        ]
-        replace_rows(
-            con,
-            table,
-            pl.concat([current, *monthly], how="vertical_relaxed"),
-            where="period = 'current' or month in (select unnest(?::date[]))",
-            params=[stale],
-        )
-        _record_history(con, history_key, fingerprints, stale)
+        bound_duckdb(con)
+        done = refresh_network_health(EgoRun(con, settings.as_of, params_for(settings), shards_of(con)))
         checks = _start_checks(context, con, table, settings.as_of)
         built = table_metadata(con, table)
+        egos, median = con.execute(
+            f"select count(*), coalesce(median(health_score), 0) from {table} where period = 'current'"
+        ).fetchall()[0]
     return dg.MaterializeResult(
-        metadata={
-            **built,
-            "rows": current.height,
-            "egos": current.height,
-            "median_health_score": float(current.select(pl.col("health_score").median()).item() or 0.0),
-            "months_recomputed": len(stale),
-        },
+        metadata={**built, **_recomputed(done), "rows": egos, "egos": egos, "median_health_score": float(median)},
         check_results=checks.results(),
     )
 

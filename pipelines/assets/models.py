@@ -5,7 +5,9 @@ start right after it is built (``pipelines/checks.py``): Great Expectations vali
 the step builds the next models, and a model waits for the results of the checks of the models it reads. A model
 whose blocking quality check fails stops the models that read it, in this layer and (the step then fails) in the
 layers after it. Dagster still shows one asset per
-``.sql`` file, with its checks, and can materialise any subset of them.
+``.sql`` file, with its checks, and can materialise any subset of them. A build is incremental (``models.build_model``:
+``unchanged``, ``appended`` or ``rebuilt``, in the materialisation's ``build``); the checks run on every table either
+way.
 """
 
 from collections.abc import Iterator
@@ -14,7 +16,7 @@ import dagster as dg
 
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import PendingChecks, TableChecks, check_specs, start_checks
-from tiepulse.pipelines.models import LAYERS, Model, all_models, build_model
+from tiepulse.pipelines.models import LAYERS, InputFingerprints, Model, all_models, build_model
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -58,6 +60,7 @@ def _layer_asset(layer: str, models: list[Model]) -> dg.AssetsDefinition:
                 blocked.add(table)
 
         with warehouse.connect() as con:
+            inputs = InputFingerprints(con)
             for model in models:
                 if _key(model.table) not in context.selected_asset_keys:
                     continue
@@ -66,8 +69,9 @@ def _layer_asset(layer: str, models: list[Model]) -> dg.AssetsDefinition:
                 if model.upstream & blocked:
                     blocked.add(model.table)
                     continue
-                build_model(con, model)
-                yield dg.MaterializeResult(asset_key=_key(model.table), metadata=table_metadata(con, model.table))
+                built = build_model(con, model, inputs)
+                metadata = {**table_metadata(con, model.table), "build": built}
+                yield dg.MaterializeResult(asset_key=_key(model.table), metadata=metadata)
                 if model.table in checked:
                     pending[model.table] = start_checks(con, checked[model.table], as_of, context)
             for table in list(pending):

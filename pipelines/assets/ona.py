@@ -2,6 +2,8 @@
 
 One step builds the four from the interactions and the directory (``analytics.org_marts``), publishes each
 atomically with its checks (keys, ranges, the privacy threshold) and its column schema and row count as metadata.
+Only the months whose 90-day window (or the people, the egos, the options) changed are computed again
+(``pipelines/org_reuse.py``); 'current' always is.
 """
 
 from collections.abc import Iterator
@@ -14,7 +16,8 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
 from tiepulse.pipelines.assets.table_metadata import table_metadata
 from tiepulse.pipelines.checks import check_specs, polars_table_checks, start_checks
-from tiepulse.pipelines.marts_io import publish, read_table, table_exists
+from tiepulse.pipelines.marts_io import comment_table, publish, read_table, table_exists
+from tiepulse.pipelines.org_reuse import published_periods, record_periods
 from tiepulse.pipelines.resources import WAREHOUSE_POOL, WarehouseResource
 
 ONA_TABLES = (tables.ORG_PEOPLE, tables.ORG_GROUPS, tables.GROUP_MATRIX, tables.ORG_SUMMARY)
@@ -37,10 +40,6 @@ def _previous_labels(con: duckdb.DuckDBPyConnection) -> pl.DataFrame | None:
     if not table_exists(con, tables.ORG_PEOPLE):
         return None
     return read_table(con, f"(select period, person_id, community_id from {tables.ORG_PEOPLE}) p")
-
-
-def _comment(con: duckdb.DuckDBPyConnection, table: str, text: str) -> None:
-    con.execute(f"comment on table {table} is '{text.replace(chr(39), chr(39) * 2)}'").fetchall()
 
 
 @dg.multi_asset(
@@ -71,6 +70,7 @@ def org_network(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
             options,
             _previous_labels(con),
             read_table(con, f"(select period, month, health_score from {tables.NETWORK_HEALTH}) h"),
+            published_periods(con),
         )
         frames = {
             tables.ORG_PEOPLE: marts.people,
@@ -81,11 +81,13 @@ def org_network(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         results = []
         for table, frame in frames.items():
             publish(con, table, frame)
-            _comment(con, table, DESCRIPTIONS[table] + _group_note(table, marts.groups, options.min_group_size))
+            comment_table(con, table, DESCRIPTIONS[table] + _group_note(table, marts.groups, options.min_group_size))
             checks = start_checks(con, polars_table_checks(table), settings.as_of, context)
             results.append((table, table_metadata(con, table), checks))
+        record_periods(con, marts.fingerprints)
     for table, built, checks in results:
-        yield dg.MaterializeResult(asset_key=_key(table), metadata=built, check_results=checks.results())
+        metadata = {**built, "periods_recomputed": len(marts.recomputed), "periods": len(marts.fingerprints)}
+        yield dg.MaterializeResult(asset_key=_key(table), metadata=metadata, check_results=checks.results())
 
 
 def _group_note(table: str, groups: pl.DataFrame, min_group_size: int) -> str:

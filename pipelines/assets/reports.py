@@ -32,7 +32,8 @@ REPORTS_KEY = dg.AssetKey(["reports", "html"])
     kinds={"html"},
     pool=WAREHOUSE_POOL,  # it reads the warehouse through the run's one connection
     description="Self-contained HTML reports (no network needed to open them): $TIEPULSE_HOME/reports/"
-    "organisation.html and reports/egos/<ego>.html, one per ego, readable by their owner only.",
+    "organisation.html and reports/egos/<ego>.html, one per ego (reports.personal, reports.max_personal), readable "
+    "by their owner only. Only the reports whose inputs changed are rendered again.",
 )
 def html_reports(warehouse: WarehouseResource) -> dg.MaterializeResult:
     with warehouse.connect() as con:
@@ -42,5 +43,7 @@ def html_reports(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "folder": dg.MetadataValue.path(str(written.folder.resolve())),
             "organisation": dg.MetadataValue.path(str(written.organisation.resolve())),
             "personal_reports": len(written.personal),
+            "rendered": written.rendered,
+            **({"personal_left_out": written.left_out} if written.left_out else {}),
         }
     )

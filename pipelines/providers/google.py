@@ -16,8 +16,9 @@ from pydantic import ValidationError
 
 from tiepulse.connectors.http.retry import RetryPolicy
 from tiepulse.connectors.sync_source import SyncSource
-from tiepulse.core.import_context import build_import_context
+from tiepulse.core.import_context import address_normaliser, build_import_context
 from tiepulse.core.settings import ConfigError, Settings
+from tiepulse.pipelines.providers.accounts import account_id
 from tiepulse.pipelines.providers.options import as_config_errors, problem_lines
 from tiepulse.pipelines.providers.spec import ApiProvider, NotSetUp, RawTable, Schedule, Source
 
@@ -115,10 +116,12 @@ def google_sources(
     from tiepulse.connectors.google import GoogleSettings, build_source, retry_policy
 
     options = google_options(settings)
+    normaliser = address_normaliser(settings)
     accounts = list_accounts(settings, options)
     if account is not None:
-        known = [a.address for a in accounts]
-        accounts = [a for a in accounts if a.address == account.strip().lower()]
+        wanted = account.strip().lower()
+        known = [account_id(normaliser, a.address) for a in accounts]
+        accounts = [a for a, key in zip(accounts, known, strict=True) if wanted in (a.address, key)]
         if not accounts:
             raise NotSetUp(f"{account} is not a Google account tiepulse knows ({', '.join(known[:5])})")
     endpoints = GoogleSettings()
@@ -130,6 +133,7 @@ def google_sources(
             build_source(
                 name,
                 acct,
+                owner=account_id(normaliser, acct.address),
                 options=options,
                 endpoints=endpoints,
                 ctx=ctx,

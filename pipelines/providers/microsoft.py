@@ -17,6 +17,7 @@ from tiepulse.connectors.http.retry import RetryPolicy
 from tiepulse.connectors.sync_source import SyncSource
 from tiepulse.core.import_context import build_import_context
 from tiepulse.core.settings import ConfigError, Settings
+from tiepulse.pipelines.providers.accounts import account_id
 from tiepulse.pipelines.providers.options import problem_lines
 from tiepulse.pipelines.providers.spec import RESUME_HINT, ApiProvider, NotSetUp, RawTable, Schedule, Source
 
@@ -140,7 +141,7 @@ def microsoft_sources(
         target = account.strip().lower()
         chosen = [m for m in boxes if m == target or normaliser.normalise(m) == target]
         if not chosen:
-            shown = ", ".join(boxes[:5]) + (" ..." if len(boxes) > 5 else "")
+            shown = ", ".join(account_id(normaliser, m) for m in boxes[:5]) + (" ..." if len(boxes) > 5 else "")
             raise NotSetUp(f"{account} is not among the Microsoft mailboxes to sync ({shown})")
         boxes = chosen
     found: list[SyncSource] = []

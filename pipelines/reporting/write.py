@@ -1,19 +1,25 @@
 """Rendering reports to files: the organisation's and one per ego under ``$TIEPULSE_HOME/reports``, each readable
-by its owner only (0600), each replaced atomically so a browser never opens half a file."""
+by its owner only (0600), each replaced atomically so a browser never opens half a file. Only the reports whose
+inputs changed since they were written are rendered again (``reporting/built.py``)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from tiepulse.core.params import params_for
 from tiepulse.core.private_files import write_private
-from tiepulse.core.settings import Settings
+from tiepulse.core.settings import ReportOptions, Settings
+from tiepulse.pipelines.analytics.fingerprint import checksum
+from tiepulse.pipelines.reporting import built
 from tiepulse.pipelines.reporting.organisation import organisation_page
-from tiepulse.pipelines.reporting.page import render_page
+from tiepulse.pipelines.reporting.page import Page, render_page
 from tiepulse.pipelines.reporting.personal import personal_page
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
 
@@ -35,6 +41,10 @@ def ego_file_name(ego_id: str) -> str:
 class WrittenReports:
     organisation: Path
     personal: list[Path]
+    rendered: int = 0
+    """How many of them this run rendered (the others' inputs had not changed)."""
+    left_out: str | None = None
+    """Why egos got no personal report (``reports.personal`` or ``reports.max_personal``), when they did not."""
 
     @property
     def folder(self) -> Path:
@@ -58,31 +68,70 @@ def existing_reports(settings: Settings) -> WrittenReports | None:
     return WrittenReports(folder / ORGANISATION_FILE, sorted((folder / "egos").glob("*.html")))
 
 
+def forget_reports(settings: Settings) -> None:
+    """Forget what the reports were written from: the next refresh renders every one again."""
+    built.forget(reports_folder(settings))
+
+
+def personal_egos(egos: list[str], options: ReportOptions) -> tuple[list[str], str | None]:
+    """The egos that get a personal report at each refresh, and why the others do not."""
+    if options.personal == "none":
+        return [], "reports.personal is none"
+    if options.personal == "all":
+        if len(egos) > options.max_personal:
+            return [], f"{len(egos)} egos, more than reports.max_personal = {options.max_personal}"
+        return egos, None
+    chosen = set(options.personal)
+    kept = [ego for ego in egos if ego in chosen]
+    return kept, None if len(kept) == len(egos) else "reports.personal lists the egos that get one"
+
+
 def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> WrittenReports:
-    """The organisation report and every ego's, as of the analysis date, under ``settings.home / 'reports'``."""
+    """The organisation report and the chosen egos' (``reports`` in the config), as of the analysis date, under
+    ``settings.home / 'reports'``; a report whose inputs are those it was last written from is left as it is."""
     folder = reports_folder(settings)
     params = params_for(settings)
     cache = bundle_cache(settings)
-    org = write_report(
+    before, after = built.load(folder), {}
+    rendered = 0
+
+    def write(path: Path, fingerprint: str, page: Callable[[], Page]) -> Path:
+        nonlocal rendered
+        key = str(path.relative_to(folder))
+        after[key] = fingerprint
+        if before.get(key) == fingerprint and path.exists():
+            return path
+        rendered += 1
+        return write_report(path, render_page(page(), cache))
+
+    min_group_size = settings.config.privacy.min_group_size
+    organisation = read_organisation_inputs(con, settings.as_of)
+    org = write(
         folder / ORGANISATION_FILE,
-        render_page(
-            organisation_page(read_organisation_inputs(con, settings.as_of), settings.config.privacy.min_group_size),
-            cache,
-        ),
+        built.inputs_fingerprint(organisation, min_group_size),
+        partial(organisation_page, organisation, min_group_size),
     )
     everyone = read_personal_inputs(con, settings.as_of, params)
-    written = [
-        write_report(
-            folder / "egos" / ego_file_name(ego), render_page(personal_page(everyone.for_ego(ego), ego, params), cache)
-        )
-        for ego in sorted(everyone.health.get_column("ego_id").to_list())
-    ]
+    egos, left_out = personal_egos(sorted(everyone.health.get_column("ego_id").to_list()), settings.config.reports)
+    context = (params.model_dump_json(), checksum(everyone.names))
+    written = []
+    for ego in egos:
+        mine = everyone.for_ego(ego)
+        # the names and who is observed weigh on every report: in the context once, not checksummed per ego
+        own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
+        fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
+        page = partial(personal_page, mine, ego, params)
+        written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
     _remove_stale(folder / "egos", {p.name for p in written})
-    return WrittenReports(org, written)
+    built.save(folder, after)
+    return WrittenReports(org, written, rendered, left_out)
+
+
+_NO_NAMES = pl.DataFrame(schema={"person_id": pl.String, "display_name": pl.String})
 
 
 def _remove_stale(folder: Path, keep: set[str]) -> None:
-    """Reports of egos no longer in the warehouse (forgotten accounts) go with them."""
+    """Reports of egos no longer in the warehouse (forgotten accounts) or no longer chosen go with them."""
     for old in folder.glob("*.html"):
         if old.name not in keep:
             old.unlink()

@@ -36,6 +36,7 @@ MESSAGE_SCHEMA = {
     "is_forward": pl.Boolean,
     "subject_hash": pl.String,
     "thread_id": pl.String,
+    "list_id": pl.String,
     "is_automated": pl.Boolean,
     "mailbox_count": pl.Int32,
 }
@@ -50,6 +51,7 @@ def messages(rows: list[dict[str, Any]]) -> pl.DataFrame:
         "is_forward": False,
         "subject_hash": None,
         "thread_id": None,
+        "list_id": None,
         "is_automated": False,
         "mailbox_count": 1,
     }

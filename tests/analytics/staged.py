@@ -15,6 +15,7 @@ import pytest
 from tests.analytics import builders as b
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.assets.analytics import analytics_assets
+from tiepulse.pipelines.assets.introductions import mart_introductions
 from tiepulse.pipelines.assets.ona import ona_assets
 from tiepulse.pipelines.resources import WarehouseResource
 
@@ -126,10 +127,9 @@ def mailbox_windows(sightings: pl.DataFrame) -> pl.DataFrame:
 
 
 def run_assets(instance: dg.DagsterInstance | None = None) -> dict[str, dict[str, Any]]:
-    """Materialise the analytics and ONA assets; metadata per asset name."""
-    result = dg.materialize(
-        [*analytics_assets, *ona_assets], instance=instance, resources={"warehouse": WarehouseResource()}
-    )
+    """Materialise the analytics, ONA and introductions assets; metadata per asset name."""
+    assets = [*analytics_assets, *ona_assets, mart_introductions]
+    result = dg.materialize(assets, instance=instance, resources={"warehouse": WarehouseResource()})
     assert result.success
     out = {}
     for event in result.get_asset_materialization_events():

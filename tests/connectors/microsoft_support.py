@@ -62,7 +62,7 @@ def sync(
     total = LoadResult()
     sources = microsoft_sources(settings, source=source, account=account, retry=policy or quick_policy())
     for src in sources:
-        total.add(sync_account(con, src))
+        total.add(sync_account(con, src, pseudonym_key=settings.hmac_key))
     return total, sources
 
 

@@ -193,7 +193,7 @@ def test_expired_sync_token_resyncs_cleanly(bed: Testbed, fake: FakeGoogle) -> N
     source = bed.sources("gcal")[0]
     from tiepulse.pipelines.sync import sync_account
 
-    result = sync_account(bed.con, source)
+    result = sync_account(bed.con, source, pseudonym_key=None)
     assert source.resyncs == 1  # type: ignore[attr-defined]
     assert_exact(bed, calendar, before)
     assert stored(bed)["ev0002"][2] == 9

@@ -35,7 +35,7 @@ def on_page(stream, result):
     {GO_AHEAD}
 
 for source in google_sources(settings):
-    sync_account(con, source, on_page=on_page)
+    sync_account(con, source, pseudonym_key=None, on_page=on_page)
 con.close()
 print("done", flush=True)
 """

@@ -143,7 +143,7 @@ def test_persistent_concurrency_limit_shrinks_batches(bed: Testbed, fake: FakeGo
     fake.max_batch_parts = 4  # every part past the 4th of a batch: 429 "Too many concurrent requests for user"
     bed.configure(gmail={"batch_size": 25})
     source = bed.sources("gmail")[0]
-    sync_account(bed.con, source)
+    sync_account(bed.con, source, pseudonym_key=None)
     assert_exact(bed)
     assert source.caller.batch_size in (4, 5)  # type: ignore[attr-defined]  # held at the limit, probing one more
     batches = fake.calls["gmail.batch"]
@@ -161,7 +161,7 @@ def test_batches_grow_back_once_the_concurrency_limit_lifts(bed: Testbed, fake: 
         if len(sizes) == 2:
             fake.max_batch_parts = 50  # the burst of concurrent requests is over
 
-    sync_account(bed.con, source, on_page=on_page)
+    sync_account(bed.con, source, pseudonym_key=None, on_page=on_page)
     assert_exact(bed)
     assert sizes[0] == 10 and sizes[1] in (4, 5), sizes  # shrunk to what Gmail answered at once
     assert sizes[-1] == 10, sizes  # and grown back, one part at a time, to the configured size
@@ -192,7 +192,7 @@ def test_quota_refusals_back_off_but_never_shrink_batches(
 
         retry = RetryPolicy(max_attempts=12, base_delay=0.2, max_delay=0.4, sleep=sleep, rng=random.Random(0))
         source = google_sources(bed.settings, source="gmail", retry=retry)[0]
-        sync_account(bed.con, source)
+        sync_account(bed.con, source, pseudonym_key=None)
         assert_exact(bed)
         bed.close()
     assert fake.quota.rejections > 0  # the quota did bite
@@ -213,7 +213,7 @@ def test_expired_access_token_is_refreshed_once(tmp_path: Path, monkeypatch: pyt
         def slow(stream: str, result: Any) -> None:
             clock.sleep(0.35)
 
-        sync_account(bed.con, source, on_page=slow)
+        sync_account(bed.con, source, pseudonym_key=None, on_page=slow)
         assert_exact(bed)
         assert fake.calls["token"] >= 3  # refreshed after 401s, and the sync went on
         bed.close()

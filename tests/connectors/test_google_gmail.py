@@ -185,13 +185,13 @@ def test_progress_starts_from_messages_total_and_ends_exact(bed: Testbed, fake: 
     def on_page(stream: str, result: LoadResult) -> None:
         seen.append((source.progress.total, source.progress.done))  # type: ignore[attr-defined]
 
-    sync_account(bed.con, source, on_page=on_page)
+    sync_account(bed.con, source, pseudonym_key=None, on_page=on_page)
     assert seen[1] == (100, 30)  # the estimate while listing
     assert seen[-1] == (90, 90) and len(bed.stored()) == 90  # the bar ends full
     add_mail(box, 4)
     seen.clear()
     source = bed.sources("gmail")[0]
-    sync_account(bed.con, source, on_page=on_page)
+    sync_account(bed.con, source, pseudonym_key=None, on_page=on_page)
     assert seen == [(4, 4)]  # incremental: the work the history lists
 
 
@@ -227,7 +227,7 @@ def test_pacer_keeps_under_the_quota(tmp_path: Path, monkeypatch: pytest.MonkeyP
         source = bed.sources("gmail")[0]
         caller = source.caller  # type: ignore[attr-defined]
         caller.pacer = dataclasses.replace(caller.pacer, clock=clock.time, sleep=clock.sleep)
-        sync_account(bed.con, source)
+        sync_account(bed.con, source, pseudonym_key=None)
         bed.close()
     spent = fake.units_spent(OWNER)
     assert spent >= messages * cost

@@ -35,7 +35,7 @@ def on_page(stream, result):
     {GO_AHEAD}
 
 for src in microsoft_sources(settings, source="outlook", retry=quick_policy()):
-    sync_account(con, src, on_page=on_page)
+    sync_account(con, src, pseudonym_key=None, on_page=on_page)
 print("done", flush=True)
 con.close()
 """

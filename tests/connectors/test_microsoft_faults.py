@@ -193,7 +193,7 @@ def test_a_token_endpoint_that_keeps_failing_is_an_auth_error(
 
 
 def test_concurrency_never_exceeds_four_per_mailbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with FakeMicrosoft(tmp_path / "tls", latency=0.03, throttle=Throttle(concurrency=4)) as server:
+    with FakeMicrosoft(tmp_path / "tls", latency=0.03, gate=4, throttle=Throttle(concurrency=4)) as server:
         seed(server, n=2)
         settings = configure(monkeypatch, tmp_path, server)
         conn = microsoft_connection(settings, retry=quick_policy())

@@ -75,6 +75,7 @@ COSTS: dict[str, float] = {
 REASONS = {200: "OK", 302: "Found", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found"}
 REASONS |= {410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway"}
 REASONS |= {503: "Service Unavailable"}
+HOLD_LIMIT_SECONDS = 120  # a held request is let go by then even if its test forgot to
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 CONCURRENCY_MESSAGE = "Too many concurrent requests for user"
 QUOTA_MESSAGE = (
@@ -122,7 +123,8 @@ class Fault:
     ``kind``: ``429`` (concurrency), ``429_quota``, ``403`` (``userRateLimitExceeded``), ``403_rate``
     (``rateLimitExceeded``), ``401``, ``410``, ``500``/``502``/``503`` (HTML body), ``reset``, ``timeout``,
     ``non_json``, ``not_multipart``, ``missing_part`` (batch envelope only), ``empty_page`` (list pages),
-    ``replay_history``, ``token_401``, ``token_429``, ``token_500``.
+    ``replay_history``, ``token_401``, ``token_429``, ``token_500``, ``hold`` (the request waits, with ``held``
+    set, until the test sets ``release``, then is answered as usual: a caller caught mid-way, to kill it there).
     ``where``: an extra predicate on the request's query parameters (e.g. only requests with a ``pageToken``);
     the request path is under the key ``_path``.
     """
@@ -135,6 +137,8 @@ class Fault:
     where: Callable[[dict[str, list[str]]], bool] | None = None
     hits: int = 0
     seen: int = 0
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     def matches(self, method: str, query: dict[str, list[str]]) -> bool:
         if self.method not in ("*", method) or self.hits >= self.times:
@@ -588,7 +592,10 @@ class FakeGoogle:
             {**query, "_path": [path]},
             None if not in_batch else ("429", "429_quota", "403", "403_rate", "401", "non_json", "500", "503"),
         )
-        if fault is not None:
+        if fault is not None and fault.kind == "hold":
+            fault.held.set()
+            fault.release.wait(HOLD_LIMIT_SECONDS)
+        elif fault is not None:
             if fault.kind == "401":
                 self.revoke_access_tokens()
             response = self._fault_response(fault)

@@ -89,7 +89,7 @@ class Testbed:
 
         total = LoadResult()
         for built in self.sources(source, account):
-            total.add(sync_account(self.con, built))
+            total.add(sync_account(self.con, built, pseudonym_key=self.settings.hmac_key))
         return total
 
     # -- what the warehouse should hold

@@ -244,6 +244,7 @@ class FakeMicrosoft:
         token_lifetime: float = 3600.0,
         throttle: Throttle | None = None,
         latency: float = 0.0,
+        gate: int = 0,
         replays: bool = False,
     ) -> None:
         self.tls: SelfSigned = make_self_signed(folder)
@@ -253,6 +254,10 @@ class FakeMicrosoft:
         self.token_lifetime = token_lifetime
         self.throttle = throttle or Throttle()
         self.latency = latency
+        self.gate = gate
+        """Hold a mailbox's first requests until this many are in flight at once (0: off), so a test sees a client's
+        concurrency reached however slow the machine is."""
+        self._gate_open = threading.Condition()
         self.replays = replays
         self.resync_style = "410"
         """How stale delta state answers: ``410``, ``syncStateNotFound``, ``SyncStateNotFound``, ``resyncRequired``."""
@@ -612,12 +617,20 @@ class FakeMicrosoft:
             limited = self._budget(box)
             if limited is not None:
                 return limited
+            self._pass_gate(box)
             if self.latency:
                 time.sleep(self.latency)
             return self._mailbox(box, parts[2:], query, headers)
         finally:
             with self._lock:
                 box.stats.inflight -= 1
+
+    def _pass_gate(self, box: Mailbox) -> None:
+        if not self.gate:
+            return
+        with self._gate_open:  # each arrival wakes the waiters; past the timeout the test's assertion says what failed
+            self._gate_open.notify_all()
+            self._gate_open.wait_for(lambda: box.stats.max_inflight >= self.gate, timeout=60)
 
     def _users(self, query: str, headers: dict[str, str]) -> Reply:
         params = {k: v[0] for k, v in parse_qs(query).items()}

@@ -8,8 +8,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -19,6 +20,7 @@ from rich.table import Table
 from tiepulse.cli.erase import erase_command
 from tiepulse.cli.notify import notify_command
 from tiepulse.cli.progress import work_progress
+from tiepulse.cli.sample import sample_command
 from tiepulse.cli.terminal import console, err, reader_left
 from tiepulse.core.private_files import tighten_umask
 from tiepulse.core.runlog import note_blocked_run
@@ -26,8 +28,12 @@ from tiepulse.core.settings import EARLIEST_AS_OF, LATEST_AS_OF, ConfigError, Se
 from tiepulse.core.warehouse import WarehouseBusy, WarehouseError, open_warehouse, transaction
 
 if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
     from tiepulse.connectors.files import FileSource
     from tiepulse.pipelines.file_import import FileOutcome, ImportReport
+
+_View = TypeVar("_View")
 
 app = typer.Typer(
     help="tiepulse: measure and tend your professional network from email and calendar metadata.",
@@ -97,7 +103,7 @@ def import_command(
             f"(interaction log, directory, contacts) in {', '.join(map(str, paths))}. See `tiepulse import --help`."
         )
     if refresh_after:
-        _run_refresh(amend=run_id)
+        _run_refresh(run_id)
     if report.unreadable:
         raise _fail(
             f"{len(report.unreadable)} file(s) or folder(s) could not be read (listed above); everything else is "
@@ -206,23 +212,27 @@ def _print_import_report(report: ImportReport) -> None:
         err.print(f"[yellow]Not recognised, left alone ({len(others)}):[/yellow] " + ", ".join(others[:5]))
 
 
-def _run_refresh(amend: str | None = None) -> None:
-    """Refresh staging and marts; when it fails, the run ``amend`` (the import or forget before it) is logged
-    ``partial``, as the command exits 2."""
+def _run_refresh(*amend: str, full: bool = False) -> None:
+    """Refresh staging and marts (everything with ``full``); when it fails, the runs ``amend`` (the import, sync or
+    forget before it) are logged ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
     from tiepulse.pipelines.refresh import refresh
 
     try:
         with console.status("Refreshing staging and marts (Dagster, in-process)..."):
-            result = refresh()
+            result = refresh(full=full)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     if not result.success:
         failed = ", ".join(result.failed_checks) or "see the Dagster log above"
-        if amend is not None:
+        if amend:
             with open_warehouse(Settings().warehouse_path) as con:
-                amend_run(con, amend, "partial", refresh=f"failed: {failed}")
-        raise _fail(f"the refresh failed ({failed}). Run `make dev` to inspect the run in the Dagster UI.")
+                for run_id in amend:
+                    amend_run(con, run_id, "partial", refresh=f"failed: {failed}")
+        raise _fail(
+            f"the refresh failed ({failed}): what was loaded is kept, but the marts still show the previous refresh. "
+            "Run `make dev` to inspect the run in the Dagster UI, fix the cause, then run `tiepulse refresh`."
+        )
     console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
     if "TIEPULSE_AS_OF" not in os.environ:
         _warn_if_data_ended()
@@ -344,7 +354,7 @@ def sync(
     for problem in problems:
         err.print(f"[red]{problem}[/red]", soft_wrap=True)
     if refresh_after and any(o.ok for o in outcomes):
-        _run_refresh()
+        _run_refresh(*(r.run_id for r in reports))
     if failed or problems:
         what = [f"{len(failed)} of {len(outcomes)} account syncs failed"] if failed else []
         what += [f"{len(problems)} provider(s) could not start"] if problems else []
@@ -394,17 +404,19 @@ def forget(
         "(docs/connectors/google.md and microsoft.md, Revoking access)."
     )
     if refresh_after:
-        _run_refresh(amend=summary.run_id)
+        _run_refresh(summary.run_id)
 
 
 app.command("erase")(erase_command)
 
 
 @app.command()
-def refresh() -> None:
-    """Rebuild staging and marts from the raw layer (the same graph the daily schedule runs)."""
+def refresh(
+    full: Annotated[bool, typer.Option("--full", help="Rebuild everything, not only what new data touches")] = False,
+) -> None:
+    """Bring staging and marts up to date with the raw layer (the same graph the daily schedule runs)."""
     _settings()
-    _run_refresh()
+    _run_refresh(full=full)
 
 
 @app.command()
@@ -532,19 +544,44 @@ def org(
     output: Annotated[str, typer.Option("--format", help="table, csv (the groups) or json")] = "table",
 ) -> None:
     """The organisation's network: summary, most siloed groups, brokers and key-person risks (privacy-safe)."""
-    from tiepulse.cli.insights import InsightError
     from tiepulse.cli.org import org_view, render_org
 
+    _check_format(output)
+    day = _as_of(as_of)
+    render_org(console, _read_view(lambda con, settings: org_view(con, settings, day, group)), output)
+
+
+@app.command()
+def introductions(
+    ego: Ego = None,
+    as_of: AsOf = None,
+    limit: Annotated[int, typer.Option(metavar="N", min=1, max=20, help="How many suggestions (1-20)")] = 5,
+    output: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+) -> None:
+    """People two steps away, in circles you do not reach, and the contact who can introduce you."""
+    from tiepulse.cli.introductions import introductions_view, render_introductions
+
+    _check_format(output)
+    day = _as_of(as_of)
+    view = _read_view(lambda con, settings: introductions_view(con, settings, ego, day, limit))
+    render_introductions(console, view, output)
+
+
+def _check_format(output: str) -> None:
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
-    day = _as_of(as_of)
+
+
+def _read_view(build: Callable[[DuckDBPyConnection, Settings], _View]) -> _View:
+    """What ``build`` reads from the warehouse (read-only); an insight or warehouse error as one line, exit 2."""
+    from tiepulse.cli.insights import InsightError
+
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
-            view = org_view(con, settings, day, group)
+            return build(con, settings)
     except (InsightError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
-    render_org(console, view, output)
 
 
 @app.command()
@@ -722,23 +759,7 @@ def alerts_dismiss(alert_id: Annotated[str, typer.Argument(help="The alert's id"
 app.command("notify")(notify_command)
 
 
-@app.command()
-def sample(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the sample organisation into")],
-    seed: Annotated[int, typer.Option(metavar="N", help="Random seed (same seed, same bytes)")] = 7,
-) -> None:
-    """Write a believable sample organisation (mail, calendars, logs, directory, contacts, truth.json)."""
-    from tiepulse.sample import generate_sample
-
-    with console.status(f"Generating the sample organisation in {out_dir} ..."):
-        s = generate_sample(out_dir, seed=seed)
-    console.print(
-        f"Wrote a sample organisation to {s.out_dir} (seed {s.seed}): {s.people} people and {s.externals} outside "
-        f"contacts, {s.start} to {s.end}; {s.messages:,} messages ({s.mailbox_copies:,} mailbox copies), "
-        f"{s.events:,} calendar events, {s.manual_log_rows:,} hand-logged interactions; the planted patterns "
-        f"are in {s.truth.name}.\n\nImport it, analysed as of {s.as_of} (the day after its last data):"
-    )
-    console.print(f"  TIEPULSE_CONFIG={s.config} TIEPULSE_AS_OF={s.as_of} tiepulse import {s.out_dir}", soft_wrap=True)
+app.command("sample")(sample_command)
 
 
 @app.command()

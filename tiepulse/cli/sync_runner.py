@@ -23,8 +23,10 @@ from rich.console import Console
 from rich.progress import Progress, TaskID
 
 from tiepulse.cli.progress import work_progress
+from tiepulse.connectors.addresses import AddressNormaliser
 from tiepulse.connectors.http.retry import RetryableError, RetryPolicy
 from tiepulse.connectors.sync_source import SyncSource
+from tiepulse.core.import_context import address_normaliser
 from tiepulse.core.runlog import record_run
 from tiepulse.core.settings import ConfigError, Settings
 from tiepulse.core.warehouse import open_warehouse
@@ -69,6 +71,8 @@ class SyncReport(Mapping[str, Any]):
     outcomes: list[AccountOutcome]
     total: LoadResult
     accounts_key: str = "accounts"
+    run_id: str = ""
+    """The run's id in ``ops.runs`` (a failed refresh after it amends it)."""
     summary: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -149,9 +153,12 @@ def describe(exc: BaseException) -> str:
 class _AccountRun:
     """One account's bar and counters while it syncs."""
 
-    def __init__(self, provider: ApiProvider, source: SyncSource, bars: Progress) -> None:
+    def __init__(
+        self, provider: ApiProvider, source: SyncSource, bars: Progress, normaliser: AddressNormaliser
+    ) -> None:
         self.provider = provider
         self.source = source
+        self.normaliser = normaliser
         self.bars = bars
         self.total = LoadResult()
         self.retries_before = provider.retries(source)
@@ -217,8 +224,10 @@ class _AccountRun:
             end = max(self.done(), 1)  # the bar ends full, whatever the estimate was
             self.bars.update(self.task, total=end, completed=end, rows=f"{self.note()} · up to date")
         else:
-            outcome.error = describe(error)
-            outcome.hint = self.provider.explain(error) or (RESUME_HINT if isinstance(error, RetryableError) else "")
+            # pseudonymised, the addresses an API error or a hint names are shown as the accounts are: pseudonyms
+            outcome.error = self.normaliser.redact(describe(error))
+            hint = self.provider.explain(error) or (RESUME_HINT if isinstance(error, RetryableError) else "")
+            outcome.hint = self.normaliser.redact(hint)
             self.bars.update(self.task, rows=f"{self.note()} · [red]failed[/red]")
         return outcome
 
@@ -253,18 +262,19 @@ def run_sync(
     account's failed outcome and the next account goes on. Only the warehouse failing stops the run."""
     outcomes: list[AccountOutcome] = []
     total = LoadResult()
+    normaliser = address_normaliser(settings)
     with (
         open_warehouse(settings.warehouse_path) as con,
         work_progress(console) as bars,
         record_run(con, "sync") as run,
     ):
         for source in sources:
-            account = _AccountRun(provider, source, bars)
+            account = _AccountRun(provider, source, bars, normaliser)
             started = time.monotonic()
             error: BaseException | None = None
             try:
                 with watch.listening(account.on_wait):
-                    sync_account(con, source, on_page=account.on_page)
+                    sync_account(con, source, pseudonym_key=settings.hmac_key, on_page=account.on_page)
             except duckdb.Error:
                 raise
             except Exception as exc:  # any other error is this account's failure, never the run's
@@ -272,7 +282,7 @@ def run_sync(
                 error = exc
             outcomes.append(account.finish(error, time.monotonic() - started))
             total.add(account.total)
-        report = SyncReport(provider.name, outcomes, total, provider.accounts_key)
+        report = SyncReport(provider.name, outcomes, total, provider.accounts_key, run.run_id)
         run.update(report.summary)
         run.status = report.status
     return report

@@ -32,6 +32,17 @@ def copy_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+def address_normaliser(settings: Settings) -> AddressNormaliser:
+    """How the settings spell addresses: folded as configured, pseudonyms with the pseudonym key."""
+    identity = settings.config.identity
+    return AddressNormaliser(
+        fold_gmail=identity.fold_gmail,
+        hmac_key=settings.hmac_key,
+        automated_patterns=tuple(identity.automated_patterns),
+        group_patterns=tuple(identity.group_patterns),
+    )
+
+
 def build_import_context(settings: Settings) -> ImportContext:
     options = settings.config.imports
     as_of = dt.datetime.combine(settings.as_of, dt.time(), tzinfo=dt.UTC)
@@ -41,18 +52,15 @@ def build_import_context(settings: Settings) -> ImportContext:
     # analysing 2001 must not quarantine mail from 2002.
     today = dt.datetime.now(dt.UTC)
     latest = max(max(today, as_of) + dt.timedelta(days=options.future_tolerance_days), window_end)
-    identity = settings.config.identity
-    patterns = tuple(identity.automated_patterns) if settings.hmac_key else ()
-    normaliser = AddressNormaliser(
-        fold_gmail=identity.fold_gmail, hmac_key=settings.hmac_key, automated_patterns=patterns
-    )
+    normaliser = address_normaliser(settings)
     egos = []
     for ego in settings.config.egos:
         ego_id = normaliser.normalise(ego.email)
         egos += [(a, ego_id) for a in map(normaliser.normalise, [ego.email, *ego.addresses]) if a and ego_id]
     return ImportContext(
         ego_addresses=tuple(egos),
-        automated_patterns=patterns,
+        automated_patterns=normaliser.automated_patterns,
+        group_patterns=tuple(settings.config.identity.group_patterns),
         plausibility=Plausibility(earliest, latest),
         calendar_window=(as_of - dt.timedelta(days=options.calendar_window_days_back), window_end),
         fold_gmail=settings.config.identity.fold_gmail,

@@ -232,6 +232,35 @@ class WarehouseOptions(_Strict):
     ducklake: DuckLakeOptions = Field(default_factory=DuckLakeOptions)
 
 
+class ReportOptions(_Strict):
+    """The HTML reports each refresh writes under $TIEPULSE_HOME/reports (docs/operations.md, "Reports")."""
+
+    personal: Literal["all", "none"] | list[str] = "all"
+    """Which egos get a personal report at each refresh: all, none, or a list of their addresses."""
+    max_personal: int = Field(default=200, ge=0, le=1_000_000)
+    """With ``personal: all``, an organisation of more egos than this gets no personal reports from the refresh
+    (each is about 1 MB); `tiepulse report --ego EMAIL` still writes any one on demand."""
+
+    @field_validator("personal")
+    @classmethod
+    def _addresses_lowercase(cls, value: Literal["all", "none"] | list[str]) -> Literal["all", "none"] | list[str]:
+        return value if isinstance(value, str) else [_address(a).lower() for a in value]
+
+
+class ExecutionOptions(_Strict):
+    """How the steps of a sync run execute (``pipelines/executors.py``; docs/scaling.md)."""
+
+    executor: Literal["in_process", "multiprocess", "celery"] = "in_process"
+    """``in_process``: in the run's process; ``multiprocess``: a process per step on this machine; ``celery``: on
+    Celery workers (dagster-celery) reading the broker below."""
+    max_processes: int = Field(default=0, ge=0, le=1024)
+    """``multiprocess``: steps of one run at a time (0: one per CPU)."""
+    celery_broker: str = "redis://127.0.0.1:6379/0"
+    """``celery``: the broker's URL (TIEPULSE_CELERY_BROKER wins, for a URL with a password)."""
+    celery_backend: str | None = None
+    """``celery``: where workers put results (default: the broker)."""
+
+
 class Config(_Strict):
     """The YAML config file. Every section is optional."""
 
@@ -248,6 +277,8 @@ class Config(_Strict):
     imports: ImportOptions = Field(default_factory=ImportOptions)
     warehouse: WarehouseOptions = Field(default_factory=WarehouseOptions)
     notify: NotifyOptions = Field(default_factory=NotifyOptions)
+    reports: ReportOptions = Field(default_factory=ReportOptions)
+    execution: ExecutionOptions = Field(default_factory=ExecutionOptions)
     google: dict[str, Any] = Field(default_factory=dict)
     """Gmail / Google Calendar options, validated by ``tiepulse.connectors.google`` (see docs/connectors/google.md)."""
     microsoft: dict[str, Any] = Field(default_factory=dict)
@@ -364,6 +395,9 @@ class Settings(BaseSettings):
 
     notify_urls: SecretStr | None = None
     """``TIEPULSE_NOTIFY_URLS``: apprise URLs, space-separated, for ``notify.env_audience``."""
+    celery_broker: SecretStr | None = None
+    """``TIEPULSE_CELERY_BROKER``: the Celery broker's URL (it may hold a password), over
+    ``execution.celery_broker``."""
 
     @property
     def warehouse_path(self) -> Path:

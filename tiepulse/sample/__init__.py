@@ -4,6 +4,21 @@
 (the planted patterns the analytics should find). See ``README.md`` in this package.
 """
 
-from tiepulse.sample.generator import ProgressCallback, SampleSummary, generate_sample
+from tiepulse.sample.generator import (
+    NextDaySummary,
+    ProgressCallback,
+    SampleSummary,
+    generate_next_day,
+    generate_sample,
+)
+from tiepulse.sample.volume import ORDINARY, Volume
 
-__all__ = ["ProgressCallback", "SampleSummary", "generate_sample"]
+__all__ = [
+    "ORDINARY",
+    "NextDaySummary",
+    "ProgressCallback",
+    "SampleSummary",
+    "Volume",
+    "generate_next_day",
+    "generate_sample",
+]

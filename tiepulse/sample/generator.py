@@ -10,14 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tiepulse.sample.circles import Circles
 from tiepulse.sample.contacts import ContactModel
 from tiepulse.sample.faded import faded_relationships
+from tiepulse.sample.lists import list_messages, list_truth, mailing_lists
 from tiepulse.sample.mail import MailBuilder
 from tiepulse.sample.manual import manual_log
 from tiepulse.sample.meetings import MeetingBuilder
 from tiepulse.sample.model import ManualEntry, Meeting, Message, Org, Person
 from tiepulse.sample.org import build_org
-from tiepulse.sample.plan import Plan, PlantedTie, make_plan, prospects_needed
+from tiepulse.sample.plan import Plan, PlantedTie, make_plan, min_active_days, prospects_needed
 from tiepulse.sample.render import mailbox_copies, write_calendars, write_mboxes
 from tiepulse.sample.tables import (
     contact_rows,
@@ -26,9 +28,11 @@ from tiepulse.sample.tables import (
     write_directory,
     write_manual_log,
 )
+from tiepulse.sample.volume import CHUNK_DAYS, Traffic, Volume, write_traffic
 
 ProgressCallback = Callable[[int, int], None]
 MEANINGFUL_RECIPIENTS = 18
+MIN_MONTHS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,22 +76,17 @@ def generate_sample(
     months: int = 18,
     people: int = 150,
     externals: int = 300,
+    volume: Volume | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> SampleSummary:
     """Write a believable, deterministic sample organisation to ``out_dir`` (same seed, same bytes).
 
+    ``volume`` adds everyday traffic at that volume around the planted patterns (``volume.ORDINARY``: about
+    30 sent mails and four meetings a working day per person); without it the mail is the demo's light one.
     ``on_progress(done, total)`` is called as the work advances (for a progress bar). Files of an earlier run
     in ``mail/`` and ``calendar/`` are replaced; nothing else in ``out_dir`` is touched.
     """
-    if people < 60:
-        raise ValueError("people must be at least 60 (the planted patterns need distinct people)")
-    if months < 15:
-        raise ValueError("months must be at least 15 (fading ties need 9 months of contact and 5 of silence)")
-    n_one_sided, burst_sizes = prospects_needed(people)
-    n_prospects = n_one_sided + sum(burst_sizes)
-    if externals < n_prospects + 60:
-        raise ValueError(f"externals must be at least {n_prospects + 60} for {people} people")
-
+    _check_size(people=people, months=months, externals=externals)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # A rerun into the same folder must not leave mailboxes or calendars of people who no longer exist.
@@ -95,7 +94,8 @@ def generate_sample(
         stale.unlink()
     start = _start_of(end, months)
     as_of = end + dt.timedelta(days=1)
-    total = 6 + 2 * people
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+    total = 6 + 2 * people + (-(-len(days) // CHUNK_DAYS) if volume else 0)
     done = 0
 
     def tick() -> None:
@@ -105,10 +105,9 @@ def generate_sample(
             on_progress(done, total)
 
     def rng(section: str) -> random.Random:
-        return random.Random(f"tiepulse-sample:{seed}:{section}")
+        return _rng(seed, section)
 
-    org = build_org(rng("org"), people=people, externals=externals, n_prospects=n_prospects, start=start, end=end)
-    plan = make_plan(rng("plan"), org, start=start, end=end, people=people)
+    org, plan = _organisation(seed, people=people, externals=externals, start=start, end=end)
     contacts = ContactModel(rng("contacts"), org, plan)
     tick()
 
@@ -137,12 +136,33 @@ def generate_sample(
     entries = manual_log(rng("manual"), plan, contacts)
     tick()
 
-    mail_counts = write_mboxes(out_dir / "mail", org.people, messages, tick)
+    lists = mailing_lists(rng("lists"), org)
+    posts = list_messages(rng("list-mail"), lists, start, end)
+    for n, msg in enumerate(sorted(posts, key=lambda m: (m.utc, m.seq)), start=1):
+        msg.message_id = f"<list.{n}.{seed}@sample.tiepulse>"
+    delivered = sorted([*messages, *posts], key=lambda m: (m.utc, m.kind == "list", m.seq))
+    mail_counts = write_mboxes(out_dir / "mail", org.people, delivered, tick)
     stamp = dt.datetime(as_of.year, as_of.month, as_of.day, tzinfo=dt.UTC)
     tz_window = (start - dt.timedelta(days=62), end + dt.timedelta(days=400))
     cal_counts = write_calendars(
         out_dir / "calendar", org.people, meet.meetings, stamp=stamp, tz_window=tz_window, tick=tick
     )
+    stats_volume: dict[str, object] = {}
+    if volume is not None:
+        planted_per_day = _meetings_per_workday(meet.meetings, people, days)
+        traffic = Traffic(Circles(org, plan), seed=seed, volume=volume)
+        write_traffic(
+            traffic, days, mail_dir=out_dir / "mail", calendar_dir=out_dir / "calendar", stamp=stamp, tick=tick
+        )
+        for person, n in zip(org.people, traffic.counts.mailbox_copies.tolist(), strict=True):
+            mail_counts[person.local] += n
+        added = dict(zip([p.local for p in org.people], traffic.counts.event_copies.tolist(), strict=True))
+        cal_counts = {
+            p.local: cal_counts.get(p.local, 0) + added[p.local]
+            for p in org.people
+            if p.local in cal_counts or added[p.local]
+        }
+        stats_volume = _volume_truth(traffic, volume, planted_per_day, people, days)
     manual_rows = write_manual_log(out_dir / "manual_log.csv", entries)
     write_directory(out_dir / "directory.csv", org, plan)
     book = contact_rows(rng("tables"), org, plan, contacts)
@@ -151,9 +171,10 @@ def generate_sample(
     tick()
 
     n_externals = len(org.externals) + len(org.prospects)
-    n_events = sum(1 + len(m.overrides) for m in meet.meetings)
+    n_events = sum(1 + len(m.overrides) for m in meet.meetings) + int(stats_volume.get("meetings", 0))  # type: ignore[call-overload]
+    n_messages = len(messages) + len(posts) + int(stats_volume.get("messages", 0))  # type: ignore[call-overload]
     counts: dict[str, object] = {
-        "messages": len(messages),
+        "messages": n_messages,
         "mailbox_copies": sum(mail_counts.values()),
         "mailboxes": mail_counts,
         "events": n_events,
@@ -166,6 +187,9 @@ def generate_sample(
     }
     planned = [(str(owner), str(person), int(str(cadence))) for person, _, cadence, owner in book if cadence != ""]
     truth = _truth(org, plan, messages, meet.meetings, entries, broken, counts, planned, seed=seed, months=months)
+    if volume is not None:
+        truth["volume"] = stats_volume
+    truth["mailing_lists"] = list_truth(lists)
     truth_path = out_dir / "truth.json"
     truth_path.write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tick()
@@ -177,7 +201,7 @@ def generate_sample(
         as_of=as_of,
         people=len(org.people),
         externals=n_externals,
-        messages=len(messages),
+        messages=n_messages,
         mailbox_copies=sum(mail_counts.values()),
         events=n_events,
         event_copies=sum(cal_counts.values()),
@@ -189,6 +213,124 @@ def generate_sample(
         contacts=out_dir / "contacts.csv",
         config=out_dir / "config.yaml",
         truth=truth_path,
+    )
+
+
+def _check_size(*, people: int, months: int, externals: int) -> None:
+    if people < 60:
+        raise ValueError("people must be at least 60 (the planted patterns need distinct people)")
+    if months < MIN_MONTHS:
+        raise ValueError(
+            f"months must be at least {MIN_MONTHS} (fading ties need 7 months of contact and 2 of silence)"
+        )
+    n_one_sided, burst_sizes = prospects_needed(people)
+    n_prospects = n_one_sided + sum(burst_sizes)
+    if externals < n_prospects + 60:
+        raise ValueError(f"externals must be at least {n_prospects + 60} for {people} people")
+
+
+def _rng(seed: int, section: str) -> random.Random:
+    return random.Random(f"tiepulse-sample:{seed}:{section}")
+
+
+def _organisation(seed: int, *, people: int, externals: int, start: dt.date, end: dt.date) -> tuple[Org, Plan]:
+    n_one_sided, burst_sizes = prospects_needed(people)
+    n_prospects = n_one_sided + sum(burst_sizes)
+    org = build_org(
+        _rng(seed, "org"), people=people, externals=externals, n_prospects=n_prospects, start=start, end=end
+    )
+    return org, make_plan(_rng(seed, "plan"), org, start=start, end=end, people=people)
+
+
+def _meetings_per_workday(meetings: list[Meeting], people: int, days: list[dt.date]) -> float:
+    """Meetings the planted layer gives each employee per working day (accepted or not), on average."""
+    first, last = days[0], days[-1]
+    attended = 0
+    for meeting in meetings:
+        internal = sum(a.person.internal for a in meeting.attendees)
+        held = 0
+        for when in meeting.occurrences:
+            day = when.date() if isinstance(when, dt.datetime) else when
+            held += first <= day <= last
+        attended += internal * held
+    workdays = sum(d.weekday() < 5 for d in days)
+    return attended / max(1, people * workdays)
+
+
+def _volume_truth(
+    traffic: Traffic, volume: Volume, planted_per_day: float, people: int, days: list[dt.date]
+) -> dict[str, object]:
+    counts = traffic.counts
+    workdays = sum(d.weekday() < 5 for d in days)
+    return {
+        "mails_per_day": volume.mails_per_day,
+        "meetings_per_day": volume.meetings_per_day,
+        "messages": counts.messages,
+        "replies": counts.replies,
+        "mailbox_copies": int(counts.mailbox_copies.sum()),
+        "meetings": counts.meetings,
+        "event_copies": int(counts.event_copies.sum()),
+        "sent_per_person_workday": round(counts.sent_by_employees / (people * workdays), 2),
+        "recipients_per_message": round(counts.recipients / max(1, counts.messages), 2),
+        "planted_meetings_per_person_workday": round(planted_per_day, 2),
+        "meetings_per_person_workday": round(planted_per_day + counts.attendances / (people * workdays), 2),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class NextDaySummary:
+    """What ``generate_next_day`` wrote."""
+
+    out_dir: Path
+    day: dt.date
+    as_of: dt.date
+    messages: int
+    mailbox_copies: int
+    meetings: int
+
+
+def next_working_day(day: dt.date) -> dt.date:
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def generate_next_day(
+    out_dir: Path,
+    *,
+    seed: int = 7,
+    end: dt.date = dt.date(2026, 6, 30),
+    months: int = 18,
+    people: int = 150,
+    externals: int = 300,
+    volume: Volume,
+) -> NextDaySummary:
+    """Write the everyday traffic of the first working day after the sample into ``out_dir`` (mail/, calendar/).
+
+    The same arguments as ``generate_sample`` name the same organisation; the day's traffic is the one a
+    same organisation has on that day in a longer sample. Import it after the sample to measure a daily refresh.
+    """
+    _check_size(people=people, months=months, externals=externals)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in [*out_dir.glob("mail/*.mbox"), *out_dir.glob("calendar/*.ics")]:
+        stale.unlink()
+    start = _start_of(end, months)
+    day = next_working_day(end)
+    org, plan = _organisation(seed, people=people, externals=externals, start=start, end=end)
+    traffic = Traffic(Circles(org, plan), seed=seed, volume=volume)
+    stamp = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    write_traffic(
+        traffic, [day], mail_dir=out_dir / "mail", calendar_dir=out_dir / "calendar", stamp=stamp, tick=lambda: None
+    )
+    return NextDaySummary(
+        out_dir=out_dir,
+        day=day,
+        as_of=day + dt.timedelta(days=1),
+        messages=traffic.counts.messages,
+        mailbox_copies=int(traffic.counts.mailbox_copies.sum()),
+        meetings=traffic.counts.meetings,
     )
 
 
@@ -275,7 +417,7 @@ def _tie_truth(tie: PlantedTie, ledger: _Ledger, plan: Plan) -> dict[str, object
     }
     silent = (plan.as_of - last).days
     months_active = (last - days[0]).days
-    if tie.fading and not (60 <= silent <= 150 and months_active >= 270):
+    if tie.fading and not (60 <= silent <= 150 and months_active >= min_active_days(plan.as_of - plan.start)):
         raise RuntimeError(f"planted fading tie {item} does not hold; the generator has a bug")
     if not tie.fading and silent > 21:
         raise RuntimeError(f"planted steady tie {item} does not hold; the generator has a bug")

@@ -213,6 +213,11 @@ def make_plan(rng: random.Random, org: Org, *, start: dt.date, end: dt.date, peo
     return plan
 
 
+def min_active_days(span: dt.timedelta) -> int:
+    """How long a fading tie was in contact before its silence: nine months, or seven in a short sample."""
+    return 270 if span.days >= 450 else 210
+
+
 def _tie(
     rng: random.Random,
     ego: Person,
@@ -223,9 +228,10 @@ def _tie(
     end: dt.date,
     as_of: dt.date,
 ) -> PlantedTie:
-    gap = dt.timedelta(days=rng.randrange(66, 140))
+    short = (as_of - start).days < 450
+    gap = dt.timedelta(days=rng.randrange(66, 100) if short else rng.randrange(66, 140))
     silence = as_of - gap if fading else end + dt.timedelta(days=1)
-    latest_start = silence - dt.timedelta(days=300)
+    latest_start = silence - dt.timedelta(days=240 if short else 300)
     slack = max(0, (latest_start - start).days)
     tie_start = start + dt.timedelta(days=rng.randrange(slack + 1) if slack else 0)
     return PlantedTie(ego, alter, kind, fading, tie_start, silence, rng.randrange(16, 29))

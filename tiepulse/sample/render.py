@@ -243,7 +243,11 @@ def _tzid(when: dt.datetime) -> str:
     return str(getattr(when.tzinfo, "key", "UTC"))
 
 
-def _calendar_bytes(person: Person, body: Iterable[bytes]) -> bytes:
+CALENDAR_END = b"END:VCALENDAR\r\n"
+
+
+def calendar_head(person: Person) -> bytes:
+    """The calendar's properties, without events and without its closing line."""
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -252,6 +256,9 @@ def _calendar_bytes(person: Person, body: Iterable[bytes]) -> bytes:
     cal.add("x-wr-calname", person.email)
     cal.add("x-wr-timezone", person.tz)
     head = cal.to_ical()
-    closing = b"END:VCALENDAR\r\n"
-    assert head.endswith(closing)
-    return head[: -len(closing)] + b"".join(body) + closing
+    assert head.endswith(CALENDAR_END)
+    return head[: -len(CALENDAR_END)]
+
+
+def _calendar_bytes(person: Person, body: Iterable[bytes]) -> bytes:
+    return calendar_head(person) + b"".join(body) + CALENDAR_END

@@ -24,6 +24,7 @@ from ..records import COLUMNS, MessageParser, Row
 from .addresses import address_columns
 from .dates import sent_at, utc_offset
 from .fields import header_fields
+from .non_person import non_person_column
 from .text import block_text, null_if_empty
 from .values import labels, lower, message_id, references, subject_columns
 
@@ -66,6 +67,8 @@ def _columns(parts: list[Part], items: list[Item]) -> tuple[pl.DataFrame, pl.Ser
         & pl.col("sent_at").is_between(window.earliest, window.latest).fill_null(False)
         & ~((pl.col("recipients").list.len() == 0) & (pl.col("recipient_bad") > 0))
         & mid.is_not_null()
+        # an Exchange X.500 path in X-From / X-To / X-cc: MessageParser reads those (exchange.py)
+        & ~pl.any_horizontal(pl.col(f).str.contains("(?i)/o=").fill_null(False) for f in ("x-from", "x-to", "x-cc"))
     )
     rows = frame.select(
         "r",
@@ -96,8 +99,14 @@ def _columns(parts: list[Part], items: list[Item]) -> tuple[pl.DataFrame, pl.Ser
         lower(pl.col("auto-submitted")).alias("auto_submitted"),
         "utc_offset_minutes",
         "subject_digest",
+        pl.lit(None, pl.String).alias("x500_sender"),
+        pl.lit(None, pl.List(pl.Struct({"kind": pl.String, "x500": pl.String, "address": pl.String}))).alias(
+            "x500_recipients"
+        ),
     )
-    return rows.filter("exact").drop("exact"), ~rows["exact"]
+    taken = rows.filter("exact").drop("exact")
+    taken = taken.join(non_person_column(taken, parser.lists.normaliser), on="r", how="left", maintain_order="left")
+    return taken, ~rows["exact"]
 
 
 def parse_batches(parts: list[Part]) -> list[Batch]:

@@ -1,0 +1,83 @@
+"""Resident memory of a process and all its descendants, sampled from /proc while it runs (Linux)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: the fields after the last ')' are fixed.
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        tree.setdefault(parent, []).append(int(entry.name))
+    return tree
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in ``root`` and every process below it (0 once it has gone)."""
+    tree = _children()
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+        todo.extend(tree.get(pid, []))
+    return total
+
+
+@dataclass
+class Sampled:
+    """A finished command: wall-clock seconds, exit code and (time, bytes) samples of its process tree."""
+
+    seconds: float
+    returncode: int
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    stopped_over: int | None = None
+    """The memory ceiling (bytes) the run was stopped at, if it was."""
+
+    def peak(self, since: float = 0.0, until: float = float("inf")) -> int:
+        return max((rss for when, rss in self.samples if since <= when <= until), default=0)
+
+
+def run_sampled(
+    argv: list[str], env: dict[str, str], *, every: float = 0.25, ceiling: int | None = None, log: Path
+) -> Sampled:
+    """Run ``argv`` (output to ``log``), sampling its tree's RSS; stop the tree if it goes over ``ceiling``."""
+    samples: list[tuple[float, int]] = []
+    stopped: list[int] = []
+    with log.open("ab") as out:
+        began = time.time()
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.is_set():
+                rss = tree_rss(process.pid)
+                samples.append((time.time(), rss))
+                if ceiling is not None and rss > ceiling and not stopped:
+                    stopped.append(rss)
+                    os.killpg(process.pid, 9)
+                done.wait(every)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = process.wait()
+        done.set()
+        sampler.join()
+    return Sampled(time.time() - began, code, samples, ceiling if stopped else None)

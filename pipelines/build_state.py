@@ -1,0 +1,96 @@
+"""What each derived table was last built from (``ops.build_state``), so a refresh redoes only what changed.
+
+A build records a fingerprint: a digest of its code (the model's SQL, the migrations, the tiepulse version) and of
+the inputs it read. The next refresh computes the fingerprint again and skips the build when it is the same; an
+appended model also records a watermark (the newest ``imported_at`` it had read), so new raw rows are added to it
+instead of rebuilding it. ``tiepulse refresh --full`` forgets every record, and so rebuilds everything. A raw
+table's fingerprint is its row count and the sum of its rows' hashes: any insert, delete or in-place update (a
+removal, a cancellation, an erasure's scrub) changes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import version
+
+import duckdb
+
+from tiepulse.core.warehouse import migrations
+from tiepulse.pipelines.analytics.fingerprint import digest
+
+STATE_TABLE = "ops.build_state"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildState:
+    fingerprint: str
+    watermark: dt.datetime | None
+
+
+@cache
+def code_version() -> str:
+    """The tiepulse version and every migration's text: a new release or a changed migration rebuilds all."""
+    texts = [f"{number}:{path.read_text(encoding='utf-8')}" for number, path in migrations()]
+    return digest(version("tiepulse"), *texts)
+
+
+def stored(con: duckdb.DuckDBPyConnection, target: str) -> BuildState | None:
+    row = con.execute(f"select fingerprint, watermark from {STATE_TABLE} where target = ?", [target]).fetchone()
+    return BuildState(row[0], row[1]) if row else None
+
+
+def stored_under(con: duckdb.DuckDBPyConnection, prefix: str) -> dict[str, str]:
+    """``target`` -> fingerprint of every record whose target starts with ``prefix``."""
+    rows = con.execute(f"select target, fingerprint from {STATE_TABLE} where starts_with(target, ?)", [prefix])
+    return dict(rows.fetchall())
+
+
+def record(con: duckdb.DuckDBPyConnection, target: str, fingerprint: str, watermark: dt.datetime | None = None) -> None:
+    con.execute(
+        f"insert or replace into {STATE_TABLE} (target, fingerprint, watermark, built_at) values (?, ?, ?, now())",
+        [target, fingerprint, watermark],
+    ).fetchall()
+
+
+def record_many(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> None:
+    if fingerprints:
+        con.executemany(
+            f"insert or replace into {STATE_TABLE} (target, fingerprint, built_at) values (?, ?, now())",
+            [[target, fp] for target, fp in fingerprints.items()],
+        )
+
+
+def forget(con: duckdb.DuckDBPyConnection, prefix: str = "") -> None:
+    """Forget the records under ``prefix`` (all by default): their next build is a full one."""
+    con.execute(f"delete from {STATE_TABLE} where starts_with(target, ?)", [prefix]).fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class RawFingerprint:
+    whole: str
+    """Rows and hash sum of the whole table."""
+    before: str
+    """The same, of the rows imported at or before the watermark asked for."""
+    newest: dt.datetime | None
+    """The newest ``imported_at``."""
+
+
+def raw_fingerprint(con: duckdb.DuckDBPyConnection, table: str, watermark: dt.datetime | None = None) -> RawFingerprint:
+    """One scan of ``table`` (which has ``imported_at``): its fingerprint, and that of its part up to
+    ``watermark`` (the whole table when None)."""
+    upto = "true" if watermark is None else "imported_at <= $w"
+    row = con.execute(
+        f"select count(*), coalesce(sum(hash(t)::hugeint), 0), count(*) filter (where {upto}), "
+        f"coalesce(sum(hash(t)::hugeint) filter (where {upto}), 0), max(imported_at) from {table} t",
+        {"w": watermark} if watermark is not None else None,
+    ).fetchone()
+    assert row is not None
+    return RawFingerprint(f"{row[0]}:{row[1]}", f"{row[2]}:{row[3]}", row[4])
+
+
+def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    row = con.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} t").fetchone()
+    assert row is not None
+    return f"{row[0]}:{row[1]}"

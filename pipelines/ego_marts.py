@@ -1,0 +1,139 @@
+"""The per-ego marts (ties, monthly tie history, network health) refreshed shard by shard and incrementally
+(``pipelines.ego_refresh``); no Dagster, so the assets, the benchmark and the tests call the same code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.analytics import (
+    HEALTH_COLUMNS,
+    MONTHLY_COLUMNS,
+    TIE_COLUMNS,
+    compute_ties,
+    compute_ties_monthly,
+    network_health,
+)
+from tiepulse.pipelines.analytics.common import as_of_instant
+from tiepulse.pipelines.analytics.coverage import observe_egos
+from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months
+from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
+from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
+from tiepulse.pipelines.marts_io import read_table
+
+TIE_PERSON_ATTRIBUTES = (*PERSON_ATTRIBUTES, "display_name")
+"""The columns of ``dim_person`` a tie carries (the alter's name and groups)."""
+
+
+@dataclass(frozen=True)
+class EgoRun:
+    """One refresh of the per-ego marts: the warehouse, the analysis date and parameters, the ego shards, and
+    whether to rebuild everything."""
+
+    con: duckdb.DuckDBPyConnection
+    as_of: dt.date
+    params: AnalyticsParams
+    shards: list[EgoShard]
+    full: bool = False
+
+    def refresh(self, spec: EgoTable, context: str, compute: Compute, extra: pl.DataFrame | None = None) -> EgoRefresh:
+        return refresh_by_ego(self.con, spec, self.shards, self.as_of, context, compute, extra=extra, full=self.full)
+
+
+def shards_of(con: duckdb.DuckDBPyConnection, max_interactions: int = SHARD_INTERACTIONS) -> list[EgoShard]:
+    return ego_shards(con, tables.INTERACTIONS, max_interactions)
+
+
+def refresh_ties(run: EgoRun) -> EgoRefresh:
+    """``mart_ties`` as of ``as_of``: the ties of the egos whose interactions, contacts or alters changed."""
+    con, as_of, params = run.con, run.as_of, run.params
+    persons = read_table(con, tables.PERSONS)
+    contacts = read_table(con, tables.CONTACTS)
+    context = history_context(params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
+    spec = EgoTable(tables.TIES, tables.TIES, TIE_COLUMNS, history=False)
+
+    def compute(inter: pl.DataFrame, _months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+        return compute_ties(inter, persons, contacts.filter(_in(shard)), as_of, params)
+
+    return run.refresh(spec, context, compute)
+
+
+def refresh_ties_monthly(run: EgoRun) -> EgoRefresh:
+    """``mart_ties_monthly``: the months of the egos whose interactions up to the month's end changed."""
+    spec = EgoTable(
+        tables.TIES_MONTHLY, tables.TIES_MONTHLY, MONTHLY_COLUMNS, history=True, matches="t.month = s.month"
+    )
+
+    def compute(inter: pl.DataFrame, months: list[dt.date], _shard: EgoShard) -> pl.DataFrame:
+        return compute_ties_monthly(inter, months, run.params, run.as_of)
+
+    return run.refresh(spec, history_context(run.params), compute)
+
+
+HEALTH_TABLE_COLUMNS = [*HEALTH_COLUMNS, "period", "month"]
+
+
+def refresh_network_health(run: EgoRun) -> EgoRefresh:
+    """``mart_network_health``: each ego's row as of ``as_of`` (period 'current') and at each month end (period
+    'month'), from the published ``mart_ties``; recomputed for the (ego, month) whose inputs changed."""
+    con, as_of, params = run.con, run.as_of, run.params
+    persons = read_table(con, tables.PERSONS)
+    context = history_context(params, persons.select(PERSON_ATTRIBUTES), read_table(con, tables.CONTACTS))
+    running = month_start(as_of)
+    spec = EgoTable(
+        tables.NETWORK_HEALTH,
+        f"{tables.NETWORK_HEALTH}#month",
+        HEALTH_TABLE_COLUMNS,
+        history=True,
+        matches=f"(t.period = 'month' and t.month = s.month) or (t.period = 'current' and s.month = DATE '{running}')",
+    )
+
+    def compute(inter: pl.DataFrame, months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+        inputs = tables.read_network_inputs(con, shard, inter)
+        frames = [
+            network_health(inputs, month_cutoff(m, as_of), params).with_columns(period=pl.lit("month"), month=pl.lit(m))
+            for m in months
+        ]
+        if running in months:
+            ties = read_table(con, tables.TIES, *shard.where()).filter(
+                pl.col("ego_id").is_in(inter["ego_id"].implode())
+            )
+            current = network_health(inputs, as_of, params, ties)
+            frames.insert(0, current.with_columns(period=pl.lit("current"), month=pl.lit(running)))
+        return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
+
+    observed = _observed_by_month(con, as_of, params)
+    return run.refresh(spec, context, compute, observed)
+
+
+def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
+    """What was observed of each ego at each month's cut-off, as a digest per ego and month (``extra``)."""
+    first = read_table(
+        con,
+        f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
+        "where occurred_at <= ?",
+        [as_of_instant(as_of)],
+    )
+    windows = read_table(con, tables.OBSERVATION_WINDOWS)
+    addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
+    frames = [
+        observe_egos(windows, addresses, month_cutoff(m, as_of), params).select(
+            "ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String)
+        )
+        for m in history_months(first, as_of)
+    ]
+    return (
+        pl.concat(frames)
+        if frames
+        else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
+    )
+
+
+def _in(shard: EgoShard) -> pl.Expr:
+    return pl.col("ego_id").is_between(pl.lit(shard.first), pl.lit(shard.last))

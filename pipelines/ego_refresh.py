@@ -1,0 +1,173 @@
+"""Analytics tables refreshed ego shard by ego shard, and only for the egos (and months) whose inputs changed.
+
+For each shard (``pipelines.ego_shards``) the interactions of its egos are read, every (ego, month) is
+fingerprinted (``analytics.fingerprint.ego_month_fingerprints``: the ego's interactions up to the month's cut-off
+and a context digest of what weighs on every ego alike), and the rows of the stale pairs (new or changed
+fingerprint) are recomputed and replaced; rows of pairs that no longer exist are deleted. The fingerprints are
+kept in ``ops.ego_history_state``. The whole refresh is one transaction: readers see the table before or after it.
+``full=True`` forgets the fingerprints and rebuilds everything; so does a missing table or one whose columns this
+version does not write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from tiepulse.core.warehouse import transaction
+from tiepulse.pipelines.analytics import INTERACTION_SCHEMA
+from tiepulse.pipelines.analytics.fingerprint import ego_month_fingerprints, ego_month_sums
+from tiepulse.pipelines.analytics.monthly import month_start
+from tiepulse.pipelines.ego_shards import EgoShard
+from tiepulse.pipelines.marts_io import read_table, table_columns
+from tiepulse.pipelines.network_io import INTERACTIONS
+
+STATE = "ops.ego_history_state"
+
+Compute = Callable[[pl.DataFrame, list[dt.date], EgoShard], pl.DataFrame]
+"""``(interactions of the egos to recompute, their stale months, the shard) -> rows``; the rows may cover more
+(ego, month) pairs than asked: only the stale ones are kept."""
+
+
+@dataclass(frozen=True)
+class EgoTable:
+    """A table refreshed by ego: its name, its key in the state, its columns, and how its rows match the state."""
+
+    table: str
+    key: str
+    columns: list[str]
+    history: bool
+    """True: one row set per (ego, month) of history; False: one per ego, as of the analysis date."""
+    matches: str = "true"
+    """SQL over the table's row ``t`` and a stale (ego, month) ``s`` of the same ego: the rows ``s`` replaces."""
+
+
+@dataclass(frozen=True)
+class EgoRefresh:
+    """What a refresh did: egos and months recomputed (months: distinct stale months over all egos)."""
+
+    egos: int
+    egos_recomputed: int
+    months: int
+    months_recomputed: int
+    rows_written: int
+
+
+def refresh_by_ego(
+    con: duckdb.DuckDBPyConnection,
+    spec: EgoTable,
+    shards: list[EgoShard],
+    as_of: dt.date,
+    context: str,
+    compute: Compute,
+    *,
+    extra: pl.DataFrame | None = None,
+    full: bool = False,
+) -> EgoRefresh:
+    """Bring ``spec.table`` up to date shard by shard (see the module's docstring). ``extra``: per ego and month,
+    a digest of other inputs of that ego (``ego_month_fingerprints``)."""
+    with transaction(con):
+        fresh = full or _reset_if_changed(con, spec)
+        if fresh:
+            con.execute(f"delete from {STATE} where table_name = ?", [spec.key]).fetchall()
+        egos, all_months, stale_months = [], set(), set()
+        stale_egos = written = 0
+        for shard in shards:
+            inter = read_table(con, INTERACTIONS, *shard.where())
+            prints = ego_month_fingerprints(ego_month_sums(inter, as_of), as_of, context, extra)
+            if not spec.history:
+                prints = prints.filter(pl.col("month") == month_start(as_of))
+            stored = _stored(con, spec.key, shard)
+            stale = prints.join(stored, on=["ego_id", "month", "fingerprint"], how="anti").select("ego_id", "month")
+            gone = stored.join(prints, on=["ego_id", "month"], how="anti").select("ego_id", "month")
+            egos.extend(prints.get_column("ego_id").unique().to_list())
+            all_months.update(prints.get_column("month").to_list())
+            if stale.is_empty() and gone.is_empty():
+                continue
+            redo = stale.get_column("ego_id").unique()
+            months = sorted(stale.get_column("month").unique().to_list())
+            stale_egos += redo.len()
+            stale_months.update(months)
+            rows = compute(inter.filter(pl.col("ego_id").is_in(redo.implode())), months or [month_start(as_of)], shard)
+            rows = rows.join(stale, on=["ego_id", "month"] if spec.history else ["ego_id"], how="semi")
+            _replace(con, spec, pl.concat([stale, gone]), rows)
+            _remember(con, spec.key, prints.join(stale, on=["ego_id", "month"], how="semi"), gone)
+            written += rows.height
+        if not table_columns(con, spec.table):  # no ego at all: an empty table with the right columns
+            empty = compute(pl.DataFrame(schema=INTERACTION_SCHEMA), [month_start(as_of)], EgoShard("", ""))
+            _replace(con, spec, pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date}), empty.clear())
+        _forget_other_egos(con, spec, egos)
+    return EgoRefresh(len(egos), stale_egos, len(all_months), len(stale_months), written)
+
+
+def _reset_if_changed(con: duckdb.DuckDBPyConnection, spec: EgoTable) -> bool:
+    """True when the table must be built from nothing: missing, or written with other columns (then dropped)."""
+    found = [column for column, _ in table_columns(con, spec.table)]
+    if found and found != spec.columns:
+        con.execute(f"drop table {spec.table}").fetchall()
+    return found != spec.columns
+
+
+def _stored(con: duckdb.DuckDBPyConnection, key: str, shard: EgoShard) -> pl.DataFrame:
+    where, params = shard.where()
+    return read_table(
+        con, f"(select ego_id, month, fingerprint from {STATE} where table_name = ?) s", where, [key, *params]
+    )
+
+
+def _replace(con: duckdb.DuckDBPyConnection, spec: EgoTable, keys: pl.DataFrame, rows: pl.DataFrame) -> None:
+    """Delete the table's rows of the (ego, month) ``keys`` and insert ``rows``."""
+    con.register("_ego_keys", keys.to_arrow())
+    con.register("_ego_rows", rows.to_arrow())
+    try:
+        con.execute(f"create table if not exists {spec.table} as select * from _ego_rows limit 0").fetchall()
+        con.execute(
+            f"delete from {spec.table} t using _ego_keys s where t.ego_id = s.ego_id and ({spec.matches})"
+        ).fetchall()
+        con.execute(f"insert into {spec.table} by name select * from _ego_rows").fetchall()
+    finally:
+        con.unregister("_ego_keys")
+        con.unregister("_ego_rows")
+
+
+def _remember(con: duckdb.DuckDBPyConnection, key: str, computed: pl.DataFrame, gone: pl.DataFrame) -> None:
+    con.register("_ego_prints", computed.to_arrow())
+    con.register("_ego_gone", pl.concat([computed.select("ego_id", "month"), gone]).to_arrow())
+    try:
+        con.execute(
+            f"delete from {STATE} t using _ego_gone g "
+            "where t.table_name = ? and t.ego_id = g.ego_id and t.month = g.month",
+            [key],
+        ).fetchall()
+        con.execute(
+            f"insert into {STATE} (table_name, ego_id, month, fingerprint, computed_at) "
+            "select ?, ego_id, month, fingerprint, now() from _ego_prints",
+            [key],
+        ).fetchall()
+    finally:
+        con.unregister("_ego_prints")
+        con.unregister("_ego_gone")
+
+
+def _forget_other_egos(con: duckdb.DuckDBPyConnection, spec: EgoTable, egos: list[str]) -> None:
+    """Rows and fingerprints of egos no shard holds any more (their interactions are gone)."""
+    con.register("_ego_kept", pl.DataFrame({"ego_id": egos}, schema={"ego_id": pl.String}).to_arrow())
+    try:
+        for table, extra in ((spec.table, ""), (STATE, f" and table_name = '{spec.key}'")):
+            con.execute(f"delete from {table} where ego_id not in (select ego_id from _ego_kept){extra}").fetchall()
+    finally:
+        con.unregister("_ego_kept")
+
+
+def recomputed_egos(con: duckdb.DuckDBPyConnection, table: str, since: dt.datetime) -> list[str]:
+    """The egos whose rows of ``table`` were recomputed at or after ``since`` (e.g. the start of a refresh): what a
+    later step (reports, notifications) needs to redo."""
+    rows = con.execute(
+        f"select distinct ego_id from {STATE} where table_name = ? and computed_at >= ? order by ego_id",
+        [table, since],
+    ).fetchall()
+    return [r[0] for r in rows]

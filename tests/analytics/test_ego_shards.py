@@ -1,0 +1,165 @@
+"""The analytics by ego shard and incremental by ego: equal to the whole-table computation and to a full rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from benchmarks.bench_analytics import AS_OF, generate_blocks, write_warehouse
+from tests.analytics.staged import AS_OF as STAGED_AS_OF
+from tests.analytics.staged import BOB, stage
+from tiepulse.core.params import AnalyticsParams
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.analytics import compute_ties, compute_ties_monthly, network_health
+from tiepulse.pipelines.analytics.fingerprint import history_months
+from tiepulse.pipelines.analytics.monthly import month_cutoff
+from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
+from tiepulse.pipelines.ego_refresh import recomputed_egos
+from tiepulse.pipelines.marts_io import publish, read_table
+from tiepulse.pipelines.network_io import INTERACTIONS, interactions_from_staging, read_network_inputs
+
+PARAMS = AnalyticsParams()
+SAME = {"rel_tol": 1e-12, "abs_tol": 1e-12}
+"""Equal, up to the last bits of a float sum: Polars adds a group's values in an order that depends on how the
+rows were split among its threads, which differs between a shard and the whole table."""
+SHARD = 4_000
+"""Interactions per shard in these tests: the generated case has about 30,000, so eight shards or so."""
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
+    """A small generated organisation (the analytics benchmark's generator): 40 egos, 30,000 interactions."""
+    path = tmp_path_factory.mktemp("generated") / "warehouse.duckdb"
+    write_warehouse(path, *generate_blocks(30_000, seed=3, n_egos=40, block_rows=7_000))
+    with connect(path, read_only=True) as con:
+        return {
+            t: pl.DataFrame(con.sql(f"select * from marts.{t}"))
+            for t in ("fct_interactions", "dim_person", "dim_contact")
+        }
+
+
+def _warehouse(path: Path, frames: dict[str, pl.DataFrame]) -> duckdb.DuckDBPyConnection:
+    con = connect(path)
+    for table, frame in frames.items():
+        publish(con, f"marts.{table}", frame)
+    return con
+
+
+def _sorted(con: duckdb.DuckDBPyConnection, table: str, *keys: str) -> pl.DataFrame:
+    return read_table(con, table).sort(*keys)
+
+
+def test_ties_and_history_by_shard_equal_the_whole_table(tmp_path: Path, generated: dict[str, pl.DataFrame]) -> None:
+    con = _warehouse(tmp_path / "w.duckdb", generated)
+    shards = shards_of(con, SHARD)
+    assert len(shards) >= 5 and sum(s.interactions for s in shards) == generated["fct_interactions"].height
+    refresh_ties(EgoRun(con, AS_OF, PARAMS, shards))
+    refresh_ties_monthly(EgoRun(con, AS_OF, PARAMS, shards))
+
+    inter, persons, contacts = generated["fct_interactions"], generated["dim_person"], generated["dim_contact"]
+    whole_ties = compute_ties(inter, persons, contacts, AS_OF, PARAMS)
+    whole_history = compute_ties_monthly(inter, history_months(inter, AS_OF), PARAMS, AS_OF)
+    assert_frame_equal(_sorted(con, "marts.mart_ties", "ego_id", "alter_id"), whole_ties, **SAME)
+    assert_frame_equal(_sorted(con, "marts.mart_ties_monthly", "ego_id", "alter_id", "month"), whole_history, **SAME)
+    con.close()
+
+
+def _import(frames: dict[str, pl.DataFrame], interactions: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    return {**frames, "fct_interactions": interactions.sort("ego_id", "alter_id", "occurred_at")}
+
+
+def test_incremental_refreshes_equal_a_full_rebuild(tmp_path: Path, generated: dict[str, pl.DataFrame]) -> None:
+    everything = generated["fct_interactions"]
+    egos = everything.get_column("ego_id").unique().sort()
+    early, late = egos.head(30), egos.tail(10)
+    first_day, second_day = AS_OF - dt.timedelta(days=75), AS_OF - dt.timedelta(days=3)
+    seen_by = pl.col("occurred_at").dt.date() <= first_day
+    steps = [
+        # the first import: thirty egos' mail up to an earlier day
+        (first_day, everything.filter(pl.col("ego_id").is_in(early.implode()) & seen_by)),
+        # two months on: their newer mail and ten more egos' mailboxes
+        (second_day, everything.filter(pl.col("occurred_at").dt.date() <= second_day)),
+        # the same day, a late import of one ego's old mail, found only now
+        (second_day, everything.filter(pl.col("occurred_at").dt.date() <= second_day)),
+        # the analysis date: the rest, one ego erased, one contact book changed
+        (AS_OF, everything.filter(pl.col("ego_id") != late[0])),
+    ]
+    lost = everything.filter((pl.col("ego_id") == early[3]) & (pl.col("occurred_at").dt.date() < first_day)).head(40)
+    steps[1] = (second_day, steps[1][1].join(lost, on=everything.columns, how="anti"))
+    contacts = generated["dim_contact"]
+    changed = contacts.with_columns(
+        cadence_days=pl.when(pl.col("ego_id") == early[5]).then(7).otherwise("cadence_days")
+    )
+
+    con = _warehouse(tmp_path / "w.duckdb", generated)
+    recomputed = []
+    for i, (day, interactions) in enumerate(steps):
+        frames = _import({**generated, "dim_contact": changed if i == 3 else contacts}, interactions)
+        for table, frame in frames.items():
+            publish(con, f"marts.{table}", frame)
+        shards = shards_of(con, SHARD)
+        started = con.execute("select now()").fetchall()[0][0]
+        recomputed.append(refresh_ties(EgoRun(con, day, PARAMS, shards)).egos_recomputed)
+        assert len(recomputed_egos(con, "marts.mart_ties", started)) == recomputed[-1]
+        refresh_ties_monthly(EgoRun(con, day, PARAMS, shards))
+    incremental = {t: _sorted(con, t, *k) for t, k in _KEYS.items()}
+    shards = shards_of(con, SHARD)
+    refresh_ties(EgoRun(con, AS_OF, PARAMS, shards, full=True))
+    refresh_ties_monthly(EgoRun(con, AS_OF, PARAMS, shards, full=True))
+    for table, keys in _KEYS.items():
+        assert_frame_equal(incremental[table], _sorted(con, table, *keys), **SAME)
+    # the late import on the same day recomputed the one ego it touched, the others were left as they were
+    assert recomputed[:3] == [30, 40, 1]
+    con.close()
+
+
+_KEYS = {"marts.mart_ties": ("ego_id", "alter_id"), "marts.mart_ties_monthly": ("ego_id", "alter_id", "month")}
+
+
+def _restage(con: duckdb.DuckDBPyConnection, **changes: object) -> None:
+    """The staged tables (tests.analytics.staged) and the interactions built from them."""
+    stage(con, **changes)  # type: ignore[arg-type]
+    publish(con, INTERACTIONS, interactions_from_staging(con, PARAMS)[0])
+
+
+def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
+    con = connect(tmp_path / "warehouse.duckdb")
+    _restage(con)
+    shards = shards_of(con, 3)
+    assert len(shards) == 2  # one shard per ego
+    refresh_ties(EgoRun(con, STAGED_AS_OF, PARAMS, shards))
+    refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards))
+    inputs = read_network_inputs(con)
+    months = history_months(inputs.interactions, STAGED_AS_OF)
+    whole = pl.concat(
+        [
+            network_health(inputs, STAGED_AS_OF, PARAMS, read_table(con, "marts.mart_ties")).with_columns(
+                period=pl.lit("current"), month=pl.lit(months[-1])
+            ),
+            *(
+                network_health(inputs, month_cutoff(m, STAGED_AS_OF), PARAMS).with_columns(
+                    period=pl.lit("month"), month=pl.lit(m)
+                )
+                for m in months
+            ),
+        ],
+        how="vertical_relaxed",
+    )
+    keys = ("period", "month", "ego_id")
+    assert_frame_equal(_sorted(con, "marts.mart_network_health", *keys), whole.sort(*keys), **SAME)
+
+    _restage(con, extra=3)  # new mail between me and Bob in the running month
+    shards = shards_of(con, 3)
+    refresh_ties(EgoRun(con, STAGED_AS_OF, PARAMS, shards))
+    done = refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards))
+    assert (done.egos_recomputed, done.months_recomputed) == (2, 1)
+    incremental = _sorted(con, "marts.mart_network_health", *keys)
+    refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=True))
+    assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
+    assert incremental.filter(pl.col("ego_id") == BOB).height > 0
+    con.close()

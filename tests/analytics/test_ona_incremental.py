@@ -1,0 +1,72 @@
+"""ONA months are computed again only when their 90-day window saw new data; what is reused equals a full run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from tests.analytics.builders import at, interactions, persons
+from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines.analytics.org_marts import OrgMarts, OrgOptions, compute_org
+from tiepulse.pipelines.marts_io import publish, read_table, table_exists
+from tiepulse.pipelines.org_reuse import published_periods, record_periods
+
+AS_OF = dt.date(2026, 6, 30)
+PEOPLE = [f"p{i}@acme.com" for i in range(8)]
+
+
+def _rows(day: str, pairs: list[tuple[int, int]]) -> list[dict[str, object]]:
+    return [
+        {"ego_id": PEOPLE[a], "alter_id": PEOPLE[b], "occurred_at": at(day), "channel": "email", "weight": 1.0}
+        for a, b in pairs
+    ]
+
+
+def _compute(inter: pl.DataFrame, con: duckdb.DuckDBPyConnection, *, reuse: bool = True) -> OrgMarts:
+    """As the asset does: the published labels kept stable, the published months offered for reuse."""
+    people = persons([{"person_id": p, "team": "a" if i < 4 else "b"} for i, p in enumerate(PEOPLE)])
+    labels = None
+    if table_exists(con, tables.ORG_PEOPLE):
+        labels = read_table(con, f"(select period, person_id, community_id from {tables.ORG_PEOPLE}) p")
+    offered = published_periods(con) if reuse else None
+    return compute_org(inter, people, PEOPLE, AS_OF, OrgOptions(min_group_size=2), labels, None, offered)
+
+
+def _publish(con: duckdb.DuckDBPyConnection, marts: OrgMarts) -> None:
+    frames = {
+        tables.ORG_PEOPLE: marts.people,
+        tables.ORG_GROUPS: marts.groups,
+        tables.GROUP_MATRIX: marts.matrix,
+        tables.ORG_SUMMARY: marts.summary,
+    }
+    for table, frame in frames.items():
+        publish(con, table, frame)
+    record_periods(con, marts.fingerprints)
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(frame.columns)
+
+
+def test_only_the_months_whose_window_saw_new_data_are_computed_again(warehouse: duckdb.DuckDBPyConnection) -> None:
+    team_a, team_b, across = [(0, 1), (1, 2), (2, 3), (3, 0)], [(4, 5), (5, 6), (6, 7), (7, 4)], [(3, 4)]
+    history = pl.concat(
+        [interactions(_rows(f"2026-{m:02d}-1{d}", team_a + team_b + across)) for m in range(1, 7) for d in (0, 5)]
+    )
+    first = _compute(history, warehouse)  # nothing published yet: every month computed
+    assert first.recomputed == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "current"]
+    _publish(warehouse, first)
+
+    assert _compute(history, warehouse).recomputed == ["current"]  # nothing new: only 'current'
+
+    # a message of April arriving late touches April and the two months whose 90-day window still holds it
+    late = interactions(_rows("2026-04-20", [(0, 7), (1, 6)])).with_columns(source_key=pl.lit("late"))
+    grown = pl.concat([history, late])
+    incremental = _compute(grown, warehouse)
+    assert incremental.recomputed == ["2026-04", "2026-05", "2026-06", "current"]
+    full = _compute(grown, warehouse, reuse=False)
+    assert len(full.recomputed) == len(full.fingerprints) == 7
+    for name in ("people", "groups", "matrix", "summary"):
+        assert _sorted(getattr(incremental, name)).equals(_sorted(getattr(full, name))), name

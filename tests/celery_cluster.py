@@ -1,0 +1,193 @@
+"""A real Redis (Debian's ``redis-server``) and real Celery workers running tiepulse's Celery app, on 127.0.0.1.
+
+Sync runs are launched side by side the way Dagster's daemon launches the runs of a backfill or a schedule tick:
+one run per account partition, each its own ``execute_job``; their steps go to the workers through the broker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.reconstruct import ReconstructableJob
+
+from tiepulse.core.settings import Settings
+from tiepulse.pipelines.dagster_instance import ensure_instance_dir
+from tiepulse.pipelines.executors import sync_run_config
+
+ROOT = Path(__file__).resolve().parents[1]
+WAIT_SECONDS = 180.0  # generous: a worker's first step imports Dagster and the code location on a busy machine
+POLL_SECONDS = 0.05
+PR_SET_PDEATHSIG = 1
+WORKER = [sys.executable, "-m", "celery", "-A", "tiepulse.pipelines.celery_app", "worker", "--loglevel", "INFO"]
+WORKER += ["--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+
+
+def _die_with_parent() -> None:
+    """A child of the test dies with it (PR_SET_PDEATHSIG), even when the test process is killed."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
+    """Return once ``condition()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}")
+        time.sleep(POLL_SECONDS)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
+    except redis.ConnectionError:
+        return False
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A Redis of its own on a free port, nothing saved to disk; yields its URL."""
+    program = shutil.which("redis-server")
+    assert program, "redis-server is missing: install Debian's redis-server (.ci/run does)"
+    port = free_port()
+    process = subprocess.Popen(
+        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent,
+    )
+    try:
+        wait_for(lambda: process.poll() is None and _answers(port), f"redis-server on port {port}", 60)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+class Workers:
+    """Celery workers (``celery -A tiepulse.pipelines.celery_app worker``), one task at a time each, in the
+    environment of the test (its TIEPULSE_HOME, config, fake endpoints and broker)."""
+
+    def __init__(self, count: int, logs: Path) -> None:
+        self.names = [f"worker{n}@tiepulse-test" for n in range(1, count + 1)]
+        self.processes: list[subprocess.Popen[bytes]] = []
+        for name in self.names:
+            log = (logs / f"{name.split('@')[0]}.log").open("wb")
+            self.processes.append(
+                subprocess.Popen(
+                    [*WORKER, "--hostname", name],
+                    cwd=ROOT,
+                    env=dict(os.environ),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent,
+                )
+            )
+        from tiepulse.pipelines.celery_app import app
+
+        def all_answer() -> bool:
+            assert all(p.poll() is None for p in self.processes), "a Celery worker exited while starting"
+            replies = app.control.ping(timeout=0.5) or []
+            return {name for reply in replies for name in reply} >= set(self.names)
+
+        wait_for(all_answer, "the Celery workers to answer")
+
+    def pool_children(self, index: int = 0) -> list[int]:
+        """The processes the worker's pool runs tasks in (a prefork worker forks its children at start)."""
+        parent = self.processes[index].pid
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(stat.parent.name))
+        return found
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+
+
+def sync_job(name: str) -> ReconstructableJob:
+    """The sync job as a worker finds it: by the code location's module, as the workspace loads it."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    repository = ReconstructableRepository.for_module("tiepulse.pipelines.definitions", "defs", str(ROOT))
+    return repository.get_reconstructable_job(name)
+
+
+def run_partition(instance_dir: Path, job: str, partition: str, run_config: dict[str, Any]) -> str:
+    """One run of the job for one partition, to its end (in a process of its own); returns its run id."""
+    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+        result = dg.execute_job(sync_job(job), instance, run_config=run_config, tags={"dagster/partition": partition})
+        return result.run_id
+
+
+def run_side_by_side(instance_dir: Path, job: str, partitions: Sequence[str]) -> list[dg.DagsterRun]:
+    """Every partition's run at once, each in a process of its own as Dagster's run launcher starts them, on the
+    engine the settings choose; returns the runs in order, as the instance recorded them."""
+    ensure_instance_dir(instance_dir)
+    config = sync_run_config(Settings())
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter per run, like `dagster api execute_run`
+    with ProcessPoolExecutor(max_workers=len(partitions), mp_context=spawn) as pool:
+        futures = [pool.submit(run_partition, instance_dir, job, p, config) for p in partitions]
+        ids = [f.result() for f in futures]
+    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+        runs = [instance.get_run_by_id(i) for i in ids]
+    assert all(runs)
+    return [r for r in runs if r is not None]
+
+
+def worker_of_each_step(instance_dir: Path, runs: Sequence[dg.DagsterRun]) -> dict[tuple[str, str], str]:
+    """(partition, step) -> the Celery worker that ran it, from the runs' engine events."""
+    found = {}
+    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+        for run in runs:
+            for record in instance.all_logs(run.run_id):
+                event = record.dagster_event
+                if event is None or not event.is_engine_event or record.step_key is None:
+                    continue
+                metadata = event.engine_event_data.metadata
+                if "Celery worker" in metadata:
+                    found[(run.tags["dagster/partition"], record.step_key)] = str(metadata["Celery worker"].value)
+    return found
+
+
+def running_step_workers(instance_dir: Path, partition: str, step: str) -> list[str]:
+    """The Celery workers that have started ``step`` of a run of ``partition`` still going."""
+    with dg.DagsterInstance.from_config(str(instance_dir)) as instance:
+        runs = instance.get_runs(
+            dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={"dagster/partition": partition})
+        )
+        return [name for (_, key), name in worker_of_each_step(instance_dir, runs).items() if key == step]
