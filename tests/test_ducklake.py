@@ -154,6 +154,21 @@ def test_a_catalog_out_of_reach_is_one_line_and_exit_2(
         assert "s3cret" not in out and "warehouse.ducklake.catalog" in out
 
 
+@pytest.mark.parametrize("catalog", ["not_a_database.sqlite", "a_folder.sqlite", "missing/catalog.sqlite"])
+def test_an_unreadable_sqlite_catalog_is_one_line_and_exit_2(
+    cli_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, catalog: str
+) -> None:
+    (tmp_path / "not_a_database.sqlite").write_text("these are not the bytes of a SQLite database\n")
+    (tmp_path / "a_folder.sqlite").mkdir()
+    use_lake(tmp_path / "config.yaml", monkeypatch, catalog=str(tmp_path / catalog))
+    for command in (["import", str(MBOX), "--no-refresh"], ["status"], ["sql", "select 1"]):
+        code, out = run(*command)
+        assert code == 2, out
+        assert len(out.strip().splitlines()) == 1 and "Traceback" not in out, out
+        assert str(tmp_path / catalog) in " ".join(out.split()), out
+    assert not (cli_home / "warehouse.ducklake").exists()
+
+
 def test_migrations_lose_only_what_a_lake_refuses() -> None:
     sql = (
         "create table if not exists ops.t (k varchar primary key, n integer not null default 0, "

@@ -120,10 +120,15 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, options: DuckLakeOptions) -> None
 def _unreachable(location: LakeLocation, exc: duckdb.Error) -> str:
     first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     first = _SECRET_IN_DSN.sub(r"\1***", first)
-    where = "warehouse.ducklake.catalog" + (" and PGPASSWORD / ~/.pgpass" if location.on_postgres else "")
+    if location.on_postgres:
+        check = "that the catalog database is running and reachable (warehouse.ducklake.catalog and PGPASSWORD / "
+        check += "~/.pgpass in the config file)"
+    else:
+        check = "that the catalog is a DuckLake SQLite file this user can read and write, in a folder that exists "
+        check += "(warehouse.ducklake.catalog in the config file)"
     return (
         f"Cannot open the DuckLake catalog {location.describe()} (data in {location.data_path}): {first}. "
-        f"Check that the catalog database is running and reachable ({where} in the config file), then run again."
+        f"Check {check}, then run again."
     )
 
 
