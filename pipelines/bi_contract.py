@@ -252,11 +252,12 @@ def plan(con: duckdb.DuckDBPyConnection, obj: BiObject) -> Plan:
     else:
         kept = [Column(name, f"s.{name}", _describe(obj.source, name, descriptions)) for name in obj.keep]
         fields = [
-            Column(name, f"u.element.{name}", _describe(obj.source, f"{obj.explode}.{name}", descriptions))
+            Column(name, f"s.tp_element.{name}", _describe(obj.source, f"{obj.explode}.{name}", descriptions))
             for name in _struct_fields(dict(source)[obj.explode])
         ]
         picked = kept + fields
-        rows_from = f"{obj.source} s, unnest(s.{obj.explode}) u(element)"
+        # Unnested in a subquery: DuckDB 1.4 cannot left-join the ego context onto a lateral unnest.
+        rows_from = f"(select *, unnest({obj.explode}) as tp_element from {obj.source}) s"
     columns: list[Column] = []
     for column in picked:
         columns.append(column)

@@ -18,6 +18,7 @@ from importlib.metadata import version
 
 import duckdb
 
+from tiepulse.core.keyed_writes import replace_keyed
 from tiepulse.core.warehouse import migrations
 from tiepulse.pipelines.analytics.fingerprint import digest
 
@@ -51,18 +52,15 @@ def stored_under(con: duckdb.DuckDBPyConnection, prefix: str) -> dict[str, str]:
 
 
 def record(con: duckdb.DuckDBPyConnection, target: str, fingerprint: str, watermark: dt.datetime | None = None) -> None:
-    con.execute(
-        f"insert or replace into {STATE_TABLE} (target, fingerprint, watermark, built_at) values (?, ?, ?, now())",
-        [target, fingerprint, watermark],
-    ).fetchall()
+    """Replace ``target``'s record (inside the caller's transaction: the build and its record commit together)."""
+    rows = "select ?::varchar as target, ?::varchar as fingerprint, ?::timestamptz as watermark, now() as built_at"
+    replace_keyed(con, STATE_TABLE, rows, ["target"], [target, fingerprint, watermark])
 
 
 def record_many(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> None:
     if fingerprints:
-        con.executemany(
-            f"insert or replace into {STATE_TABLE} (target, fingerprint, built_at) values (?, ?, now())",
-            [[target, fp] for target, fp in fingerprints.items()],
-        )
+        rows = "select unnest(?::varchar[]) as target, unnest(?::varchar[]) as fingerprint, now() as built_at"
+        replace_keyed(con, STATE_TABLE, rows, ["target"], [list(fingerprints), list(fingerprints.values())])
 
 
 def forget(con: duckdb.DuckDBPyConnection, prefix: str = "") -> None:

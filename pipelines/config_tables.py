@@ -6,9 +6,17 @@ import duckdb
 import pyarrow as pa
 
 from tiepulse.connectors.addresses import AddressNormaliser
+from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.settings import Config
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.erasure_list import ErasureFilter
+
+_KEYS = {
+    "raw.config_egos": ("ego", "address"),
+    "raw.config_aliases": ("alias",),
+    "raw.config_identity": ("kind", "value"),
+}
+"""Each config table's key (its primary key on a DuckDB file; kept by ``insert_missing`` on both backends)."""
 
 
 def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: AddressNormaliser) -> None:
@@ -76,7 +84,7 @@ def land_config(con: duckdb.DuckDBPyConnection, config: Config, normaliser: Addr
         for table, rows in tables.items():
             con.register("_config_rows", rows)
             con.execute(f"delete from {table}").fetchall()
-            con.execute(f"insert or ignore into {table} by name select * from _config_rows").fetchall()
+            insert_missing(con, table, "select * from _config_rows", _KEYS[table])
             con.unregister("_config_rows")
         erased = ErasureFilter.install(con)  # an erased person named in the config stays out of the warehouse
         if erased is not None:

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from tiepulse.core.keyed_hash import keyed_hash
+from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.erasure_list import ErasureFilter
 from tiepulse.pipelines.marts_io import table_columns
@@ -137,15 +138,20 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, person: Person, key: by
     erasure_id, status = listed if listed else (uuid.uuid4().hex, None)
     removed: dict[str, int] = {}
     with transaction(con):
-        con.execute(
-            "insert or ignore into ops.erasure_list (address_hash, erasure_id) select unnest(?), ?",
+        insert_missing(
+            con,
+            "ops.erasure_list",
+            "select unnest(?::varchar[]) as address_hash, ?::varchar as erasure_id, now() as listed_at",
+            ["address_hash"],
             [hashes, erasure_id],
-        ).fetchall()
-        con.execute(
-            "insert or ignore into ops.erasures (erasure_id, requested_at, status, addresses) "
-            "values (?, now(), 'pending', ?)",
+        )
+        insert_missing(
+            con,
+            "ops.erasures",
+            "select ?::varchar as erasure_id, now() as requested_at, 'pending' as status, ?::integer as addresses",
+            ["erasure_id"],
             [erasure_id, len(hashes)],
-        ).fetchall()
+        )
         erased = ErasureFilter.install(con, key)
         assert erased is not None  # the person's hashes were just listed
         for table, kind in _tables(con, ("raw",)):

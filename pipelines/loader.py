@@ -33,8 +33,10 @@ import pyarrow.compute as pc
 
 from tiepulse.connectors.base import Copies, Page, Removal
 from tiepulse.connectors.raw_schemas import SCHEMAS
-from tiepulse.core.warehouse import transaction
+from tiepulse.core.keyed_writes import insert_missing, replace_keyed
+from tiepulse.core.warehouse import write_retrying
 from tiepulse.pipelines.erasure_list import ErasureFilter
+from tiepulse.pipelines.marts_io import table_columns
 from tiepulse.pipelines.providers import raw_table
 
 _QUARANTINE = pa.schema(
@@ -142,9 +144,15 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table
     added = [0] * len(pages)
     for page, count in con.execute("select _page, count(*) from _page_fresh group by _page").fetchall():
         added[page] = int(count)
-    _run(con, f"insert into {table} by name select * exclude (_page, _n) from _page_fresh")
+    _run(con, f"insert into {table} by name select * exclude (_page, _n){_stamp(con, table)} from _page_fresh")
     _run(con, "drop table _page_fresh")
     return added
+
+
+def _stamp(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """``imported_at`` for the select list when the table has that column (set here: a DuckLake has no ``default
+    now()``)."""
+    return ", now() as imported_at" if any(name == "imported_at" for name, _ in table_columns(con, table)) else ""
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
@@ -156,6 +164,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
         return _insert_new(con, table, [rows])[0], 0
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, rows)
+    stamp = _stamp(con, table)
     # Within a page the last row of a key wins (the newest revision for mutable sources).
     deduped = (
         f"select * from (select *, row_number() over () as _n from {view}) "
@@ -168,7 +177,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
         f"select {columns} from ({deduped}) except select {columns} from {table} semi join {view} using ({key_list})"
     )
     replaced = _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from ({changed}))")
-    written = _run(con, f"insert into {table} by name {changed}")
+    written = _run(con, f"insert into {table} by name select *{stamp} from ({changed})")
     return written - replaced, replaced
 
 
@@ -311,7 +320,9 @@ def _apply(
         if erased is not None:
             rejects, _ = erased.filter_rows(con, rejects)
         con.register("_page_rejects", rejects)
-        result.quarantined += _run(con, "insert or ignore into ops.quarantine by name select * from _page_rejects")
+        result.quarantined += insert_missing(
+            con, "ops.quarantine", "select *, now() as quarantined_at from _page_rejects", ["quarantine_key"]
+        )
     result.pages += 1
 
 
@@ -328,10 +339,11 @@ def _write_cursors(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> N
         }
     )
     con.register("_page_cursors", cursors)
-    _run(
+    replace_keyed(
         con,
-        "insert or replace into ops.sync_state (source, account, stream, cursor, status, updated_at) "
-        "select source, account, stream, cursor, status, now() from _page_cursors",
+        "ops.sync_state",
+        "select source, account, stream, cursor, status, now() as updated_at from _page_cursors",
+        ["source", "account", "stream"],
     )
 
 
@@ -352,32 +364,36 @@ def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def commit_pages(con: duckdb.DuckDBPyConnection, items: list[PageCommit]) -> list[LoadResult]:
-    """Write every page's rows, removals, rejects and cursor in one transaction; on error nothing is kept.
+    """Write every page's rows, removals, rejects and cursor in one transaction; on error nothing is kept. On a
+    DuckLake, a commit that collides with another writer's runs the whole transaction again (``write_retrying``).
 
     Returns what each page changed, in order.
     """
-    results = [LoadResult() for _ in items]
     views = {"_page_rejects", "_page_copies", "_page_removed", "_page_cursors"}
     views |= {f"_page_{t.replace('.', '_')}" for i in items for t in i.page.rows}
     erased = ErasureFilter.install(con)
+
+    def write() -> list[LoadResult]:
+        results = [LoadResult() for _ in items]
+        start = 0
+        while start < len(items):
+            end = start + 1
+            while end < len(items) and _plain(items[start].page) and _plain(items[end].page):
+                end += 1
+            if end - start > 1:
+                _insert_plain(con, list(zip(items[start:end], results[start:end], strict=True)), erased)
+            for item, result in zip(items[start:end], results[start:end], strict=True):
+                _apply(con, item, result, erased, rows_written=end - start > 1)
+            start = end
+        if items:
+            _write_cursors(con, items)
+        return results
+
     try:
-        with transaction(con):
-            start = 0
-            while start < len(items):
-                end = start + 1
-                while end < len(items) and _plain(items[start].page) and _plain(items[end].page):
-                    end += 1
-                if end - start > 1:
-                    _insert_plain(con, list(zip(items[start:end], results[start:end], strict=True)), erased)
-                for item, result in zip(items[start:end], results[start:end], strict=True):
-                    _apply(con, item, result, erased, rows_written=end - start > 1)
-                start = end
-            if items:
-                _write_cursors(con, items)
+        return write_retrying(con, write)
     finally:
         for name in views:
             con.unregister(name)
-    return results
 
 
 def commit_page(

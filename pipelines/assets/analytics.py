@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
+from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.params import params_for
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import network_io as tables
@@ -225,12 +226,13 @@ analytics_assets = [interactions, mart_ties, mart_ties_monthly, mart_network_hea
 def record_new_alerts(warehouse: WarehouseResource) -> int:
     """Copy alerts opened in the latest run into ops.alert_log (the feed for digests and notifications)."""
     with warehouse.connect() as con:
-        row = con.execute(
-            "insert or ignore into ops.alert_log (alert_id, as_of, kind, ego_id, alter_id, severity, reason) "
-            f"select alert_id, as_of, kind, ego_id, alter_id, severity, reason from {tables.ALERTS} "
-            "where is_new and status = 'open'"
-        ).fetchone()
-    return int(row[0]) if row else 0
+        return insert_missing(
+            con,
+            "ops.alert_log",
+            "select alert_id, as_of, kind, ego_id, alter_id, severity, reason, now() as recorded_at "
+            f"from {tables.ALERTS} where is_new and status = 'open'",
+            ["alert_id", "as_of"],
+        )
 
 
 @dg.job(description="Record newly opened alerts in ops.alert_log.")

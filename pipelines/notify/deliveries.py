@@ -3,7 +3,8 @@
 The order of writes is what keeps each alert to one digest per channel:
 
 1. ``claim``: in one transaction, the digest (status ``sending``, its text, a new id) and one row per alert in
-   ``ops.notify_delivered_alerts`` (its primary key refuses a second claim of the same alert on the same channel).
+   ``ops.notify_delivered_alerts`` (``insert_unclaimed`` refuses a second claim of the same alert on the same
+   channel, on a DuckLake too, which has no primary key).
 2. the message is sent, carrying the delivery id as its idempotency key.
 3. ``mark_sent`` or ``mark_failed``: a failed digest keeps its alerts and is sent again, same id and same text,
    on the next run (not before the moment its server asked for with ``Retry-After``, if it did).
@@ -24,7 +25,11 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from tiepulse.core.keyed_writes import insert_unclaimed
 from tiepulse.core.warehouse import transaction
+
+_EPISODE = ("channel", "alert_id", "opened_at")
+"""An alert episode on a channel: claimed by one digest at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +60,10 @@ def claim(
         with transaction(con):
             con.execute(
                 "insert into ops.notify_deliveries (delivery_id, channel, recipient, status, title, body, alerts, "
-                "attempts, attempted_at) values (?, ?, ?, 'sending', ?, ?, ?, 1, now())",
+                "attempts, attempted_at, created_at) values (?, ?, ?, 'sending', ?, ?, ?, 1, now(), now())",
                 [delivery_id, channel, recipient, title, body, alerts.height],
             ).fetchall()
-            con.execute("insert into ops.notify_delivered_alerts by name select * from _claimed").fetchall()
+            insert_unclaimed(con, "ops.notify_delivered_alerts", "select * from _claimed", _EPISODE)
     finally:
         con.unregister("_claimed")
     return Pending(delivery_id, channel, recipient, title, body, alerts.height, 1)

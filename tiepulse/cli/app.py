@@ -436,7 +436,7 @@ def sql(
     """Run read-only SQL on the warehouse's tables (sandboxed: no files, environment, extensions or settings)."""
     import duckdb
 
-    from tiepulse.core.sandbox import REFUSAL, is_refusal, sandbox
+    from tiepulse.core.sandbox import REFUSAL, is_refusal, run_sandboxed
 
     if output not in ("table", "csv", "json"):
         raise _fail(f"--format must be table, csv or json, not {output!r}")
@@ -445,7 +445,7 @@ def sql(
     settings = _settings()
     try:
         with open_warehouse(settings.warehouse_path, read_only=True) as con:
-            cursor = sandbox(con).execute(query)
+            cursor = run_sandboxed(con, query)
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall() if columns else []
     except WarehouseError as exc:

@@ -39,6 +39,11 @@ def erase_command(
     address = given if given.startswith("p~") else build_import_context(settings).normaliser().normalise(given)
     if address is None:
         raise _fail(f"--person {person!r} is neither an email address nor a pseudonym (p~...@domain)")
+    if settings.config.warehouse.backend == "ducklake":
+        raise _fail(
+            "erase does not work on the DuckLake backend yet: old snapshots, data files and catalog statistics could "
+            "still hold the person (docs/ducklake.md, Limits); erase on a DuckDB-file warehouse"
+        )
     path = settings.warehouse_path
     if not path.exists():
         raise _fail(f"no warehouse at {path}; check TIEPULSE_HOME")

@@ -12,6 +12,7 @@ from typing import Any
 
 import duckdb
 
+from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.private_files import write_private
 
 BLOCKED_RUNS = "blocked_runs.jsonl"
@@ -88,10 +89,13 @@ def log_blocked_runs(con: duckdb.DuckDBPyConnection, home: Path) -> None:
     """Move the kept blocked runs into ``ops.runs`` (status ``blocked``); ``con`` is writable."""
     runs = blocked_runs(home)
     for run in runs:
-        con.execute(
-            "insert into ops.runs (run_id, kind, started_at, finished_at, status, summary) "
-            "values (?, ?, ?::timestamptz, ?::timestamptz, 'blocked', ?) on conflict do nothing",
+        insert_missing(
+            con,
+            "ops.runs",
+            "select ?::varchar as run_id, ?::varchar as kind, ?::timestamptz as started_at, "
+            "?::timestamptz as finished_at, 'blocked' as status, ?::json as summary",
+            ["run_id"],
             [run["run_id"], run["kind"], run["started_at"], run["started_at"], json.dumps({"error": run["why"]})],
-        ).fetchall()
+        )
     if runs:
         (home / BLOCKED_RUNS).unlink(missing_ok=True)

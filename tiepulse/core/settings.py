@@ -205,6 +205,25 @@ class ImportOptions(_Strict):
 MEMORY_SIZE = r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
 """A size DuckDB understands: "512MB", "3GB", "2.5GiB"."""
 
+class DuckLakeOptions(_Strict):
+    """Where a DuckLake warehouse keeps its catalog and its data files (docs/ducklake.md)."""
+
+    catalog: str | None = None
+    """``postgres:`` and a libpq connection string (``postgres:dbname=tiepulse host=db.internal user=tiepulse``;
+    the password from PGPASSWORD or ~/.pgpass) for many machines, or a SQLite file; unset: ``warehouse.ducklake``
+    in TIEPULSE_HOME (SQLite, one machine)."""
+    data_path: str | None = None
+    """A folder or an ``s3://bucket/prefix/`` URL for the Parquet data files; unset: ``warehouse.ducklake.files/``
+    in TIEPULSE_HOME. Read when the lake is created (the catalog remembers it)."""
+    s3_endpoint: str | None = None
+    """``host:port`` of an S3-compatible server (MinIO, Ceph, ...); unset: AWS. Credentials from AWS_ACCESS_KEY_ID
+    and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)."""
+    s3_region: str = "us-east-1"
+    s3_url_style: Literal["vhost", "path"] = "vhost"
+    s3_use_ssl: bool = True
+    commit_attempts: int = Field(default=8, ge=1, le=100)
+    """How often a write whose commit collides with another writer's (or finds the catalog locked) is tried."""
+
 
 class WarehouseOptions(_Strict):
     lock_wait_seconds: float = Field(default=30.0, ge=0, le=86_400)
@@ -216,6 +235,11 @@ class WarehouseOptions(_Strict):
     the machine's memory, at most 3 GB; TIEPULSE_DUCKDB_MEMORY_LIMIT wins over this."""
     threads: int = Field(default=0, ge=0, le=1024)
     """DuckDB's worker threads; 0: the cores this process may run on."""
+
+    backend: Literal["duckdb", "ducklake"] = "duckdb"
+    """``duckdb``: one file, one writer at a time. ``ducklake``: a catalog database plus Parquet files; readers never
+    block writers and several processes or machines write side by side (docs/ducklake.md)."""
+    ducklake: DuckLakeOptions = Field(default_factory=DuckLakeOptions)
 
 
 class ReportOptions(_Strict):
@@ -396,7 +420,8 @@ class Settings(BaseSettings):
 
     @property
     def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
+        """The DuckDB file, or for the DuckLake backend the name its catalog goes by (its SQLite file by default)."""
+        return self.home / ("warehouse.ducklake" if self.config.warehouse.backend == "ducklake" else "warehouse.duckdb")
 
     @cached_property
     def config(self) -> Config:

@@ -1,21 +1,26 @@
-"""The DuckDB warehouse: opening it, and forward migrations from ``sql/migrations``.
+"""The warehouse: opening it, and forward migrations from ``sql/migrations``.
 
-Migrations are numbered SQL files (``NNN_name.sql``). ``ops.schema_version`` records each one applied; an older
-warehouse is upgraded on open, a warehouse written by a newer tiepulse is refused.
+Two backends sit behind ``connect``: a DuckDB file (``warehouse.duckdb``, one writer at a time) and a DuckLake
+(``warehouse.ducklake``: a catalog database plus Parquet files, many writers; ``tiepulse.core.ducklake``), chosen by
+``warehouse.backend`` in the config. Migrations are numbered SQL files (``NNN_name.sql``). ``ops.schema_version``
+records each one applied; an older warehouse is upgraded on open, a warehouse written by a newer tiepulse is refused.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
+from tiepulse.core.ducklake import LakeError, LakeLocation, for_lake, is_lake, lake_location, open_lake
 from tiepulse.core.private_files import PrivatePathError, make_private, private_home
 from tiepulse.core.runlog import log_blocked_runs
 
@@ -25,7 +30,13 @@ MIGRATIONS_DIR = PACKAGE_ROOT / "sql" / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _DAMAGE = re.compile(r"Corrupt database file|checksum|Could not read enough bytes|not a valid DuckDB database")
+# Another writer committed first, or held the lake's SQLite catalog: the whole transaction is run again.
+_COMMIT_CONFLICT = re.compile(
+    r"Failed to commit DuckLake transaction|database is locked|Transaction conflict|could not serialize access"
+)
 LOCK_POLL_SECONDS = 0.2
+LAKE_SUFFIX = ".ducklake"
+_T = TypeVar("_T")
 
 
 class WarehouseError(RuntimeError):
@@ -58,25 +69,72 @@ def latest_version() -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations in order, each in its own transaction; return the versions applied."""
-    con.execute("create schema if not exists ops").fetchall()
-    con.execute(
-        "create table if not exists ops.schema_version ("
-        " version integer primary key, name varchar not null, applied_at timestamptz not null default now())"
-    ).fetchall()
-    current = int(con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchall()[0][0])
-    newest = latest_version()
-    if current > newest:
+    """Apply pending migrations in order, each in its own transaction; return the versions applied.
+
+    Each step reads the version again inside its transaction, so workers opening a new lake at once each apply a
+    migration only if no other one has (the loser of a commit race retries and finds it done).
+    """
+    lake = is_lake(con)
+    table = "create table if not exists ops.schema_version (version integer primary key, name varchar not null, "
+    table += "applied_at timestamptz not null default now())"
+
+    def prepare() -> int:
+        con.execute("create schema if not exists ops").fetchall()
+        con.execute(for_lake(table) if lake else table).fetchall()
+        return _schema_version(con)
+
+    current = write_retrying(con, prepare)
+    if current > latest_version():
         raise WarehouseError(_newer_message(current))
     applied = []
     for version, path in migrations():
         if version <= current:
             continue
-        with transaction(con):
-            con.execute(path.read_text(encoding="utf-8")).fetchall()
-            con.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem]).fetchall()
-        applied.append(version)
+
+        def step(version: int = version, path: Path = path) -> bool:
+            if _schema_version(con) >= version:
+                return False
+            con.execute(_migration_sql(path, lake)).fetchall()
+            con.execute(
+                "insert into ops.schema_version (version, name, applied_at) values (?, ?, now())", [version, path.stem]
+            ).fetchall()
+            return True
+
+        if write_retrying(con, step):
+            applied.append(version)
+    if applied and not lake:
+        # DuckDB 1.4.4 cannot replay `alter column ... set default now()` from the WAL (an internal error on the next
+        # open after a crash): the schema goes into the file before any import can be killed.
+        con.execute("checkpoint").fetchall()
     return applied
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("select coalesce(max(version), 0) from ops.schema_version").fetchall()[0][0])
+
+
+def _migration_sql(path: Path, lake: bool) -> str:
+    """The migration's SQL; on a lake its own version from ``ducklake/`` when there is one, else ``for_lake``."""
+    if not lake:
+        return path.read_text(encoding="utf-8")
+    own = path.parent / "ducklake" / path.name
+    return own.read_text(encoding="utf-8") if own.is_file() else for_lake(path.read_text(encoding="utf-8"))
+
+
+def write_retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], _T], attempts: int | None = None) -> _T:
+    """``work()`` inside one transaction. On a DuckLake, a commit that collides with another writer's (or finds the
+    SQLite catalog locked) rolls back and runs ``work`` again, up to ``warehouse.ducklake.commit_attempts`` times,
+    after a random wait that grows with each attempt (so racing writers spread out); a DuckDB file has one writer."""
+    attempts = attempts or (commit_attempts() if is_lake(con) else 1)
+    for attempt in range(1, attempts + 1):
+        try:
+            with transaction(con):
+                return work()
+        except duckdb.Error as exc:
+            if attempt == attempts or not _COMMIT_CONFLICT.search(str(exc)):
+                raise
+        time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _newer_message(current: int) -> str:
@@ -89,10 +147,13 @@ def _newer_message(current: int) -> str:
 def connect(path: Path, *, read_only: bool = False, wait: float | None = None) -> duckdb.DuckDBPyConnection:
     """Open the warehouse; a writable open also brings the schema up to date.
 
-    A writable open that finds another process holding the file waits for it up to ``wait`` seconds (default: the
-    ``lock_wait_seconds`` setting), then raises ``WarehouseBusy`` naming that process. The home and the files are
-    made private (``private_files``).
+    ``path`` ending in ``.ducklake`` opens a DuckLake (``Settings.warehouse_path`` names one when the config's
+    ``warehouse.backend`` is ``ducklake``). A writable open that finds another process holding a DuckDB file waits
+    for it up to ``wait`` seconds (default: the ``lock_wait_seconds`` setting), then raises ``WarehouseBusy`` naming
+    that process. The home and the files are made private (``private_files``).
     """
+    if path.suffix == LAKE_SUFFIX:
+        return _connect_lake(path, read_only=read_only)
     if read_only:
         if not path.exists():
             raise WarehouseError(
@@ -114,6 +175,47 @@ def connect(path: Path, *, read_only: bool = False, wait: float | None = None) -
     migrate(bound_memory(_utc(con), path))
     log_blocked_runs(con, path.parent)
     return con
+
+
+def _connect_lake(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    location = _lake_location(path)
+    catalog = location.catalog_file
+    if read_only and catalog is not None and not catalog.exists():
+        raise WarehouseError(
+            f"No warehouse at {catalog}. Run `tiepulse import PATH` first (or `tiepulse demo` to try the sample "
+            "organisation)."
+        )
+    if not read_only:
+        folders = [path.parent] + ([] if location.in_object_storage else [Path(location.data_path)])
+        try:
+            for folder in folders:
+                private_home(folder)
+        except PrivatePathError as exc:
+            raise WarehouseError(str(exc)) from None
+    try:
+        con = open_lake(location, read_only=read_only)
+    except LakeError as exc:
+        raise WarehouseError(str(exc)) from None
+    if read_only:
+        _refuse_newer(con)
+        return _utc(con)
+    if catalog is not None:
+        make_private(catalog)
+    migrate(_utc(con))
+    log_blocked_runs(con, path.parent)
+    return con
+
+
+def _lake_location(path: Path) -> LakeLocation:
+    from tiepulse.core.settings import Settings
+
+    return lake_location(path, Settings().config.warehouse.ducklake)
+
+
+def commit_attempts() -> int:
+    from tiepulse.core.settings import Settings
+
+    return Settings().config.warehouse.ducklake.commit_attempts
 
 
 def _open_writable(path: Path, wait: float | None) -> duckdb.DuckDBPyConnection:
@@ -163,8 +265,12 @@ def bound_memory(con: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyC
 
 
 def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """A new connection to the database ``con`` has open (no second open of the file), in UTC like ``con``."""
-    return _utc(con.cursor())
+    """A new connection to the database ``con`` has open (no second open of the file), in UTC like ``con``, working
+    in the same catalog (the lake, on DuckLake)."""
+    database = con.execute("select current_database()").fetchall()[0][0]
+    cursor = con.cursor()
+    cursor.execute(f'use "{database}"').fetchall()
+    return _utc(cursor)
 
 
 def _refuse_newer(con: duckdb.DuckDBPyConnection) -> None:
@@ -195,7 +301,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     except BaseException:
         con.execute("rollback").fetchall()
         raise
-    con.execute("commit").fetchall()
+    con.execute("commit").fetchall()  # a failed commit ends the transaction too: nothing is left to roll back
 
 
 @contextmanager
