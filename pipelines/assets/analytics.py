@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 import duckdb
 
-from tiepulse.core.keyed_writes import insert_missing, replace_keyed
+from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.params import params_for
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import network_io as tables
