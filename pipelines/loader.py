@@ -409,6 +409,21 @@ def commit_page(
     return commit_pages(con, [PageCommit(page, source, account, stream, complete)])[0]
 
 
+def open_stream(con: duckdb.DuckDBPyConnection, *, source: str, account: str, stream: str) -> tuple[str | None, str]:
+    """``read_cursor``, and for a stream never synced its row in ``ops.sync_state`` (status ``new``), committed
+    before its first page. Every page commit replaces that row, so on a DuckLake two runs committing pages of one
+    stream at once collide on it (both delete it: DuckLake refuses the later commit, which runs again and finds the
+    rows the other added). A first page with no row to replace would collide with nothing and store its rows twice.
+    """
+    saved, status = read_cursor(con, source=source, account=account, stream=stream)
+    if status == "new":
+        keys = "select ?::varchar as source, ?::varchar as account, ?::varchar as stream"
+        row = f"select *, null::varchar as cursor, 'new' as status, now() as updated_at from ({keys})"
+        columns = ["source", "account", "stream"]
+        write_retrying(con, lambda: insert_missing(con, "ops.sync_state", row, columns, [source, account, stream]))
+    return saved, status
+
+
 def read_cursor(con: duckdb.DuckDBPyConnection, *, source: str, account: str, stream: str) -> tuple[str | None, str]:
     """The last committed cursor and status (``running`` / ``complete``), or ``(None, 'new')``."""
     rows = con.execute(

@@ -17,7 +17,7 @@ import duckdb
 
 from tiepulse.connectors.base import Page
 from tiepulse.connectors.sync_source import SkipsStored, SyncSource
-from tiepulse.pipelines.loader import LoadResult, commit_page, read_cursor
+from tiepulse.pipelines.loader import LoadResult, commit_page, open_stream
 from tiepulse.pipelines.providers import source_named
 from tiepulse.pipelines.pseudonymise import Pseudonymiser
 
@@ -56,7 +56,7 @@ def sync_account(
     total = LoadResult()
     for stream in source.streams():
         stored_stream = pseudonymiser.token(stream) if pseudonymiser is not None else stream
-        saved, _ = read_cursor(con, source=source.source, account=source.account, stream=stored_stream)
+        saved, _ = open_stream(con, source=source.source, account=source.account, stream=stored_stream)
         cursor = pseudonymiser.unseal(saved) if pseudonymiser is not None else saved
         last = saved
         for page in source.pages(stream, cursor):

@@ -6,16 +6,13 @@ one run per account partition, each its own ``execute_job``; their steps go to t
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,37 +21,14 @@ from typing import Any
 import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
+from tests.local_servers import die_with_parent, free_port, wait_for
 from tiepulse.core.settings import Settings
 from tiepulse.pipelines.dagster_instance import ensure_instance_dir
 from tiepulse.pipelines.executors import sync_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
-WAIT_SECONDS = 180.0  # generous: a worker's first step imports Dagster and the code location on a busy machine
-POLL_SECONDS = 0.05
-PR_SET_PDEATHSIG = 1
 WORKER = [sys.executable, "-m", "celery", "-A", "tiepulse.pipelines.celery_app", "worker", "--loglevel", "INFO"]
 WORKER += ["--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
-
-
-def _die_with_parent() -> None:
-    """A child of the test dies with it (PR_SET_PDEATHSIG), even when the test process is killed."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT_SECONDS) -> None:
-    """Return once ``condition()`` holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout:g} s for {what}")
-        time.sleep(POLL_SECONDS)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -76,7 +50,7 @@ def redis_server(folder: Path) -> Iterator[str]:
         [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
+        preexec_fn=die_with_parent,
     )
     try:
         wait_for(lambda: process.poll() is None and _answers(port), f"redis-server on port {port}", 60)
@@ -102,7 +76,7 @@ class Workers:
                     env=dict(os.environ),
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
+                    preexec_fn=die_with_parent,
                 )
             )
         from tiepulse.pipelines.celery_app import app

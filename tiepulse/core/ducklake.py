@@ -27,6 +27,7 @@ LAKE = "tiepulse"
 """The name the lake is attached under (every session ``USE``s it, so SQL names tables as on the DuckDB file)."""
 EXTENSIONS_DIR = Path(next(iter(duckdb_ext.__path__))) / "extensions"
 _SECRET_IN_DSN = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+_S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 _REFUSED_CONSTRAINTS = (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint, exp.CheckColumnConstraint)
 
 
@@ -115,6 +116,10 @@ def _s3_secret(con: duckdb.DuckDBPyConnection, options: DuckLakeOptions) -> None
     con.execute(
         f"create or replace temporary secret tiepulse_lake (type s3, {settings}, use_ssl {options.s3_use_ssl!s})"
     ).fetchall()
+    # Loading httpfs copies the AWS variables into settings anyone's SQL could read (current_setting); the secret,
+    # whose key DuckDB redacts, is the only copy the session keeps.
+    for setting in _S3_CREDENTIAL_SETTINGS:
+        con.execute(f"set {setting} = ''").fetchall()
 
 
 def _unreachable(location: LakeLocation, exc: duckdb.Error) -> str:
@@ -145,6 +150,28 @@ def lake_paths(con: duckdb.DuckDBPyConnection) -> list[str]:
         "union all select value from ducklake_options(current_database()) where option_name = 'data_path'"
     ).fetchall()
     return [str(row[0]).removeprefix("ducklake:").removeprefix("sqlite:") for row in found if row[0]]
+
+
+def data_unreachable(location: LakeLocation, exc: duckdb.Error) -> str:
+    """The message for data files that cannot be read or written (the object store down, a wrong endpoint)."""
+    if location.in_object_storage:
+        where = "warehouse.ducklake.data_path and s3_* in the config file, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    else:
+        where = "warehouse.ducklake.data_path in the config file"
+    return (
+        f"Cannot reach the DuckLake's data files in {location.data_path}: {_first_line(exc)}. "
+        f"Check that the storage is up and reachable ({where}), then run again."
+    )
+
+
+def _first_line(exc: duckdb.Error) -> str:
+    """The error's first line, with any password or AWS secret masked."""
+    first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    first = _SECRET_IN_DSN.sub(r"\1***", first)
+    for variable in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if os.environ.get(variable):
+            first = first.replace(os.environ[variable], "***")
+    return first
 
 
 def for_lake(sql: str) -> str:

@@ -20,7 +20,15 @@ from typing import TypeVar
 
 import duckdb
 
-from tiepulse.core.ducklake import LakeError, LakeLocation, for_lake, is_lake, lake_location, open_lake
+from tiepulse.core.ducklake import (
+    LakeError,
+    LakeLocation,
+    data_unreachable,
+    for_lake,
+    is_lake,
+    lake_location,
+    open_lake,
+)
 from tiepulse.core.private_files import PrivatePathError, make_private, private_home
 from tiepulse.core.runlog import log_blocked_runs
 
@@ -196,12 +204,16 @@ def _connect_lake(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         con = open_lake(location, read_only=read_only)
     except LakeError as exc:
         raise WarehouseError(str(exc)) from None
-    if read_only:
-        _refuse_newer(con)
-        return _utc(con)
-    if catalog is not None:
-        make_private(catalog)
-    migrate(_utc(con))
+    try:  # the first reads and writes of data files: an object store out of reach shows here
+        if read_only:
+            _refuse_newer(con)
+            return _utc(con)
+        if catalog is not None:
+            make_private(catalog)
+        migrate(_utc(con))
+    except (duckdb.IOException, duckdb.HTTPException) as exc:
+        con.close()
+        raise WarehouseError(data_unreachable(location, exc)) from None
     log_blocked_runs(con, path.parent)
     return con
 
