@@ -126,8 +126,8 @@ def _unreachable(location: LakeLocation, exc: duckdb.Error) -> str:
     first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     first = _SECRET_IN_DSN.sub(r"\1***", first)
     if location.on_postgres:
-        check = "that the catalog database is running and reachable (warehouse.ducklake.catalog and PGPASSWORD / "
-        check += "~/.pgpass in the config file)"
+        check = "that the catalog database is running and reachable (warehouse.ducklake.catalog in the config file; "
+        check += "the password in PGPASSWORD or ~/.pgpass)"
     else:
         check = "that the catalog is a DuckLake SQLite file this user can read and write, in a folder that exists "
         check += "(warehouse.ducklake.catalog in the config file)"

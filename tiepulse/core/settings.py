@@ -205,6 +205,7 @@ class ImportOptions(_Strict):
 MEMORY_SIZE = r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$"
 """A size DuckDB understands: "512MB", "3GB", "2.5GiB"."""
 
+
 class DuckLakeOptions(_Strict):
     """Where a DuckLake warehouse keeps its catalog and its data files (docs/ducklake.md)."""
 
