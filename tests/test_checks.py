@@ -237,11 +237,15 @@ def test_every_check_runs_once_per_refresh(tmp_path: Path, monkeypatch: pytest.M
         return submit(rows, checks, name)
 
     monkeypatch.setattr(expectations, "submit", counted)
-    for _ in range(2):
-        validated.clear()
-        result = refresh()
-        assert result.success, result.failed_checks
-        assert sorted(validated) == sorted(c.table.replace(".", "_") for c in CHECKED_TABLES)
+    result = refresh()
+    assert result.success, result.failed_checks
+    assert sorted(validated) == sorted(c.table.replace(".", "_") for c in CHECKED_TABLES)
+    # the same rows again: the checks pass on record without Great Expectations seeing them twice
+    # (tests/test_check_reuse.py: what is recorded, and that changed rows are validated anew)
+    validated.clear()
+    result = refresh()
+    assert result.success, result.failed_checks
+    assert validated == []
 
 
 def test_an_event_that_ends_before_it_starts_fails_the_events_check() -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,18 @@ def _kill_and_expect_no_orphans(process: subprocess.Popen[str], workers: set[int
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     _poll(lambda: not any(_alive(p) for p in workers), f"workers {sorted(workers)} outlive their parent")
+
+
+def _dagster_run_started(instance: Path) -> bool:
+    """A run in the Dagster instance's run storage (read without taking part in its writes)."""
+    runs = instance / "history" / "runs.db"
+    if not runs.exists():
+        return False
+    with closing(sqlite3.connect(f"file:{runs}?mode=ro", uri=True, timeout=5)) as db:
+        try:
+            return bool(db.execute("select count(*) from runs").fetchone()[0])
+        except sqlite3.OperationalError:  # the schema is still being created
+            return False
 
 
 @pytest.fixture
@@ -129,7 +143,7 @@ def test_a_killed_import_leaves_no_workers_and_shows_as_interrupted(tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_killed_refresh_leaves_no_worker_and_shows_as_interrupted(env: dict[str, str]) -> None:
+def test_a_killed_refresh_leaves_no_worker_and_shows_as_interrupted(env: dict[str, str], cli_home: Path) -> None:
     code, out = _cli("import", str(MBOX), "--no-refresh")
     assert code == 0, out
     process = subprocess.Popen(
@@ -140,7 +154,8 @@ def test_a_killed_refresh_leaves_no_worker_and_shows_as_interrupted(env: dict[st
         stderr=subprocess.DEVNULL,
         text=True,
     )
-    # The Great Expectations worker is spawned once the refresh is logged as running.
+    # Dagster's run starts once the refresh is logged as running; the Great Expectations worker is up by then.
+    _poll(lambda: _dagster_run_started(cli_home / "dagster"), "the refresh's Dagster run")
     _poll(lambda: bool(_descendants(process.pid)), "the Great Expectations worker")
     _kill_and_expect_no_orphans(process, _descendants(process.pid))
 
