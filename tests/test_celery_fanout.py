@@ -9,7 +9,6 @@ import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from tests.celery_cluster import (
 from tests.connectors.test_google_calendar import populate
 from tests.fakes.google_server import FakeGoogle
 from tests.fakes.google_testbed import Testbed
-from tests.postgres_server import PASSWORD, postgres_server
 from tiepulse.core.warehouse import open_warehouse
 from tiepulse.pipelines.dagster_instance import ensure_instance_dir
 from tiepulse.pipelines.providers import GOOGLE
@@ -46,29 +44,17 @@ class Cluster:
     bed: Testbed
     workers: Workers
     instance_dir: Path
-    backend: str
 
 
-@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
-def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """Two workers writing to a DuckDB file (one writer at a time), or to a DuckLake whose catalog is in PostgreSQL
-    (writers side by side, as on many machines)."""
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("celery")
-    with ExitStack() as stack:
-        fake = stack.enter_context(FakeGoogle())
-        monkeypatch = stack.enter_context(pytest.MonkeyPatch.context())
-        broker = stack.enter_context(redis_server(tmp))
+    with FakeGoogle() as fake, pytest.MonkeyPatch.context() as monkeypatch, redis_server(tmp) as broker:
         bed = Testbed(tmp, monkeypatch, fake)
         accounts = [*SIDE_BY_SIDE, KILLED, TWICE]
         bed.google["gmail"] = {"list_page_size": PAGE}
         bed.google["users"] = accounts
-        warehouse: dict[str, object] = {}
-        if request.param == "ducklake":
-            postgres = stack.enter_context(postgres_server())
-            postgres.create_database("lake")
-            monkeypatch.setenv("PGPASSWORD", PASSWORD)
-            warehouse = {"backend": "ducklake", "ducklake": {"catalog": postgres.catalog("lake")}}
-        bed.write_config(execution={"executor": "celery"}, warehouse=warehouse)
+        bed.write_config(execution={"executor": "celery"})
         monkeypatch.setenv("TIEPULSE_CELERY_BROKER", broker)
         monkeypatch.setenv("TIEPULSE_LOCK_WAIT_SECONDS", "600")  # the DuckDB file: a writer waits for the other
         for n, account in enumerate(accounts):
@@ -79,7 +65,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             instance.add_dynamic_partitions(GOOGLE.partitions, accounts)
         workers = Workers(2, tmp)
         try:
-            yield Cluster(bed, workers, instance_dir, request.param)
+            yield Cluster(bed, workers, instance_dir)
         finally:
             workers.stop()
             bed.close()
@@ -144,15 +130,7 @@ def test_a_worker_killed_mid_partition_loses_no_page_and_its_step_is_redone_from
 
 
 def test_two_runs_of_one_partition_at_once_never_double_rows(cluster: Cluster) -> None:
-    if cluster.backend == "duckdb":  # the file lets one writer in: the second run waits for the first
-        runs = run_side_by_side(cluster.instance_dir, "google_sync", [TWICE, TWICE])
-    else:  # on a lake both runs read the empty cursor and fetch the same first page before either commits it
-        hold = cluster.bed.fake.add_fault("gmail.messages.list", "hold", times=2)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(run_side_by_side, cluster.instance_dir, "google_sync", [TWICE, TWICE])
-            wait_for(lambda: hold.hits == 2, "both runs to ask for the mailbox's first page")
-            hold.release.set()
-            runs = pending.result()
+    runs = run_side_by_side(cluster.instance_dir, "google_sync", [TWICE, TWICE])
     assert [r.status for r in runs] == [dg.DagsterRunStatus.SUCCESS] * 2
     ids, events, cursors = stored(cluster.bed, TWICE)
     assert sorted(ids) == sorted(cluster.bed.expected_ids(TWICE)) and len(ids) == MESSAGES

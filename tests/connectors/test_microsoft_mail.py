@@ -306,10 +306,13 @@ def test_a_warehouse_of_the_per_folder_layout_is_upgraded_in_place(
 
     # What the per-folder version stored: the same rows, one cursor per folder, schema version 3.
     old = duckdb.connect(str(tmp_path / "old.duckdb"))
-    old.execute("create schema ops; create table ops.schema_version (version integer, name varchar)").fetchall()
+    old.execute(
+        "create schema ops; create table ops.schema_version "
+        "(version integer primary key, name varchar not null, applied_at timestamptz not null default now())"
+    ).fetchall()
     for version, path in migrations()[:3]:
         old.execute(path.read_text()).fetchall()
-        old.execute("insert into ops.schema_version values (?, ?)", [version, path.stem]).fetchall()
+        old.execute("insert into ops.schema_version (version, name) values (?, ?)", [version, path.stem]).fetchall()
     # without the columns later versions added (008: utc_offset_minutes, subject_digest; 018: X.500 paths and
     # non-person addresses)
     old_rows = current.sql(
