@@ -120,9 +120,9 @@ def test_two_writers_at_once_both_commit_every_page(lake: Path) -> None:
     assert imported == [(0,)]
 
 
-def test_two_processes_creating_the_same_lake_apply_each_migration_once(lake: Path) -> None:
+def test_four_processes_creating_the_same_lake_apply_each_migration_once(lake: Path) -> None:
     opener = "import sys, pathlib; from tiepulse.core.warehouse import connect; connect(pathlib.Path(sys.argv[1]))"
-    openers = [subprocess.Popen([sys.executable, "-c", opener, str(lake)], stderr=subprocess.PIPE) for _ in range(2)]
+    openers = [subprocess.Popen([sys.executable, "-c", opener, str(lake)], stderr=subprocess.PIPE) for _ in range(4)]
     for process in openers:
         _, err = process.communicate(timeout=300)
         assert process.returncode == 0, err.decode()[-2000:]

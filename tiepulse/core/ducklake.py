@@ -10,7 +10,9 @@ from the ``duckdb-ext-*`` packages: DuckDB never downloads anything here.
 from __future__ import annotations
 
 import os
+import random
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +28,10 @@ if TYPE_CHECKING:
 LAKE = "tiepulse"
 """The name the lake is attached under (every session ``USE``s it, so SQL names tables as on the DuckDB file)."""
 EXTENSIONS_DIR = Path(next(iter(duckdb_ext.__path__))) / "extensions"
+COMMIT_CONFLICT = re.compile(
+    r"Failed to commit DuckLake transaction|database is locked|Transaction conflict|could not serialize access"
+)
+"""What DuckDB says when another writer got to the catalog first: the work is worth trying again."""
 _SECRET_IN_DSN = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
 _S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
 _REFUSED_CONSTRAINTS = (exp.PrimaryKeyColumnConstraint, exp.UniqueColumnConstraint, exp.CheckColumnConstraint)
@@ -77,7 +83,22 @@ def _quoted(text: str) -> str:
 
 
 def open_lake(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake attached and in use; a catalog that cannot be reached raises ``LakeError``."""
+    """An in-memory DuckDB with the lake attached and in use; a catalog that cannot be reached raises ``LakeError``.
+
+    Two processes creating the same lake race to write its catalog tables; the loser finds the catalog locked and
+    attaches again (up to ``commit_attempts`` times, after a growing random wait), as a colliding commit does."""
+    attempts = location.options.commit_attempts
+    for attempt in range(1, attempts + 1):
+        try:
+            return _attach(location, read_only=read_only)
+        except duckdb.Error as exc:
+            if attempt == attempts or not COMMIT_CONFLICT.search(str(exc)):
+                raise LakeError(_unreachable(location, exc)) from None
+        time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _attach(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={"extension_directory": str(EXTENSIONS_DIR), "autoinstall_known_extensions": "false"},
     )
@@ -90,9 +111,9 @@ def open_lake(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConn
         options = [f"data_path '{_quoted(location.data_path)}'"] + (["read_only"] if read_only else [])
         con.execute(f"attach '{_quoted('ducklake:' + location.catalog)}' as {LAKE} ({', '.join(options)})").fetchall()
         con.execute(f"use {LAKE}").fetchall()
-    except duckdb.Error as exc:
+    except duckdb.Error:
         con.close()
-        raise LakeError(_unreachable(location, exc)) from None
+        raise
     return con
 
 

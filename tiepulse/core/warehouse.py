@@ -21,6 +21,7 @@ from typing import TypeVar
 import duckdb
 
 from tiepulse.core.ducklake import (
+    COMMIT_CONFLICT,
     LakeError,
     LakeLocation,
     data_unreachable,
@@ -39,9 +40,6 @@ _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 _DAMAGE = re.compile(r"Corrupt database file|checksum|Could not read enough bytes|not a valid DuckDB database")
 # Another writer committed first, or held the lake's SQLite catalog: the whole transaction is run again.
-_COMMIT_CONFLICT = re.compile(
-    r"Failed to commit DuckLake transaction|database is locked|Transaction conflict|could not serialize access"
-)
 LOCK_POLL_SECONDS = 0.2
 LAKE_SUFFIX = ".ducklake"
 _T = TypeVar("_T")
@@ -139,7 +137,7 @@ def write_retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], _T], attem
             with transaction(con):
                 return work()
         except duckdb.Error as exc:
-            if attempt == attempts or not _COMMIT_CONFLICT.search(str(exc)):
+            if attempt == attempts or not COMMIT_CONFLICT.search(str(exc)):
                 raise
         time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
     raise AssertionError("unreachable: the last attempt returns or raises")
