@@ -54,3 +54,11 @@ counts="$("$tiepulse" sql --format csv "select
     (select count(*) from ops.runs where kind = 'refresh' and status = 'success') as refreshes")"
 [ "$(echo "$counts" | tr -d '\r' | tail -1)" = "2,2,1,1" ] || fail "unexpected counts after import and refresh: $counts"
 echo "wheel check: $expected installed from the wheel; import and refresh ran outside the repository"
+
+# The demo end to end from the wheel alone: sample organisation, import, refresh, reports.
+unset TIEPULSE_AS_OF
+export TIEPULSE_HOME="$work/demo-home"
+"$tiepulse" demo --dir "$work/demo-data" > demo.log || { tail -20 demo.log; fail "tiepulse demo failed (above)"; }
+[ -s "$TIEPULSE_HOME/reports/organisation.html" ] || fail "tiepulse demo wrote no organisation report"
+personal="$(find "$TIEPULSE_HOME/reports/egos" -name '*.html' | wc -l)"
+echo "wheel check: tiepulse demo ran to the end from the wheel (organisation report, $personal personal reports)"
