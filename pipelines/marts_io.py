@@ -29,8 +29,8 @@ def read_table(
 ) -> pl.DataFrame:
     """A whole table (or the part ``where`` selects, with ``?`` parameters) as Polars, through Arrow (no copy).
 
-    Without ``params``, Polars reads the relation's Arrow C stream itself, so a read never imports pyarrow (a tenth
-    of a second of a CLI command's start); with them, the executed result is streamed as Arrow record batches.
+    Without ``params``, Polars reads the relation's Arrow C stream itself; with them, the executed statement's result
+    is streamed as Arrow record batches (DuckDB imports pandas and pyarrow for any statement with parameters).
     """
     # The relation API refuses to start while a result of ``execute`` is half-read (``fetchone``); a drained
     # statement closes any such result first.
