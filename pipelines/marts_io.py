@@ -29,13 +29,18 @@ def read_table(
 ) -> pl.DataFrame:
     """A whole table (or the part ``where`` selects, with ``?`` parameters) as Polars, through Arrow (no copy).
 
-    Polars reads the relation's Arrow C stream itself, so a read never imports pyarrow (a tenth of a second of a
-    CLI command's start).
+    Without ``params``, Polars reads the relation's Arrow C stream itself; with them, the executed statement's result
+    is streamed as Arrow record batches (DuckDB imports pandas and pyarrow for any statement with parameters).
     """
     # The relation API refuses to start while a result of ``execute`` is half-read (``fetchone``); a drained
     # statement closes any such result first.
     con.execute("select 1").fetchall()
-    return pl.DataFrame(con.sql(f"select * from {table} {where}", params=params))
+    sql = f"select * from {table} {where}"
+    if params:
+        # A relation with parameters is run into a materialised collection before Arrow reads it (ten times the
+        # CPU of streaming the result: 6 s instead of 0.5 s for an ego shard of a million interactions).
+        return pl.DataFrame(con.execute(sql, params).fetch_record_batch())
+    return pl.DataFrame(con.sql(sql))
 
 
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
