@@ -118,6 +118,33 @@ def test_a_personal_report_draws_every_chart_in_a_real_browser(org: dict[str, An
     assert "Next actions" in html and "Strengths" in html and "Fading ties" in html and "neglected tie" in html
     drawn = _check_in_browser(browser, path, "personal")
     assert len(drawn) >= 8  # score, sub-scores, distribution, strongest and fading, channels, real world, network
+    for width, device in ((LAPTOP, "laptop"), (PHONE, "phone")):
+        page = browser.open(path, width=width, mobile=width == PHONE)
+        names = browser.evaluate(page, NETWORK_NAMES)
+        browser.screenshot(
+            page, artefact(f"personal-network-{device}.png"), selector="#" + browser.evaluate(page, NETWORK_CHART_ID)
+        )
+        # the fading ties and the strongest are named, and no name covers another
+        assert "you" in [n["text"] for n in names] and len(names) >= 4, names
+        overlaps = [(a["text"], b["text"]) for i, a in enumerate(names) for b in names[i + 1 :] if _overlap(a, b)]
+        assert overlaps == [], f"{device}: {overlaps}"
+
+
+NETWORK_NAMES = """window.chartsDrawn.then(() => {
+  const section = [...document.querySelectorAll('section')]
+    .find(s => s.querySelector('h2').textContent === 'Your network');
+  return [...section.querySelectorAll('.chart svg .role-mark.mark-text text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+  });
+})"""
+"""The names drawn in the personal report's network picture, with their boxes on screen."""
+NETWORK_CHART_ID = """[...document.querySelectorAll('section')]
+  .find(s => s.querySelector('h2').textContent === 'Your network').querySelector('.chart').id"""
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]
 
 
 def test_the_organisation_report_draws_the_network_marts(org: dict[str, Any], browser: Browser) -> None:

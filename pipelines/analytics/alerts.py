@@ -351,8 +351,10 @@ def _narrowing(health: pl.LazyFrame, params: AnalyticsParams) -> pl.LazyFrame:
     rise = now - before
     # the contact outside the team, against its share in the ego's most inward window of the baseline
     outside_left = (1 - now) <= (1 - params.narrowing_outside_drop) * (1 - before)
+    # ... and it fell across ties, not by one heavy tie's silence (that is a neglected tie)
+    broadly = pl.col("outside_left_without_top_tie") <= 1 - params.narrowing_outside_drop
     return health.filter(
-        (now >= params.narrowing_share) & (rise >= params.narrowing_min_increase) & outside_left
+        (now >= params.narrowing_share) & (rise >= params.narrowing_min_increase) & outside_left & broadly
     ).select(
         **_network_alert("narrowing"),
         priority=40.0 + 40.0 * (rise / 0.3).clip(upper_bound=1.0),

@@ -1,13 +1,15 @@
-"""Fingerprints of what each ego's history was computed from, so an incremental run recomputes exactly the
-(ego, month) whose inputs changed (``pipelines.ego_refresh``).
+"""Fingerprints of what each ego's history was computed from, so an incremental run recomputes exactly the (ego, month)
+whose inputs changed (``pipelines.ego_refresh``).
 
 The fingerprint of an ego's month covers its cut-off day (the month end, or the analysis date for the month still
 running), an order-insensitive checksum of the ego's interactions up to that cut-off, a ``context`` string for the
 inputs that weigh on every ego alike (the analytics parameters, the people's attributes, the contacts), and
-optionally a digest of other inputs of that ego at that cut-off. Changing a threshold, the directory or an
-identity merge therefore changes every month of every ego; new mail of one ego in the latest month changes that
-ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash (stable within one
-Polars version: an upgrade recomputes the history once); the sums add up across ego shards.
+optionally a digest of other inputs of that ego at that cut-off. The context also holds ``RULES``, a digest of the
+analysis code itself (this package's modules), so a release that changes a rule (the narrowing rule, a weight, a
+default) recomputes the history on the next ordinary refresh, as a changed threshold does. Changing a threshold, the
+rules, the directory or an identity merge therefore changes every month of every ego; new mail of one ego in the
+latest month changes that ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash
+(stable within one Polars version: an upgrade recomputes the history once); the sums add up across ego shards.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
 import polars as pl
 
@@ -26,6 +30,19 @@ PERSON_ATTRIBUTES = ("person_id", "domain", "is_internal", "team", "department")
 """The columns of ``dim_person`` that history depends on (not the per-person message counts, which move daily)."""
 
 _HALF = 2**32
+
+
+def rules_digest(package: Traversable) -> str:
+    """A digest of the Python modules of ``package`` (name and bytes, in name order): the rules they encode."""
+    modules = sorted((f for f in package.iterdir() if f.name.endswith(".py")), key=lambda f: f.name)
+    sha = hashlib.sha256()
+    for module in modules:
+        sha.update(module.name.encode("utf-8") + b"\0" + module.read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
+
+
+RULES = rules_digest(files("tiepulse.pipelines.analytics"))
+"""The analysis rules this installation runs (``rules_digest`` of ``pipelines/analytics``)."""
 
 
 def _sums(frame: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
@@ -48,8 +65,8 @@ def digest(*parts: object) -> str:
 
 
 def history_context(params: AnalyticsParams, *frames: Frame) -> str:
-    """One digest of the parameters and of the frames every month depends on."""
-    parts = [json.dumps(params.model_dump(), sort_keys=True), *(checksum(f) for f in frames)]
+    """One digest of the analysis rules, the parameters and the frames every month depends on."""
+    parts = [RULES, json.dumps(params.model_dump(), sort_keys=True), *(checksum(f) for f in frames)]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 

@@ -70,6 +70,7 @@ HEALTH_COLUMNS: list[str] = [
     "after_hours_share",
     "own_team_share",
     "own_team_share_prev",
+    "outside_left_without_top_tie",
     "bucket_allocation",
     "bucket_gap",
 ]
@@ -268,7 +269,12 @@ NARROWING_BASELINE_WINDOWS = 2
 def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.LazyFrame:
     """Share of (undecayed) volume spent with the ego's own team (else department) in the window, and the highest
     such share of the windows before it (``NARROWING_BASELINE_WINDOWS``): one window alone moves with a single
-    large cross-team meeting or a client account that ends, the highest of two is the ego's usual range."""
+    large cross-team meeting or a client account that ends, the highest of two is the ego's usual range.
+
+    ``outside_left_without_top_tie``: the outside share of the window as a fraction of its baseline, both taken
+    with the ego's largest outside tie of the baseline windows left out of every window. A narrowing is contact
+    outside the team falling across ties; one heavy tie falling silent is that tie's neglect, not a narrower network.
+    """
     people = lazy(persons).select(
         "person_id", group=pl.coalesce("team", "department"), internal=pl.col("is_internal").fill_null(False)
     )
@@ -285,14 +291,31 @@ def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.Laz
         on="alter_id",
         how="left",
     )
-    same = pl.col("alter_internal").fill_null(False) & (pl.col("alter_group") == pl.col("ego_group")).fill_null(False)
-    w = pl.col("w")
-    per_window = labelled.group_by("ego_id", "slot").agg(
-        share=pl.when(pl.col("ego_group").first().is_not_null() & (w.sum() > 0)).then(w.filter(same).sum() / w.sum())
+    labelled = labelled.with_columns(
+        same=pl.col("alter_internal").fill_null(False) & (pl.col("alter_group") == pl.col("ego_group")).fill_null(False)
     )
+    top = (
+        labelled.filter(~pl.col("same") & (pl.col("slot") > 0))
+        .group_by("ego_id", "alter_id")
+        .agg(pl.col("w").sum())
+        .group_by("ego_id")
+        .agg(top_alter=pl.col("alter_id").sort_by("w", "alter_id", descending=[True, False]).first())
+    )
+    labelled = labelled.join(top, on="ego_id", how="left").with_columns(
+        is_top=(pl.col("alter_id") == pl.col("top_alter")).fill_null(False)
+    )
+    w, same, has_group = pl.col("w"), pl.col("same"), pl.col("ego_group").first().is_not_null()
+    without_top = w.filter(~pl.col("is_top")).sum()
+    per_window = labelled.group_by("ego_id", "slot").agg(
+        share=pl.when(has_group & (w.sum() > 0)).then(w.filter(same).sum() / w.sum()),
+        share_rest=pl.when(has_group & (without_top > 0)).then(w.filter(same).sum() / without_top),
+    )
+    now_rest = pl.col("share_rest").filter(pl.col("slot") == 0).first()
+    prev_rest = pl.col("share_rest").filter(pl.col("slot") > 0).max()
     return per_window.group_by("ego_id").agg(
         own_team_share=pl.col("share").filter(pl.col("slot") == 0).first(),
         own_team_share_prev=pl.col("share").filter(pl.col("slot") > 0).max(),
+        outside_left_without_top_tie=pl.when(prev_rest < 1).then((1 - now_rest) / (1 - prev_rest)),
     )
 
 

@@ -16,7 +16,11 @@ from typing import Any, Final, Literal
 import altair as alt
 import polars as pl
 
+from tiepulse.pipelines.reporting.labels import GAP, SIDES, place_labels
+
 WIDTH: Final[Literal["container"]] = "container"
+NODE_SIZES = (30.0, 700.0)
+"""Area in square pixels of the smallest and the largest node of a network picture."""
 _TIE_CLASSES = ["strong", "weak", "new", "dormant"]
 _TIE_COLOURS = ["#2f6f9f", "#7fb3d5", "#f0b429", "#bcccdc"]
 
@@ -188,6 +192,9 @@ def network_picture(
     Edges (``x``, ``y``, ``x2``, ``y2``, ``weight``) are lines, fainter when weaker."""
     # A ring layer with nothing to ring breaks Vega's legend layout (an infinitely tall chart): leave it out.
     marked = bool((nodes.get_column("marker") != "").any())
+    if "label_rank" not in nodes.columns:  # the biggest nodes' names first
+        nodes = nodes.with_columns(label_rank=pl.col(size).rank("ordinal", descending=True))
+    nodes = place_labels(nodes, height=height, size_range=NODE_SIZES, size=size, order="label_rank")
     return Plot(
         _template(_network_chart, colour, size, tooltip, height, marked),
         (edges.select("x", "y", "x2", "y2", "weight"), nodes),
@@ -214,7 +221,7 @@ def _network_chart(colour: str, size: str, tooltip: tuple[str, ...], height: int
         x=x,
         y=y,
         color=alt.Color(f"{colour}:N", legend=_legend_below(), scale=alt.Scale(scheme="category20")),
-        size=alt.Size(f"{size}:Q", scale=alt.Scale(range=[30, 700]), legend=None),
+        size=alt.Size(f"{size}:Q", scale=alt.Scale(range=list(NODE_SIZES)), legend=None),
         tooltip=list(tooltip),
     )
     rings = (
@@ -229,12 +236,20 @@ def _network_chart(colour: str, size: str, tooltip: tuple[str, ...], height: int
             ),
         )
     )
-    labels = (
-        nodes.transform_filter("datum.label != ''")
-        .mark_text(dy=-12, fontSize=11, color="#1f2933")
+    # one text layer per side a name can sit on (labels.place_labels chose it), pushed off the node by GAP pixels
+    offsets = {
+        "right": {"align": "left", "dx": GAP},
+        "left": {"align": "right", "dx": -GAP},
+        "above": {"baseline": "bottom", "dy": -GAP},
+        "below": {"baseline": "top", "dy": GAP},
+    }
+    labels = [
+        nodes.transform_filter(f"datum.label_side == '{side}'")
+        .mark_text(fontSize=11, color="#1f2933", **offsets[side])  # type: ignore[arg-type]
         .encode(x=x, y=y, text="label:N")
-    )
-    layers = [lines, points, rings, labels] if marked else [lines, points, labels]
+        for side in SIDES
+    ]
+    layers = [lines, points, rings, *labels] if marked else [lines, points, *labels]
     return alt.layer(*layers, height=height, width=WIDTH).resolve_scale(size="independent")
 
 

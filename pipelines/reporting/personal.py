@@ -190,14 +190,17 @@ def _network_section(data: PersonalInputs, ego_id: str, fading: pl.DataFrame) ->
         return Section("Your network", note="No active ties to draw.")
     fading_ids = fading.get_column("alter_id").implode()
     top = shown.sort("strength", descending=True).head(LABELLED_ALTERS).get_column("alter_id").implode()
+    is_fading = pl.col("alter_id").is_in(fading_ids)
     alters = shown.select(
         id="alter_id",
         name=who(),
         group=pl.coalesce("alter_team", "alter_domain", pl.lit("other")),
         strength="strength",
         tie_class="tie_class",
-        marker=pl.when(pl.col("alter_id").is_in(fading_ids)).then(pl.lit("fading tie")).otherwise(pl.lit("")),
-        label=pl.when(pl.col("alter_id").is_in(top)).then(who()).otherwise(pl.lit("")),
+        marker=pl.when(is_fading).then(pl.lit("fading tie")).otherwise(pl.lit("")),
+        label=pl.when(pl.col("alter_id").is_in(top) | is_fading).then(who()).otherwise(pl.lit("")),
+        # names placed first: the fading ties (what to act on), then the strongest
+        label_rank=(10 * is_fading.not_().cast(pl.Float64) - pl.col("strength")).rank("ordinal"),
     ).with_columns(pl.col("name").cast(pl.String), pl.col("label").cast(pl.String))
     ego = pl.DataFrame(
         [
@@ -209,6 +212,7 @@ def _network_section(data: PersonalInputs, ego_id: str, fading: pl.DataFrame) ->
                 "tie_class": "ego",
                 "marker": "",
                 "label": "you",
+                "label_rank": 0,
             }
         ],
         schema=alters.schema,
@@ -225,7 +229,9 @@ def _network_section(data: PersonalInputs, ego_id: str, fading: pl.DataFrame) ->
         "Your network",
         f"You at the centre with {shown.height} contacts (your strongest active ones, {PICTURE_ALTERS} at most, "
         "and any fading ones), coloured by team (outside contacts: their domain), sized by strength; lines "
-        "between contacts mean they were in the same mail or meetings with you. Rings mark fading ties.",
+        "between contacts mean they were in the same mail or meetings with you. Rings mark fading ties. Names: "
+        "fading ties first, then your strongest, wherever a name fits without covering another; point at any "
+        "contact to see who it is.",
         charts=[Chart(picture)],
     )
 

@@ -161,6 +161,7 @@ def burst_persons(*tags: str) -> pl.DataFrame:
     people: list[dict[str, Any]] = [
         {"person_id": EGO, "team": "core"},
         {"person_id": "out@x.com", "is_internal": False},
+        {"person_id": "out2@x.com", "is_internal": False},
     ]
     people += [{"person_id": f"{tag}{i}@acme.com", "team": "core"} for tag in tags for i in range(25)]
     return b.persons(people)
@@ -183,12 +184,13 @@ def test_overload_and_narrowing_explain_themselves() -> None:
     rows += [
         {
             "ego_id": EGO,
-            "alter_id": "out@x.com",
+            "alter_id": alter,
             "occurred_at": dt.datetime(2026, 3, 30, tzinfo=dt.UTC) - dt.timedelta(days=120 + k),
             "channel": "meeting",
             "actor": "both",
         }
         for k in range(10)
+        for alter in ("out@x.com", "out2@x.com")  # outside contact across ties (one tie alone is a neglect)
     ]
     alerts, _ = network_run(rows, day, None, burst_persons("p"))
     by_kind = {r["kind"]: r for r in alerts.iter_rows(named=True)}
@@ -204,6 +206,35 @@ def test_overload_and_narrowing_explain_themselves() -> None:
         "100% of your contact in the last 90 days was with your own team, up from at most 0% in the 180 days before."
     )
     assert by_kind["narrowing"]["alert_id"] == alert_id("narrowing", EGO, None, "2026-03-31")
+
+
+def test_one_heavy_outside_tie_falling_silent_is_no_narrowing() -> None:
+    day = dt.date(2026, 3, 31)
+    at = dt.datetime(2026, 3, 30, tzinfo=dt.UTC)
+
+    def contact(alter: str, ago: int, channel: str = "email") -> dict[str, Any]:
+        return {
+            "ego_id": EGO,
+            "alter_id": alter,
+            "occurred_at": at - dt.timedelta(days=ago),
+            "channel": channel,
+            "actor": "both",
+        }
+
+    team = [contact(f"p{i}@acme.com", ago) for i in range(3) for ago in range(10, 290, 30)]
+    client = [contact("out2@x.com", ago) for ago in range(15, 285, 30)]  # monthly
+    heavy = [contact("out@x.com", ago, "meeting") for ago in range(95, 285, 7)]  # weekly, silent for 95 days
+    alerts, _ = network_run(team + client + heavy, day, None, burst_persons("p"))
+    # the client is still there: the heavy tie's silence is a neglected tie (the old rule saw 0.14 of the outside
+    # share left and flagged it)
+    assert alerts.filter(pl.col("kind") == "narrowing").is_empty()
+    alerts, _ = network_run(
+        team + [c for c in client if c["occurred_at"] < at - dt.timedelta(days=90)] + heavy,
+        day,
+        None,
+        burst_persons("p"),
+    )
+    assert alerts.filter(pl.col("kind") == "narrowing").height == 1  # both outside ties stopped: narrowing
 
 
 def overload_row(alerts: pl.DataFrame) -> dict[str, Any] | None:

@@ -3,12 +3,15 @@ new-alerts sensor and job."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from tests.analytics.staged import AS_OF, query, restage, run_assets
+from tiepulse.pipelines.analytics import fingerprint
+from tiepulse.pipelines.analytics.fingerprint import rules_digest
 from tiepulse.pipelines.assets.analytics import new_alerts_sensor
 
 
@@ -81,3 +84,30 @@ def test_new_alerts_sensor_runs_the_job_that_logs_them(home: Path) -> None:
     logged = query(home, "select alert_id, kind, severity from ops.alert_log order by 1")
     assert logged == opened
     assert {s for _, _, s in logged} <= {"high", "medium", "low"}
+
+
+def test_a_new_rule_or_threshold_recomputes_the_history_on_the_next_refresh(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    months = run_assets()["mart_network_health"]["months_recomputed"]
+    assert run_assets()["mart_network_health"]["months_recomputed"] == 0
+
+    # a narrowing threshold in the config: every month of every ego again, then nothing
+    config = home / "config.yaml"
+    config.write_text("thresholds:\n  narrowing_outside_drop: 0.5\n")
+    monkeypatch.setenv("TIEPULSE_CONFIG", str(config))
+    assert run_assets()["mart_network_health"]["months_recomputed"] == months
+    assert run_assets()["mart_network_health"]["months_recomputed"] == 0
+
+    # a release whose analysis code differs (here: one rule's text edited in a copy of the package)
+    copy = tmp_path / "analytics"
+    shutil.copytree(Path(fingerprint.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    alerts = copy / "alerts.py"
+    alerts.write_text(alerts.read_text(encoding="utf-8").replace("<= 1 - params.narrowing", "< 1 - params.narrowing"))
+    assert rules_digest(copy) != fingerprint.RULES
+    assert rules_digest(Path(fingerprint.__file__).parent) == fingerprint.RULES  # the installed code, unchanged
+    monkeypatch.setattr(fingerprint, "RULES", rules_digest(copy))
+    redone = run_assets()
+    assert redone["mart_network_health"]["months_recomputed"] == months
+    assert redone["mart_ties_monthly"]["months_recomputed"] == redone["mart_ties_monthly"]["months"]
+    assert run_assets()["mart_network_health"]["months_recomputed"] == 0

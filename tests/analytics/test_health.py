@@ -168,6 +168,24 @@ def test_the_share_before_is_the_highest_of_the_two_windows_before() -> None:
     assert h["own_team_share_prev"] == pytest.approx(1.0)
 
 
+def test_outside_left_leaves_the_largest_outside_tie_of_the_baseline_out() -> None:
+    # the window before: a heavy cross-team tie (bob, weight 6), a client (cy, 2) and the own team (ana, 2)
+    before = [row("bob@acme.com", 100 + k, "meeting", "both") for k in range(3)]
+    before += [row("cy@other.org", 110 + k) for k in range(2)] + [row("ana@acme.com", 120 + k) for k in range(2)]
+    # now bob is silent, the client goes on at half the pace, the team as before
+    now = [row("cy@other.org", 10)] + [row("ana@acme.com", 20 + k) for k in range(3)]
+    h = health_of(before + now)
+    assert (h["own_team_share"], h["own_team_share_prev"]) == (pytest.approx(3 / 4), pytest.approx(2 / 10))
+    # without bob: 2/4 before, 3/4 now; the outside share kept is 1/4 of 1/2
+    assert h["outside_left_without_top_tie"] == pytest.approx(0.5)
+    # the client falls silent too: outside contact stopped across ties
+    gone = health_of([*before, *(r for r in now if r["alter_id"] != "cy@other.org")])
+    assert gone["outside_left_without_top_tie"] == pytest.approx(0.0)
+    # only one outside tie ever: nothing is left to measure without it
+    single = health_of([r for r in before + now if r["alter_id"] != "cy@other.org"])
+    assert single["outside_left_without_top_tie"] is None
+
+
 def test_bucket_allocation_from_cadence_and_from_a_plan() -> None:
     contacts = b.contacts(
         [
