@@ -17,7 +17,7 @@ anew; a failure is never remembered; ``tiepulse refresh --full`` and ``tiepulse 
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -25,6 +25,8 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiepulse.pipelines import build_state, expectations
 from tiepulse.pipelines.analytics.fingerprint import digest
@@ -77,22 +79,39 @@ def submit_quality(
 
     A table of more than ``batch_rows`` rows goes in batches of about that many, split by a hash of its unique key
     (rows of equal keys in the same batch, so uniqueness holds in every batch if and only if in the table; the
-    other checks are row by row), so that neither this process nor the worker holds a big table whole. The batches
-    are queried one after another, at most two ahead of the worker's results."""
+    other checks are row by row), so that neither this process nor the worker holds a big table whole. One query
+    streams the rows in batch order (DuckDB sorts them out of core); a batch is sent when it is complete, at most
+    two ahead of the worker's results."""
     query, name = _query(table, as_of), table.table.replace(".", "_")
     rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
     batches = max(1, -(-rows // batch_rows))
     if batches == 1:
         return _gathered([expectations.submit(con.sql(query).to_arrow_table(), table.checks, name)])
     keys = ", ".join(f'"{c}"' for c in table.checks.unique)
-    split = f"hash({keys})" if keys else "hash(q)"
+    split = f"hash({keys or 'q'}) % {batches}"
+    stream = con.execute(f"select *, {split} as _batch from ({query}) q order by _batch").fetch_record_batch()
     submitted: list[Future[expectations.Validation]] = []
-    for batch in range(batches):
-        if batch >= 2:
-            submitted[batch - 2].result()  # the worker is at most two batches behind: bounded memory
-        rows_of_batch = con.sql(f"select * from ({query}) q where {split} % {batches} = {batch}").to_arrow_table()
+    for rows_of_batch in _split_batches(stream):
+        if len(submitted) >= 2:
+            submitted[-2].result()  # the worker is at most two batches behind: bounded memory
         submitted.append(expectations.submit(rows_of_batch, table.checks, name))
     return _gathered(submitted)
+
+
+def _split_batches(stream: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The rows of each ``_batch`` value (the stream is sorted by it), without that column."""
+    pending: list[pa.RecordBatch] = []
+    current = None
+    for chunk in stream:
+        ids = chunk.column("_batch")
+        for value in pc.unique(ids).to_pylist():
+            if value != current and pending:
+                yield pa.Table.from_batches(pending).drop_columns("_batch")
+                pending = []
+            current = value
+            pending.append(chunk.filter(pc.equal(ids, value)))
+    if pending:
+        yield pa.Table.from_batches(pending).drop_columns("_batch")
 
 
 def _gathered(batches: list[Future[expectations.Validation]]) -> Future[tuple[bool, dict[str, Any]]]:
