@@ -16,7 +16,8 @@ anew; a failure is never remembered; ``tiepulse refresh --full`` and ``tiepulse 
 """
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -24,12 +25,16 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from tiepulse.pipelines import build_state, expectations
 from tiepulse.pipelines.analytics.fingerprint import digest
 from tiepulse.pipelines.expectations import Checks
 from tiepulse.pipelines.models import declared_checks
 
+BATCH_ROWS = 1_000_000
+"""Rows of a table the Great Expectations worker validates at once (about 1 GB of pandas at the heaviest check)."""
 ROW_COUNT_FLOOR = 0.5
 """A table that falls below this share of its previous row count raises a warning."""
 EARLIEST_PLAUSIBLE = dt.date(1990, 1, 1)
@@ -68,15 +73,74 @@ def _query(table: TableChecks, as_of: dt.date) -> str:
 
 
 def submit_quality(
-    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date
+    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date, batch_rows: int = BATCH_ROWS
 ) -> Future[tuple[bool, dict[str, Any]]]:
-    """Query the table as it is now and start validating the rows in the Great Expectations worker."""
-    rows = con.sql(_query(table, as_of)).to_arrow_table()
-    return expectations.submit(rows, table.checks, table.table.replace(".", "_"))
+    """Query the table as it is now and start validating the rows in the Great Expectations worker.
+
+    A table of more than ``batch_rows`` rows goes in batches of about that many, split by a hash of its unique key
+    (rows of equal keys in the same batch, so uniqueness holds in every batch if and only if in the table; the
+    other checks are row by row), so that neither this process nor the worker holds a big table whole. One query
+    streams the rows in batch order (DuckDB sorts them out of core); a batch is sent when it is complete, at most
+    two ahead of the worker's results."""
+    query, name = _query(table, as_of), table.table.replace(".", "_")
+    rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
+    batches = max(1, -(-rows // batch_rows))
+    if batches == 1:
+        return _gathered([expectations.submit(con.sql(query).to_arrow_table(), table.checks, name)])
+    keys = ", ".join(f'"{c}"' for c in table.checks.unique)
+    split = f"hash({keys or 'q'}) % {batches}"
+    stream = con.execute(f"select *, {split} as _batch from ({query}) q order by _batch").fetch_record_batch()
+    submitted: list[Future[expectations.Validation]] = []
+    for rows_of_batch in _split_batches(stream):
+        if len(submitted) >= 2:
+            submitted[-2].result()  # the worker is at most two batches behind: bounded memory
+        submitted.append(expectations.submit(rows_of_batch, table.checks, name))
+    return _gathered(submitted)
 
 
-def evaluate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> tuple[bool, dict[str, Any]]:
-    return submit_quality(con, table, as_of).result()
+def _split_batches(stream: pa.RecordBatchReader) -> Iterator[pa.Table]:
+    """The rows of each ``_batch`` value (the stream is sorted by it), without that column."""
+    pending: list[pa.RecordBatch] = []
+    current = None
+    for chunk in stream:
+        ids = chunk.column("_batch")
+        for value in pc.unique(ids).to_pylist():
+            if value != current and pending:
+                yield pa.Table.from_batches(pending).drop_columns("_batch")
+                pending = []
+            current = value
+            pending.append(chunk.filter(pc.equal(ids, value)))
+    if pending:
+        yield pa.Table.from_batches(pending).drop_columns("_batch")
+
+
+def _gathered(batches: list[Future[expectations.Validation]]) -> Future[tuple[bool, dict[str, Any]]]:
+    """One future for the table: passed and a line per expectation, once every batch is validated."""
+    whole: Future[tuple[bool, dict[str, Any]]] = Future()
+    pending = [len(batches)]
+    lock = threading.Lock()
+
+    def batch_done(_: Future[expectations.Validation]) -> None:
+        with lock:
+            pending[0] -= 1
+            if pending[0]:
+                return
+        try:
+            merged = expectations.Validation.merged([b.result() for b in batches])
+        except BaseException as error:  # the worker's failure is the check's, as before batches
+            whole.set_exception(error)
+            return
+        whole.set_result((merged.passed, merged.details()))
+
+    for batch in batches:
+        batch.add_done_callback(batch_done)
+    return whole
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date, batch_rows: int = BATCH_ROWS
+) -> tuple[bool, dict[str, Any]]:
+    return submit_quality(con, table, as_of, batch_rows).result()
 
 
 def validation_fingerprint(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> str:

@@ -40,9 +40,15 @@ def ego_shards(
     """Consecutive ranges of the egos of ``table`` by interactions: an ego joins the shard in which its first row
     falls when all rows are laid out in ego order, so a shard holds ``max_interactions`` rows plus at most the
     rest of its last ego's."""
-    counts = pl.DataFrame(con.sql(f"select ego_id, count(*)::bigint as n from {table} group by ego_id order by ego_id"))
+    return ego_ranges(con, f"select ego_id, count(*)::bigint as n from {table} group by ego_id", max_interactions)
+
+
+def ego_ranges(con: duckdb.DuckDBPyConnection, counts: str, max_rows: int) -> list[EgoShard]:
+    """Consecutive ranges of egos of about ``max_rows`` rows each, from ``counts``: a query giving ``ego_id`` and its
+    rows ``n`` (an ego with more is a range of its own)."""
+    sizes = pl.DataFrame(con.sql(f"select ego_id, n from ({counts}) c order by ego_id"))
     ranges = (
-        counts.with_columns(shard=(pl.col("n").cum_sum() - pl.col("n")) // max_interactions)
+        sizes.with_columns(shard=(pl.col("n").cum_sum() - pl.col("n")) // max_rows)
         .group_by("shard", maintain_order=True)
         .agg(first=pl.col("ego_id").first(), last=pl.col("ego_id").last(), n=pl.col("n").sum())
     )

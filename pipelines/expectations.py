@@ -44,11 +44,38 @@ def start() -> None:
     _worker().submit(os.getpid)
 
 
-def submit(rows: pa.Table, checks: Checks, name: str) -> Future[tuple[bool, dict[str, Any]]]:
-    """Start running ``checks`` on ``rows`` (the check query's result) in the worker; the caller goes on meanwhile.
-
-    The future holds passed, and a line per expectation."""
+def submit(rows: pa.Table, checks: Checks, name: str) -> Future[Validation]:
+    """Start running ``checks`` on ``rows`` (the check query's result, or one batch of it) in the worker; the
+    caller goes on meanwhile."""
     return _worker().submit(run_suite, rows, checks, name)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What one suite found in the rows it validated: per expectation (in the suite's order), ``None`` when it held,
+    else its unexpected rows (``-1``: not counted)."""
+
+    passed: bool
+    rows_checked: int
+    unexpected: dict[str, int | None]
+
+    def details(self) -> dict[str, Any]:
+        """``rows_checked`` and a line per expectation: ``ok`` or ``FAILED (n rows)``."""
+        lines = {
+            label: "ok" if count is None else f"FAILED ({'?' if count < 0 else count} rows)"
+            for label, count in self.unexpected.items()
+        }
+        return {"rows_checked": self.rows_checked, **lines}
+
+    @classmethod
+    def merged(cls, batches: list[Validation]) -> Validation:
+        """The validation of the batches' rows together. Exact when the rows that could break an expectation
+        together (equal keys, for uniqueness) are in the same batch; every other expectation is row by row."""
+        unexpected: dict[str, int | None] = {}
+        for label in batches[0].unexpected:
+            counts = [c for b in batches if (c := b.unexpected[label]) is not None]
+            unexpected[label] = None if not counts else -1 if min(counts) < 0 else sum(counts)
+        return cls(all(b.passed for b in batches), sum(b.rows_checked for b in batches), unexpected)
 
 
 @cache
@@ -77,7 +104,7 @@ def _context() -> tuple[Any, Any]:
     return gx, batches.add_batch_definition_whole_dataframe("whole_table")
 
 
-def run_suite(rows: pa.Table, checks: Checks, name: str) -> tuple[bool, dict[str, Any]]:
+def run_suite(rows: pa.Table, checks: Checks, name: str) -> Validation:
     """Validate ``rows`` with one Great Expectations suite built from ``checks`` (runs in the worker)."""
     gx, batch_definition = _context()
     suite = gx.ExpectationSuite(name=f"{name}_quality")
@@ -96,10 +123,11 @@ def run_suite(rows: pa.Table, checks: Checks, name: str) -> tuple[bool, dict[str
     batch = batch_definition.get_batch(batch_parameters={"dataframe": rows.to_pandas()})
     # BASIC: counts of unexpected rows, without the sample values SUMMARY would also compute
     result = batch.validate(suite, result_format="BASIC")
-    details: dict[str, Any] = {"rows_checked": rows.num_rows}
+    unexpected: dict[str, int | None] = {}
     for item in result.results:
         config = item.expectation_config
         target = config.kwargs.get("column") or ",".join(config.kwargs.get("column_list", []))
         label = f"{config.type.removeprefix('expect_')}[{target}]"
-        details[label] = "ok" if item.success else f"FAILED ({item.result.get('unexpected_count', '?')} rows)"
-    return bool(result.success), details
+        count = item.result.get("unexpected_count")
+        unexpected[label] = None if item.success else -1 if count is None else int(count)
+    return Validation(bool(result.success), rows.num_rows, unexpected)

@@ -17,13 +17,20 @@ import json
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import build_state
 from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.fingerprint import digest
-from tiepulse.pipelines.analytics.interactions import build_interaction_records, summarise_exclusions
+from tiepulse.pipelines.analytics.interactions import (
+    EXCLUSION_RECORD_SCHEMA,
+    INTERACTION_SCHEMA,
+    build_interaction_records,
+    summarise_exclusions,
+)
+from tiepulse.pipelines.interaction_chunks import CHUNK_PAIRS, chunk_records, ego_chunks
 from tiepulse.pipelines.marts_io import read_table, table_exists
 
 EXCLUSION_RECORDS = "ops.interaction_exclusion_records"
@@ -86,10 +93,10 @@ class InteractionRefresh:
 
 
 def refresh_interactions(
-    con: duckdb.DuckDBPyConnection, params: AnalyticsParams, *, full: bool = False
+    con: duckdb.DuckDBPyConnection, params: AnalyticsParams, *, full: bool = False, chunk_pairs: int = CHUNK_PAIRS
 ) -> InteractionRefresh:
     """Bring ``fct_interactions``, the per-record exclusions and ``mart_interaction_exclusions`` up to date with the
-    marts they are built from, in one transaction."""
+    marts they are built from, in one transaction (a whole build by ranges of about ``chunk_pairs`` pairs)."""
     context = _context(con, params)
     state = build_state.stored(con, tables.INTERACTIONS)
     whole = full or state is None or state.fingerprint != context or not table_exists(con, tables.INTERACTIONS)
@@ -99,7 +106,7 @@ def refresh_interactions(
             con.execute("create temp table _redo as select source, key from _records").fetchall()
         else:
             _changed_records(con)
-        done = _rebuild(con, params, whole)
+        done = _rebuild(con, params, whole, chunk_pairs)
         _remember(con, whole)
         build_state.record(con, tables.INTERACTIONS, context)
         for temp in ("_records", "_parts", "_redo", "_drop"):
@@ -163,8 +170,42 @@ def _changed_records(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
 
 
-def _rebuild(con: duckdb.DuckDBPyConnection, params: AnalyticsParams, whole: bool) -> InteractionRefresh:
+def _rebuild(
+    con: duckdb.DuckDBPyConnection, params: AnalyticsParams, whole: bool, chunk_pairs: int
+) -> InteractionRefresh:
     """Build the rows of the records in ``_redo`` and put them in place of those of the records in ``_drop``."""
+    written = _rebuild_whole(con, params, chunk_pairs) if whole else _rebuild_records(con, params)
+    summary = summarise_exclusions(read_table(con, EXCLUSION_RECORDS))
+    con.register("_summary", summary.to_arrow())
+    try:
+        con.execute(f"create or replace table {tables.INTERACTION_EXCLUSIONS} as select * from _summary").fetchall()
+    finally:
+        con.unregister("_summary")
+    redone = con.execute("select count(*) from _redo").fetchall()[0][0]
+    return InteractionRefresh(whole, int(redone), written)
+
+
+def _rebuild_whole(con: duckdb.DuckDBPyConnection, params: AnalyticsParams, chunk_pairs: int) -> int:
+    """Every record's rows, range of egos by range (``interaction_chunks``): Polars holds one range at a time."""
+    _insert(con, f"create or replace table {tables.INTERACTIONS} as", pl.DataFrame(schema=INTERACTION_SCHEMA))
+    _insert(con, "create temp table _excluded_by_range as", pl.DataFrame(schema=EXCLUSION_RECORD_SCHEMA))
+    written = 0
+    for kept, excluded in chunk_records(con, params, ego_chunks(con, chunk_pairs)):
+        _insert(con, f"insert into {tables.INTERACTIONS} by name", kept)
+        _insert(con, "insert into _excluded_by_range by name", excluded)
+        written += kept.height
+    con.execute(f"delete from {EXCLUSION_RECORDS}").fetchall()
+    # a record left out for egos of several ranges: its pairs summed over them
+    con.execute(
+        f"insert into {EXCLUSION_RECORDS} by name select source, source_key, reason, sum(n_pairs)::bigint as n_pairs "
+        "from _excluded_by_range group by source, source_key, reason"
+    ).fetchall()
+    con.execute("drop table _excluded_by_range").fetchall()
+    return written
+
+
+def _rebuild_records(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> int:
+    """The rows of the records in ``_redo`` (with the messages they depend on), in place of those in ``_drop``."""
     redo = "where {key} in (select key from _redo where source = '{source}')"
     email, calendar = redo.format(key="message_key", source="email"), redo.format(key="event_key", source="calendar")
     # the messages a rebuilt mail's rows depend on: its thread (the parts) and the messages it references
@@ -174,40 +215,31 @@ def _rebuild(con: duckdb.DuckDBPyConnection, params: AnalyticsParams, whole: boo
         f"from {tables.MESSAGES} {email})"
     )
     kept, excluded = build_interaction_records(
-        read_table(con, tables.interaction_input(tables.MESSAGES), "" if whole else context),
-        read_table(con, tables.interaction_input(tables.MESSAGE_RECIPIENTS), "" if whole else email),
-        read_table(con, tables.EVENTS, "" if whole else calendar),
-        read_table(con, tables.EVENT_ATTENDEES, "" if whole else calendar),
-        read_table(con, tables.MANUAL_INTERACTIONS, "" if whole else redo.format(key="row_key", source="manual")),
+        read_table(con, tables.interaction_input(tables.MESSAGES), context),
+        read_table(con, tables.interaction_input(tables.MESSAGE_RECIPIENTS), email),
+        read_table(con, tables.EVENTS, calendar),
+        read_table(con, tables.EVENT_ATTENDEES, calendar),
+        read_table(con, tables.MANUAL_INTERACTIONS, redo.format(key="row_key", source="manual")),
         read_table(con, tables.EGOS),
         read_table(con, tables.PERSONS),
         params,
     )
-    if not whole:
-        keys = read_table(con, "_redo").rename({"key": "source_key"})
-        kept = kept.join(keys, on=["source", "source_key"], how="semi")
-        excluded = excluded.join(keys, on=["source", "source_key"], how="semi")
-    con.register("_kept", kept.to_arrow())
-    con.register("_excluded", excluded.to_arrow())
+    keys = read_table(con, "_redo").rename({"key": "source_key"})
+    kept = kept.join(keys, on=["source", "source_key"], how="semi")
+    excluded = excluded.join(keys, on=["source", "source_key"], how="semi")
+    for table in (tables.INTERACTIONS, EXCLUSION_RECORDS):
+        con.execute(
+            f"delete from {table} t using _drop d where t.source = d.source and t.source_key = d.key"
+        ).fetchall()
+    _insert(con, f"insert into {tables.INTERACTIONS} by name", kept)
+    _insert(con, f"insert into {EXCLUSION_RECORDS} by name", excluded)
+    return kept.height
+
+
+def _insert(con: duckdb.DuckDBPyConnection, statement: str, frame: pl.DataFrame) -> None:
+    """``statement`` (an insert or a create ... as) followed by ``select * from`` the frame."""
+    con.register("_frame", frame.to_arrow())
     try:
-        if whole:
-            con.execute(f"create or replace table {tables.INTERACTIONS} as select * from _kept").fetchall()
-            con.execute(f"delete from {EXCLUSION_RECORDS}").fetchall()
-        else:
-            for table in (tables.INTERACTIONS, EXCLUSION_RECORDS):
-                con.execute(
-                    f"delete from {table} t using _drop d where t.source = d.source and t.source_key = d.key"
-                ).fetchall()
-            con.execute(f"insert into {tables.INTERACTIONS} by name select * from _kept").fetchall()
-        con.execute(f"insert into {EXCLUSION_RECORDS} by name select * from _excluded").fetchall()
+        con.execute(f"{statement} select * from _frame").fetchall()
     finally:
-        con.unregister("_kept")
-        con.unregister("_excluded")
-    summary = summarise_exclusions(read_table(con, EXCLUSION_RECORDS))
-    con.register("_summary", summary.to_arrow())
-    try:
-        con.execute(f"create or replace table {tables.INTERACTION_EXCLUSIONS} as select * from _summary").fetchall()
-    finally:
-        con.unregister("_summary")
-    redone = con.execute("select count(*) from _redo").fetchall()[0][0]
-    return InteractionRefresh(whole, int(redone), kept.height)
+        con.unregister("_frame")

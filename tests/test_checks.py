@@ -97,6 +97,25 @@ def test_single_key_not_null() -> None:
     assert details["column_values_to_not_be_null[k]"] == "FAILED (1 rows)"
 
 
+@pytest.mark.parametrize("unique", [("k",), ("k", "j"), ()])
+def test_a_big_table_validated_in_batches_gives_what_it_gives_whole(unique: tuple[str, ...]) -> None:
+    """Split by a hash of the key, duplicates meet in one batch: the batches together find what the whole finds."""
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select (i % 40)::varchar as k, (i % 2)::varchar as j, "
+        "case when i % 17 = 0 then null else i end as v from range(100) r(i)"
+    ).fetchall()
+    checks = TableChecks(
+        "main.t", Checks(unique=unique, not_null=("v",), between={"v": (0, 90)}, rules={"small_k": "k::int < 35"})
+    )
+    whole = evaluate(con, checks, dt.date(2024, 1, 1))
+    batched = evaluate(con, checks, dt.date(2024, 1, 1), batch_rows=15)
+    assert batched == whole and not whole[0]
+    assert whole[1]["rows_checked"] == 100 and whole[1]["column_values_to_not_be_null[v]"] == "FAILED (6 rows)"
+    failed = {label for label, line in whole[1].items() if str(line).startswith("FAILED")}
+    assert any("unique" in label for label in failed) == bool(unique)
+
+
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small staged warehouse of tests.analytics.staged, with its marts published."""
