@@ -40,6 +40,10 @@ PAGE = 10  # messages.list page size: a full sync of MESSAGES commits five pages
 EVENTS = 9  # what populate(calendar, 5) puts in a calendar (five events and three instances of a series, one moved)
 GMAIL_KEY = dg.AssetKey(["raw", "gmail_messages"])
 WORKERS = 2
+# How long a test waits for syncs to reach a held page before it calls them stuck: far above what the slowest start
+# seen needs (both Gmail steps reached a worker about 3.5 minutes after their runs were launched, at load 45 on two
+# cores); not a measure of speed.
+STALL_GUARD_SECONDS = 1200.0
 
 
 @dataclass
@@ -59,9 +63,9 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         bed = Testbed(tmp, monkeypatch, fake)
         accounts = [*SIDE_BY_SIDE, KILLED, TWICE]
         bed.google["gmail"] = {"list_page_size": PAGE}
-        # A request the fake holds is never given up and retried by the client: the tests' counts of requests held
-        # at once count syncs in flight at once.
-        bed.google["http"] = {"timeout_seconds": 600}
+        # A request the fake holds is never given up and retried by the client, nor let go by the fake before the
+        # test releases it: the tests' counts of requests held count syncs in flight at once.
+        bed.google["http"] = {"timeout_seconds": 2 * STALL_GUARD_SECONDS}
         bed.google["users"] = accounts
         bed.write_config(execution={"executor": "celery"}, warehouse={"backend": request.param})
         monkeypatch.setenv("TIEPULSE_CELERY_BROKER", broker)
@@ -98,16 +102,20 @@ SQL = {
 }
 
 
+def _first_page(query: dict[str, list[str]]) -> bool:
+    return "pageToken" not in query
+
+
 def run_with_first_pages_met(cluster: Cluster, partitions: list[str], what: str) -> list[dg.DagsterRun]:
     """The runs of ``partitions`` side by side, the fake holding Gmail's first pages until one waits on each worker
     (``what``): that many syncs were in flight together."""
     held = cluster.bed.fake.add_fault(
-        "gmail.messages.list", "hold", times=WORKERS, where=lambda query: "pageToken" not in query
+        "gmail.messages.list", "hold", times=WORKERS, where=_first_page, hold_seconds=STALL_GUARD_SECONDS
     )
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(run_side_by_side, cluster.instance_dir, "google_sync", partitions)
         try:
-            wait_for(lambda: held.hits == WORKERS, what)
+            wait_for(lambda: held.hits == WORKERS, what, STALL_GUARD_SECONDS)
         finally:
             held.release.set()
         return pending.result()
@@ -141,11 +149,13 @@ def test_a_worker_killed_mid_partition_loses_no_page_and_its_step_is_redone_from
 ) -> None:
     fake = cluster.bed.fake
     # The second messages.list page waits in the fake: the first page is committed, the partition is half done.
-    hold = fake.add_fault("gmail.messages.list", "hold", where=lambda query: "pageToken" in query)
+    hold = fake.add_fault(
+        "gmail.messages.list", "hold", where=lambda q: not _first_page(q), hold_seconds=STALL_GUARD_SECONDS
+    )
     fetched_before = fake.calls["gmail.messages.get"]
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = pool.submit(run_side_by_side, cluster.instance_dir, "google_sync", [KILLED])
-        wait_for(hold.held.is_set, "the sync to reach its second page")
+        wait_for(hold.held.is_set, "the sync to reach its second page", STALL_GUARD_SECONDS)
         (name,) = running_step_workers(cluster.instance_dir, KILLED, "raw__gmail_messages")
         (child,) = cluster.workers.pool_children(cluster.workers.names.index(name))
         os.kill(child, signal.SIGKILL)
