@@ -12,6 +12,7 @@ BENCHMARKS = [
     "benchmarks.bench_refresh",
     "benchmarks.bench_google",
     "benchmarks.bench_microsoft",
+    "benchmarks.bench_fanout",
     "benchmarks.bench_cli",
     "benchmarks.bench_org",
 ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from celery import Celery
 from dagster._core.definitions.reconstruct import ReconstructableJob
 
 from tests.local_servers import die_with_parent, free_port, wait_for
@@ -31,29 +32,39 @@ WORKER = [sys.executable, "-m", "celery", "-A", "tiepulse.pipelines.celery_app",
 WORKER += ["--concurrency", "1", "--pool", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
 
 
-def _answers(port: int) -> bool:
+def _serves(port: int, pid: int) -> bool:
+    """Whether the Redis answering on ``port`` is the process ``pid`` (not another test's server that took the port
+    between its choice and Redis's bind)."""
     import redis
 
     try:
-        return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
-    except redis.ConnectionError:
+        with redis.Redis(host="127.0.0.1", port=port, socket_timeout=1) as client:
+            return int(client.info("server")["process_id"]) == pid
+    except redis.RedisError:
         return False
 
 
 @contextmanager
 def redis_server(folder: Path) -> Iterator[str]:
-    """A Redis of its own on a free port, nothing saved to disk; yields its URL."""
+    """A Redis of its own on a free port, nothing saved to disk, its log in ``folder``; yields its URL."""
     program = shutil.which("redis-server")
     assert program, "redis-server is missing: install Debian's redis-server (.ci/run does)"
     port = free_port()
+    log = folder / "redis.log"
+    settings = {"port": port, "bind": "127.0.0.1", "save": "", "appendonly": "no", "dir": folder, "logfile": log}
     process = subprocess.Popen(
-        [program, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        [program, *(word for name, value in settings.items() for word in (f"--{name}", str(value)))],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=die_with_parent,
     )
     try:
-        wait_for(lambda: process.poll() is None and _answers(port), f"redis-server on port {port}", 60)
+
+        def ready() -> bool:
+            assert process.poll() is None, f"redis-server exited while starting on port {port} (see {log})"
+            return _serves(port, process.pid)
+
+        wait_for(ready, f"redis-server on port {port}", 60)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()
@@ -62,9 +73,9 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 class Workers:
     """Celery workers (``celery -A tiepulse.pipelines.celery_app worker``), one task at a time each, in the
-    environment of the test (its TIEPULSE_HOME, config, fake endpoints and broker)."""
+    environment of the test (its TIEPULSE_HOME, config, fake endpoints and ``broker``)."""
 
-    def __init__(self, count: int, logs: Path) -> None:
+    def __init__(self, count: int, logs: Path, broker: str) -> None:
         self.names = [f"worker{n}@tiepulse-test" for n in range(1, count + 1)]
         self.processes: list[subprocess.Popen[bytes]] = []
         for name in self.names:
@@ -79,11 +90,13 @@ class Workers:
                     preexec_fn=die_with_parent,
                 )
             )
-        from tiepulse.pipelines.celery_app import app
+        # Pinged through a client of this broker: tiepulse's Celery app is bound to the broker of the environment it
+        # was first imported in, which an earlier cluster of the same test process has stopped.
+        self.control = Celery("tiepulse-test-control", broker=broker, set_as_current=False)
 
         def all_answer() -> bool:
             assert all(p.poll() is None for p in self.processes), "a Celery worker exited while starting"
-            replies = app.control.ping(timeout=0.5) or []
+            replies = self.control.control.ping(timeout=0.5) or []
             return {name for reply in replies for name in reply} >= set(self.names)
 
         wait_for(all_answer, "the Celery workers to answer")
@@ -111,6 +124,7 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=30)
+        self.control.close()
 
 
 def sync_job(name: str) -> ReconstructableJob:

@@ -126,7 +126,7 @@ class Fault:
     ``replay_history``, ``token_401``, ``token_429``, ``token_500``, ``hold`` (the request waits, with ``held``
     set, until the test sets ``release``, then is answered as usual: a caller caught mid-way, to kill it there).
     ``where``: an extra predicate on the request's query parameters (e.g. only requests with a ``pageToken``);
-    the request path is under the key ``_path``.
+    the request path is under the key ``_path``. ``hold_seconds``: a held request is let go by then anyway.
     """
 
     method: str
@@ -135,6 +135,7 @@ class Fault:
     skip: int = 0
     retry_after: str | None = None
     where: Callable[[dict[str, list[str]]], bool] | None = None
+    hold_seconds: float = HOLD_LIMIT_SECONDS
     hits: int = 0
     seen: int = 0
     held: threading.Event = field(default_factory=threading.Event)
@@ -594,7 +595,7 @@ class FakeGoogle:
         )
         if fault is not None and fault.kind == "hold":
             fault.held.set()
-            fault.release.wait(HOLD_LIMIT_SECONDS)
+            fault.release.wait(fault.hold_seconds)
         elif fault is not None:
             if fault.kind == "401":
                 self.revoke_access_tokens()
