@@ -222,7 +222,7 @@ class DuckLakeOptions(_Strict):
     s3_region: str = "us-east-1"
     s3_url_style: Literal["vhost", "path"] = "vhost"
     s3_use_ssl: bool = True
-    commit_attempts: int = Field(default=8, ge=1, le=100)
+    commit_attempts: int = Field(default=30, ge=1, le=100)
     """How often a write whose commit collides with another writer's (or finds the catalog locked) is tried."""
 
 
