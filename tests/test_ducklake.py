@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from tiepulse.cli.app import app
 from tiepulse.core.ducklake import for_lake
+from tiepulse.core.keyed_hash import database_home
 from tiepulse.core.warehouse import connect
 
 MBOX = Path(__file__).parent / "data" / "sent.mbox"
@@ -198,3 +199,11 @@ def test_erase_refuses_a_lake_with_one_line(lake: Path) -> None:
     code, out = run("erase", "--person", "bo@acme.com", "--yes")
     assert code == 2 and len(out.strip().splitlines()) == 1, out
     assert "erase does not work on the DuckLake backend yet" in out
+
+
+def test_the_identity_key_of_a_lake_lives_beside_its_sqlite_catalog(lake: Path) -> None:
+    con = connect(lake)
+    try:
+        assert database_home(con) == lake.parent  # not a folder named after the `sqlite:` catalog string
+    finally:
+        con.close()

@@ -41,8 +41,14 @@ def identity_key(home: Path) -> bytes:
 
 
 def database_home(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The folder of the database file ``con`` works on (None in memory)."""
-    row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+    """The folder of the database file ``con`` works on: a DuckLake's SQLite catalog file (not the ``sqlite:``
+    catalog string DuckDB names the lake by); None in memory or with a catalog in PostgreSQL."""
+    row = con.execute(
+        "select coalesce(catalog.path, db.path) from duckdb_databases() db "
+        "left join duckdb_databases() catalog on db.type = 'ducklake' "
+        "and catalog.database_name = '__ducklake_metadata_' || db.database_name and catalog.type = 'sqlite' "
+        "where db.database_name = current_database() and (db.type <> 'ducklake' or catalog.path is not null)"
+    ).fetchone()
     return Path(row[0]).parent if row and row[0] else None
 
 
