@@ -220,8 +220,9 @@ def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None 
     from tiepulse.core.runlog import amend_run
     from tiepulse.pipelines import expectations
 
-    # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
-    expectations.start()
+    if full:  # otherwise the refresh starts it, once it knows that something changed (`refresh_gate`)
+        # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
+        expectations.start()
     from tiepulse.pipelines.refresh import refresh
 
     try:
@@ -242,7 +243,13 @@ def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None 
             f"The Dagster UI shows the run (`DAGSTER_HOME={instance_dir(Settings())} dagster dev -m "
             "tiepulse.pipelines.definitions`); fix the cause, then run `tiepulse refresh`."
         )
-    console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
+    if result.unchanged_since is not None:
+        console.print(
+            f"Nothing changed since the refresh of {result.unchanged_since:%Y-%m-%d %H:%M:%S %Z}: every table is as "
+            "it left them, with all quality checks passed."
+        )
+    else:
+        console.print(f"Refreshed {len(result.rows)} tables; all quality checks passed.")
     if "TIEPULSE_AS_OF" not in os.environ:
         _warn_if_data_ended()
 
