@@ -35,7 +35,11 @@ class RefreshResult:
 
 
 def refresh(
-    *, include_file_import: bool = False, full: bool = False, landed: Mapping[str, int] | None = None
+    *,
+    include_file_import: bool = False,
+    full: bool = False,
+    landed: Mapping[str, int] | None = None,
+    gate: bool = True,
 ) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks.
 
@@ -44,7 +48,8 @@ def refresh(
 
     Each asset does only what changed since its last build (``pipelines/build_state.py``); ``full`` forgets every
     build record first, so everything is rebuilt from the raw layer. When nothing at all changed since the last
-    refresh that built everything and passed every check (``refresh_gate``), Dagster is not started.
+    refresh that built everything and passed every check (``refresh_gate``), Dagster is not started; ``gate``
+    False when the caller has just asked (the CLI asks before it spawns Great Expectations' worker).
 
     The warehouse is opened before the graph runs and held until it is logged: a process holding the file stops the
     refresh here, after the lock wait, with a ``WarehouseBusy`` (kept for ``tiepulse status``, see
@@ -61,9 +66,8 @@ def refresh(
     with closing(con), record_run(con, "refresh") as summary:
         if full:
             forget_builds(con, settings)
-        elif not include_file_import and (since := refresh_gate.unchanged_since(con, settings)) is not None:
-            summary.update(tables=0, failed_checks=[], unchanged_since=since)
-            summary.status = "success"
+        elif gate and not include_file_import and (since := refresh_gate.unchanged_since(con, settings)) is not None:
+            refresh_gate.log_unchanged(summary, since)
             return RefreshResult(True, {}, [], "", since)
         # Great Expectations loads in its worker process while Dagster and the code location load here.
         expectations.start()

@@ -7,8 +7,8 @@ of everything a refresh reads and writes (``ops.build_state``, target ``refresh/
   raw and derived alike, except the run log and the build records themselves;
 - what the refresh writes beside it: the BI snapshot and the HTML reports (each file's path, size and time);
 - what it is computed with: the settings and the parsed config, the pseudonym key, the analysis date and today's
-  date (the checks' date bounds), tiepulse's and its engines' versions, the migrations and every source file of
-  the package (path, size and time).
+  date (the checks' date bounds), tiepulse's and its engines' versions, and every source file of the package
+  (path, size and time: the migrations and the models' SQL and checks are among them).
 
 A refresh whose fingerprint is the same finds the warehouse exactly as the last refresh left it, with nothing new
 to read: every table would be rebuilt from the same inputs, and every quality check would run on the same rows,
@@ -20,55 +20,87 @@ another config, code or engine) runs the whole refresh as before. ``--full`` for
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from collections.abc import Iterator
+from contextlib import closing
 from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
 
-import tiepulse
+from tiepulse.core.keyed_writes import replace_keyed
+from tiepulse.core.runlog import RunSummary, note_blocked_run, record_run
 from tiepulse.core.settings import Settings
-from tiepulse.pipelines import build_state
-from tiepulse.pipelines.analytics.fingerprint import digest
+from tiepulse.core.warehouse import WarehouseBusy, connect
 
+# Light on purpose (no Polars, no Dagster): the CLI asks here before it spawns Great Expectations' worker and loads
+# the pipelines.
+STATE_TABLE = "ops.build_state"
+"""``build_state.STATE_TABLE``, where ``tiepulse refresh --full`` forgets this record with the others."""
 TARGET = "refresh/everything"
-BOOKKEEPING = ("ops.runs", build_state.STATE_TABLE)
+BOOKKEEPING = ("ops.runs", STATE_TABLE)
 """Written by every run (the run log, each build's time): what they hold does not feed a refresh's results."""
 ENGINES = ("dagster", "great_expectations", "duckdb", "polars", "pyarrow")
 SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml")
+PACKAGE = Path(__file__).parents[1]
+"""The installed ``tiepulse`` package (this file is ``tiepulse/pipelines/refresh_gate.py``; its folders linked in the
+source tree are walked through their links)."""
 
 
 def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings) -> dt.datetime | None:
     """When the last fully passed refresh ended, if nothing a refresh reads or writes has changed since; else None."""
     row = con.execute(
-        f"select built_at from {build_state.STATE_TABLE} where target = ? and fingerprint = ?",
+        f"select built_at from {STATE_TABLE} where target = ? and fingerprint = ?",
         [TARGET, fingerprint(con, settings)],
     ).fetchone()
     return row[0] if row else None
 
 
+def log_unchanged(summary: RunSummary, since: dt.datetime) -> None:
+    summary.update(tables=0, failed_checks=[], unchanged_since=since)
+    summary.status = "success"
+
+
+def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
+    """The CLI's question before a refresh: when nothing changed, log the refresh as done and say since when."""
+    try:
+        opened = connect(settings.warehouse_path)
+    except WarehouseBusy as exc:  # kept for `tiepulse status`, as a refresh's own open does
+        note_blocked_run(settings.home, "refresh", dt.datetime.now(dt.UTC), str(exc))
+        raise
+    with closing(opened) as con:
+        since = unchanged_since(con, settings)
+        if since is not None:
+            with record_run(con, "refresh") as summary:
+                log_unchanged(summary, since)
+        return since
+
+
 def remember(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Record the state a refresh that built everything and passed every check has left."""
-    build_state.record(con, TARGET, fingerprint(con, settings))
+    rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
+    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings)])
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
-    build_state.forget(con, TARGET)
+    con.execute(f"delete from {STATE_TABLE} where target = ?", [TARGET]).fetchall()
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    return digest(
+    """A digest of the tables, the files beside them, the package's code (the migrations and models are among its
+    files), the settings, the dates and the engines' versions."""
+    parts = [
         *_tables(con),
         *_files([settings.home / "bi.duckdb", settings.home / "reports"]),
-        *_files([Path(tiepulse.__file__).parent], SOURCE_SUFFIXES),
+        *_files([PACKAGE], SOURCE_SUFFIXES),
         settings.model_dump_json(),
         settings.config.model_dump_json(),
-        digest((settings.hmac_key or b"").hex()),
+        hashlib.sha256(settings.hmac_key or b"").hexdigest(),
         dt.date.today().isoformat(),
-        build_state.code_version(),
-        *(f"{name}={version(name)}" for name in ENGINES),
-    )
+        *(f"{name}={version(name)}" for name in ("tiepulse", *ENGINES)),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
