@@ -13,7 +13,7 @@ import duckdb
 from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import WarehouseBusy, connect
-from tiepulse.pipelines import build_state, ego_refresh, expectations
+from tiepulse.pipelines import build_state, ego_refresh, expectations, refresh_gate
 from tiepulse.pipelines.dagster_instance import cli_instance, durable_enough_writes
 from tiepulse.pipelines.reporting.write import forget_reports
 
@@ -28,10 +28,18 @@ class RefreshResult:
     """Rows per materialised table."""
     failed_checks: list[str]
     run_id: str
+    """Dagster's run id (empty when nothing had changed and Dagster did not run)."""
+    unchanged_since: dt.datetime | None = None
+    """Set when nothing a refresh reads or writes had changed since the last fully passed one, which ended then
+    (``pipelines/refresh_gate.py``): no asset was built and no check run again."""
 
 
 def refresh(
-    *, include_file_import: bool = False, full: bool = False, landed: Mapping[str, int] | None = None
+    *,
+    include_file_import: bool = False,
+    full: bool = False,
+    landed: Mapping[str, int] | None = None,
+    gate: bool = True,
 ) -> RefreshResult:
     """Materialise every asset downstream of the raw files (or the whole graph), with their checks.
 
@@ -39,7 +47,9 @@ def refresh(
     materialisations of those raw assets, so the UI shows where the data came from.
 
     Each asset does only what changed since its last build (``pipelines/build_state.py``); ``full`` forgets every
-    build record first, so everything is rebuilt from the raw layer.
+    build record first, so everything is rebuilt from the raw layer. When nothing at all changed since the last
+    refresh that built everything and passed every check (``refresh_gate``), Dagster is not started; ``gate``
+    False when the caller has just asked (the CLI asks before it spawns Great Expectations' worker).
 
     The warehouse is opened before the graph runs and held until it is logged: a process holding the file stops the
     refresh here, after the lock wait, with a ``WarehouseBusy`` (kept for ``tiepulse status``, see
@@ -56,22 +66,27 @@ def refresh(
     with closing(con), record_run(con, "refresh") as summary:
         if full:
             forget_builds(con, settings)
-        instance = cli_instance(settings)
-        record_landed(con, instance, landed or {})
+        elif gate and not include_file_import and (since := refresh_gate.unchanged_since(con, settings)) is not None:
+            refresh_gate.log_unchanged(summary, since)
+            return RefreshResult(True, {}, [], "", since)
         # Great Expectations loads in its worker process while Dagster and the code location load here.
         expectations.start()
+        instance = cli_instance(settings)
+        record_landed(con, instance, landed or {})
         result = _execute(instance, include_file_import)
         rows = _rows(result)
         failed = [describe_failure(e) for e in result.get_asset_check_evaluations() if not e.passed]
         summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
         summary.status = "success" if result.success else "failure"
+        if result.success and not failed:
+            refresh_gate.remember(con, settings)
     return RefreshResult(result.success, rows, failed, result.run_id)
 
 
 def forget_builds(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """Forget what every incremental build last saw (tables, per-ego history, ONA periods, reports): the next run
     rebuilds all."""
-    build_state.forget(con)
+    build_state.forget(con)  # the refresh gate's record with the rest
     con.execute(f"delete from {ego_refresh.STATE}").fetchall()
     forget_reports(settings)
 

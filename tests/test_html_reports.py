@@ -18,6 +18,8 @@ from tests.sample_org import import_sample, sample_environment
 from tiepulse.cli.app import app
 from tiepulse.cli.demo import name_reports
 from tiepulse.core.settings import ReportOptions, Settings
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines import refresh_gate
 from tiepulse.pipelines.refresh import refresh
 from tiepulse.pipelines.reporting.write import existing_reports, personal_egos
 
@@ -85,7 +87,10 @@ def test_the_refresh_writes_private_reports_for_the_organisation_and_every_ego(o
 def test_a_refresh_with_nothing_new_renders_no_report_again(org: dict[str, Any]) -> None:
     reports = sorted((org["home"] / "reports").rglob("*.html"))
     before = {path: path.stat().st_mtime_ns for path in reports}
+    with connect(org["home"] / "warehouse.duckdb") as con:  # else Dagster would not run at all (refresh_gate)
+        refresh_gate.forget(con)
     result = refresh()
+    assert result.unchanged_since is None
     assert result.success, result.failed_checks
     assert {path: path.stat().st_mtime_ns for path in sorted((org["home"] / "reports").rglob("*.html"))} == before
 

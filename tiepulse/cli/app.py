@@ -218,15 +218,22 @@ def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None 
     """Refresh staging and marts (everything with ``full``); when it fails, the runs ``amend`` (the import, sync or
     forget before it) are logged ``partial``, as the command exits 2."""
     from tiepulse.core.runlog import amend_run
-    from tiepulse.pipelines import expectations
-
-    # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
-    expectations.start()
-    from tiepulse.pipelines.refresh import refresh
+    from tiepulse.pipelines import expectations, refresh_gate
 
     try:
+        since = None if full else refresh_gate.logged_if_unchanged(Settings())
+        if since is not None:
+            console.print(
+                f"Nothing changed since the refresh of {since:%Y-%m-%d %H:%M:%S %Z}: every table is as that refresh "
+                "left it, with all its quality checks passed."
+            )
+            return
+        # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
+        expectations.start()
+        from tiepulse.pipelines.refresh import refresh
+
         with console.status("Refreshing staging and marts (Dagster, in-process)..."):
-            result = refresh(full=full, landed=landed)
+            result = refresh(full=full, landed=landed, gate=False)  # asked just above
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     if not result.success:

@@ -1,0 +1,138 @@
+"""Whether a refresh would find nothing to do: then the CLI's refresh does not start Dagster at all.
+
+After a refresh in which every asset was built and every quality check passed, ``remember`` records one fingerprint
+of everything a refresh reads and writes (``ops.build_state``, target ``refresh/everything``):
+
+- every table of the warehouse (row count and the sum of its rows' hashes, as ``build_state.table_fingerprint``),
+  raw and derived alike, except the run log and the build records themselves;
+- what the refresh writes beside it: the BI snapshot and the HTML reports (each file's path, size and time);
+- what it is computed with: the settings and the parsed config, the pseudonym key, the analysis date and today's
+  date (the checks' date bounds), tiepulse's and its engines' versions, and every source file of the package
+  (path, size and time: the migrations and the models' SQL and checks are among them).
+
+A refresh whose fingerprint is the same finds the warehouse exactly as the last refresh left it, with nothing new
+to read: every table would be rebuilt from the same inputs, and every quality check would run on the same rows,
+with the same checks, as when all of them passed. So it records a run in ``ops.runs`` (``unchanged_since``) and
+stops there. Any change (a new row anywhere, a table edited or dropped, the BI file or a report removed, a new day,
+another config, code or engine) runs the whole refresh as before. ``--full`` forgets the record first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import closing
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+
+from tiepulse.core.keyed_writes import replace_keyed
+from tiepulse.core.runlog import RunSummary, note_blocked_run, record_run
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import WarehouseBusy, connect
+
+# Light on purpose (no Polars, no Dagster): the CLI asks here before it spawns Great Expectations' worker and loads
+# the pipelines.
+STATE_TABLE = "ops.build_state"
+"""``build_state.STATE_TABLE``, where ``tiepulse refresh --full`` forgets this record with the others."""
+TARGET = "refresh/everything"
+BOOKKEEPING = ("ops.runs", STATE_TABLE)
+"""Written by every run (the run log, each build's time): what they hold does not feed a refresh's results."""
+ENGINES = ("dagster", "great_expectations", "duckdb", "polars", "pyarrow")
+SOURCE_SUFFIXES = (".py", ".sql", ".yml", ".yaml")
+PACKAGE = Path(__file__).parents[1]
+"""The installed ``tiepulse`` package (this file is ``tiepulse/pipelines/refresh_gate.py``; its folders linked in the
+source tree are walked through their links)."""
+
+
+def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings) -> dt.datetime | None:
+    """When the last fully passed refresh ended, if nothing a refresh reads or writes has changed since; else None."""
+    row = con.execute(
+        f"select built_at from {STATE_TABLE} where target = ? and fingerprint = ?",
+        [TARGET, fingerprint(con, settings)],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def log_unchanged(summary: RunSummary, since: dt.datetime) -> None:
+    summary.update(tables=0, failed_checks=[], unchanged_since=since)
+    summary.status = "success"
+
+
+def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
+    """The CLI's question before a refresh: when nothing changed, log the refresh as done and say since when."""
+    try:
+        opened = connect(settings.warehouse_path)
+    except WarehouseBusy as exc:  # kept for `tiepulse status`, as a refresh's own open does
+        note_blocked_run(settings.home, "refresh", dt.datetime.now(dt.UTC), str(exc))
+        raise
+    with closing(opened) as con:
+        since = unchanged_since(con, settings)
+        if since is not None:
+            with record_run(con, "refresh") as summary:
+                log_unchanged(summary, since)
+        return since
+
+
+def remember(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Record the state a refresh that built everything and passed every check has left."""
+    rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
+    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings)])
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"delete from {STATE_TABLE} where target = ?", [TARGET]).fetchall()
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
+    """A digest of the tables, the files beside them, the package's code (the migrations and models are among its
+    files), the settings, the dates and the engines' versions."""
+    parts = [
+        *_tables(con),
+        *_files([settings.home / "bi.duckdb", settings.home / "reports"]),
+        *_files([PACKAGE], SOURCE_SUFFIXES),
+        settings.model_dump_json(),
+        settings.config.model_dump_json(),
+        hashlib.sha256(settings.hmac_key or b"").hexdigest(),
+        dt.date.today().isoformat(),
+        *(f"{name}={version(name)}" for name in ("tiepulse", *ENGINES)),
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    names = [
+        name
+        for (name,) in con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_catalog = current_database() order by 1"
+        ).fetchall()
+        if name not in BOOKKEEPING
+    ]
+    if not names:
+        return []
+    each = " union all ".join(
+        f"select '{name}' as name, count(*) as n, coalesce(sum(hash(t)::hugeint), 0) as h from {name} t"
+        for name in names
+    )
+    return [f"{name}:{rows}:{hashes}" for name, rows, hashes in con.execute(f"{each} order by 1").fetchall()]
+
+
+def _files(roots: list[Path], suffixes: tuple[str, ...] = ("",)) -> Iterator[str]:
+    """Path, size and modification time of each file under ``roots`` whose name ends with one of ``suffixes`` (a
+    root may be a file, or absent)."""
+    for root in roots:
+        if root.is_file():
+            yield _stat(root)
+            continue
+        for folder, dirs, files in os.walk(root, followlinks=True):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            yield from (_stat(Path(folder) / name) for name in sorted(files) if name.endswith(suffixes))
+
+
+def _stat(path: Path) -> str:
+    info = path.stat()
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
