@@ -208,7 +208,10 @@ def _bench(bench: Bench, args: argparse.Namespace) -> str:
         ("import + refresh", Stage("", full, peak), Stage("", daily, max(imported_day.peak(), refreshed_day.peak())))
     )
     counts = truth["counts"]
+    cpu = (imported.cpu, refreshed.cpu, imported_day.cpu, refreshed_day.cpu)
     verdict = [
+        f"CPU s (user + system of the processes): import {cpu[0]:,.1f}, refresh {cpu[1]:,.1f} for the year; "
+        f"import {cpu[2]:,.1f}, refresh {cpu[3]:,.1f} for the day ({sum(cpu[2:]) / sum(cpu[:2]):.1%})",
         f"year:  {full:,.0f} s ({'meets' if full <= TARGET_SECONDS else 'misses'} the {TARGET_SECONDS} s target), "
         f"peak {peak / MB:,.0f} MB ({'meets' if peak <= TARGET_PEAK else 'misses'} 8 GB)",
         f"day:   {daily:,.1f} s = {daily / full:.1%} of the year "

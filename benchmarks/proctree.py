@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -50,6 +51,8 @@ class Sampled:
     samples: list[tuple[float, int]] = field(default_factory=list)
     stopped_over: int | None = None
     """The memory ceiling (bytes) the run was stopped at, if it was."""
+    cpu: float = 0.0
+    """CPU seconds (user + system) of the command and the children it waited for."""
 
     def peak(self, since: float = 0.0, until: float = float("inf")) -> int:
         return max((rss for when, rss in self.samples if since <= when <= until), default=0)
@@ -62,7 +65,7 @@ def run_sampled(
     samples: list[tuple[float, int]] = []
     stopped: list[int] = []
     with log.open("ab") as out:
-        began = time.time()
+        began, cpu_before = time.time(), _children_cpu()
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         done = threading.Event()
 
@@ -80,4 +83,10 @@ def run_sampled(
         code = process.wait()
         done.set()
         sampler.join()
-    return Sampled(time.time() - began, code, samples, ceiling if stopped else None)
+    cpu = _children_cpu() - cpu_before
+    return Sampled(time.time() - began, code, samples, ceiling if stopped else None, cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -12,7 +12,8 @@ keeps one digest per source record in ``ops.build_keys``, under the same target.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
 
@@ -31,6 +32,14 @@ KEYS_TABLE = "ops.build_keys"
 class BuildState:
     fingerprint: str
     watermark: dt.datetime | None
+    output: str | None = None
+    """What the table held after the build (``table_fingerprint``): what the models reading it see."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Each input table's fingerprint at the build."""
+    partial_since: dt.datetime | None = None
+    """An appended or keyed build (``pipelines.keyed_models``): the watermark it started from."""
+    output_before: str | None = None
+    """An appended or keyed build: ``output`` before it."""
 
 
 @cache
@@ -41,8 +50,14 @@ def code_version() -> str:
 
 
 def stored(con: duckdb.DuckDBPyConnection, target: str) -> BuildState | None:
-    row = con.execute(f"select fingerprint, watermark from {STATE_TABLE} where target = ?", [target]).fetchone()
-    return BuildState(row[0], row[1]) if row else None
+    row = con.execute(
+        f"select fingerprint, watermark, output, inputs, partial_since, output_before from {STATE_TABLE} "
+        "where target = ?",
+        [target],
+    ).fetchone()
+    if row is None:
+        return None
+    return BuildState(row[0], row[1], row[2], json.loads(row[3]) if row[3] else {}, row[4], row[5])
 
 
 def stored_under(con: duckdb.DuckDBPyConnection, prefix: str) -> dict[str, str]:
@@ -53,8 +68,26 @@ def stored_under(con: duckdb.DuckDBPyConnection, prefix: str) -> dict[str, str]:
 
 def record(con: duckdb.DuckDBPyConnection, target: str, fingerprint: str, watermark: dt.datetime | None = None) -> None:
     """Replace ``target``'s record (inside the caller's transaction: the build and its record commit together)."""
-    rows = "select ?::varchar as target, ?::varchar as fingerprint, ?::timestamptz as watermark, now() as built_at"
-    replace_keyed(con, STATE_TABLE, rows, ["target"], [target, fingerprint, watermark])
+    record_state(con, target, BuildState(fingerprint, watermark))
+
+
+def record_state(con: duckdb.DuckDBPyConnection, target: str, state: BuildState) -> None:
+    """Replace ``target``'s record with ``state`` (inside the caller's transaction)."""
+    rows = (
+        "select ?::varchar as target, ?::varchar as fingerprint, ?::timestamptz as watermark, ?::varchar as output, "
+        "?::varchar as inputs, ?::timestamptz as partial_since, ?::varchar as output_before, now() as built_at"
+    )
+    inputs = json.dumps(state.inputs, sort_keys=True) if state.inputs else None
+    values = [
+        target,
+        state.fingerprint,
+        state.watermark,
+        state.output,
+        inputs,
+        state.partial_since,
+        state.output_before,
+    ]
+    replace_keyed(con, STATE_TABLE, rows, ["target"], values)
 
 
 def record_many(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> None:
@@ -92,7 +125,20 @@ def raw_fingerprint(con: duckdb.DuckDBPyConnection, table: str, watermark: dt.da
     return RawFingerprint(f"{row[0]}:{row[1]}", f"{row[2]}:{row[3]}", row[4])
 
 
-def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    row = con.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} t").fetchone()
+def table_fingerprint(
+    con: duckdb.DuckDBPyConnection, table: str, where: str = "true", params: dict[str, object] | None = None
+) -> str:
+    """Rows and hash sum of ``table`` (of its rows ``t`` that match ``where``, when given)."""
+    sql = f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {table} t where {where}"
+    row = con.execute(sql, params).fetchone()
     assert row is not None
     return f"{row[0]}:{row[1]}"
+
+
+def shifted(fingerprint: str, added: str, removed: str = "0:0") -> str:
+    """A table's fingerprint after rows of fingerprint ``added`` went in and rows of ``removed`` went out: counts
+    and hash sums add up, so an append or a keyed replacement needs no scan of the whole table."""
+    (rows, total), (rows_in, sum_in), (rows_out, sum_out) = (
+        (int(part) for part in fp.split(":")) for fp in (fingerprint, added, removed)
+    )
+    return f"{rows + rows_in - rows_out}:{total + sum_in - sum_out}"

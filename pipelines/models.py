@@ -27,9 +27,10 @@ import yaml
 from sqlglot import exp
 
 from tiepulse.core.warehouse import PACKAGE_ROOT, transaction
-from tiepulse.pipelines import build_state
+from tiepulse.pipelines import build_state, keyed_models
 from tiepulse.pipelines.analytics.fingerprint import digest
 from tiepulse.pipelines.expectations import Checks
+from tiepulse.pipelines.keyed_models import KeyedSpec, KeyedSpecError, parse_spec
 from tiepulse.pipelines.marts_io import table_exists
 
 MODELS_DIR = PACKAGE_ROOT / "dbt_like_models"
@@ -54,6 +55,8 @@ class Model:
     """Tables the SQL reads, as ``schema.table``."""
     append: bool = False
     """``incremental: append``: new raw rows are added to the table (each row comes from one raw row)."""
+    keyed: KeyedSpec | None = None
+    """``incremental: {keyed: ...}``: the keys new staging rows touch are rebuilt (``pipelines.keyed_models``)."""
 
     @property
     def table(self) -> str:
@@ -123,8 +126,14 @@ def load_model(path: Path) -> Model:
     schema, name = path.parent.name, path.stem
     upstream = _referenced_tables(text, path) - {f"{schema}.{name}"}
     incremental = properties.get("incremental")
-    if incremental not in (None, "append"):
-        raise ModelError(f"{path}: incremental: {incremental!r} is not known; use 'append' or leave it out")
+    keyed = None
+    if isinstance(incremental, dict) and "keyed" in incremental:
+        try:
+            keyed = parse_spec(incremental, upstream, path)
+        except KeyedSpecError as exc:
+            raise ModelError(str(exc)) from None
+    elif incremental not in (None, "append"):
+        raise ModelError(f"{path}: incremental: {incremental!r} is not known; use 'append', 'keyed:' or leave it out")
     if incremental == "append" and any(not table.startswith("raw.") for table in upstream):
         raise ModelError(f"{path}: incremental: append needs a model that reads raw tables only")
     return Model(
@@ -136,6 +145,7 @@ def load_model(path: Path) -> Model:
         checks=_checks(properties.get("checks"), path),
         upstream=upstream,
         append=incremental == "append",
+        keyed=keyed,
     )
 
 
@@ -184,8 +194,9 @@ def column_descriptions(table: str) -> dict[str, str]:
     return {str(column): " ".join(str(text).split()) for column, text in spec.items()}
 
 
-Built = Literal["unchanged", "appended", "rebuilt"]
-"""What a build did: left the table as it was, appended new raw rows to it, or rebuilt it whole."""
+Built = Literal["unchanged", "appended", "keyed", "rebuilt"]
+"""What a build did: left the table as it was, appended new raw rows to it, rebuilt the keys new rows touched, or
+rebuilt it whole."""
 
 
 @dataclass
@@ -198,7 +209,8 @@ class InputFingerprints:
 
     def of(self, table: str) -> str:
         if table.split(".")[0] in LAYERS and (state := build_state.stored(self.con, table)) is not None:
-            return state.fingerprint
+            # what the table holds, when known: a model rebuilt to the same rows leaves its readers unchanged
+            return state.output or state.fingerprint
         if table not in self._read:
             found = table_exists(self.con, table)
             self._read[table] = build_state.table_fingerprint(self.con, table) if found else "absent"
@@ -223,7 +235,8 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
     old table or the new one, never half of it. The build and its record in ``ops.build_state`` commit together.
     ``inputs``: the step's fingerprints, shared by the models it builds (read afresh when not given)."""
     inputs = inputs or InputFingerprints(con)
-    fingerprint = _fingerprint(model, {t: inputs.of(t) for t in model.upstream})
+    now = {t: inputs.of(t) for t in model.upstream}
+    fingerprint = _fingerprint(model, now)
     state = build_state.stored(con, model.table)
     if state is not None and not table_exists(con, model.table):
         state = None  # the table was dropped (an erasure drops every derived table): build it whole
@@ -236,13 +249,63 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
                 con.execute(
                     f"insert into {model.table} by name {_newer_rows_sql(model)}", {"watermark": state.watermark}
                 ).fetchall()
-                build_state.record(con, model.table, fingerprint, _newest(raw) or state.watermark)
+                newer = "imported_at > $w"
+                added = build_state.table_fingerprint(con, model.table, newer, {"w": state.watermark})
+                output = build_state.shifted(state.output, added) if state.output else None
+                grown = build_state.BuildState(
+                    fingerprint, _newest(raw) or state.watermark, output, now, state.watermark, state.output
+                )
+                build_state.record_state(con, model.table, grown)
             return "appended"
-    watermark = _newest({t: build_state.raw_fingerprint(con, t) for t in model.upstream}) if model.append else None
+    if state is not None and model.keyed is not None and _keyed_applies(con, model, state, now):
+        assert state.watermark is not None and state.output is not None  # checked by can_update
+        with transaction(con):
+            added, removed = keyed_models.update(con, model.table, model.sql, model.keyed, state.watermark)
+            watermark = keyed_models.newest_import(con, model.keyed) or state.watermark
+            output = build_state.shifted(state.output, added, removed)
+            build_state.record_state(
+                con,
+                model.table,
+                build_state.BuildState(fingerprint, watermark, output, now, state.watermark, state.output),
+            )
+        return "keyed"
     with transaction(con):
+        newest = _whole_watermark(con, model)
         con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
-        build_state.record(con, model.table, fingerprint, watermark)
+        _record_whole(con, model, fingerprint, newest, now)
     return "rebuilt"
+
+
+def _whole_watermark(con: duckdb.DuckDBPyConnection, model: Model) -> dt.datetime | None:
+    """The watermark of a whole build: the newest row it read, for a model that can later take only newer ones."""
+    if model.append:
+        return _newest({t: build_state.raw_fingerprint(con, t) for t in model.upstream})
+    if model.keyed is not None:
+        return keyed_models.newest_import(con, model.keyed)
+    return None
+
+
+def _keyed_applies(
+    con: duckdb.DuckDBPyConnection, model: Model, state: build_state.BuildState, now: dict[str, str]
+) -> bool:
+    """Whether a keyed build can do: the same code as at the last build (a changed model is rebuilt whole), and
+    only the keys new rows touch changed under it."""
+    if model.keyed is None or _fingerprint(model, state.inputs) != state.fingerprint:
+        return False
+    specs = {m.table: m.keyed for m in all_models() if m.keyed is not None}
+    return keyed_models.can_update(con, model.keyed, state, now, specs)
+
+
+def _record_whole(
+    con: duckdb.DuckDBPyConnection,
+    model: Model,
+    fingerprint: str,
+    watermark: dt.datetime | None,
+    inputs: dict[str, str],
+) -> None:
+    """Record a whole build with what the table now holds."""
+    output = build_state.table_fingerprint(con, model.table)
+    build_state.record_state(con, model.table, build_state.BuildState(fingerprint, watermark, output, inputs))
 
 
 def _newest(raw: dict[str, build_state.RawFingerprint]) -> dt.datetime | None:

@@ -1,7 +1,7 @@
 """Writes that keep a table's key unique without a unique index, the same on a DuckDB file and on a DuckLake (which
 has no primary keys): ``insert_missing`` (what ``insert or ignore`` did), ``replace_keyed`` (``insert or
-replace``) and ``insert_unclaimed`` (a plain insert that must fail on a key already there). Run them inside the
-caller's transaction, so the check and the write commit together.
+replace``), ``replace_keys`` (a delete and an insert of a set of keys) and ``insert_unclaimed`` (a plain insert that
+must fail on a key already there). Run them inside the caller's transaction, so the check and the write commit together.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ def replace_keyed(
         f"delete from {table} where ({columns}) in (select ({columns}) from ({rows}))", list(params) or None
     ).fetchall()
     return _count(con, f"insert into {table} by name {rows}", params)
+
+
+def replace_keys(con: duckdb.DuckDBPyConnection, table: str, rows: str, key: str, keys: str) -> int:
+    """Put the rows of the query ``rows`` in ``table`` in place of every stored row whose ``key`` is one of the query
+    ``keys`` (one column): a key that now has no rows loses its old ones."""
+    con.execute(f"delete from {table} where {key} in ({keys})").fetchall()
+    return _count(con, f"insert into {table} by name {rows}", ())
 
 
 def insert_unclaimed(con: duckdb.DuckDBPyConnection, table: str, rows: str, key: Sequence[str]) -> int:

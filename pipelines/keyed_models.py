@@ -1,0 +1,159 @@
+"""Keyed incremental SQL models: a mart whose rows each belong to one key of its source records (a message, an event,
+a log row) is brought up to date by rebuilding only the keys the new staging rows touch.
+
+A model declares it in its ``.yml``::
+
+    incremental:
+      keyed: message_key                      # the table's key column
+      inputs:                                 # each input read per key, and its column holding the key
+        staging.stg_mail_sightings: message_key
+        marts.fct_message_recipients: message_key
+      groups:                                 # optional: keys that make one row together (copies of a message)
+        table: intermediate.int_message_copies_matched
+        key: message_key
+        group: folded_into
+
+The touched keys are those of the staging inputs' rows imported after the table's watermark, with every key of a
+group one of them belongs to; their rows are deleted and computed again from the model's SQL with each keyed input
+narrowed to them (``core.keyed_writes.replace_keys``). It applies only when nothing else moved under the table since
+its last build (``can_update``); otherwise the table is rebuilt whole (``pipelines/models.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from tiepulse.core.keyed_writes import replace_keys
+from tiepulse.pipelines import build_state
+
+AFFECTED = "_keyed_affected"
+"""The temporary table of the keys a keyed build redoes."""
+
+
+class KeyedSpecError(ValueError):
+    """A ``keyed`` declaration that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Groups:
+    table: str
+    key: str
+    group: str
+
+
+@dataclass(frozen=True)
+class KeyedSpec:
+    key: str
+    inputs: dict[str, str]
+    """Input table -> its column holding the key."""
+    groups: Groups | None = None
+
+    @property
+    def staging_inputs(self) -> list[str]:
+        """The inputs whose new rows (``imported_at``) name the touched keys: appended staging models."""
+        return sorted(t for t in self.inputs if t.startswith("staging."))
+
+    def touches_as(self, other: KeyedSpec) -> bool:
+        """Whether the same new rows touch the same keys of both tables."""
+        mine, theirs = ({t: spec.inputs[t] for t in spec.staging_inputs} for spec in (self, other))
+        return self.key == other.key and self.groups == other.groups and mine == theirs
+
+
+def parse_spec(spec: dict[str, Any], upstream: frozenset[str], path: Path) -> KeyedSpec:
+    inputs = spec.get("inputs") or {}
+    groups = spec.get("groups")
+    if not isinstance(inputs, dict) or not inputs or not set(inputs) <= upstream:
+        raise KeyedSpecError(f"{path}: incremental 'inputs' must map tables the model reads to their key column")
+    found = KeyedSpec(
+        key=str(spec["keyed"]),
+        inputs={str(t): str(c) for t, c in inputs.items()},
+        groups=Groups(str(groups["table"]), str(groups["key"]), str(groups["group"])) if groups else None,
+    )
+    if not found.staging_inputs:
+        raise KeyedSpecError(f"{path}: a keyed model needs a staging input whose new rows name the keys")
+    if found.groups is not None and found.groups.table not in upstream:
+        raise KeyedSpecError(f"{path}: incremental 'groups' must be a table the model reads")
+    return found
+
+
+def newest_import(con: duckdb.DuckDBPyConnection, spec: KeyedSpec) -> dt.datetime | None:
+    """The newest ``imported_at`` of the staging inputs: the watermark of a build that read them all."""
+    found = [con.execute(f"select max(imported_at) from {table}").fetchall()[0][0] for table in spec.staging_inputs]
+    return max((when for when in found if when is not None), default=None)
+
+
+def can_update(
+    con: duckdb.DuckDBPyConnection,
+    spec: KeyedSpec,
+    state: build_state.BuildState,
+    now: dict[str, str],
+    spec_of: dict[str, KeyedSpec],
+) -> bool:
+    """Whether the keys touched since ``state`` are all that changed under the table: every input is as it was at
+    the last build, or a staging input that only gained rows since, or a keyed mart of the same keys brought up to
+    date from the same watermark (told by their build records, else, for a staging input, by a scan).
+    ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs."""
+    if state.watermark is None or state.output is None or set(state.inputs) != set(now):
+        return False
+    for table, fingerprint in now.items():
+        then = state.inputs[table]
+        if fingerprint == then:
+            continue
+        staging = table in spec.staging_inputs
+        if not staging and not (table in spec_of and spec_of[table].touches_as(spec) and table in spec.inputs):
+            return False
+        upstream = build_state.stored(con, table)
+        if upstream is not None and (upstream.partial_since, upstream.output_before) == (state.watermark, then):
+            continue  # it only grew from what this table last read, by the rows from the same watermark on
+        # a staging table appended to more than once since: its rows up to the watermark must be those read then
+        if (
+            not staging
+            or build_state.table_fingerprint(con, table, "imported_at <= $w", {"w": state.watermark}) != then
+        ):
+            return False
+    return True
+
+
+def update(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, spec: KeyedSpec, watermark: dt.datetime
+) -> tuple[str, str]:
+    """Redo the rows of the keys touched since ``watermark`` (inside the caller's transaction); return the
+    fingerprints of the rows put in and of those taken out (``build_state.shifted`` takes them)."""
+    news = " union ".join(
+        f"select {spec.inputs[t]} as key from {t} where imported_at > $watermark" for t in spec.staging_inputs
+    )
+    con.execute(f"create or replace temp table _keyed_new as {news}", {"watermark": watermark}).fetchall()
+    touched = "select key from _keyed_new"
+    if spec.groups is not None:
+        g = spec.groups
+        groups = f"select {g.group} from {g.table} where {g.key} in (select key from _keyed_new)"
+        touched = f"with t as ({touched} union {groups}) select key from t union select {g.key} from {g.table} " + (
+            f"where {g.group} in (select key from t)"
+        )
+    con.execute(f"create or replace temp table {AFFECTED} as {touched}").fetchall()
+    mine = f"{spec.key} in (select key from {AFFECTED})"
+    removed = build_state.table_fingerprint(con, table, mine)
+    replace_keys(con, table, narrowed(sql, spec), spec.key, f"select key from {AFFECTED}")
+    added = build_state.table_fingerprint(con, table, mine)
+    for temp in ("_keyed_new", AFFECTED):
+        con.execute(f"drop table {temp}").fetchall()
+    return added, removed
+
+
+def narrowed(sql: str, spec: KeyedSpec) -> str:
+    """The model's SQL with each keyed input read for the touched keys only."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for table in list(tree.find_all(exp.Table)):
+        name = f"{table.db}.{table.name}"
+        if name in spec.inputs:
+            only = sqlglot.parse_one(f"select * from {name} where {spec.inputs[name]} in (select key from {AFFECTED})")
+            alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name))
+            table.replace(exp.Subquery(this=only, alias=alias))
+    return tree.sql(dialect="duckdb")
