@@ -29,35 +29,61 @@ messages as (
         any_value(sender_id) as sender_id,
         any_value(subject_digest) filter (where subject_digest is not null) as subject_digest,
         bool_or(is_reply) as is_reply,
-        bool_or(is_forward) as is_forward,
-        list(distinct place) as places
+        bool_or(is_forward) as is_forward
     from sightings
+    group by message_key
+),
+recipient_sets as (
+    -- the To/Cc persons as a set, in fixed-size states (a list per message held 2.5 M lists in memory at 300
+    -- people and could not spill): the xor and the count of the distinct persons' hashes
+    select message_key, bit_xor(hash(person_id)) as persons_xor, count(*) as persons
+    from (select distinct message_key, person_id from recipients)
     group by message_key
 ),
 fingerprints as (
     select
         m.message_key,
         m.sent_at,
-        m.places,
-        hash(m.sender_id, m.subject_digest, m.is_reply, m.is_forward, list_sort(list(distinct r.person_id))) as fingerprint
+        -- join keys that keep the self-join to candidates: a copy sits at the same second of the hour, and within
+        -- 12 hours, so in the same or the next half day (a common fingerprint, such as a weekly mail with one
+        -- subject to one person, would otherwise pair every one of its messages with every other)
+        ((epoch_us(m.sent_at) % 3600000000) + 3600000000) % 3600000000 as second_of_hour,
+        epoch_us(m.sent_at) // 43200000000 as half_day,
+        hash(m.sender_id, m.subject_digest, m.is_reply, m.is_forward, r.persons_xor, r.persons) as fingerprint
     from messages m
-    join recipients r using (message_key)
+    join recipient_sets r using (message_key)
     where m.subject_digest is not null
-    group by m.message_key, m.sent_at, m.places, m.sender_id, m.subject_digest, m.is_reply, m.is_forward
 ),
-pairs as (
+earlier_slots as (
+    select *, unnest([half_day, half_day + 1]) as slot from fingerprints
+),
+candidates as (
     select
         later.message_key,
         earlier.message_key as copy_of,
         later.fingerprint,
         epoch(later.sent_at) - epoch(earlier.sent_at) as seconds_apart
     from fingerprints later
-    join fingerprints earlier
+    join earlier_slots earlier
         on earlier.fingerprint = later.fingerprint
+        and earlier.second_of_hour = later.second_of_hour
+        and earlier.slot = later.half_day
         and (earlier.sent_at, earlier.message_key) < (later.sent_at, later.message_key)
         and later.sent_at - earlier.sent_at <= interval 12 hours
     where (epoch(later.sent_at) - epoch(earlier.sent_at)) % 3600 = 0
-        and (later.sent_at = earlier.sent_at or not list_has_any(later.places, earlier.places))
+),
+places as (
+    select distinct message_key, place from sightings
+),
+pairs as (
+    select c.*
+    from candidates c
+    where c.seconds_apart = 0 or not exists (
+        select 1
+        from places mine
+        join places theirs on theirs.place = mine.place
+        where mine.message_key = c.message_key and theirs.message_key = c.copy_of
+    )
 ),
 first_copy as (
     -- each copy matches the earliest message it can; a chain (c matches b, b matches a) folds into a
