@@ -297,7 +297,7 @@ def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.Laz
     top = (
         labelled.filter(~pl.col("same") & (pl.col("slot") > 0))
         .group_by("ego_id", "alter_id")
-        .agg(pl.col("w").sum())
+        .agg(pl.col("w").sum().round(9))  # equal weights stay equal whatever order the sum ran in: ties by id
         .group_by("ego_id")
         .agg(top_alter=pl.col("alter_id").sort_by("w", "alter_id", descending=[True, False]).first())
     )
@@ -308,14 +308,17 @@ def _own_team_shares(inter: pl.LazyFrame, persons: Frame, window: int) -> pl.Laz
     without_top = w.filter(~pl.col("is_top")).sum()
     per_window = labelled.group_by("ego_id", "slot").agg(
         share=pl.when(has_group & (w.sum() > 0)).then(w.filter(same).sum() / w.sum()),
-        share_rest=pl.when(has_group & (without_top > 0)).then(w.filter(same).sum() / without_top),
+        # the outside share summed directly, not as 1 - own share: near 1 that difference is float noise
+        outside_rest=pl.when(has_group & (without_top > 0)).then(
+            w.filter(~same & ~pl.col("is_top")).sum() / without_top
+        ),
     )
-    now_rest = pl.col("share_rest").filter(pl.col("slot") == 0).first()
-    prev_rest = pl.col("share_rest").filter(pl.col("slot") > 0).max()
+    now_rest = pl.col("outside_rest").filter(pl.col("slot") == 0).first()
+    prev_rest = pl.col("outside_rest").filter(pl.col("slot") > 0).min()  # the baseline: the highest own share
     return per_window.group_by("ego_id").agg(
         own_team_share=pl.col("share").filter(pl.col("slot") == 0).first(),
         own_team_share_prev=pl.col("share").filter(pl.col("slot") > 0).max(),
-        outside_left_without_top_tie=pl.when(prev_rest < 1).then((1 - now_rest) / (1 - prev_rest)),
+        outside_left_without_top_tie=pl.when(prev_rest > 0).then(now_rest / prev_rest),
     )
 
 

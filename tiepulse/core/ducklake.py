@@ -13,9 +13,10 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 import duckdb_ext
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from tiepulse.core.settings import DuckLakeOptions
 
 LAKE = "tiepulse"
+_T = TypeVar("_T")
 """The name the lake is attached under (every session ``USE``s it, so SQL names tables as on the DuckDB file)."""
 EXTENSIONS_DIR = Path(next(iter(duckdb_ext.__path__))) / "extensions"
 COMMIT_CONFLICT = re.compile(
@@ -86,14 +88,22 @@ def open_lake(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConn
     """An in-memory DuckDB with the lake attached and in use; a catalog that cannot be reached raises ``LakeError``.
 
     Two processes creating the same lake race to write its catalog tables; the loser finds the catalog locked and
-    attaches again (up to ``commit_attempts`` times, after a growing random wait), as a colliding commit does."""
-    attempts = location.options.commit_attempts
+    attaches again (``retrying``), as a colliding commit does."""
+    try:
+        return retrying(lambda: _attach(location, read_only=read_only), location.options.commit_attempts)
+    except duckdb.Error as exc:
+        raise LakeError(_unreachable(location, exc)) from None
+
+
+def retrying(work: Callable[[], _T], attempts: int) -> _T:
+    """``work()``, run again after a random wait that grows with each attempt while it fails because another writer
+    holds the catalog (``COMMIT_CONFLICT``; SQLite has no busy wait in DuckDB), up to ``attempts`` times."""
     for attempt in range(1, attempts + 1):
         try:
-            return _attach(location, read_only=read_only)
+            return work()
         except duckdb.Error as exc:
             if attempt == attempts or not COMMIT_CONFLICT.search(str(exc)):
-                raise LakeError(_unreachable(location, exc)) from None
+                raise
         time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
     raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -9,7 +9,6 @@ records each one applied; an older warehouse is upgraded on open, a warehouse wr
 from __future__ import annotations
 
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,6 @@ from typing import TypeVar
 import duckdb
 
 from tiepulse.core.ducklake import (
-    COMMIT_CONFLICT,
     LakeError,
     LakeLocation,
     data_unreachable,
@@ -29,6 +27,7 @@ from tiepulse.core.ducklake import (
     is_lake,
     lake_location,
     open_lake,
+    retrying,
 )
 from tiepulse.core.private_files import PrivatePathError, make_private, private_home
 from tiepulse.core.runlog import log_blocked_runs
@@ -132,15 +131,12 @@ def write_retrying(con: duckdb.DuckDBPyConnection, work: Callable[[], _T], attem
     SQLite catalog locked) rolls back and runs ``work`` again, up to ``warehouse.ducklake.commit_attempts`` times,
     after a random wait that grows with each attempt (so racing writers spread out); a DuckDB file has one writer."""
     attempts = attempts or (commit_attempts() if is_lake(con) else 1)
-    for attempt in range(1, attempts + 1):
-        try:
-            with transaction(con):
-                return work()
-        except duckdb.Error as exc:
-            if attempt == attempts or not COMMIT_CONFLICT.search(str(exc)):
-                raise
-        time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
-    raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def once() -> _T:
+        with transaction(con):
+            return work()
+
+    return retrying(once, attempts)
 
 
 def _newer_message(current: int) -> str:
@@ -208,7 +204,8 @@ def _connect_lake(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             return _utc(con)
         if catalog is not None:
             make_private(catalog)
-        migrate(_utc(con))
+        # a read outside the migrations' transactions can find another opener's commit holding the catalog
+        retrying(lambda: migrate(_utc(con)), commit_attempts())
     except (duckdb.IOException, duckdb.HTTPException) as exc:
         con.close()
         raise WarehouseError(data_unreachable(location, exc)) from None
