@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_incremental import _build_all, _differences, _mail, _meeting
+from tests.test_incremental import _build_all, _equals_full_rebuild, _mail, _meeting
 from tests.test_staging_models import _load
 from tiepulse.connectors.addresses import AddressNormaliser
 from tiepulse.core.keyed_hash import database_home, identity_key
@@ -45,20 +45,6 @@ def con(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[duckdb.DuckD
     assert set(_build_all(warehouse).values()) == {"rebuilt"}
     yield warehouse
     warehouse.close()
-
-
-def _equals_full_rebuild(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Build incrementally, then rebuild everything from scratch: every table must be the same; what the
-    incremental build did, per table."""
-    done = _build_all(con)
-    con.execute("create schema if not exists incremental").fetchall()
-    for table in done:
-        con.execute(f"create or replace table incremental.{table.split('.')[1]} as from {table}").fetchall()
-    build_state.forget(con)
-    assert set(_build_all(con).values()) == {"rebuilt"}
-    for table in done:
-        assert _differences(con, table, f"incremental.{table.split('.')[1]}") == (0, 0), (table, done[table])
-    return done
 
 
 @pytest.mark.parametrize("con", ["warehouse.duckdb", "warehouse.ducklake"], indirect=True)
