@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+
 
 def files_holding(folder: Path, *markers: str) -> dict[str, list[str]]:
     """Per marker, the files under ``folder`` whose bytes contain it (ASCII case folded)."""
@@ -11,6 +13,8 @@ def files_holding(folder: Path, *markers: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         data = path.read_bytes().lower()
+        if path.suffix == ".parquet":  # a lake's data file: its pages are compressed, so its values are read too
+            data += str(duckdb.sql(f"select * from read_parquet('{path}')").fetchall()).lower().encode()
         for marker, needle in needles.items():
             if needle in data:
                 found.setdefault(marker, []).append(str(path.relative_to(folder)))

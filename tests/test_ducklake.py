@@ -194,13 +194,6 @@ def test_a_refresh_on_a_lake_publishes_the_bi_snapshot(lake: Path) -> None:
     assert code == 0 and out.splitlines() == ["n", "2"], out
 
 
-def test_erase_refuses_a_lake_with_one_line(lake: Path) -> None:
-    assert run("import", str(MBOX), "--no-refresh")[0] == 0
-    code, out = run("erase", "--person", "bo@acme.com", "--yes")
-    assert code == 2 and len(out.strip().splitlines()) == 1, out
-    assert "erase does not work on the DuckLake backend yet" in out
-
-
 def test_the_identity_key_of_a_lake_lives_beside_its_sqlite_catalog(lake: Path) -> None:
     con = connect(lake)
     try:

@@ -184,3 +184,8 @@ def test_two_writers_committing_the_same_first_page_at_once_store_it_once(lake: 
         con.close()
     assert sorted(rows) == [(f"ana-{n}", 1) for n in range(5)]
     assert cursors == [("1", "running")]
+
+
+def test_erase_refuses_a_postgres_catalog_with_one_line(lake: Lake) -> None:
+    assert run("import", str(MBOX), "--no-refresh")[0] == 0
+    assert_one_line_exit_2(["erase", "--person", "cy@partner.example", "--yes"], "catalog is in PostgreSQL")

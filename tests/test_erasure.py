@@ -8,14 +8,17 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import pytest
 
 from tests.conftest import ENRON, requires_enron
 from tests.privacy_scan import files_holding
 from tests.test_cli import env, run  # noqa: F401 - the CLI test environment (TIEPULSE_HOME, AS_OF) and runner
+from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import connect
 
 ADDRESS, ALIAS, NAME = "john.erasee@example.com", "jerasee@example.com", "John Erasee"
 
@@ -83,14 +86,20 @@ def exports(tmp_path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def home(env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # noqa: F811 - uses the imported fixture
+def home(env: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:  # noqa: F811
+    """The CLI's home (the imported ``env`` fixture), on the backend the test asks (``indirect``; a DuckDB file
+    unless it asks)."""
     (env.parent / "home" / "dagster").mkdir(parents=True)  # a Dagster instance under the home, erased too
     monkeypatch.setenv("DAGSTER_HOME", str(env.parent / "home" / "dagster"))
+    config = env.parent / "config.yaml"
+    config.write_text(f"warehouse:\n  backend: {getattr(request, 'param', 'duckdb')}\n")
+    monkeypatch.setenv("TIEPULSE_CONFIG", str(config))
     return env.parent / "home"
 
 
-def query(home: Path, sql: str, params: dict[str, object] | None = None) -> list[tuple[object, ...]]:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+def query(home: Path, sql: str, params: dict[str, object] | None = None) -> list[tuple[Any, ...]]:
+    assert Settings().home == home
+    with closing(connect(Settings().warehouse_path, read_only=True)) as con:
         return con.execute(sql, params).fetchall()
 
 
@@ -101,7 +110,9 @@ def _imported(home: Path, exports: list[Path]) -> None:
     (home / "reports" / "org.html").write_text(f"<p>{NAME}</p>")  # a derived file beside the refresh's reports
 
 
+@pytest.mark.parametrize("home", ["duckdb", "ducklake"], indirect=True)
 def test_erase_leaves_no_byte_of_the_person_and_keeps_everyone_else(home: Path, exports: list[Path]) -> None:
+    """On a lake too: no data file, delete file, older snapshot, catalog statistic or free catalog page keeps them."""
     _imported(home, exports)
     people_before = {r[0] for r in query(home, "select person_id from marts.dim_person")}
     code, out = run("erase", "--person", ALIAS.upper(), "--yes")  # any address of theirs, in any case

@@ -22,8 +22,10 @@ def erase_command(
     """Erase a person (every address merged into them) from every layer, the files derived from the warehouse and
     the warehouse file's bytes; later imports drop them too. See docs/privacy.md."""
     from tiepulse.cli.app import _fail, _settings
+    from tiepulse.core.ducklake import lake_location
     from tiepulse.core.import_context import build_import_context
-    from tiepulse.core.keyed_hash import identity_key
+    from tiepulse.core.keyed_hash import database_home, identity_key
+    from tiepulse.core.lake_purge import purge_lake
     from tiepulse.pipelines.erasure import (
         DERIVED_ARTEFACTS,
         complete_erasure,
@@ -39,17 +41,20 @@ def erase_command(
     address = given if given.startswith("p~") else build_import_context(settings).normaliser().normalise(given)
     if address is None:
         raise _fail(f"--person {person!r} is neither an email address nor a pseudonym (p~...@domain)")
-    if settings.config.warehouse.backend == "ducklake":
-        raise _fail(
-            "erase does not work on the DuckLake backend yet: old snapshots, data files and catalog statistics could "
-            "still hold the person (docs/ducklake.md, Limits); erase on a DuckDB-file warehouse"
-        )
+    lake = settings.config.warehouse.backend == "ducklake"
     path = settings.warehouse_path
-    if not path.exists():
-        raise _fail(f"no warehouse at {path}; check TIEPULSE_HOME")
+    stored = lake_location(path, settings.config.warehouse.ducklake).catalog_file if lake else path
+    if stored is not None and not stored.exists():
+        raise _fail(f"no warehouse at {stored}; check TIEPULSE_HOME")
     try:
         with open_warehouse(path) as con:
             target = find_person(con, address)
+            home = database_home(con)
+        if home is None:
+            raise _fail(
+                "erase does not work on a lake whose catalog is in PostgreSQL yet: the erasure list's key lives beside "
+                "the catalog file, and every machine's imports would need the same key (docs/ducklake.md, Limits)"
+            )
         if not yes:
             typer.confirm(
                 f"Erase this person ({len(target.addresses)} address(es)) from the warehouse and everything derived "
@@ -57,17 +62,22 @@ def erase_command(
                 abort=True,
             )
         with open_warehouse(path) as con:
-            outcome = erase_from_warehouse(con, target, identity_key(settings.home))
+            outcome = erase_from_warehouse(con, target, identity_key(home))
         if outcome.already_complete:
             console.print(f"Already erased (erasure {outcome.erasure_id}): nothing of this person is left.")
             return
         artefacts = delete_artefacts(settings.home)
         with console.status("Rebuilding staging and marts without them (Dagster, in-process)..."):
             result = refresh()
+        # The deleted bytes go before the erasure is marked complete: one killed on the way is redone when run again.
+        if lake:
+            with console.status("Rewriting the lake's data files and forgetting its older snapshots..."):
+                purge_lake(path, settings.config.warehouse.ducklake)
+        else:
+            with console.status("Rewriting the warehouse file so the deleted bytes are gone..."):
+                rewrite_database(path)
         with open_warehouse(path) as con:
             complete_erasure(con, outcome.erasure_id, artefacts)
-        with console.status("Rewriting the warehouse file so the deleted bytes are gone..."):
-            rewrite_database(path)
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
     removed = {table: n for table, n in outcome.rows_removed.items() if n}
