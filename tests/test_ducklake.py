@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from tiepulse.cli.app import app
 from tiepulse.core.ducklake import for_lake
 from tiepulse.core.keyed_hash import database_home
+from tiepulse.core.runlog import record_run
+from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 
 MBOX = Path(__file__).parent / "data" / "sent.mbox"
@@ -200,3 +202,42 @@ def test_the_identity_key_of_a_lake_lives_beside_its_sqlite_catalog(lake: Path) 
         assert database_home(con) == lake.parent  # not a folder named after the `sqlite:` catalog string
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "ducklake"])
+def test_only_runs_whose_process_is_gone_are_marked_interrupted_on_a_lake(
+    backend: str, cli_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lake has several writers at once: a run of a live process, or of another machine, is not interrupted. A
+    DuckDB file has one writer, so every run left running is."""
+    if backend == "ducklake":
+        use_lake(tmp_path / "config.yaml", monkeypatch)
+    live = subprocess.Popen(["sleep", "600"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    here = socket.gethostname()
+    left = [
+        ("live", here, live.pid),
+        ("gone", here, gone.pid),
+        ("elsewhere", "another-machine", 1),
+        ("old", None, None),
+    ]
+    con = connect(Settings().warehouse_path)
+    try:
+        for run_id, host, pid in left:
+            con.execute(
+                "insert into ops.runs (run_id, kind, started_at, status, host, pid) "
+                "values (?, 'sync', now(), 'running', ?, ?)",
+                [run_id, host, pid],
+            ).fetchall()
+        with record_run(con, "test"):
+            pass
+        found = dict(con.execute("select run_id, status from ops.runs where kind = 'sync'").fetchall())
+    finally:
+        con.close()
+        live.kill()
+        live.wait()
+    if backend == "ducklake":
+        assert found == {"live": "running", "gone": "interrupted", "elsewhere": "running", "old": "interrupted"}
+    else:
+        assert set(found.values()) == {"interrupted"}

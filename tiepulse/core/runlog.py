@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from tiepulse.core.ducklake import is_lake
 from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.private_files import write_private
 
@@ -34,19 +37,17 @@ class RunSummary(dict[str, Any]):
 def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary]:
     """Log a run; the caller fills the yielded summary. A failure is logged as ``failure`` and re-raised.
 
-    ``con`` is a writable connection, so no other process is writing: a run still marked ``running`` that is not
-    this process's was killed, and is marked ``interrupted``.
+    A run still marked ``running`` that is not this process's was killed, and is marked ``interrupted``: on a
+    DuckDB file any such run, since ``con`` is writable and so no other process is writing; on a lake, where several
+    writers run at once, only a run of this machine whose process is gone (another machine's runs are left to it).
     """
     run_id = uuid.uuid4().hex
     summary = RunSummary()
     summary.run_id = run_id
-    mine = list(_ACTIVE) or [""]
+    mark_interrupted(con)
     con.execute(
-        "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id)",
-        [mine],
-    ).fetchall()
-    con.execute(
-        "insert into ops.runs (run_id, kind, started_at, status) values (?, ?, now(), 'running')", [run_id, kind]
+        "insert into ops.runs (run_id, kind, started_at, status, host, pid) values (?, ?, now(), 'running', ?, ?)",
+        [run_id, kind, socket.gethostname(), os.getpid()],
     ).fetchall()
     _ACTIVE.add(run_id)
     status = "failure"
@@ -59,6 +60,33 @@ def record_run(con: duckdb.DuckDBPyConnection, kind: str) -> Iterator[RunSummary
             "update ops.runs set finished_at = now(), status = ?, summary = ? where run_id = ?",
             [status, json.dumps(summary, default=str), run_id],
         ).fetchall()
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark ``interrupted`` the runs still ``running`` whose process was killed (see ``record_run``)."""
+    mine = list(_ACTIVE) or [""]
+    dead = None
+    if is_lake(con):
+        here = con.execute(
+            "select run_id, pid from ops.runs where status = 'running' and (host = ? or host is null)",
+            [socket.gethostname()],
+        ).fetchall()
+        dead = [run for run, pid in here if pid is None or not _alive(pid)]
+    con.execute(
+        "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id) "
+        "and (?::varchar[] is null or list_contains(?, run_id))",
+        [mine, dead, dead],
+    ).fetchall()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def amend_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, **summary: Any) -> None:
