@@ -29,6 +29,7 @@ LABELLED_PEOPLE = 10
 SMALL_GROUPS = "other (small groups)"
 GROUP_TYPES = ("team", "department", "community")
 """The grouping the heatmap and ranking use: the first of these the ONA marts hold."""
+PLURALS = {"community": "communities"}
 SUMMARY_TRENDS = ("density", "clustering", "modularity", "reciprocity", "giant_component_share")
 
 
@@ -37,7 +38,7 @@ def organisation_page(data: OrganisationInputs, min_group_size: int) -> Page:
     scores = active.get_column("health_score").to_list()
     figures = [
         Figure("egos", str(data.health.height)),
-        Figure("active egos", str(active.height)),
+        Figure("egos scored", str(active.height)),
         Figure("median health", f"{statistics.median(scores):.0f}" if scores else "-"),
         Figure("open alerts", str(data.alerts.height)),
     ]
@@ -79,12 +80,27 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 def _health_section(data: OrganisationInputs, active: pl.DataFrame) -> Section:
     if active.height == 0:
-        return Section("Health", note="No ego had contact in the activity window: no scores to show.")
+        return Section("Health", note=f"No ego has a network health score as of {data.as_of}: {_why_unscored(data)}.")
     return Section(
         "Health across the organisation",
         f"Each active ego's 0-100 network health score as of {data.as_of}.",
         charts=[Chart(charts.histogram(active, "health_score", "health score", 5, (0, 100)), "Egos by health score")],
     )
+
+
+def _why_unscored(data: OrganisationInputs) -> str:
+    """Why the egos have no score, by count (docs/metrics.md: only current data is scored, and only when enough of
+    the score's parts are measured)."""
+    health = data.health
+    stale = health.filter(pl.col("data_status") != "current").height
+    quiet = health.filter((pl.col("data_status") == "current") & pl.col("is_active").not_()).height
+    thin = health.height - stale - quiet
+    reasons = [
+        (stale, "their data ends more than a month before that date (or was not read)"),
+        (quiet, "no contact in the activity window"),
+        (thin, "too little of the score measured (a Sent folder alone shows no answers)"),
+    ]
+    return "; ".join(f"{n} {'ego' if n == 1 else 'egos'}: {reason}" for n, reason in reasons if n) or "no egos"
 
 
 def _trend_section(data: OrganisationInputs) -> Section:
@@ -98,12 +114,12 @@ def _trend_section(data: OrganisationInputs) -> Section:
         .filter(pl.col("median").is_not_null())
         .sort("month")
     )
-    if monthly.height == 0:
-        return Section("Trends", note="No monthly history yet.")
-    long = monthly.unpivot(index="month", variable_name="series", value_name="value").with_columns(
-        pl.col("series").replace({"median": "median", "lower": "lower quartile", "upper": "upper quartile"})
-    )
-    content = [Chart(charts.lines_over_time(long, "health score", maximum=100), "Health score by month")]
+    content = []
+    if monthly.height:
+        long = monthly.unpivot(index="month", variable_name="series", value_name="value").with_columns(
+            pl.col("series").replace({"median": "median", "lower": "lower quartile", "upper": "upper quartile"})
+        )
+        content.append(Chart(charts.lines_over_time(long, "health score", maximum=100), "Health score by month"))
     summary = data.ona.get(ORG_SUMMARY)
     if summary is not None and summary.height:
         trends = (
@@ -112,6 +128,10 @@ def _trend_section(data: OrganisationInputs) -> Section:
             .with_columns(pl.col("series").str.replace_all("_", " "))
         )
         content.append(Chart(charts.lines_over_time(trends, "whole network (0-1)"), "Structure of the whole network"))
+    if not content:
+        return Section("Trends", note="No monthly history yet.")
+    if not monthly.height:
+        return Section("Trends", "The whole network's structure by month (no month has a scored ego).", charts=content)
     return Section("Trends", "The egos' health score by month: median and quartiles.", charts=content)
 
 
@@ -177,14 +197,18 @@ def _heatmap_section(matrix: pl.DataFrame, groups: pl.DataFrame, group_type: str
         (pl.col("group_type") == group_type) & pl.col("from_group").is_in(names) & pl.col("to_group").is_in(names)
     )
     if shown.height == 0:
-        return Section(f"Between {group_type}s", note=f"No {group_type} is large enough to show.")
+        return Section(f"Between {_plural(group_type)}", note=f"No {group_type} is large enough to show.")
     return Section(
-        f"Between {group_type}s",
+        f"Between {_plural(group_type)}",
         f"Messages from each {group_type} (rows) to each other (columns); the diagonal is within the {group_type}.",
         charts=[
             Chart(charts.group_heatmap(shown.select("from_group", "to_group", "messages"), "messages", "messages"))
         ],
     )
+
+
+def _plural(group_type: str) -> str:
+    return PLURALS.get(group_type, group_type + "s")
 
 
 def _silo_section(groups: pl.DataFrame, group_type: str, min_group_size: int) -> Section:
