@@ -3,13 +3,17 @@ no console error, nothing fetched, readable at phone width; screenshots saved as
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -17,10 +21,12 @@ from tests.browser import Browser, artefact
 from tests.sample_org import import_sample, sample_environment
 from tiepulse.cli.app import app
 from tiepulse.cli.demo import name_reports
+from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.settings import ReportOptions, Settings
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines import refresh_gate
 from tiepulse.pipelines.refresh import refresh
+from tiepulse.pipelines.reporting.sources import read_personal_inputs
 from tiepulse.pipelines.reporting.write import existing_reports, personal_egos
 
 pytestmark = pytest.mark.slow
@@ -220,3 +226,21 @@ def test_the_demo_ends_by_naming_the_reports(org: dict[str, Any], monkeypatch: p
     lines = console.export_text().splitlines()
     assert lines[-2].strip() == str((org["home"] / "reports" / "organisation.html").resolve())
     assert f"{len(_egos(org['home']))} personal reports, one per ego" in lines[-1]
+
+
+def test_personal_inputs_read_a_few_egos_at_a_time_equal_everyone_s(org: dict[str, Any]) -> None:
+    """The refresh reads the reports' inputs a batch of egos at a time (bounded memory): each ego's inputs are the
+    rows read for everyone at once, the alter-alter ties from only the batch's messages and meetings included."""
+    as_of, params = dt.date.fromisoformat(str(org["as_of"])), AnalyticsParams()
+    with closing(connect(org["home"] / "warehouse.duckdb", read_only=True)) as con:
+        everyone = read_personal_inputs(con, as_of, params)
+        egos = sorted(everyone.health.get_column("ego_id").to_list())
+        batch = egos[1:6]
+        some = read_personal_inputs(con, as_of, params, batch)
+    assert some.observed_egos == everyone.observed_egos
+    assert_frame_equal(some.names.sort(pl.all()), everyone.names.sort(pl.all()))
+    assert some.alter_edges.height and set(some.health.get_column("ego_id")) == set(batch)
+    for ego in batch:
+        mine, theirs = some.for_ego(ego), everyone.for_ego(ego)
+        for field in ("health", "monthly_health", "ties", "ties_monthly", "alerts", "alter_edges"):
+            assert_frame_equal(getattr(mine, field).sort(pl.all()), getattr(theirs, field).sort(pl.all()))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from tiepulse.pipelines.reporting.labels import LINE_HEIGHT, place_labels
+from tiepulse.pipelines.reporting.layout import spring_positions
 
 
 def _nodes(points: list[tuple[float, float, str]]) -> pl.DataFrame:
@@ -39,3 +41,16 @@ def test_names_in_a_column_stack_without_overlapping() -> None:
     nodes = _nodes([(0.0, k * step, f"N{k}") for k in range(5)] + [(1.0, 1.0, "")])
     placed = place_labels(nodes, height=440, size_range=(30, 30), size="strength", order="rank")
     assert placed.get_column("label_side").to_list()[:5] == ["right"] * 5
+
+
+def test_the_layout_does_not_depend_on_the_order_of_the_rows() -> None:
+    """The rows of a group-by come in any order: the same network must get the same picture (and labels)."""
+    nodes = pl.DataFrame({"id": [f"p{n}" for n in range(12)], "name": [f"P{n}" for n in range(12)]})
+    edges = pl.DataFrame(
+        {"source": ["p0"] * 11 + ["p1", "p2"], "target": [f"p{n}" for n in range(1, 12)] + ["p2", "p3"]}
+    ).with_columns(weight=pl.Series(range(1, 14), dtype=pl.Float64))
+    placed, lines = spring_positions(nodes, edges, fixed="p0")
+    again, lines_again = spring_positions(nodes.reverse(), edges.sample(fraction=1.0, shuffle=True, seed=3), fixed="p0")
+    assert_frame_equal(placed.sort("id"), again.sort("id"))
+    assert_frame_equal(lines.sort("source", "target"), lines_again.sort("source", "target"))
+    assert placed.filter(pl.col("id") == "p0").select("x", "y").row(0) == (0.0, 0.0)

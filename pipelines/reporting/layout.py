@@ -20,8 +20,10 @@ def spring_positions(
     Fruchterman-Reingold with the edge weights pulling; ``fixed`` (e.g. the ego) is pinned at the centre.
     Edges whose ends are not both nodes are dropped.
     """
-    ids = nodes.get_column("id").to_list()
-    edges = edges.filter(pl.col("source").is_in(ids) & pl.col("target").is_in(ids))
+    # networkx places the nodes from random starts drawn in node order: sorted, the picture does not depend on the
+    # order the rows came in (a group-by's order varies from run to run).
+    ids = sorted(nodes.get_column("id").to_list())
+    edges = edges.filter(pl.col("source").is_in(ids) & pl.col("target").is_in(ids)).sort("source", "target")
     # Pull in proportion to the weight, but never so little that a weak tie's node drifts off the picture.
     heaviest = edges.get_column("weight").max() or 1.0
     pull = edges.select("source", "target", MIN_PULL + (1 - MIN_PULL) * pl.col("weight") / heaviest)

@@ -147,12 +147,13 @@ def _visible_groups(groups: pl.DataFrame, group_type: str, min_group_size: int) 
 
 
 def _network_section(data: OrganisationInputs, min_group_size: int) -> Section:
-    people = data.ona[ORG_PEOPLE].sort("weighted_degree", descending=True).head(PICTURE_PEOPLE)
+    people = data.ona[ORG_PEOPLE].sort(["weighted_degree", "person_id"], descending=[True, False]).head(PICTURE_PEOPLE)
     if people.height == 0:
         return Section("The network", note="No people in the organisational network mart.")
     sizes = people.group_by("community_id").len()
     big = sizes.filter(pl.col("len") >= min_group_size).get_column("community_id").implode()
-    key = people.filter(pl.col("is_key_person")).sort("pagerank", descending=True).head(LABELLED_PEOPLE)
+    key = people.filter(pl.col("is_key_person")).sort(["pagerank", "person_id"], descending=[True, False])
+    key = key.head(LABELLED_PEOPLE)
     nodes = people.select(
         id="person_id",
         name=pl.coalesce("display_name", "person_id"),

@@ -182,14 +182,16 @@ def _buckets_section(h: dict[str, Any]) -> Section:
 
 
 def _network_section(data: PersonalInputs, ego_id: str, fading: pl.DataFrame) -> Section:
-    active = data.ties.filter(pl.col("tie_class") != "dormant").sort("strength", descending=True)
+    # equal strengths in the same order every run, so the picture is the same
+    active = data.ties.filter(pl.col("tie_class") != "dormant").sort(["strength", "alter_id"], descending=[True, False])
     shown = pl.concat(
         [active.head(PICTURE_ALTERS), fading.filter(pl.col("alter_id").is_in(active["alter_id"].implode()).not_())]
-    ).unique("alter_id", keep="first")
+    ).unique("alter_id", keep="first", maintain_order=True)
     if shown.height == 0:
         return Section("Your network", note="No active ties to draw.")
+    shown = shown.sort(["strength", "alter_id"], descending=[True, False])
     fading_ids = fading.get_column("alter_id").implode()
-    top = shown.sort("strength", descending=True).head(LABELLED_ALTERS).get_column("alter_id").implode()
+    top = shown.head(LABELLED_ALTERS).get_column("alter_id").implode()
     is_fading = pl.col("alter_id").is_in(fading_ids)
     alters = shown.select(
         id="alter_id",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines import network_io as tables
@@ -66,31 +68,46 @@ class PersonalInputs:
 
 
 def read_personal_inputs(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, ego_id: str | None = None
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, egos: Sequence[str] | None = None
 ) -> PersonalInputs:
-    """The published marts (every ego's, or ``ego_id``'s) and the alter-alter ties at ``as_of``."""
-    args: list[object] | None = [ego_id] if ego_id else None
-    where = "where ego_id = ?" if ego_id else ""
-    and_ego = "and ego_id = ?" if ego_id else ""
-    interactions = read_table(con, tables.INTERACTIONS, where, args)
+    """The published marts (every ego's, or those of ``egos``) and the alter-alter ties at ``as_of``. With ``egos``,
+    only their interactions and the messages and meetings those name are read: memory follows the egos asked for,
+    not the organisation."""
+    if egos is None:
+        return _read_personal(con, as_of, params, "true")
+    con.register("_report_egos", pa.table({"ego_id": pa.array(list(egos), pa.string())}))
+    try:
+        return _read_personal(con, as_of, params, "ego_id in (select ego_id from _report_egos)")
+    finally:
+        con.unregister("_report_egos")
+
+
+def _read_personal(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, mine: str
+) -> PersonalInputs:
+    """``read_personal_inputs`` for the egos that match the SQL condition ``mine``."""
+    interactions = read_table(con, tables.INTERACTIONS, f"where {mine}")
+
+    def named(source: str, key: str) -> str:
+        return f"where {key} in (select source_key from {tables.INTERACTIONS} where source = '{source}' and {mine})"
+
     participants = record_participants(
-        read_table(con, tables.MESSAGES),
-        read_table(con, tables.MESSAGE_RECIPIENTS),
-        read_table(con, tables.EVENT_ATTENDEES),
+        read_table(con, tables.MESSAGES, named("email", "message_key")),
+        read_table(con, tables.MESSAGE_RECIPIENTS, named("email", "message_key")),
+        read_table(con, tables.EVENT_ATTENDEES, named("calendar", "event_key")),
     )
-    observed = read_observation(con, as_of, params, ego_id).filter(pl.col("inbound_observed"))
+    observed = read_observation(con, as_of, params).filter(pl.col("inbound_observed"))
     return PersonalInputs(
         as_of=as_of,
-        health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'current' {and_ego}", args),
-        monthly_health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'month' {and_ego}", args),
-        ties=read_table(con, tables.TIES, where, args),
+        health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'current' and {mine}"),
+        monthly_health=read_table(con, tables.NETWORK_HEALTH, f"where period = 'month' and {mine}"),
+        ties=read_table(con, tables.TIES, f"where {mine}"),
         ties_monthly=read_table(
             con,
             f"(select ego_id, alter_id, month, strength, n_email, n_meeting, n_other from {tables.TIES_MONTHLY}) t",
-            where,
-            args,
+            f"where {mine}",
         ),
-        alerts=read_table(con, tables.ALERTS, f"where status = 'open' {and_ego}", args),
+        alerts=read_table(con, tables.ALERTS, f"where status = 'open' and {mine}"),
         alter_edges=cooccurrence_edges(interactions, participants, as_of, params),
         names=read_table(con, f"(select person_id, display_name from {tables.PERSONS}) p"),
         observed_egos=frozenset(observed.get_column("ego_id").to_list()),

@@ -18,6 +18,8 @@ from tiepulse.core.params import params_for
 from tiepulse.core.private_files import write_private
 from tiepulse.core.settings import ReportOptions, Settings
 from tiepulse.pipelines.analytics.fingerprint import checksum
+from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.network_io import NETWORK_HEALTH
 from tiepulse.pipelines.reporting import built
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from tiepulse.pipelines.reporting.page import Page
 
 ORGANISATION_FILE = "organisation.html"
+EGOS_AT_ONCE = 25
+"""Personal reports' inputs are read for this many egos at a time: the memory they take follows it, not the size of
+the organisation (at 300 egos, reading everyone's at once peaked at 8.1 GB: docs/benchmarks.md)."""
 
 
 def write_report(path: Path, text: str) -> Path:
@@ -114,17 +119,21 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
         built.inputs_fingerprint(organisation, min_group_size),
         partial(_organisation_page, organisation, min_group_size),
     )
-    everyone = read_personal_inputs(con, settings.as_of, params)
-    egos, left_out = personal_egos(sorted(everyone.health.get_column("ego_id").to_list()), settings.config.reports)
-    context = (params.model_dump_json(), checksum(everyone.names))
+    current = f"(select ego_id from {NETWORK_HEALTH} where period = 'current') h"
+    everyone = sorted(read_table(con, current).get_column("ego_id").to_list())
+    egos, left_out = personal_egos(everyone, settings.config.reports)
     written = []
-    for ego in egos:
-        mine = everyone.for_ego(ego)
-        # the names and who is observed weigh on every report: in the context once, not checksummed per ego
-        own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
-        fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
-        page = partial(_personal_page, mine, ego, params)
-        written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
+    for start in range(0, len(egos), EGOS_AT_ONCE):
+        batch = egos[start : start + EGOS_AT_ONCE]
+        inputs = read_personal_inputs(con, settings.as_of, params, batch)
+        context = (params.model_dump_json(), checksum(inputs.names))
+        for ego in batch:
+            mine = inputs.for_ego(ego)
+            # the names and who is observed weigh on every report: in the context once, not checksummed per ego
+            own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
+            fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
+            page = partial(_personal_page, mine, ego, params)
+            written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
     _remove_stale(folder / "egos", {p.name for p in written})
     built.save(folder, after)
     return WrittenReports(org, written, rendered, left_out)

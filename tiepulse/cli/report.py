@@ -38,7 +38,7 @@ def personal_report(
         raise InsightError("Several egos here: name one with --ego EMAIL, or ask for --org.")
     view = ego_view(con, settings, who, as_of)
     params = params_for(settings)
-    data = read_personal_inputs(con, view.as_of, params, who)
+    data = read_personal_inputs(con, view.as_of, params, [who])
     if view.as_of != published_as_of(con):
         data = dataclasses.replace(
             data,
