@@ -95,7 +95,10 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     )
 
     def compute(inter: pl.DataFrame, months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
-        inputs = tables.read_network_inputs(con, shard, inter)
+        # brokerage reads the messages and meetings of the activity window before each cut-off only
+        earliest = as_of_instant(min(month_cutoff(m, as_of) for m in months))
+        window = dt.timedelta(days=params.activity_window_days)
+        inputs = tables.read_network_inputs(con, shard, inter, records_after=earliest - window)
         frames = [
             network_health(inputs, month_cutoff(m, as_of), params).with_columns(period=pl.lit("month"), month=pl.lit(m))
             for m in months
