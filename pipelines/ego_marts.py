@@ -95,17 +95,22 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     )
 
     def compute(inter: pl.DataFrame, months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
-        inputs = tables.read_network_inputs(con, shard, inter)
+        # brokerage reads the messages and meetings of the activity window before each cut-off only
+        earliest = as_of_instant(min(month_cutoff(m, as_of) for m in months))
+        window = dt.timedelta(days=params.activity_window_days)
+        inputs = tables.read_network_inputs(con, shard, inter, records_after=earliest - window)
         frames = [
             network_health(inputs, month_cutoff(m, as_of), params).with_columns(period=pl.lit("month"), month=pl.lit(m))
             for m in months
+            if m != running
         ]
         if running in months:
+            # The running month is evaluated at the analysis date: its row is the current one (computed once).
             ties = read_table(con, tables.TIES, *shard.where()).filter(
                 pl.col("ego_id").is_in(inter["ego_id"].implode())
             )
             current = network_health(inputs, as_of, params, ties)
-            frames.insert(0, current.with_columns(period=pl.lit("current"), month=pl.lit(running)))
+            frames[:0] = [current.with_columns(period=pl.lit(p), month=pl.lit(running)) for p in ("current", "month")]
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
     observed = _observed_by_month(con, as_of, params)

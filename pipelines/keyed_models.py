@@ -12,11 +12,19 @@ A model declares it in its ``.yml``::
         table: intermediate.int_message_copies_matched
         key: message_key
         group: folded_into
+      near:                                   # optional: a key's rows read the keys up to this long before it
+        table: staging.stg_mail_sightings     # (a keyed input), by its time column
+        time: sent_at
+        hours: 24
 
 The touched keys are those of the staging inputs' rows imported after the table's watermark, with every key of a
 group one of them belongs to; their rows are deleted and computed again from the model's SQL with each keyed input
-narrowed to them (``core.keyed_writes.replace_keys``). It applies only when nothing else moved under the table since
-its last build (``can_update``); otherwise the table is rebuilt whole (``pipelines/models.py``).
+narrowed to them (``core.keyed_writes.replace_keys``). With ``near``, a key's rows depend on the keys whose times
+lie up to ``hours`` before its own (copies of a message matched within hours): the keys redone are those whose
+times may lie within ``hours`` after a touched key's, and they are computed from the keys whose times may lie
+within ``hours`` before theirs (a key's time being anywhere between the earliest and the latest of its rows'). It
+applies only when nothing else moved under the table since its last build (``can_update``); otherwise the table is
+rebuilt whole (``pipelines/models.py``).
 """
 
 from __future__ import annotations
@@ -49,11 +57,19 @@ class Groups:
 
 
 @dataclass(frozen=True)
+class Near:
+    table: str
+    time: str
+    hours: int
+
+
+@dataclass(frozen=True)
 class KeyedSpec:
     key: str
     inputs: dict[str, str]
     """Input table -> its column holding the key."""
     groups: Groups | None = None
+    near: Near | None = None
 
     @property
     def staging_inputs(self) -> list[str]:
@@ -69,17 +85,21 @@ class KeyedSpec:
 def parse_spec(spec: dict[str, Any], upstream: frozenset[str], path: Path) -> KeyedSpec:
     inputs = spec.get("inputs") or {}
     groups = spec.get("groups")
+    near = spec.get("near")
     if not isinstance(inputs, dict) or not inputs or not set(inputs) <= upstream:
         raise KeyedSpecError(f"{path}: incremental 'inputs' must map tables the model reads to their key column")
     found = KeyedSpec(
         key=str(spec["keyed"]),
         inputs={str(t): str(c) for t, c in inputs.items()},
         groups=Groups(str(groups["table"]), str(groups["key"]), str(groups["group"])) if groups else None,
+        near=Near(str(near["table"]), str(near["time"]), int(near["hours"])) if near else None,
     )
     if not found.staging_inputs:
         raise KeyedSpecError(f"{path}: a keyed model needs a staging input whose new rows name the keys")
     if found.groups is not None and found.groups.table not in upstream:
         raise KeyedSpecError(f"{path}: incremental 'groups' must be a table the model reads")
+    if found.near is not None and found.near.table not in found.inputs:
+        raise KeyedSpecError(f"{path}: incremental 'near' must name one of its keyed inputs")
     return found
 
 
@@ -138,22 +158,50 @@ def update(
             f"where {g.group} in (select key from t)"
         )
     con.execute(f"create or replace temp table {AFFECTED} as {touched}").fetchall()
+    read = AFFECTED if spec.near is None else _widen_near(con, spec.inputs[spec.near.table], spec.near)
     mine = f"{spec.key} in (select key from {AFFECTED})"
     removed = build_state.table_fingerprint(con, table, mine)
-    replace_keys(con, table, narrowed(sql, spec), spec.key, f"select key from {AFFECTED}")
+    rows = f"select * from ({narrowed(sql, spec, read)}) where {mine}"
+    replace_keys(con, table, rows, spec.key, f"select key from {AFFECTED}")
     added = build_state.table_fingerprint(con, table, mine)
-    for temp in ("_keyed_new", AFFECTED):
-        con.execute(f"drop table {temp}").fetchall()
+    for temp in ("_keyed_new", AFFECTED, _NEAR_TIMES, _NEAR_READ):
+        con.execute(f"drop table if exists {temp}").fetchall()
     return added, removed
 
 
-def narrowed(sql: str, spec: KeyedSpec) -> str:
-    """The model's SQL with each keyed input read for the touched keys only."""
+_NEAR_TIMES = "_keyed_times"
+_NEAR_READ = "_keyed_read"
+
+
+def _widen_near(con: duckdb.DuckDBPyConnection, column: str, near: Near) -> str:
+    """Add to the affected keys those whose time may lie within ``near.hours`` after an affected key's; return the
+    temporary table of the keys their rows are computed from (those whose time may lie within ``near.hours``
+    before an affected key's). A key's time is taken as anywhere between its rows' earliest and latest."""
+    span = f"interval {int(near.hours)} hour"
+    con.execute(
+        f"create or replace temp table {_NEAR_TIMES} as "
+        f"select {column} as key, min({near.time}) as lo, max({near.time}) as hi from {near.table} group by all"
+    ).fetchall()
+    later = (
+        f"select t.key from {_NEAR_TIMES} t join {_NEAR_TIMES} x on t.hi >= x.lo and t.lo <= x.hi + {span} "
+        f"where x.key in (select key from {AFFECTED})"
+    )
+    con.execute(f"insert into {AFFECTED} select key from ({later}) except select key from {AFFECTED}").fetchall()
+    con.execute(
+        f"create or replace temp table {_NEAR_READ} as select key from {AFFECTED} union "
+        f"select t.key from {_NEAR_TIMES} t join {_NEAR_TIMES} a on t.hi >= a.lo - {span} and t.lo <= a.hi "
+        f"where a.key in (select key from {AFFECTED})"
+    ).fetchall()
+    return _NEAR_READ
+
+
+def narrowed(sql: str, spec: KeyedSpec, keys: str = AFFECTED) -> str:
+    """The model's SQL with each keyed input read for the keys of the temporary table ``keys`` only."""
     tree = sqlglot.parse_one(sql, read="duckdb")
     for table in list(tree.find_all(exp.Table)):
         name = f"{table.db}.{table.name}"
         if name in spec.inputs:
-            only = sqlglot.parse_one(f"select * from {name} where {spec.inputs[name]} in (select key from {AFFECTED})")
+            only = sqlglot.parse_one(f"select * from {name} where {spec.inputs[name]} in (select key from {keys})")
             alias = exp.TableAlias(this=exp.to_identifier(table.alias_or_name))
             table.replace(exp.Subquery(this=only, alias=alias))
     return tree.sql(dialect="duckdb")

@@ -103,31 +103,45 @@ def interactions_from_staging(
 
 
 def read_network_inputs(
-    con: duckdb.DuckDBPyConnection, egos: str | EgoShard | None = None, interactions: pl.DataFrame | None = None
+    con: duckdb.DuckDBPyConnection,
+    egos: str | EgoShard | None = None,
+    interactions: pl.DataFrame | None = None,
+    records_after: dt.datetime | None = None,
 ) -> NetworkInputs:
     """The chain's inputs: every ego's, or those of one ego or a shard of egos (their interactions, contacts, alert
     state and observation, and the messages and meetings of their interactions). ``interactions``: those already
-    read (of the same egos), instead of reading them again."""
-    where: str
-    args: list[object]
-    if egos is None:
-        where, args, records = "", [], ""
-    else:
-        where, args = _shard(egos).where()
-        records = f"where {{key}} in (select source_key from {INTERACTIONS} {where} and source = '{{source}}')"
-    email = records.format(key="message_key", source="email")
-    calendar = records.format(key="event_key", source="calendar")
+    read (of the same egos), instead of reading them again. ``records_after``: only the messages and meetings
+    with an interaction after that instant (brokerage reads those of the activity window before a date only)."""
+    where, args = _shard(egos).where() if egos is not None else ("", [])
+    email, record_args = _records(egos, records_after, "message_key", "email")
+    calendar, _ = _records(egos, records_after, "event_key", "calendar")
     return NetworkInputs(
         interactions=read_table(con, INTERACTIONS, where, args) if interactions is None else interactions,
         persons=read_table(con, PERSONS),
         contacts=read_table(con, CONTACTS, where, args),
-        messages=read_table(con, MESSAGES, email, args),
-        message_recipients=read_table(con, MESSAGE_RECIPIENTS, email, args),
-        event_attendees=read_table(con, EVENT_ATTENDEES, calendar, args),
+        messages=read_table(con, MESSAGES, email, record_args),
+        message_recipients=read_table(con, MESSAGE_RECIPIENTS, email, record_args),
+        event_attendees=read_table(con, EVENT_ATTENDEES, calendar, record_args),
         observation_windows=_observation_windows(con, egos),
         addresses=read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         alert_state=read_table(con, ALERT_STATE, where, args),
     )
+
+
+def _records(egos: str | EgoShard | None, after: dt.datetime | None, key: str, source: str) -> tuple[str, list[object]]:
+    """The ``where`` clause (and its parameters) keeping the records (``key``) of ``source`` with an interaction of
+    the egos asked for, after ``after`` when given; everything when neither narrows."""
+    conditions: list[str] = [f"source = '{source}'"]
+    args: list[object] = []
+    if egos is not None:
+        where, args = _shard(egos).where()
+        conditions.append(where.removeprefix("where "))
+    if after is not None:
+        conditions.append("occurred_at > ?")
+        args = [*args, after]
+    if len(conditions) == 1:
+        return "", []
+    return f"where {key} in (select source_key from {INTERACTIONS} where {' and '.join(conditions)})", args
 
 
 def _observation_windows(con: duckdb.DuckDBPyConnection, egos: str | EgoShard | None) -> pl.DataFrame:

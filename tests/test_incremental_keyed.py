@@ -63,6 +63,7 @@ def test_new_mail_a_late_message_and_a_copy_in_another_mailbox_rebuild_only_thei
     _load(con, "raw.calendar_events", [_meeting("e2", ["cy@acme.com"], days=3)])
     done = _equals_full_rebuild(con)
     assert {table: done[table] for table in KEYED} == dict.fromkeys(KEYED, "keyed")
+    assert done["intermediate.int_message_copies_matched"] == "keyed"
     assert con.execute("select mailbox_count from marts.fct_messages where message_key = 'm1'").fetchall() == [(2,)]
 
 
@@ -74,6 +75,25 @@ def test_a_copy_under_another_message_id_folds_as_a_full_rebuild_would(con: duck
     _equals_full_rebuild(con)
     folded = con.execute("select folded_keys from marts.fct_messages where message_key = 'm1'").fetchall()
     assert folded in ([(["m1-copy"],)], [([],)])  # folded when the fingerprint matched, as in a full rebuild
+
+
+def test_a_late_message_refolds_copies_up_to_a_day_after_it_as_a_full_rebuild_would(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """c matches b, 11 hours before it, and folds into what b matched: a late a, 22 hours before c, redoes c's
+    copies row although nothing of c was imported."""
+
+    def copy(key: str, owner: str, hours: int) -> dict[str, object]:
+        row = _mail(key, owner, "ana@acme.com", ["bo@acme.com", "cy@acme.com"], days=10)
+        return {**row, "sent_at": row["sent_at"] + dt.timedelta(hours=hours), "subject_digest": "weekly-note"}
+
+    _load(con, "raw.mail_messages", [copy("x-b", "bo@acme.com", 11), copy("x-c", "cy@acme.com", 22)])
+    _equals_full_rebuild(con)
+    _load(con, "raw.mail_messages", [copy("x-a", "ana@acme.com", 0)])
+    done = _equals_full_rebuild(con)
+    assert done["intermediate.int_message_copies_matched"] == "keyed"
+    folded = "select message_key, folded_into from intermediate.int_message_copies_matched order by message_key"
+    assert con.execute(folded).fetchall() == [("x-b", "x-a"), ("x-c", "x-a")]
 
 
 def test_an_address_that_makes_two_identities_one_rebuilds_whole(con: duckdb.DuckDBPyConnection) -> None:

@@ -16,6 +16,7 @@ from tests.analytics.staged import BOB, stage
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import compute_ties, compute_ties_monthly, network_health
+from tiepulse.pipelines.analytics.common import as_of_instant
 from tiepulse.pipelines.analytics.fingerprint import history_months
 from tiepulse.pipelines.analytics.monthly import month_cutoff
 from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh_ties, refresh_ties_monthly, shards_of
@@ -152,6 +153,14 @@ def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
     )
     keys = ("period", "month", "ego_id")
     assert_frame_equal(_sorted(con, "marts.mart_network_health", *keys), whole.sort(*keys), **SAME)
+    # brokerage reads the records of the activity window only: narrowed to them, the same health
+    after = as_of_instant(STAGED_AS_OF) - dt.timedelta(days=PARAMS.activity_window_days)
+    recent = read_network_inputs(con, records_after=after)
+    assert 0 < recent.messages.height < inputs.messages.height
+    assert 0 < recent.message_recipients.height < inputs.message_recipients.height
+    assert_frame_equal(
+        network_health(recent, STAGED_AS_OF, PARAMS), network_health(inputs, STAGED_AS_OF, PARAMS), **SAME
+    )
 
     _restage(con, extra=3)  # new mail between me and Bob in the running month
     shards = shards_of(con, 3)
