@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 import requests
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from tiepulse.cli.app import app
@@ -25,11 +28,23 @@ MBOX = Path(__file__).parent / "data" / "sent.mbox"
 
 
 def test_cli_runs_are_kept_in_the_homes_instance(cli_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's own storage reads what the CLI's runs wrote, and those runs opened each event file once or twice
+    (``PooledSqliteEventLogStorage``), not once per event."""
     home = cli_home
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    for args in (["import", str(MBOX)], ["refresh", "--full"]):  # --full: a refresh with nothing new starts no run
-        result = CliRunner().invoke(app, args)
-        assert result.exit_code == 0, result.output
+    opened: list[str] = []
+
+    def count(dbapi_connection: object, _record: object) -> None:
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            opened.extend(row[2] for row in dbapi_connection.execute("pragma database_list") if row[1] == "main")
+
+    sa.event.listen(sa.Engine, "connect", count)
+    try:
+        for args in (["import", str(MBOX)], ["refresh", "--full"]):  # --full: a refresh with nothing new starts no run
+            result = CliRunner().invoke(app, args)
+            assert result.exit_code == 0, result.output
+    finally:
+        sa.event.remove(sa.Engine, "connect", count)
 
     assert (home / "dagster" / "dagster.yaml").read_text().startswith("# The Dagster instance's settings")
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
@@ -49,6 +64,29 @@ def test_cli_runs_are_kept_in_the_homes_instance(cli_home: Path, monkeypatch: py
     rows = materialized[1].asset_materialization.metadata["rows"].value  # type: ignore[union-attr]
     assert rows == 2
     assert row_count.metadata["previous_rows"].value == rows  # type: ignore[union-attr]
+
+    event_files = [Path(p) for p in opened if Path(p).parent == home / "dagster" / "history" / "runs"]
+    events = sum(len(instance.get_records_for_run(r.run_id, limit=10_000).records) for r in runs)
+    assert events > 200
+    files = {p.name for p in event_files}
+    # the index, each run's file and ".db", where Dagster keeps events outside a run (the landed files')
+    assert files == {"index.db", ".db", *(f"{r.run_id}.db" for r in runs)}
+    # per file and process: Dagster's own connections that create or check it, then the one kept
+    assert max(Counter(event_files).values()) <= 2 * 8
+
+
+def test_a_storage_of_the_users_choosing_is_left_to_dagster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+
+    from tiepulse.core.settings import Settings
+    from tiepulse.pipelines.dagster_event_log import PooledSqliteEventLogStorage
+    from tiepulse.pipelines.dagster_instance import cli_instance
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "home"))
+    assert type(cli_instance(Settings()).event_log_storage) is PooledSqliteEventLogStorage
+    (tmp_path / "dagster" / "dagster.yaml").write_text(f"storage:\n  sqlite:\n    base_dir: {tmp_path / 'own'}\n")
+    assert type(cli_instance(Settings()).event_log_storage) is SqliteEventLogStorage
 
 
 def test_materializations_carry_row_count_and_described_columns(
