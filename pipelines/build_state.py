@@ -26,6 +26,8 @@ from tiepulse.pipelines.analytics.fingerprint import digest
 STATE_TABLE = "ops.build_state"
 KEYS_TABLE = "ops.build_keys"
 """Per source record of a table built record by record, the digest of its inputs (``pipelines.interaction_records``)."""
+VALIDATED_ROWS_TABLE = "ops.validated_rows"
+"""Per checked table, the hashes of the rows Great Expectations passed (``pipelines.checks``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,7 @@ def record_many(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) ->
 
 def forget(con: duckdb.DuckDBPyConnection, prefix: str = "") -> None:
     """Forget the records under ``prefix`` (all by default), and their keys: their next build is a full one."""
-    for table in (STATE_TABLE, KEYS_TABLE):
+    for table in (STATE_TABLE, KEYS_TABLE, VALIDATED_ROWS_TABLE):
         con.execute(f"delete from {table} where starts_with(target, ?)", [prefix]).fetchall()
 
 

@@ -8,18 +8,22 @@ downstream of it in the run. Every table's checks run in the step that builds it
 (``assets/models.py``) or the Polars asset's step (``assets/analytics.py``). Great Expectations validates every
 table in one worker process (``pipelines/expectations.py``).
 
-A validation is a pure function of the rows the check query returns and of the suite: when both are what Great
-Expectations last passed (recorded in ``ops.build_state`` as ``checks/<table>``: a digest of the rows' count and
-hash sum, the checks, the code and Great Expectations' version), the check is recorded as passed again, with the
-time of that validation, instead of sending the same rows to the worker. Any changed row, rule or version validates
-anew; a failure is never remembered; ``tiepulse refresh --full`` and ``tiepulse erase`` forget every record.
+A validation is a pure function of the rows the check query returns and of the suite, and every expectation is
+about one row except uniqueness, which is about the rows of one key. So once Great Expectations has passed a table,
+the next refresh sends it only the rows that are new or changed since (their hashes are not among those it passed,
+``ops.validated_rows``) together with every row sharing a unique key with one of them; the other rows, passed
+before and not changed, cannot fail now. Rows removed cannot break any expectation. The suite's record in
+``ops.build_state`` (``checks/<table>``: the checks, the code and Great Expectations' version) must still be the
+same, else the whole table is validated. When no row is new, the check is recorded as passed again, with the time
+of that validation, and the worker gets nothing. A failure is never remembered; ``tiepulse refresh --full`` and
+``tiepulse erase`` forget every record.
 """
 
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from typing import Any
 
@@ -28,6 +32,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import build_state, expectations
 from tiepulse.pipelines.analytics.fingerprint import digest
 from tiepulse.pipelines.expectations import Checks
@@ -73,17 +78,22 @@ def _query(table: TableChecks, as_of: dt.date) -> str:
 
 
 def submit_quality(
-    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date, batch_rows: int = BATCH_ROWS
+    con: duckdb.DuckDBPyConnection,
+    table: TableChecks,
+    as_of: dt.date,
+    batch_rows: int = BATCH_ROWS,
+    query: str | None = None,
 ) -> Future[tuple[bool, dict[str, Any]]]:
-    """Query the table as it is now and start validating the rows in the Great Expectations worker.
+    """Query the table as it is now (or run ``query``, rows of the check query) and start validating the rows in
+    the Great Expectations worker.
 
     A table of more than ``batch_rows`` rows goes in batches of about that many, split by a hash of its unique key
     (rows of equal keys in the same batch, so uniqueness holds in every batch if and only if in the table; the
     other checks are row by row), so that neither this process nor the worker holds a big table whole. One query
     streams the rows in batch order (DuckDB sorts them out of core); a batch is sent when it is complete, at most
     two ahead of the worker's results."""
-    query, name = _query(table, as_of), table.table.replace(".", "_")
-    rows = int(con.execute(f"select count(*) from {table.table}").fetchall()[0][0])
+    query, name = query or _query(table, as_of), table.table.replace(".", "_")
+    rows = int(con.execute(f"select count(*) from ({query}) q").fetchall()[0][0])
     batches = max(1, -(-rows // batch_rows))
     if batches == 1:
         return _gathered([expectations.submit(con.sql(query).to_arrow_table(), table.checks, name)])
@@ -143,29 +153,72 @@ def evaluate(
     return submit_quality(con, table, as_of, batch_rows).result()
 
 
-def validation_fingerprint(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> str:
-    """What a validation of the table depends on: the rows its check query returns (one scan, count and hash sum),
-    the checks, the code and Great Expectations' version."""
-    query = f"select count(*), coalesce(sum(hash(q)::hugeint), 0) from ({_query(table, as_of)}) q"
-    ((rows, hashes),) = con.execute(query).fetchall()
-    return digest(build_state.code_version(), version("great_expectations"), repr(table.checks), f"{rows}:{hashes}")
+def suite_fingerprint(table: TableChecks) -> str:
+    """What a validation depends on besides the rows: the checks, the code and Great Expectations' version."""
+    return digest(build_state.code_version(), version("great_expectations"), repr(table.checks))
 
 
 def _validation_target(table: TableChecks) -> str:
     return f"checks/{table.table}"
 
 
-def _passed_before(con: duckdb.DuckDBPyConnection, table: TableChecks, fingerprint: str) -> dict[str, Any] | None:
-    """The metadata of a passed validation of these very rows and checks, or None when there was none."""
-    target = _validation_target(table)
+@dataclass(frozen=True)
+class ToValidate:
+    """What a table's quality check sends to Great Expectations this time (``query``, None: nothing), and what the
+    check's metadata says of the rows it does not send (``note``, empty when every row is sent)."""
+
+    query: str | None
+    note: dict[str, Any]
+
+
+def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> ToValidate:
+    """The rows the table's quality check must validate now (the module's docstring says why that is enough)."""
+    query, target = _query(table, as_of), _validation_target(table)
+    passed_at = _suite_passed_at(con, table)
+    if passed_at is None:
+        return ToValidate(query, {})
+    passed = passed_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+    hashed = f"(select *, hash(q) as _row_hash from ({query}) q)"
+    passed_rows = f"(select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = '{target}')"
+    is_new = f"_row_hash not in {passed_rows}"
+    ((rows, new),) = con.execute(f"select count(*), count(*) filter (where {is_new}) from {hashed} h").fetchall()
+    if new == 0:
+        note = f"same rows and checks as Great Expectations passed at {passed}"
+        return ToValidate(None, {"rows_checked": int(rows), "validated": note})
+    same_key = " and ".join(f'n."{k}" = h."{k}"' for k in table.checks.unique)
+    sharing = f" or exists (select 1 from {hashed} n where n.{is_new} and {same_key})" if same_key else ""
+    sent = f"select * exclude (_row_hash) from {hashed} h where {is_new}{sharing}"
+    note = (
+        f"{new} new or changed rows and the rows sharing their keys; the other rows as Great Expectations passed "
+        f"them at {passed}"
+    )
+    return ToValidate(sent, {"rows_checked": int(rows), "validated": note})
+
+
+def _suite_passed_at(con: duckdb.DuckDBPyConnection, table: TableChecks) -> dt.datetime | None:
+    """When Great Expectations last passed the table with the checks, code and version of now (None: never)."""
     row = con.execute(
-        f"select built_at from {build_state.STATE_TABLE} where target = ? and fingerprint = ?", [target, fingerprint]
+        f"select built_at from {build_state.STATE_TABLE} where target = ? and fingerprint = ?",
+        [_validation_target(table), suite_fingerprint(table)],
     ).fetchall()
-    if not row:
-        return None
-    validated = row[0][0].astimezone(dt.UTC).isoformat(timespec="seconds")
-    rows = con.execute(f"select count(*) from {table.table}").fetchall()[0][0]
-    return {"rows_checked": int(rows), "validated": f"same rows and checks as Great Expectations passed at {validated}"}
+    return row[0][0] if row else None
+
+
+def remember_passed_rows(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> None:
+    """Record the table's rows as passed with its suite: the hashes of rows gone are dropped, new ones added."""
+    target = _validation_target(table)
+    hashes = f"(select distinct hash(q) as row_hash from ({_query(table, as_of)}) q)"
+    with transaction(con):
+        if _suite_passed_at(con, table) is None:  # rows passed with other checks count for nothing
+            con.execute(f"delete from {build_state.VALIDATED_ROWS_TABLE} where target = ?", [target]).fetchall()
+        gone = f"row_hash not in (select row_hash from {hashes})"
+        con.execute(f"delete from {build_state.VALIDATED_ROWS_TABLE} where target = ? and {gone}", [target]).fetchall()
+        con.execute(
+            f"insert into {build_state.VALIDATED_ROWS_TABLE} select ?, row_hash from {hashes} "
+            f"where row_hash not in (select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ?)",
+            [target, target],
+        ).fetchall()
+        build_state.record(con, target, suite_fingerprint(table))
 
 
 def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
@@ -187,7 +240,9 @@ class PendingChecks:
     quality: Future[tuple[bool, dict[str, Any]]] | None
     row_count: dg.AssetCheckResult | None
     remember_pass: Callable[[], None] | None = None
-    """Records that the rows validated passed (a later run with the same rows and checks need not send them)."""
+    """Records that the table's rows passed (a later run sends only rows new or changed since)."""
+    note: dict[str, Any] = field(default_factory=dict)
+    """What the quality check's metadata says of rows it did not send (``ToValidate.note``)."""
 
     def results(self) -> list[dg.AssetCheckResult]:
         """The results, once the worker has validated the table (waits for it)."""
@@ -196,6 +251,7 @@ class PendingChecks:
             passed, details = self.quality.result()
             if passed and self.remember_pass is not None:
                 self.remember_pass()
+            details = {**details, **self.note}
             results.append(
                 dg.AssetCheckResult(asset_key=self.key, check_name="quality", passed=passed, metadata=details)
             )
@@ -214,14 +270,16 @@ def start_checks(
     selected = context.selected_asset_check_keys
     quality: Future[tuple[bool, dict[str, Any]]] | None = None
     remember_pass = None
+    note: dict[str, Any] = {}
     if dg.AssetCheckKey(table.key, "quality") in selected:
-        fingerprint = validation_fingerprint(con, table, as_of)
-        if (kept := _passed_before(con, table, fingerprint)) is not None:
+        sending = to_validate(con, table, as_of)
+        note = sending.note
+        if sending.query is None:
             quality = Future()
-            quality.set_result((True, kept))
+            quality.set_result((True, {}))
         else:
-            quality = submit_quality(con, table, as_of)
-            remember_pass = _remembering(context.resources.warehouse, _validation_target(table), fingerprint)
+            quality = submit_quality(con, table, as_of, query=sending.query)
+            remember_pass = _remembering(context.resources.warehouse, table, as_of)
     row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
         # fetchall, not fetchone: a half-read result would block the next check's query on this connection
@@ -234,15 +292,15 @@ def start_checks(
             severity=dg.AssetCheckSeverity.WARN,
             metadata={"rows": rows, "previous_rows": previous if previous is not None else -1},
         )
-    return PendingChecks(table.key, quality, row_count, remember_pass)
+    return PendingChecks(table.key, quality, row_count, remember_pass, note)
 
 
-def _remembering(warehouse: Any, target: str, fingerprint: str) -> Callable[[], None]:
+def _remembering(warehouse: Any, table: TableChecks, as_of: dt.date) -> Callable[[], None]:
     """Records a pass on a session of its own: the step's connection may be closed by the time the result is in."""
 
     def remember() -> None:
         with warehouse.connect() as con:
-            build_state.record(con, target, fingerprint)
+            remember_passed_rows(con, table, as_of)
 
     return remember
 

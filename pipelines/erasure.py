@@ -166,6 +166,7 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, person: Person, key: by
             con.execute("delete from ops.history_state").fetchall()
             con.execute("delete from ops.build_state").fetchall()
             con.execute("delete from ops.build_keys").fetchall()
+            con.execute("delete from ops.validated_rows").fetchall()
             con.execute("delete from ops.interaction_exclusion_records").fetchall()
             con.execute("delete from ops.ego_history_state").fetchall()
             for table, kind in _tables(con, DERIVED_SCHEMAS):
