@@ -31,6 +31,7 @@ rebuilt whole (``pipelines/models.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,11 +118,13 @@ def can_update(
     state: build_state.BuildState,
     now: dict[str, str],
     spec_of: dict[str, KeyedSpec],
+    upto: Callable[[str, dt.datetime], build_state.RawFingerprint],
 ) -> bool:
     """Whether the keys touched since ``state`` are all that changed under the table: every input is as it was at
     the last build, or a raw or staging input that only gained rows since, or a keyed mart of the same keys brought
     up to date from the same watermark (told by their build records, else, for a raw or staging input, by a scan).
-    ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs."""
+    ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs; ``upto``: a table's fingerprint up
+    to a watermark (``build_state.raw_fingerprint``, shared by the step's models)."""
     if state.watermark is None or state.output is None or set(state.inputs) != set(now):
         return False
     for table, fingerprint in now.items():
@@ -136,10 +139,7 @@ def can_update(
             continue  # it only grew from what this table last read, by the rows from the same watermark on
         # a raw table, or a staging table appended to more than once since: its rows up to the watermark must be
         # those read then
-        if (
-            not appended
-            or build_state.table_fingerprint(con, table, "imported_at <= $w", {"w": state.watermark}) != then
-        ):
+        if not appended or upto(table, state.watermark).before != then:
             return False
     return True
 
