@@ -1,11 +1,11 @@
 """Keyed incremental SQL models: a mart whose rows each belong to one key of its source records (a message, an event,
-a log row) is brought up to date by rebuilding only the keys the new staging rows touch.
+a log row, a month) is brought up to date by rebuilding only the keys the new raw or staging rows touch.
 
 A model declares it in its ``.yml``::
 
     incremental:
       keyed: message_key                      # the table's key column
-      inputs:                                 # each input read per key, and its column holding the key
+      inputs:                                 # each input read per key, and its key column (or expression)
         staging.stg_mail_sightings: message_key
         marts.fct_message_recipients: message_key
       groups:                                 # optional: keys that make one row together (copies of a message)
@@ -17,8 +17,9 @@ A model declares it in its ``.yml``::
         time: sent_at
         hours: 24
 
-The touched keys are those of the staging inputs' rows imported after the table's watermark, with every key of a
-group one of them belongs to; their rows are deleted and computed again from the model's SQL with each keyed input
+An input's key may be an expression of its columns (``date_trunc('month', sent_at)``: a model keyed by month).
+The touched keys are those of the raw and staging inputs' rows imported after the table's watermark, with every key
+of a group one of them belongs to; their rows are deleted and computed again from the model's SQL with each keyed input
 narrowed to them (``core.keyed_writes.replace_keys``). With ``near``, a key's rows depend on the keys whose times
 lie up to ``hours`` before its own (copies of a message matched within hours): the keys redone are those whose
 times may lie within ``hours`` after a touched key's, and they are computed from the keys whose times may lie
@@ -30,6 +31,7 @@ rebuilt whole (``pipelines/models.py``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,13 +74,14 @@ class KeyedSpec:
     near: Near | None = None
 
     @property
-    def staging_inputs(self) -> list[str]:
-        """The inputs whose new rows (``imported_at``) name the touched keys: appended staging models."""
-        return sorted(t for t in self.inputs if t.startswith("staging."))
+    def row_inputs(self) -> list[str]:
+        """The inputs whose new rows (``imported_at``) name the touched keys: raw tables and appended staging
+        models."""
+        return sorted(t for t in self.inputs if t.startswith(("raw.", "staging.")))
 
     def touches_as(self, other: KeyedSpec) -> bool:
         """Whether the same new rows touch the same keys of both tables."""
-        mine, theirs = ({t: spec.inputs[t] for t in spec.staging_inputs} for spec in (self, other))
+        mine, theirs = ({t: spec.inputs[t] for t in spec.row_inputs} for spec in (self, other))
         return self.key == other.key and self.groups == other.groups and mine == theirs
 
 
@@ -94,8 +97,8 @@ def parse_spec(spec: dict[str, Any], upstream: frozenset[str], path: Path) -> Ke
         groups=Groups(str(groups["table"]), str(groups["key"]), str(groups["group"])) if groups else None,
         near=Near(str(near["table"]), str(near["time"]), int(near["hours"])) if near else None,
     )
-    if not found.staging_inputs:
-        raise KeyedSpecError(f"{path}: a keyed model needs a staging input whose new rows name the keys")
+    if not found.row_inputs:
+        raise KeyedSpecError(f"{path}: a keyed model needs a raw or staging input whose new rows name the keys")
     if found.groups is not None and found.groups.table not in upstream:
         raise KeyedSpecError(f"{path}: incremental 'groups' must be a table the model reads")
     if found.near is not None and found.near.table not in found.inputs:
@@ -104,8 +107,8 @@ def parse_spec(spec: dict[str, Any], upstream: frozenset[str], path: Path) -> Ke
 
 
 def newest_import(con: duckdb.DuckDBPyConnection, spec: KeyedSpec) -> dt.datetime | None:
-    """The newest ``imported_at`` of the staging inputs: the watermark of a build that read them all."""
-    found = [con.execute(f"select max(imported_at) from {table}").fetchall()[0][0] for table in spec.staging_inputs]
+    """The newest ``imported_at`` of the raw and staging inputs: the watermark of a build that read them all."""
+    found = [con.execute(f"select max(imported_at) from {table}").fetchall()[0][0] for table in spec.row_inputs]
     return max((when for when in found if when is not None), default=None)
 
 
@@ -115,28 +118,28 @@ def can_update(
     state: build_state.BuildState,
     now: dict[str, str],
     spec_of: dict[str, KeyedSpec],
+    upto: Callable[[str, dt.datetime], build_state.RawFingerprint],
 ) -> bool:
     """Whether the keys touched since ``state`` are all that changed under the table: every input is as it was at
-    the last build, or a staging input that only gained rows since, or a keyed mart of the same keys brought up to
-    date from the same watermark (told by their build records, else, for a staging input, by a scan).
-    ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs."""
+    the last build, or a raw or staging input that only gained rows since, or a keyed mart of the same keys brought
+    up to date from the same watermark (told by their build records, else, for a raw or staging input, by a scan).
+    ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs; ``upto``: a table's fingerprint up
+    to a watermark (``build_state.raw_fingerprint``, shared by the step's models)."""
     if state.watermark is None or state.output is None or set(state.inputs) != set(now):
         return False
     for table, fingerprint in now.items():
         then = state.inputs[table]
         if fingerprint == then:
             continue
-        staging = table in spec.staging_inputs
-        if not staging and not (table in spec_of and spec_of[table].touches_as(spec) and table in spec.inputs):
+        appended = table in spec.row_inputs
+        if not appended and not (table in spec_of and spec_of[table].touches_as(spec) and table in spec.inputs):
             return False
         upstream = build_state.stored(con, table)
         if upstream is not None and (upstream.partial_since, upstream.output_before) == (state.watermark, then):
             continue  # it only grew from what this table last read, by the rows from the same watermark on
-        # a staging table appended to more than once since: its rows up to the watermark must be those read then
-        if (
-            not staging
-            or build_state.table_fingerprint(con, table, "imported_at <= $w", {"w": state.watermark}) != then
-        ):
+        # a raw table, or a staging table appended to more than once since: its rows up to the watermark must be
+        # those read then
+        if not appended or upto(table, state.watermark).before != then:
             return False
     return True
 
@@ -147,7 +150,7 @@ def update(
     """Redo the rows of the keys touched since ``watermark`` (inside the caller's transaction); return the
     fingerprints of the rows put in and of those taken out (``build_state.shifted`` takes them)."""
     news = " union ".join(
-        f"select {spec.inputs[t]} as key from {t} where imported_at > $watermark" for t in spec.staging_inputs
+        f"select {spec.inputs[t]} as key from {t} where imported_at > $watermark" for t in spec.row_inputs
     )
     con.execute(f"create or replace temp table _keyed_new as {news}", {"watermark": watermark}).fetchall()
     touched = "select key from _keyed_new"

@@ -206,6 +206,17 @@ class InputFingerprints:
 
     con: duckdb.DuckDBPyConnection
     _read: dict[str, str] = field(default_factory=dict)
+    _upto: dict[tuple[str, dt.datetime], build_state.RawFingerprint] = field(default_factory=dict)
+
+    def upto(self, table: str, watermark: dt.datetime) -> build_state.RawFingerprint:
+        """A table with ``imported_at``, in one scan: its fingerprint (kept for ``of``) and that of its rows imported
+        up to ``watermark``; the models of a step that read the same raw table share the scan."""
+        if (table, watermark) not in self._upto:
+            found = build_state.raw_fingerprint(self.con, table, watermark)
+            self._upto[table, watermark] = found
+            if table.split(".")[0] not in LAYERS:
+                self._read.setdefault(table, found.whole)
+        return self._upto[table, watermark]
 
     def of(self, table: str) -> str:
         if table.split(".")[0] in LAYERS and (state := build_state.stored(self.con, table)) is not None:
@@ -235,15 +246,19 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
     old table or the new one, never half of it. The build and its record in ``ops.build_state`` commit together.
     ``inputs``: the step's fingerprints, shared by the models it builds (read afresh when not given)."""
     inputs = inputs or InputFingerprints(con)
-    now = {t: inputs.of(t) for t in model.upstream}
-    fingerprint = _fingerprint(model, now)
     state = build_state.stored(con, model.table)
     if state is not None and not table_exists(con, model.table):
         state = None  # the table was dropped (an erasure drops every derived table): build it whole
+    if state is not None and state.watermark is not None and (model.append or model.keyed is not None):
+        for table in model.upstream:
+            if table.startswith("raw."):
+                inputs.upto(table, state.watermark)  # one scan gives the table's fingerprint and its part read then
+    now = {t: inputs.of(t) for t in model.upstream}
+    fingerprint = _fingerprint(model, now)
     if state is not None and state.fingerprint == fingerprint:
         return "unchanged"
     if state is not None and model.append and state.watermark is not None:
-        raw = {t: build_state.raw_fingerprint(con, t, state.watermark) for t in model.upstream}
+        raw = {t: inputs.upto(t, state.watermark) for t in model.upstream}
         if _fingerprint(model, {t: fp.before for t, fp in raw.items()}) == state.fingerprint:
             with transaction(con):
                 con.execute(
@@ -257,7 +272,7 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
                 )
                 build_state.record_state(con, model.table, grown)
             return "appended"
-    if state is not None and model.keyed is not None and _keyed_applies(con, model, state, now):
+    if state is not None and model.keyed is not None and _keyed_applies(model, state, now, inputs):
         assert state.watermark is not None and state.output is not None  # checked by can_update
         with transaction(con):
             added, removed = keyed_models.update(con, model.table, model.sql, model.keyed, state.watermark)
@@ -285,15 +300,13 @@ def _whole_watermark(con: duckdb.DuckDBPyConnection, model: Model) -> dt.datetim
     return None
 
 
-def _keyed_applies(
-    con: duckdb.DuckDBPyConnection, model: Model, state: build_state.BuildState, now: dict[str, str]
-) -> bool:
+def _keyed_applies(model: Model, state: build_state.BuildState, now: dict[str, str], inputs: InputFingerprints) -> bool:
     """Whether a keyed build can do: the same code as at the last build (a changed model is rebuilt whole), and
     only the keys new rows touch changed under it."""
     if model.keyed is None or _fingerprint(model, state.inputs) != state.fingerprint:
         return False
     specs = {m.table: m.keyed for m in all_models() if m.keyed is not None}
-    return keyed_models.can_update(con, model.keyed, state, now, specs)
+    return keyed_models.can_update(inputs.con, model.keyed, state, now, specs, inputs.upto)
 
 
 def _record_whole(

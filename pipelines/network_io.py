@@ -25,7 +25,7 @@ MANUAL_INTERACTIONS = "marts.fct_manual_interactions"
 EGOS = "marts.dim_ego"
 CONTACTS = "marts.dim_contact"
 PERSONS = "marts.dim_person"
-OBSERVATION_WINDOWS = "staging.stg_observation_windows"
+OBSERVATION_WINDOWS = "intermediate.int_observation_windows"
 ADDRESSES = "intermediate.int_addresses_resolved"
 
 # marts: published by the analytics assets

@@ -130,7 +130,7 @@ def test_analytics_as_of_2001_12_01_cover_every_owner(enron: duckdb.DuckDBPyConn
 def test_no_one_sided_alert_for_sent_folders_as_of_2001_06_15(enron: duckdb.DuckDBPyConnection) -> None:
     """The issue counted 136 one-sided alerts for four egos whose data is a Sent folder (assistants' mail to them
     sits in it); every Enron folder here is a Sent folder."""
-    roles = enron.execute("select distinct folder_role from staging.stg_observation_windows").fetchall()
+    roles = enron.execute("select distinct folder_role from intermediate.int_observation_windows").fetchall()
     assert roles == [("sent",)]
     analysis, observation = _analyse(enron, dt.date(2001, 6, 15))
     assert "one_sided_tie" not in analysis.alerts.get_column("kind").to_list()

@@ -64,6 +64,8 @@ def test_new_mail_a_late_message_and_a_copy_in_another_mailbox_rebuild_only_thei
     done = _equals_full_rebuild(con)
     assert {table: done[table] for table in KEYED} == dict.fromkeys(KEYED, "keyed")
     assert done["intermediate.int_message_copies_matched"] == "keyed"
+    assert done["staging.stg_observation_months"] == "keyed"  # a new owner, an old month and the running one
+    assert done["intermediate.int_ego_sent_offsets"] == "keyed"
     assert con.execute("select mailbox_count from marts.fct_messages where message_key = 'm1'").fetchall() == [(2,)]
 
 
@@ -103,6 +105,7 @@ def test_an_address_that_makes_two_identities_one_rebuilds_whole(con: duckdb.Duc
     _load(con, "raw.mail_messages", [_mail("m5", "ana@acme.com", "ana@acme.com", ["ana.example@home.net"], days=4)])
     done = _equals_full_rebuild(con)
     assert done["marts.fct_messages"] == "rebuilt"
+    assert done["staging.stg_observation_months"] == "keyed"  # what was observed does not depend on identities
     assert con.execute(people).fetchall()[0][0] == before - 1
 
 
@@ -112,15 +115,42 @@ def test_after_an_erasure_and_new_mail_the_marts_equal_a_full_rebuild(con: duckd
     erase_from_warehouse(con, find_person(con, "cy@acme.com"), identity_key(home))
     assert set(_equals_full_rebuild(con).values()) == {"rebuilt"}  # the erasure dropped every derived table
     _load(con, "raw.mail_messages", [_mail("m6", "ana@acme.com", "bo@acme.com", ["ana@acme.com"], days=5)])
-    assert _equals_full_rebuild(con)["marts.fct_messages"] == "keyed"
+    done = _equals_full_rebuild(con)
+    assert done["marts.fct_messages"] == done["staging.stg_observation_months"] == "keyed"
+
+
+@pytest.mark.parametrize("con", ["warehouse.duckdb", "warehouse.ducklake"], indirect=True)
+def test_a_late_message_splits_a_silence_across_months_as_a_full_rebuild_would(con: duckdb.DuckDBPyConnection) -> None:
+    """Silences are kept per month and put together across months: a message 80 days on opens a silence that spans
+    two months, and a late one in between, imported later, cuts it in two, redoing only the months it falls in."""
+    log = {"row_key": "l1", "owner": "ana@acme.com", "person_address": "bo@acme.com", "channel": "call"}
+    _load(con, "raw.mail_messages", [_mail("m8", "ana@acme.com", "bo@acme.com", ["ana@acme.com"], days=80)])
+    _load(con, "raw.manual_interactions", [{**log, "occurred_at": _mail("", "", "a@b.c", [])["sent_at"]}])
+    assert _equals_full_rebuild(con)["staging.stg_observation_months"] == "keyed"
+    inbox = "select gaps from intermediate.int_observation_windows where kind = 'mail' and owner = 'ana@acme.com'"
+    assert [len(g) for (g,) in con.execute(inbox).fetchall()] == [1]
+    _load(con, "raw.mail_messages", [_mail("m9", "ana@acme.com", "cy@acme.com", ["ana@acme.com"], days=40)])
+    months = "select count(distinct month) from staging.stg_observation_months"
+    before = con.execute(months).fetchall()
+    assert _equals_full_rebuild(con)["staging.stg_observation_months"] == "keyed"
+    assert con.execute(months).fetchall()[0][0] == before[0][0] + 1
+    gaps = con.execute(inbox).fetchall()[0][0]
+    assert [(g["gap_end"] - g["gap_start"]).days for g in gaps] == [39, 40]  # from the messages of day 1
+
+
+def test_an_old_raw_row_changed_in_place_rebuilds_the_months_whole(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("update raw.mail_messages set folder = 'Archive' where message_key = 'm1'").fetchall()
+    _load(con, "raw.mail_messages", [_mail("m10", "ana@acme.com", "bo@acme.com", ["ana@acme.com"], days=7)])
+    assert _equals_full_rebuild(con)["staging.stg_observation_months"] == "rebuilt"
 
 
 def test_a_keyed_mart_whose_upstream_mart_was_rebuilt_whole_is_rebuilt_whole(con: duckdb.DuckDBPyConnection) -> None:
     _load(con, "raw.mail_messages", [_mail("m7", "ana@acme.com", "bo@acme.com", ["ana@acme.com"], days=6)])
     inputs = InputFingerprints(con)
+    done = {}
     for model in all_models():
         if model.table == "marts.fct_message_recipients":
             model = dataclasses.replace(model, keyed=None)  # as if it could only be rebuilt whole
-        done = build_model(con, model, inputs)
-    assert done == "rebuilt"
+        done[model.table] = build_model(con, model, inputs)
+    assert done["marts.fct_message_recipients"] == done["marts.fct_messages"] == "rebuilt"
     assert build_state.stored(con, "marts.fct_messages") is not None

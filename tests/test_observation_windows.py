@@ -1,4 +1,4 @@
-"""What was observed of each mailbox folder, calendar and log (staging.stg_observation_windows), and what the
+"""What was observed of each mailbox folder, calendar and log (intermediate.int_observation_windows), and what the
 analysis makes of it: no alert about silence that was not observed, no score from what was not measured."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ ANA, BO = "ana@acme.com", "bo@acme.com"
 def _build(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     for model in all_models():
         build_model(con, model)
-    return pl.DataFrame(con.sql("select * from staging.stg_observation_windows order by kind, owner, folder"))
+    return pl.DataFrame(con.sql("select * from intermediate.int_observation_windows order by kind, owner, folder"))
 
 
 def test_folders_get_a_role_and_a_direction(warehouse: duckdb.DuckDBPyConnection) -> None:

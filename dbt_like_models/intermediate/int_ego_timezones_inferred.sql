@@ -17,25 +17,19 @@ with candidates(timezone, preference) as (
         ('Australia/Adelaide', 30), ('Australia/Brisbane', 31), ('Australia/Sydney', 32), ('Pacific/Auckland', 33),
         ('UTC', 34)
 ),
-owners as (
-    select distinct o.address, r.person_id as ego_id
-    from (select mailbox_owner as address from staging.stg_mail_sightings
-          union select calendar_owner from staging.stg_event_sightings) o
-    join intermediate.int_addresses_resolved r on r.address = o.address
+calendar_owners as (
+    select distinct e.calendar_owner as address, r.person_id as ego_id
+    from staging.stg_event_sightings e
+    join intermediate.int_addresses_resolved r on r.address = e.calendar_owner
 ),
 own_sent as (
     -- mail the ego sent, found in their own mailbox: its Date header was written by the ego's client
-    select o.ego_id, m.sent_at::date as day, m.utc_offset_minutes, count(distinct m.message_key) as n
-    from staging.stg_mail_sightings m
-    join owners o on o.address = m.mailbox_owner
-    join intermediate.int_addresses_resolved sender on sender.address = m.from_address
-    where sender.person_id = o.ego_id and m.utc_offset_minutes is not null
-    group by all
+    select ego_id, day, utc_offset_minutes, n from intermediate.int_ego_sent_offsets
 ),
 calendar_zone as (
     select o.ego_id, mode(e.timezone) as timezone, count(distinct e.event_key) as n
     from staging.stg_event_sightings e
-    join owners o on o.address = e.calendar_owner
+    join calendar_owners o on o.address = e.calendar_owner
     join intermediate.int_addresses_resolved organizer on organizer.address = e.organizer_address
     where organizer.person_id = o.ego_id and e.timezone in (select name from pg_timezone_names())
     group by o.ego_id
@@ -50,18 +44,22 @@ ego_candidates as (
     )
     group by ego_id, timezone
 ),
+zone_offsets as (
+    -- each candidate zone's offset at noon UTC of each day mail was sent: once a zone and day, not once an ego
+    select z.timezone, d.day, epoch(timezone(z.timezone, d.noon)) - epoch(d.noon) as offset_seconds
+    from (select distinct timezone from ego_candidates) z,
+        (select distinct day, timezone('UTC', day + interval 12 hours) as noon from own_sent) d
+),
 fit as (
     select
         c.ego_id,
         c.timezone,
         min(c.preference) as preference,
-        sum(s.n) filter (
-            -- the zone's offset at noon UTC of the day the mail was sent
-            where s.utc_offset_minutes * 60 = epoch(timezone(c.timezone, s.noon)) - epoch(s.noon)
-        ) as matching,
+        sum(s.n) filter (where s.utc_offset_minutes * 60 = o.offset_seconds) as matching,
         sum(s.n) as total
     from ego_candidates c
-    join (select *, timezone('UTC', day + interval 12 hours) as noon from own_sent) s using (ego_id)
+    join own_sent s using (ego_id)
+    join zone_offsets o on o.timezone = c.timezone and o.day = s.day
     group by c.ego_id, c.timezone
 ),
 from_mail as (

@@ -35,7 +35,7 @@ class NetworkInputs:
     message_recipients: pl.DataFrame
     event_attendees: pl.DataFrame
     observation_windows: pl.DataFrame | None = None
-    """What was observed of each mailbox folder, calendar and log (``staging.stg_observation_windows``); None:
+    """What was observed of each mailbox folder, calendar and log (``intermediate.int_observation_windows``); None:
     everything, for all time."""
     addresses: pl.DataFrame | None = None
     """Address to person (``intermediate.int_addresses_resolved``), to resolve the windows' owners."""

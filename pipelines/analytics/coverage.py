@@ -1,4 +1,4 @@
-"""What the warehouse saw of each ego at the analysis date, from ``staging.stg_observation_windows``.
+"""What the warehouse saw of each ego at the analysis date, from ``intermediate.int_observation_windows``.
 
 An export shows only what was in it: a Sent folder shows what the ego wrote, never what came back; a mailbox
 exported in May says nothing about June. Every alert and score asks this module whether the silence or the
@@ -37,7 +37,7 @@ def observe_egos(
     """One row per ego (a resolved mailbox, calendar or log owner) with what was observed up to ``as_of``.
 
     ``windows``: ``kind``, ``owner``, ``folder_role``, ``first_item``, ``last_item``, ``n_received``
-    (``staging.stg_observation_windows``); ``addresses``: ``address``, ``person_id``
+    (``intermediate.int_observation_windows``); ``addresses``: ``address``, ``person_id``
     (``intermediate.int_addresses_resolved``). Columns (:data:`OBSERVATION_SCHEMA`): the first and last item of
     any scope, of the scopes that can show inbound mail, and of calendars and logs (all capped at ``as_of``);
     ``data_status`` ``current``, or ``no_recent_data`` when the last item is more than ``stale_data_days``

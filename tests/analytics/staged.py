@@ -87,7 +87,7 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
         "marts.dim_contact": b.contacts([]),
         "marts.dim_person": people(bob_team),
         "staging.stg_mail_sightings": sightings,
-        "staging.stg_observation_windows": mailbox_windows(sightings),
+        "intermediate.int_observation_windows": mailbox_windows(sightings),
         "intermediate.int_addresses_resolved": pl.DataFrame(
             {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS], "person_id": [EGO, ANA, ZED, BOB, ANA]}
         ),
@@ -99,7 +99,7 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
 
 
 def mailbox_windows(sightings: pl.DataFrame) -> pl.DataFrame:
-    """The observation windows ``staging.stg_observation_windows`` holds for these sightings: one mailbox (no
+    """The observation windows ``intermediate.int_observation_windows`` holds for these sightings: one mailbox (no
     folders) per owner."""
     sent = pl.col("from_address") == pl.col("mailbox_owner")
     return (

@@ -1,4 +1,6 @@
--- What was observed of each mailbox folder, calendar and hand-kept log: first and last item, direction, gaps.
+-- What was observed of each mailbox folder, calendar and hand-kept log in each calendar month (UTC): first and last
+-- item, how many sent and received, and the silences between the month's items. intermediate.int_observation_windows
+-- puts a scope's months together. Keyed by month (pipelines/keyed_models.py): a day's new items redo their months only.
 -- One scope per (kind, source, owner, folder). A folder is named by the last part of its path ("\jdoe\'Sent Mail"
 -- -> "sent mail"); its role says whether it can show inbound mail: a Sent, Drafts or Calendar folder never does,
 -- whatever it holds (an assistant's mail in the owner's Sent folder is not mail the owner received).
@@ -71,39 +73,25 @@ items as (
     union all by name select * from log_items
 ),
 gaps as (
-    select kind, source, owner, folder, item_at - lag(item_at) over scope as gap, lag(item_at) over scope as gap_start, item_at as gap_end
-    from items
-    window scope as (partition by kind, source, owner, folder order by item_at)
+    select kind, source, owner, folder, folder_role, is_sent, month, item_at - lag(item_at) over scope as gap,
+        lag(item_at) over scope as gap_start, item_at as gap_end
+    from (select *, date_trunc('month', item_at) as month from items)
+    window scope as (partition by kind, source, owner, folder, month order by item_at)
 )
 select
-    i.kind,
-    i.source,
-    i.owner,
-    i.folder,
-    any_value(i.folder_role) as folder_role,
-    min(i.item_at) as first_item,
-    max(i.item_at) as last_item,
+    kind,
+    source,
+    owner,
+    folder,
+    month,
+    any_value(folder_role) as folder_role,
+    min(gap_end) as first_item,
+    max(gap_end) as last_item,
     count(*) as n_items,
-    count(*) filter (where i.is_sent) as n_sent,
-    count(*) filter (where not i.is_sent) as n_received,
-    case
-        when i.kind in ('calendar', 'log') then 'both'
-        when any_value(i.folder_role) in ('sent', 'drafts') then 'sent_only'
-        when any_value(i.folder_role) = 'calendar' then 'calendar_notices'
-        when count(*) filter (where not i.is_sent) = 0 then 'sent_only'
-        when count(*) filter (where i.is_sent) = 0 then 'received_only'
-        else 'both'
-    end as direction,
-    g.longest_gap_days,
-    coalesce(g.gaps, []) as gaps
-from items i
-left join (
-    select
-        kind, source, owner, folder,
-        max(date_part('epoch', gap) / 86400.0) as longest_gap_days,
-        list(struct_pack(gap_start := gap_start, gap_end := gap_end) order by gap_start)
-            filter (where gap > interval 30 day) as gaps
-    from gaps
-    group by all
-) g on g.kind = i.kind and g.source = i.source and g.owner = i.owner and g.folder is not distinct from i.folder
-group by i.kind, i.source, i.owner, i.folder, g.longest_gap_days, g.gaps
+    count(*) filter (where is_sent) as n_sent,
+    count(*) filter (where not is_sent) as n_received,
+    max(date_part('epoch', gap)) as longest_gap_seconds,
+    list(struct_pack(gap_start := gap_start, gap_end := gap_end) order by gap_start)
+        filter (where gap > interval 30 day) as gaps
+from gaps
+group by all
