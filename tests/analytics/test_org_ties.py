@@ -18,8 +18,11 @@ import pytest
 from tests.analytics.builders import interactions, persons
 from tiepulse.pipelines.analytics.common import UTC_TS
 from tiepulse.pipelines.analytics.fingerprint import history_months, months_since
+from tiepulse.pipelines.analytics.introductions import introductions, introductions_as_of
 from tiepulse.pipelines.analytics.monthly import month_cutoff
+from tiepulse.pipelines.analytics.ona import communities, stable_labels
 from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, period_window
+from tiepulse.pipelines.analytics.org_marts import OrgOptions
 from tiepulse.pipelines.org_ties import WindowTies
 
 PEOPLE = [f"p{i}@x.com" for i in range(9)]
@@ -27,14 +30,22 @@ OUTSIDE = ["a@client.com", "b@client.com"]
 AS_OF = dt.date(2026, 6, 15)
 
 
-def _interactions(seed: int) -> pl.DataFrame:
-    """Messages and meetings over five months; a message's copies share its time, source and key."""
+TEAMS = [PEOPLE[i : i + 3] for i in (0, 3, 6)]
+BRIDGES = [(PEOPLE[2], PEOPLE[3]), (PEOPLE[5], PEOPLE[6])]
+
+
+def _interactions(seed: int, teams_only: bool = False) -> pl.DataFrame:
+    """Messages and meetings over five months; a message's copies share its time, source and key. ``teams_only``:
+    contacts within the three teams and across two bridges only (so there are people to be introduced to)."""
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
     for k in range(300):
         when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=rng.randrange(165 * 24 * 60))
         meeting = rng.random() < 0.3
-        a, b = rng.sample(PEOPLE + OUTSIDE, 2)
+        if teams_only:
+            a, b = rng.choice(BRIDGES) if rng.random() < 0.2 else rng.sample(rng.choice(TEAMS), 2)
+        else:
+            a, b = rng.sample(PEOPLE + OUTSIDE, 2)
         common = {
             "occurred_at": when,
             "source": "calendar" if meeting else "email",
@@ -71,7 +82,7 @@ def _whole_frame_graph(
 
 def _people() -> pl.DataFrame:
     return persons(
-        [{"person_id": p, "team": f"t{i % 3}"} for i, p in enumerate(PEOPLE)]
+        [{"person_id": p, "team": f"t{i // 3}"} for i, p in enumerate(PEOPLE)]
         + [{"person_id": p, "is_internal": False} for p in OUTSIDE]
     )
 
@@ -106,6 +117,25 @@ def test_each_months_ties_from_duckdb_give_the_whole_frames_graph(outside: str) 
         build_org_graph(ties.ties(start, stop), people, PEOPLE[:4], outside),
         _whole_frame_graph(inter, people, start, stop, outside),
     )
+
+
+def test_introductions_from_the_current_windows_ties_equal_the_whole_frames() -> None:
+    inter = _interactions(seed=11, teams_only=True)
+    people = _people()
+    found = introductions_as_of(WindowTies.of_frame(inter), people, PEOPLE[:4], AS_OF, OrgOptions())
+    start, stop = period_window(AS_OF, 90)
+    graph = _whole_frame_graph(inter, people, start, stop, "exclude")
+    membership, _ = communities(graph.graph, seed=42)
+    nodes = graph.nodes.select("v", "node_id")
+    labels = stable_labels(nodes.select("node_id", raw=pl.Series(membership, dtype=pl.Int64)), None)
+    community = nodes.join(labels, on="node_id").sort("v").get_column("community_id")
+    expected = introductions(graph, community, AS_OF)
+    assert found.height > 0
+    # the weights are sums in another order: equal to the last bits, so the float columns to 1e-12
+    floats = ["path_strength", "score"]
+    assert found.drop(floats).equals(expected.drop(floats))
+    for column in floats:
+        assert found.get_column(column).to_list() == pytest.approx(expected.get_column(column).to_list(), rel=1e-12)
 
 
 def test_a_windows_checksum_changes_with_its_rows_only() -> None:
