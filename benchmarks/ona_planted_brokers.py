@@ -19,10 +19,11 @@ import polars as pl
 from benchmarks.common import markdown_table
 from benchmarks.sample_warehouse import sample_warehouse
 from tiepulse.core.params import params_for
-from tiepulse.pipelines.analytics.org_graph import build_org_graph, directed_interactions, period_window
+from tiepulse.pipelines.analytics.org_graph import build_org_graph, period_window
 from tiepulse.pipelines.analytics.org_marts import OrgOptions, analyse_period
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.network_io import EGOS, PERSONS, interactions_from_staging
+from tiepulse.pipelines.org_ties import WindowTies
 
 
 def measure(root: Path, seed: int) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def measure(root: Path, seed: int) -> dict[str, Any]:
         egos = [r[0] for r in sample.con.execute(f"select ego_id from {EGOS}").fetchall()]
         start, end = period_window(dt.date.fromisoformat(truth["as_of"]), 90)
         persons = read_table(sample.con, PERSONS)
-        graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
+        graph = build_org_graph(WindowTies.of_frame(interactions).ties(start, end), persons, egos, "exclude")
     people = analyse_period(graph, "current", OrgOptions(), None, has_teams=True).people
     brokers = {b["person"] for b in truth["brokers"]}
     ranked = people.sort(["betweenness", "person_id"], descending=[True, False]).get_column("person_id").to_list()

@@ -15,6 +15,7 @@ from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics import NetworkInputs, build_interaction_records, observe_egos, summarise_exclusions
 from tiepulse.pipelines.ego_shards import EgoShard
 from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.org_ties import WindowTies
 
 # built by the SQL models (staging sightings, intermediate identity, marts facts and dimensions)
 MESSAGES = "marts.fct_messages"
@@ -173,29 +174,8 @@ ORG_INPUTS = (INTERACTIONS, PERSONS, EGOS)
 """The tables the organisation graph is built from (``read_org_inputs``)."""
 
 
-_ORG_INTERACTIONS = f"""(
-    select src as ego_id, dst as alter_id, 'ego' as actor, source, hash(source_key) as source_key, unnest(contact)
-    from (select src, dst, source, source_key, any_value(contact) as contact from (
-        select ego_id as src, alter_id as dst, source, source_key,
-            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
-                as contact
-        from {INTERACTIONS} where actor in ('ego', 'both')
-        union all
-        select alter_id, ego_id, source, source_key,
-            {{'occurred_at': occurred_at, 'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}}
-        from {INTERACTIONS} where actor in ('alter', 'both')
-    ) group by src, dst, source, source_key)
-) i"""
-
-
-def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
-    """The interactions, the people and the egos (whose mailboxes are observed) of the organisation graph.
-
-    The interactions come already in the shape ``org_graph.directed_interactions`` gives them, one row per message
-    or meeting and direction (DuckDB folds the copies seen from several mailboxes out of core), with the columns
-    the graph reads: 9 of the 15 columns of ``fct_interactions``, about 60 % of its rows (measured at 100 people).
-    Once folded, a source key is only told apart from the others of its pair: its 64-bit hash stands for it (an
-    eighth of the string's memory; two messages of one pair with equal hashes, about one chance in 10^13 a pair,
-    would count once)."""
+def read_org_inputs(con: duckdb.DuckDBPyConnection) -> tuple[WindowTies, pl.DataFrame, list[str]]:
+    """The ties of the organisation graph (each window's read, folded and summed by DuckDB when asked: never the
+    interactions whole), the people and the egos (whose mailboxes are observed)."""
     egos = [r[0] for r in con.execute(f"select ego_id from {EGOS} order by ego_id").fetchall()]
-    return read_table(con, _ORG_INTERACTIONS), read_table(con, PERSONS), egos
+    return WindowTies(con, INTERACTIONS), read_table(con, PERSONS), egos

@@ -1,6 +1,6 @@
 """The ONA months the last refresh published, offered back to ``compute_org`` when their inputs are unchanged.
 
-Each month's fingerprint (``org_marts.period_fingerprint``: its 90-day window of interactions, the people's node
+Each month's fingerprint (``org_marts.compute_org``: a checksum of its 90-day window of interactions, the people's node
 attributes, the observed egos, the options) is recorded in ``ops.build_state`` under ``marts.org_network/YYYY-MM``
 with the code version; a month whose fingerprint is the same is read back from the published marts instead of
 computed again. 'current' is always computed.

@@ -16,11 +16,12 @@ from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import AnalyticsParams
 from tiepulse.pipelines.analytics.ona import communities as communities_of
-from tiepulse.pipelines.analytics.org_graph import build_org_graph, directed_interactions, period_window
+from tiepulse.pipelines.analytics.org_graph import build_org_graph, period_window
 from tiepulse.pipelines.file_import import import_paths
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.models import all_models, build_model
 from tiepulse.pipelines.network_io import interactions_from_staging
+from tiepulse.pipelines.org_ties import WindowTies
 
 pytestmark = requires_enron
 
@@ -166,8 +167,8 @@ def test_org_metrics_equal_networkx_on_enron(enron: duckdb.DuckDBPyConnection) -
     interactions, _ = interactions_from_staging(enron, AnalyticsParams())
     start, end = period_window(dt.date(2001, 12, 1), 730)
     egos = [r[0] for r in enron.execute("select ego_id from marts.dim_ego").fetchall()]
-    directed = directed_interactions(interactions)
-    graph = build_org_graph(directed, read_table(enron, "marts.dim_person"), egos, start, end, "exclude")
+    ties = WindowTies.of_frame(interactions).ties(start, end)
+    graph = build_org_graph(ties, read_table(enron, "marts.dim_person"), egos, "exclude")
     assert graph.n >= 37  # the internal people with a tie (37 in the last 90 days alone)
     communities = pl.Series(communities_of(graph.graph, seed=42)[0]).cast(pl.String)
     assert_matches_networkx(graph, communities)

@@ -20,7 +20,7 @@ from tests.sample_org import import_sample, sample_environment
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines import refresh_gate
 from tiepulse.pipelines.analytics.ona import betweenness
-from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, directed_interactions, period_window
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, period_window
 from tiepulse.pipelines.network_io import read_org_inputs
 from tiepulse.pipelines.refresh import refresh
 
@@ -171,9 +171,9 @@ def test_the_bi_snapshot_holds_the_marts_of_the_last_refresh(
 
 
 def _current_graph(con: duckdb.DuckDBPyConnection, as_of: str) -> tuple[OrgGraph, pl.Series]:
-    interactions, persons, egos = read_org_inputs(con)
+    ties, persons, egos = read_org_inputs(con)
     start, end = period_window(dt.date.fromisoformat(as_of), 90)
-    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
+    graph = build_org_graph(ties.ties(start, end), persons, egos, "exclude")
     return graph, graph.nodes.get_column("team").fill_null("unknown").cast(pl.String)
 
 
@@ -266,9 +266,9 @@ def test_introductions_on_the_sample_are_two_steps_away_in_new_circles(
     from tiepulse.cli.app import app
 
     con, truth = org
-    interactions, persons, egos = read_org_inputs(con)
+    ties, persons, egos = read_org_inputs(con)
     start, end = period_window(dt.date.fromisoformat(truth["as_of"]), 90)
-    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, end, "exclude")
+    graph = build_org_graph(ties.ties(start, end), persons, egos, "exclude")
     g = nx.Graph(graph.undirected.select("u", "v").rows())
     ids = graph.nodes.get_column("node_id").to_list()
     index = {node: v for v, node in enumerate(ids)}

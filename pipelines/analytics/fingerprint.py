@@ -79,9 +79,14 @@ def history_months(interactions: Frame, as_of: dt.date) -> list[dt.date]:
         .collect()
         .item()
     )
+    return months_since(None if first is None else first.date(), as_of)
+
+
+def months_since(first: dt.date | None, as_of: dt.date) -> list[dt.date]:
+    """Month starts from the month holding ``first`` to the month holding ``as_of`` (none without ``first``)."""
     if first is None:
         return []
-    months, month = [], month_start(first.date())
+    months, month = [], month_start(first)
     while month <= as_of:
         months.append(month)
         month = month_end(month) + dt.timedelta(days=1)

@@ -23,8 +23,9 @@ import polars as pl
 
 from tiepulse.pipelines.analytics.common import Frame
 from tiepulse.pipelines.analytics.ona import communities, stable_labels
-from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, directed_interactions, period_window
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, period_window
 from tiepulse.pipelines.analytics.org_marts import OrgOptions
+from tiepulse.pipelines.org_ties import WindowTies
 
 PER_EGO = 20
 """Suggestions kept per ego in the mart (the CLI shows fewer by default)."""
@@ -175,7 +176,7 @@ def _reason() -> pl.Expr:
 
 
 def introductions_as_of(
-    interactions: Frame,
+    ties: WindowTies,
     persons: Frame,
     egos: list[str],
     as_of: dt.date,
@@ -189,7 +190,7 @@ def introductions_as_of(
     so the suggestions name the communities ``tiepulse org`` and the BI snapshot show; without them (another date)
     the communities are detected here, their ids matched to nothing."""
     start, stop = period_window(as_of, options.window_days)
-    graph = build_org_graph(directed_interactions(interactions), persons, egos, start, stop, options.outside_contacts)
+    graph = build_org_graph(ties.ties(start, stop), persons, egos, options.outside_contacts)
     nodes = graph.nodes.select("v", "node_id")
     if labels is None or labels.is_empty():
         membership, _ = communities(graph.graph, options.paths.seed)

@@ -2,7 +2,9 @@
 
 An interaction row is one ego's view of a contact. Its direction follows its ``actor``: the ego wrote (ego -> alter),
 the alter wrote (alter -> ego), or both took part (a meeting, a call: both directions). The same message or meeting
-seen from two observed mailboxes is counted once (deduplicated on source, source key and direction).
+seen from two observed mailboxes is counted once (deduplicated on source, source key and direction). DuckDB folds and
+sums a window's interactions into one row per person pair (``pipelines/org_ties.py``); this module maps the people
+to nodes and builds the graph from those pairs.
 
 The weight of a directed tie is the sum of its interactions' weights in the window (channel richness times
 intimacy, undecayed: ``analytics.common.weight_expr``); the undirected tie weighs the sum of both directions.
@@ -17,7 +19,7 @@ from functools import cached_property
 import igraph as ig
 import polars as pl
 
-from tiepulse.pipelines.analytics.common import UTC_TS, Frame, as_of_instant, lazy
+from tiepulse.pipelines.analytics.common import Frame, as_of_instant, lazy
 
 OUTSIDE = "outside"
 """The group of outside contacts (nodes of collapsed domains) in every group type."""
@@ -61,18 +63,6 @@ def period_window(end: dt.date, window_days: int) -> tuple[dt.datetime, dt.datet
     return last - dt.timedelta(days=window_days), last
 
 
-def directed_interactions(interactions: Frame) -> pl.DataFrame:
-    """Person-to-person directed interactions (``src``, ``dst``, ``occurred_at``, ...), each message or meeting
-    counted once per pair however many imported mailboxes saw it. Built once; each period filters it."""
-    inter = lazy(interactions)
-    # compared with UTC instants later: a reader whose session zone names UTC otherwise ("Etc/UTC") still compares
-    inter = inter.with_columns(pl.col("occurred_at").dt.convert_time_zone("UTC"))
-    columns = ["occurred_at", "source", "source_key", "channel", "weight", "shared_minutes"]
-    out = inter.filter(pl.col("actor").is_in(["ego", "both"])).select(*columns, src="ego_id", dst="alter_id")
-    back = inter.filter(pl.col("actor").is_in(["alter", "both"])).select(*columns, src="alter_id", dst="ego_id")
-    return pl.concat([out, back]).unique(subset=["source", "source_key", "src", "dst"]).collect()
-
-
 def node_table(persons: Frame, outside_contacts: str) -> pl.LazyFrame:
     """``person_id`` -> ``node_id`` and the node's attributes: internal people as themselves, outside contacts as
     their domain's node (``by_domain``) or not at all (``exclude``); automated senders never."""
@@ -99,23 +89,21 @@ def node_table(persons: Frame, outside_contacts: str) -> pl.LazyFrame:
     return pl.concat([inside, outside], how="diagonal")
 
 
-def build_org_graph(
-    directed: pl.DataFrame, persons: Frame, observed: list[str], start: dt.datetime, end: dt.datetime, outside: str
-) -> OrgGraph:
-    """The graph of the ``directed_interactions`` in (start, end]; ``observed``: the egos whose mailboxes are read."""
+def build_org_graph(ties: pl.DataFrame, persons: Frame, observed: list[str], outside: str) -> OrgGraph:
+    """The graph of one window's person-to-person ``ties`` (``org_ties.WindowTies.ties``: ``src``, ``dst``,
+    ``weight``, ``messages``, ``meeting_minutes``); ``observed``: the egos whose mailboxes are read."""
     members = node_table(persons, outside)
     to_node = members.select("person_id", "node_id")
     ties = (
-        directed.lazy()
-        .filter(pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS), pl.col("occurred_at") <= pl.lit(end, dtype=UTC_TS))
+        ties.lazy()
         .join(to_node.rename({"person_id": "src", "node_id": "src_node"}), on="src")
         .join(to_node.rename({"person_id": "dst", "node_id": "dst_node"}), on="dst")
         .filter(pl.col("src_node") != pl.col("dst_node"))
         .group_by("src_node", "dst_node")
         .agg(
             weight=pl.col("weight").sum(),
-            messages=(pl.col("channel") == "email").sum().cast(pl.Int64),
-            meeting_hours=pl.col("shared_minutes").filter(pl.col("channel") == "meeting").sum() / 60.0,
+            messages=pl.col("messages").sum().cast(pl.Int64),
+            meeting_hours=pl.col("meeting_minutes").sum() / 60.0,
         )
         .filter(pl.col("weight") > 0)
         .collect()

@@ -13,8 +13,8 @@ import igraph as ig
 import polars as pl
 
 from tiepulse.core.settings import Settings
-from tiepulse.pipelines.analytics.common import UTC_TS, Frame, lazy
-from tiepulse.pipelines.analytics.fingerprint import checksum, digest, history_months
+from tiepulse.pipelines.analytics.common import Frame, as_of_instant, lazy
+from tiepulse.pipelines.analytics.fingerprint import checksum, digest, months_since
 from tiepulse.pipelines.analytics.monthly import month_cutoff
 from tiepulse.pipelines.analytics.ona import (
     PathOptions,
@@ -29,7 +29,6 @@ from tiepulse.pipelines.analytics.org_graph import (
     DIRECTORY_GROUPS,
     OrgGraph,
     build_org_graph,
-    directed_interactions,
     node_table,
     period_window,
 )
@@ -41,6 +40,7 @@ from tiepulse.pipelines.analytics.org_groups import (
     group_table,
     memberships,
 )
+from tiepulse.pipelines.org_ties import WindowTies
 
 PEOPLE_SCHEMA: dict[str, pl.DataType] = {
     "period": pl.String(),
@@ -194,7 +194,7 @@ def _compare(membership: list[int], teams: pl.Series, method: str) -> float | No
 
 
 def compute_org(
-    interactions: Frame,
+    ties: WindowTies,
     persons: Frame,
     egos: list[str],
     as_of: dt.date,
@@ -203,27 +203,27 @@ def compute_org(
     health_monthly: Frame | None = None,
     reuse: Reuse | None = None,
 ) -> OrgMarts:
-    """The four ONA marts as of ``as_of``: 'current' and each month since the first interaction.
+    """The four ONA marts as of ``as_of``: 'current' and each month since the first interaction, each period's
+    graph built from its window's ``ties`` (summed by DuckDB: a people-sized edge list a period).
 
     ``previous_labels`` (``period``, ``person_id``, ``community_id``: the last published people mart) keeps
     community ids stable: each period is matched to its own previous labels, else to the period before it.
     ``reuse`` offers a month's published result when its fingerprint is unchanged; 'current' is always computed."""
     persons = lazy(persons).collect()
     has_teams = persons.filter(pl.col("is_internal")).get_column("team").drop_nulls().len() > 0
-    months = history_months(interactions, as_of)
+    months = months_since(ties.first_day(as_of_instant(as_of)), as_of)
     periods = [(m.strftime("%Y-%m"), month_cutoff(m, as_of), m) for m in months] + [(CURRENT, as_of, None)]
     stored = previous_labels if previous_labels is not None else pl.DataFrame(schema={"period": pl.String})
     people, groups, matrix, summaries = [], [], [], []
     last: pl.DataFrame | None = None
-    directed = directed_interactions(interactions)
     context = checksum(node_table(persons, options.outside_contacts).collect()), egos, has_teams, options
     fingerprints, recomputed = {}, []
     for period, end, month in periods:
         start, stop = period_window(end, options.window_days)
-        fingerprints[period] = period_fingerprint(directed, start, stop, *context)
+        fingerprints[period] = digest(start, stop, ties.checksum(start, stop), *context)
         result = reuse(period, fingerprints[period]) if reuse is not None and month is not None else None
         if result is None:
-            graph = build_org_graph(directed, persons, egos, start, stop, options.outside_contacts)
+            graph = build_org_graph(ties.ties(start, stop), persons, egos, options.outside_contacts)
             own = stored.filter(pl.col("period") == period) if stored.height else stored
             previous = own.select(node_id="person_id", community_id="community_id") if own.height else last
             result = analyse_period(graph, period, options, previous, has_teams)
@@ -245,15 +245,6 @@ def compute_org(
         fingerprints,
         recomputed,
     )
-
-
-def period_fingerprint(directed: pl.DataFrame, start: dt.datetime, stop: dt.datetime, *context: object) -> str:
-    """A digest of a period's window, of the interactions in it and of ``context`` (the people's node attributes,
-    the observed egos, the options): what its graph, and so its figures, are built from."""
-    window = directed.filter(
-        pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS), pl.col("occurred_at") <= pl.lit(stop, dtype=UTC_TS)
-    )
-    return digest(start, stop, checksum(window), *context)
 
 
 def _with_health(summary: pl.DataFrame, health: Frame | None) -> pl.DataFrame:

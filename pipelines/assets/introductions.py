@@ -34,10 +34,10 @@ def _key(table: str) -> dg.AssetKey:
 def mart_introductions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     settings = warehouse.settings()
     with warehouse.connect() as con:
-        interactions, persons, egos = tables.read_org_inputs(con)
+        ties, persons, egos = tables.read_org_inputs(con)
         labels = read_table(con, tables.ORG_PEOPLE, "where period = ?", [CURRENT])
         frame = introductions_as_of(
-            interactions,
+            ties,
             persons,
             egos,
             settings.as_of,

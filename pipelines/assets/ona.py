@@ -61,9 +61,9 @@ def org_network(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     settings = warehouse.settings()
     options = org_options(settings)
     with warehouse.connect() as con:
-        interactions, persons, egos = tables.read_org_inputs(con)
+        ties, persons, egos = tables.read_org_inputs(con)
         marts = compute_org(
-            interactions,
+            ties,
             persons,
             egos,
             settings.as_of,

@@ -12,8 +12,9 @@ import pytest
 
 from tests.analytics.ona_reference import EXACT, TOLERANCE, assert_matches_networkx, to_networkx
 from tiepulse.pipelines.analytics.ona import PathOptions, communities, path_metrics, person_metrics, stable_labels
-from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph, directed_interactions
+from tiepulse.pipelines.analytics.org_graph import OrgGraph, build_org_graph
 from tiepulse.pipelines.analytics.org_groups import OTHER, UNKNOWN, group_table, memberships
+from tiepulse.pipelines.org_ties import WindowTies
 
 UTC = dt.UTC
 
@@ -146,12 +147,12 @@ def test_directions_follow_the_actor_and_shared_records_count_once() -> None:
         schema_overrides={c: pl.String for c in ("team", "department", "org_unit", "location")},
     )
     start, end = at - dt.timedelta(days=1), at + dt.timedelta(days=1)
-    directed = directed_interactions(inter)
-    inside = build_org_graph(directed, persons, ["a@x.com", "b@x.com"], start, end, "exclude")
+    ties = WindowTies.of_frame(inter).ties(start, end)
+    inside = build_org_graph(ties, persons, ["a@x.com", "b@x.com"], "exclude")
     assert inside.n == 2
     weights = {(s, d): (w, m, h) for s, d, w, m, h in inside.directed.rows()}
     assert weights == {(0, 1): (3.0, 1, 0.5), (1, 0): (2.0, 0, 0.5)}
-    with_domains = build_org_graph(directed, persons, ["a@x.com"], start, end, "by_domain")
+    with_domains = build_org_graph(ties, persons, ["a@x.com"], "by_domain")
     assert with_domains.nodes.get_column("node_id").to_list() == ["@client.com", "a@x.com", "b@x.com"]
     assert with_domains.nodes.filter(pl.col("is_observed")).get_column("node_id").to_list() == ["a@x.com"]
 

@@ -12,6 +12,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.org_marts import OrgMarts, OrgOptions, compute_org
 from tiepulse.pipelines.marts_io import publish, read_table, table_exists
 from tiepulse.pipelines.org_reuse import published_periods, record_periods
+from tiepulse.pipelines.org_ties import WindowTies
 
 AS_OF = dt.date(2026, 6, 30)
 PEOPLE = [f"p{i}@acme.com" for i in range(8)]
@@ -31,7 +32,9 @@ def _compute(inter: pl.DataFrame, con: duckdb.DuckDBPyConnection, *, reuse: bool
     if table_exists(con, tables.ORG_PEOPLE):
         labels = read_table(con, f"(select period, person_id, community_id from {tables.ORG_PEOPLE}) p")
     offered = published_periods(con) if reuse else None
-    return compute_org(inter, people, PEOPLE, AS_OF, OrgOptions(min_group_size=2), labels, None, offered)
+    return compute_org(
+        WindowTies.of_frame(inter), people, PEOPLE, AS_OF, OrgOptions(min_group_size=2), labels, None, offered
+    )
 
 
 def _publish(con: duckdb.DuckDBPyConnection, marts: OrgMarts) -> None:

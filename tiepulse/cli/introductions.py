@@ -62,8 +62,8 @@ def introductions_view(
     from tiepulse.pipelines.analytics.introductions import introductions_as_of
     from tiepulse.pipelines.analytics.org_marts import org_options
 
-    interactions, persons, egos = tables.read_org_inputs(con)
-    found = introductions_as_of(interactions, persons, egos, as_of, org_options(settings), limit=limit)
+    ties, persons, egos = tables.read_org_inputs(con)
+    found = introductions_as_of(ties, persons, egos, as_of, org_options(settings), limit=limit)
     return IntroductionsView(who, as_of, found.filter(pl.col("ego_id") == who), settings.hmac_key is not None)
 
 

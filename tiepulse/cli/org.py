@@ -65,8 +65,8 @@ def _marts(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dt.date | 
     # igraph and leidenalg load only when the graph is computed here
     from tiepulse.pipelines.analytics.org_marts import compute_org, org_options
 
-    interactions, persons, egos = tables.read_org_inputs(con)
-    marts = compute_org(interactions, persons, egos, as_of, org_options(settings))
+    ties, persons, egos = tables.read_org_inputs(con)
+    marts = compute_org(ties, persons, egos, as_of, org_options(settings))
     return as_of, (marts.people.filter(pl.col("period") == CURRENT), marts.groups, marts.summary)
 
 
