@@ -171,23 +171,36 @@ class ToValidate:
     note: dict[str, Any]
 
 
+NEW_ROWS = "_check_new_rows"
+"""Temporary table of the rows a quality check found new (``to_validate``), read by the query it sends."""
+
+
 def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> ToValidate:
-    """The rows the table's quality check must validate now (the module's docstring says why that is enough)."""
+    """The rows the table's quality check must validate now (the module's docstring says why that is enough).
+
+    The check query is hashed in one scan that keeps only its new rows (``NEW_ROWS``, on ``con``: the query sent
+    reads it, and the table once more for the rows sharing their keys; the caller drops it once that is read)."""
     query, target = _query(table, as_of), _validation_target(table)
     passed_at = _suite_passed_at(con, table)
     if passed_at is None:
         return ToValidate(query, {})
     passed = passed_at.astimezone(dt.UTC).isoformat(timespec="seconds")
     hashed = f"(select *, hash(q) as _row_hash from ({query}) q)"
-    passed_rows = f"(select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = '{target}')"
-    is_new = f"_row_hash not in {passed_rows}"
-    ((rows, new),) = con.execute(f"select count(*), count(*) filter (where {is_new}) from {hashed} h").fetchall()
+    con.execute(
+        f"create or replace temp table {NEW_ROWS} as select * from {hashed} h where _row_hash not in "
+        f"(select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ?)",
+        [target],
+    ).fetchall()
+    ((new,),) = con.execute(f"select count(*) from {NEW_ROWS}").fetchall()
+    ((rows,),) = con.execute(f"select count(*) from {table.table}").fetchall()
     if new == 0:
         note = f"same rows and checks as Great Expectations passed at {passed}"
         return ToValidate(None, {"rows_checked": int(rows), "validated": note})
     same_key = " and ".join(f'n."{k}" = h."{k}"' for k in table.checks.unique)
-    sharing = f" or exists (select 1 from {hashed} n where n.{is_new} and {same_key})" if same_key else ""
-    sent = f"select * exclude (_row_hash) from {hashed} h where {is_new}{sharing}"
+    sharing = f" or exists (select 1 from {NEW_ROWS} n where {same_key})" if same_key else ""
+    sent = (
+        f"select * exclude (_row_hash) from {hashed} h where _row_hash in (select _row_hash from {NEW_ROWS}){sharing}"
+    )
     note = (
         f"{new} new or changed rows and the rows sharing their keys; the other rows as Great Expectations passed "
         f"them at {passed}"
@@ -206,18 +219,20 @@ def _suite_passed_at(con: duckdb.DuckDBPyConnection, table: TableChecks) -> dt.d
 
 def remember_passed_rows(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> None:
     """Record the table's rows as passed with its suite: the hashes of rows gone are dropped, new ones added."""
-    target = _validation_target(table)
-    hashes = f"(select distinct hash(q) as row_hash from ({_query(table, as_of)}) q)"
+    target, passed = _validation_target(table), build_state.VALIDATED_ROWS_TABLE
+    hashes = f"select distinct hash(q) as row_hash from ({_query(table, as_of)}) q"
     with transaction(con):
+        con.execute(f"create or replace temp table _passed_hashes as {hashes}").fetchall()
         if _suite_passed_at(con, table) is None:  # rows passed with other checks count for nothing
-            con.execute(f"delete from {build_state.VALIDATED_ROWS_TABLE} where target = ?", [target]).fetchall()
-        gone = f"row_hash not in (select row_hash from {hashes})"
-        con.execute(f"delete from {build_state.VALIDATED_ROWS_TABLE} where target = ? and {gone}", [target]).fetchall()
+            con.execute(f"delete from {passed} where target = ?", [target]).fetchall()
+        gone = "row_hash not in (select row_hash from _passed_hashes)"
+        con.execute(f"delete from {passed} where target = ? and {gone}", [target]).fetchall()
         con.execute(
-            f"insert into {build_state.VALIDATED_ROWS_TABLE} select ?, row_hash from {hashes} "
-            f"where row_hash not in (select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ?)",
+            f"insert into {passed} select ?, row_hash from _passed_hashes "
+            f"where row_hash not in (select row_hash from {passed} where target = ?)",
             [target, target],
         ).fetchall()
+        con.execute("drop table _passed_hashes").fetchall()
         build_state.record(con, target, suite_fingerprint(table))
 
 
@@ -278,8 +293,9 @@ def start_checks(
             quality = Future()
             quality.set_result((True, {}))
         else:
-            quality = submit_quality(con, table, as_of, query=sending.query)
+            quality = submit_quality(con, table, as_of, query=sending.query)  # the rows are read by now
             remember_pass = _remembering(context.resources.warehouse, table, as_of)
+        con.execute(f"drop table if exists {NEW_ROWS}").fetchall()
     row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
         # fetchall, not fetchone: a half-read result would block the next check's query on this connection

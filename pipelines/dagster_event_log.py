@@ -21,9 +21,8 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     file instead of one built and disposed for every event.
 
     Only the connection factories and the table lookup that ``SqlEventLogStorage`` asks its subclasses for are
-    replaced; the first
-    connection to a file goes through Dagster's own, which creates and migrates the file. A long-lived process keeps
-    the engines of the last ``KEPT_FILES`` files (a run's file and the index are the ones in use).
+    replaced; the first connection to a file goes through Dagster's own, which creates and migrates the file. A
+    long-lived process keeps the engines of the last ``KEPT_FILES`` files (a run's file and the index are in use).
     """
 
     KEPT_FILES = 8
