@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from tiepulse.core.keyed_hash import keyed_hash
+from tiepulse.core.keyed_hash import key_check, keyed_hash
 from tiepulse.core.keyed_writes import insert_missing
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines.erasure_list import ErasureFilter
@@ -141,9 +141,10 @@ def erase_from_warehouse(con: duckdb.DuckDBPyConnection, person: Person, key: by
         insert_missing(
             con,
             "ops.erasure_list",
-            "select unnest(?::varchar[]) as address_hash, ?::varchar as erasure_id, now() as listed_at",
+            "select unnest(?::varchar[]) as address_hash, ?::varchar as erasure_id, now() as listed_at, "
+            "?::varchar as key_check",
             ["address_hash"],
-            [hashes, erasure_id],
+            [hashes, erasure_id, key_check(key)],
         )
         insert_missing(
             con,

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from tiepulse.core.keyed_hash import database_home, existing_identity_key, install_keyed_hash
+from tiepulse.core.keyed_hash import (
+    KEY_FILE,
+    SHARED_KEY_VARIABLE,
+    IdentityKeyError,
+    database_home,
+    install_keyed_hash,
+    key_check,
+    warehouse_identity_key,
+)
 from tiepulse.pipelines.marts_io import table_columns
 
 SUBJECT_COLUMNS = (
@@ -51,10 +59,15 @@ class ErasureFilter:
         hashes = [row[0] for row in con.execute("select address_hash from ops.erasure_list").fetchall()]
         if not hashes:
             return None
-        home = database_home(con)
-        key = key or (existing_identity_key(home) if home else None)
+        key = key or warehouse_identity_key(con)
         if key is None:
-            raise RuntimeError("the erasure list is set but the identity key beside the warehouse is missing")
+            home = database_home(con)
+            where = f"{KEY_FILE} in {home}" if home else f"the environment variable {SHARED_KEY_VARIABLE}"
+            raise IdentityKeyError(
+                f"the warehouse has an erasure list but its identity key is missing: restore {where} (the key the "
+                "list was made with), then run again"
+            )
+        _refuse_another_key(con, key)
         install_keyed_hash(con, key)
         listed = ", ".join(f"'{h}'" for h in hashes if all(c in "0123456789abcdef" for c in h))
         con.execute(
@@ -86,6 +99,18 @@ class ErasureFilter:
         finally:
             con.unregister("_erasing_page")
         return kept.cast(rows.schema), rows.num_rows - kept.num_rows
+
+
+def _refuse_another_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Hashes made with another key would let the erased back in unnoticed: say so instead."""
+    made_with = {row[0] for row in con.execute("select distinct key_check from ops.erasure_list").fetchall()}
+    if made_with - {None, key_check(key)}:
+        home = database_home(con)
+        which = f"{KEY_FILE} in {home}" if home else SHARED_KEY_VARIABLE
+        raise IdentityKeyError(
+            f"the identity key ({which}) is not the one the erasure list was made with: give this machine the "
+            "same key as the others, then run again"
+        )
 
 
 def _about_erased(columns: list[str]) -> str:

@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 
 from tests.local_servers import free_port, wait_for
 from tests.postgres_server import PASSWORD, Postgres, postgres_server
+from tests.privacy_scan import files_holding
 from tests.s3_server import ObjectStore, s3_server
+from tests.test_erasure import ADDRESS, ALIAS, NAME, write_exports
 from tiepulse.cli.app import app
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
@@ -186,6 +188,44 @@ def test_two_writers_committing_the_same_first_page_at_once_store_it_once(lake: 
     assert cursors == [("1", "running")]
 
 
-def test_erase_refuses_a_postgres_catalog_with_one_line(lake: Lake) -> None:
-    assert run("import", str(MBOX), "--no-refresh")[0] == 0
-    assert_one_line_exit_2(["erase", "--person", "cy@partner.example", "--yes"], "catalog is in PostgreSQL")
+def _holding(lake: Lake, folder: Path, *markers: str) -> dict[str, list[str]]:
+    """Which of the catalog cluster's files (its write-ahead log aside) and the lake's objects hold a marker."""
+    lake.postgres.query(lake.database, "checkpoint")  # what PostgreSQL holds in memory goes to its files
+    found = files_holding(lake.postgres.folder / "data", *markers)
+    for key in lake.store.keys(BUCKET):
+        if key.startswith(lake.prefix):
+            copy = folder / key
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_bytes(lake.store.client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    for marker, paths in files_holding(folder, *markers).items():
+        found.setdefault(marker, []).extend(paths)
+    logless = {marker: [p for p in paths if not p.startswith("pg_wal/")] for marker, paths in found.items()}
+    return {marker: paths for marker, paths in logless.items() if paths}
+
+
+@pytest.mark.slow
+def test_erase_on_a_postgres_catalog_leaves_no_byte_in_the_catalog_or_the_bucket(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The erasure list's key is one secret every machine shares; the catalog's dead rows and statistics go too."""
+    exports = write_exports(tmp_path / "exports")
+    code, out = run("import", *map(str, exports), "--owner", "ann@example.com")
+    assert code == 0, out
+    markers = (ADDRESS, ALIAS, NAME)
+    assert _holding(lake, tmp_path / "before", *markers).keys() == set(markers)  # there, so the search can fail
+    assert_one_line_exit_2(["erase", "--person", ADDRESS, "--yes"], "set TIEPULSE_IDENTITY_KEY")
+    monkeypatch.setenv("TIEPULSE_IDENTITY_KEY", "one-secret-for-every-machine")
+    code, out = run("erase", "--person", ALIAS, "--yes")
+    assert code == 0, out
+    assert _holding(lake, tmp_path / "after", *markers) == {}
+    # Another machine (its own home) with the same key keeps them out of a new import; with another key it refuses.
+    monkeypatch.setenv("TIEPULSE_HOME", str(tmp_path / "other-machine"))
+    code, out = run("import", *map(str, exports), "--owner", "ann@example.com", "--no-refresh")
+    assert code == 0, out
+    erased_rows = f"select count(*) as n from raw.mail_messages where from_address = '{ALIAS}'"
+    code, out = run("sql", "--format", "csv", erased_rows)
+    assert code == 0 and out.splitlines() == ["n", "0"], out
+    monkeypatch.setenv("TIEPULSE_IDENTITY_KEY", "another-secret")
+    assert_one_line_exit_2(
+        ["import", *map(str, exports), "--owner", "ann@example.com", "--no-refresh"], "not the one the erasure list"
+    )

@@ -77,12 +77,18 @@ DIRECTORY = (
 )
 
 
+def write_exports(folder: Path) -> list[Path]:
+    """Ann's mailbox, calendar, call log and directory, each naming the person to erase."""
+    files = {"ann.mbox": MBOX, "ann.ics": ICS, "calls.csv": LOG, "directory.csv": DIRECTORY}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+    return [folder / name for name in files]
+
+
 @pytest.fixture
 def exports(tmp_path: Path) -> list[Path]:
-    files = {"ann.mbox": MBOX, "ann.ics": ICS, "calls.csv": LOG, "directory.csv": DIRECTORY}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    return [tmp_path / name for name in files]
+    return write_exports(tmp_path)
 
 
 @pytest.fixture

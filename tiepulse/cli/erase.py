@@ -24,7 +24,7 @@ def erase_command(
     from tiepulse.cli.app import _fail, _settings
     from tiepulse.core.ducklake import lake_location
     from tiepulse.core.import_context import build_import_context
-    from tiepulse.core.keyed_hash import database_home, identity_key
+    from tiepulse.core.keyed_hash import new_or_warehouse_identity_key
     from tiepulse.core.lake_purge import purge_lake
     from tiepulse.pipelines.erasure import (
         DERIVED_ARTEFACTS,
@@ -49,12 +49,7 @@ def erase_command(
     try:
         with open_warehouse(path) as con:
             target = find_person(con, address)
-            home = database_home(con)
-        if home is None:
-            raise _fail(
-                "erase does not work on a lake whose catalog is in PostgreSQL yet: the erasure list's key lives beside "
-                "the catalog file, and every machine's imports would need the same key (docs/ducklake.md, Limits)"
-            )
+            key = new_or_warehouse_identity_key(con)
         if not yes:
             typer.confirm(
                 f"Erase this person ({len(target.addresses)} address(es)) from the warehouse and everything derived "
@@ -62,7 +57,7 @@ def erase_command(
                 abort=True,
             )
         with open_warehouse(path) as con:
-            outcome = erase_from_warehouse(con, target, identity_key(home))
+            outcome = erase_from_warehouse(con, target, key)
         if outcome.already_complete:
             console.print(f"Already erased (erasure {outcome.erasure_id}): nothing of this person is left.")
             return

@@ -30,6 +30,11 @@ LAKE = "tiepulse"
 _T = TypeVar("_T")
 """The name the lake is attached under (every session ``USE``s it, so SQL names tables as on the DuckDB file)."""
 EXTENSIONS_DIR = Path(next(iter(duckdb_ext.__path__))) / "extensions"
+EXTENSION_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "extension_directory": str(EXTENSIONS_DIR),
+    "autoinstall_known_extensions": "false",
+}
+"""A DuckDB connection's config that loads the packaged extensions and never downloads one."""
 COMMIT_CONFLICT = re.compile(
     r"Failed to commit DuckLake transaction|database is locked|Transaction conflict|could not serialize access"
 )
@@ -109,9 +114,7 @@ def retrying(work: Callable[[], _T], attempts: int) -> _T:
 
 
 def _attach(location: LakeLocation, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(
-        config={"extension_directory": str(EXTENSIONS_DIR), "autoinstall_known_extensions": "false"},
-    )
+    con = duckdb.connect(config=EXTENSION_CONFIG)
     try:
         con.execute("set enable_progress_bar = false").fetchall()  # DuckDB would draw one on stdout while it commits
         for extension in _extensions(location):

@@ -1,7 +1,9 @@
 """Keyed hashes of identifiers (HMAC-SHA-256): the erasure list and the ids the run log keeps instead of addresses.
 
 The key is random, created once (0600) beside the warehouse, so whatever holds a connection (the loader) finds it
-without the settings. The same HMAC is installed in DuckDB as a SQL macro, so whole columns are hashed set-wise.
+without the settings. A lake whose catalog is in PostgreSQL has no folder every machine shares: its key is the
+secret ``TIEPULSE_IDENTITY_KEY``, the same on every machine (``warehouse_identity_key``). The same HMAC is installed
+in DuckDB as a SQL macro, so whole columns are hashed set-wise.
 """
 
 from __future__ import annotations
@@ -14,10 +16,18 @@ from pathlib import Path
 
 import duckdb
 
+from tiepulse.core.warehouse import WarehouseError
+
 _BLOCK = 64  # SHA-256 block size: the HMAC pads (or hashes) the key to it
 
 
 KEY_FILE = "identity_hmac.key"
+SHARED_KEY_VARIABLE = "TIEPULSE_IDENTITY_KEY"
+_CHECK_TEXT = "tiepulse identity key check"
+
+
+class IdentityKeyError(WarehouseError):
+    """The identity key is missing, or is not the one the erasure list was made with; the message says what to set."""
 
 
 def existing_identity_key(home: Path) -> bytes | None:
@@ -50,6 +60,36 @@ def database_home(con: duckdb.DuckDBPyConnection) -> Path | None:
         "where db.database_name = current_database() and (db.type <> 'ducklake' or catalog.path is not null)"
     ).fetchone()
     return Path(row[0]).parent if row and row[0] else None
+
+
+def warehouse_identity_key(con: duckdb.DuckDBPyConnection) -> bytes | None:
+    """The identity key of the warehouse ``con`` works on: the file beside it, or for a lake whose catalog is in
+    PostgreSQL the shared ``TIEPULSE_IDENTITY_KEY``; None when there is none (yet)."""
+    home = database_home(con)
+    if home is not None:
+        return existing_identity_key(home)
+    shared = os.environ.get(SHARED_KEY_VARIABLE, "").strip()
+    return shared.encode() if shared else None
+
+
+def new_or_warehouse_identity_key(con: duckdb.DuckDBPyConnection) -> bytes:
+    """``warehouse_identity_key``, the file made on first use; a lake on PostgreSQL without the shared key raises
+    ``IdentityKeyError`` (no machine may make its own)."""
+    home = database_home(con)
+    if home is not None:
+        return identity_key(home)
+    if (shared := warehouse_identity_key(con)) is not None:
+        return shared
+    raise IdentityKeyError(
+        f"this lake's catalog is in PostgreSQL, so its identity key (for the erasure list) must be the same on "
+        f"every machine: set {SHARED_KEY_VARIABLE} to one long random secret (for example `openssl rand -hex 32`) "
+        "in the environment of every machine that imports, syncs or erases, then run again"
+    )
+
+
+def key_check(key: bytes) -> str:
+    """A short value that tells keys apart and says nothing of what they hash (kept beside the erasure list)."""
+    return keyed_hash(key, _CHECK_TEXT)[:16]
 
 
 def keyed_hash(key: bytes, value: str) -> str:

@@ -5,8 +5,10 @@ both, and the catalog keeps each column's smallest and largest value per data fi
 takes them all away, in DuckLake's own maintenance order: rows inlined in the catalog are flushed to data files,
 every data file with deletes is rewritten without them, every snapshot but the current one is expired, the files no
 snapshot reads any more are deleted, and the tables' text bounds are computed again from the live files (a table's
-bounds only ever widen as rows come in, so an erased address could stay as a bound). Last the catalog file frees the
-pages that held deleted catalog rows (``vacuum``). Time travel to before the erasure is gone with it, as it must.
+bounds only ever widen as rows come in, so an erased address could stay as a bound). Last the catalog frees the
+space that held deleted catalog rows: a SQLite file is vacuumed; a PostgreSQL catalog database has its statistics
+taken again and every table rewritten without its dead rows (``analyze`` then ``vacuum full``, which its owner may
+run on all its tables). Time travel to before the erasure is gone with it, as it must.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from tiepulse.core.ducklake import LAKE, lake_location
+from tiepulse.core.ducklake import EXTENSION_CONFIG, LAKE, lake_location
 from tiepulse.core.settings import DuckLakeOptions
 from tiepulse.core.warehouse import connect
 
@@ -27,20 +29,31 @@ RESTATE = "update ducklake_table_column_stats set min_value = ?, max_value = ? w
 
 
 def purge_lake(path: Path, options: DuckLakeOptions) -> None:
-    """``forget_history`` of the lake named by ``path`` (its catalog a SQLite file), its text bounds restated and
-    its catalog vacuumed. The catalog is written once the lake is closed: DuckLake's
-    own connection to it would hold the lock."""
-    catalog_file = lake_location(path, options).catalog_file
-    assert catalog_file is not None, "erase refuses a catalog in PostgreSQL before it gets here"
+    """``forget_history`` of the lake named by ``path``, its text bounds restated and its catalog vacuumed. Both
+    happen once the lake is closed: DuckLake's own connection would hold the SQLite file's lock, or PostgreSQL's
+    locks on the tables ``vacuum full`` rewrites."""
+    location = lake_location(path, options)
     with closing(connect(path)) as con:
         forget_history(con)
-        bounds = text_bounds(con)
-    with closing(sqlite3.connect(catalog_file)) as sqlite:
+        bounds = [[smallest, largest, table, column] for table, column, smallest, largest in text_bounds(con)]
+    if location.catalog_file is None:
+        _restate_and_vacuum_postgres(location.catalog.removeprefix("postgres:"), bounds)
+        return
+    with closing(sqlite3.connect(location.catalog_file)) as sqlite:
         with sqlite:
-            sqlite.executemany(
-                RESTATE, [[smallest, largest, table, column] for table, column, smallest, largest in bounds]
-            )
+            sqlite.executemany(RESTATE, bounds)
         sqlite.execute("vacuum")
+
+
+def _restate_and_vacuum_postgres(dsn: str, bounds: list[list[int | str | None]]) -> None:
+    with closing(duckdb.connect(config=EXTENSION_CONFIG)) as con:
+        con.execute("load postgres_scanner").fetchall()
+        quoted = dsn.replace("'", "''")
+        con.execute(f"attach '{quoted}' as catalog (type postgres)").fetchall()
+        con.execute("use catalog").fetchall()
+        con.executemany(RESTATE, bounds)
+        for statement in ("analyze", "vacuum full"):  # statistics first: `analyze` leaves its old rows dead too
+            con.execute(f"call postgres_execute('catalog', '{statement}', use_transaction = false)").fetchall()
 
 
 def forget_history(con: duckdb.DuckDBPyConnection) -> None:

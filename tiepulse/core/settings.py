@@ -1,7 +1,7 @@
 """One settings object: environment variables plus an optional YAML config file.
 
 Environment (prefix ``TIEPULSE_``): ``HOME``, ``CONFIG``, ``AS_OF``, ``PSEUDONYM_KEY``,
-``NOTIFY_URLS``.
+``NOTIFY_URLS``; ``IDENTITY_KEY`` (a lake whose catalog is in PostgreSQL) is read by ``core.keyed_hash``.
 The YAML file (``TIEPULSE_CONFIG``) holds everything a user tunes: egos and their addresses, aliases,
 the directory and contacts files, identity rules, thresholds and privacy options.
 """
