@@ -167,6 +167,27 @@ def test_the_organisation_report_draws_the_network_marts(org: dict[str, Any], br
     assert "The organisational network marts are not built" not in html
     drawn = _check_in_browser(browser, path, "organisation")
     assert len(drawn) == 6  # health, trend, network trend, network, heatmap, silos
+    for width, device in ((LAPTOP, "laptop"), (PHONE, "phone")):
+        page = browser.open(path, width=width, mobile=width == PHONE)
+        heatmap = browser.evaluate(page, HEATMAP_TEXTS)
+        names = [t for t in heatmap["texts"] if t["text"] not in ("from", "to", "messages")]
+        overlaps = [(a["text"], b["text"]) for i, a in enumerate(names) for b in names[i + 1 :] if _overlap(a, b)]
+        assert overlaps == [], f"{device}: {overlaps}"
+        outside = [t["text"] for t in heatmap["texts"] if t["bottom"] > heatmap["bottom"] + 0.5]
+        assert outside == [], f"{device}: drawn below the chart's edge: {outside}"
+
+
+HEATMAP_TEXTS = """window.chartsDrawn.then(() => {
+  const section = [...document.querySelectorAll('section')]
+    .find(s => s.querySelector('h2').textContent.startsWith('Between'));
+  const svg = section.querySelector('.chart svg');
+  const texts = [...svg.querySelectorAll('.role-axis-label text, .role-axis-title text')].map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, left: r.left, top: r.top, right: r.right, bottom: r.bottom};
+  });
+  return {texts: texts, bottom: svg.getBoundingClientRect().bottom};
+})"""
+"""The group names and titles on the organisation report's heatmap axes, with their boxes, and the chart's edge."""
 
 
 def test_report_command_writes_a_personal_report_at_another_date(

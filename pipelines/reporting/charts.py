@@ -280,7 +280,8 @@ def _heatmap_chart(measure: str, title: str, height: int) -> alt.Chart:
         alt.Chart(_data(), height=height, width=WIDTH)
         .mark_rect()
         .encode(
-            x=alt.X("to_group:N", title="to", axis=alt.Axis(labelAngle=-45, labelLimit=120)),
+            # Upright: slanted names need columns wider than a line of text, which a phone's are not.
+            x=alt.X("to_group:N", title="to", axis=alt.Axis(labelAngle=-90, labelLimit=120)),
             y=alt.Y("from_group:N", title="from", axis=alt.Axis(labelLimit=120)),
             color=alt.Color(f"{measure}:Q", scale=alt.Scale(scheme="blues"), legend=alt.Legend(title=title)),
             tooltip=["from_group:N", "to_group:N", alt.Tooltip(f"{measure}:Q", format=",.0f")],
