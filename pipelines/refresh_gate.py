@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import closing
@@ -153,11 +154,16 @@ def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _written_since(con: duckdb.DuckDBPyConnection, started: dt.datetime) -> dict[str, str]:
-    """Table -> what its build recorded it left (``BuildState.output``), for the builds recorded since ``started``."""
-    rows = con.execute(
-        f"select target, output from {STATE_TABLE} where output is not null and built_at >= ?", [started]
-    ).fetchall()
-    return dict(rows)
+    """Table -> its fingerprint as a build recorded since ``started`` counted it: what a SQL model's build left
+    (``BuildState.output``), and each raw table it read (``BuildState.inputs``; a refresh writes raw tables only
+    before the models that read them run)."""
+    rows = con.execute(f"select target, output, inputs from {STATE_TABLE} where built_at >= ?", [started]).fetchall()
+    known: dict[str, str] = {}
+    for _, _, inputs in rows:
+        read = json.loads(inputs) if inputs else {}
+        known.update({t: fp for t, fp in read.items() if t.startswith("raw.") and ":" in fp})  # not "absent"
+    known.update({target: output for target, output, _ in rows if output is not None})
+    return known
 
 
 def _files(roots: list[Path], suffixes: tuple[str, ...] = ("",)) -> Iterator[str]:
