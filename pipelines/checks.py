@@ -218,11 +218,14 @@ def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.da
         _hashes(con, f"select _gone from {MOVED} where _gone is not null"),
     )
     con.execute(f"drop table {MOVED}").fetchall()
-    same_key = " and ".join(f'n."{k}" = h."{k}"' for k in table.checks.unique)
-    sharing = f" or exists (select 1 from {NEW_ROWS} n where {same_key})" if same_key else ""
-    sent = (
-        f"select * exclude (_row_hash) from {hashed} h where _row_hash in (select _row_hash from {NEW_ROWS}){sharing}"
-    )
+    # the new rows as hashed, then the others sharing a key with one of them: only those rows are hashed again
+    sent = f"select * exclude (_row_hash) from {NEW_ROWS}"
+    if table.checks.unique:
+        keys = ", ".join(f'"{k}"' for k in table.checks.unique)
+        sent += (
+            f" union all select q.* from ({query}) q semi join {NEW_ROWS} using ({keys}) "
+            f"where hash(q) not in (select _row_hash from {NEW_ROWS})"
+        )
     note = (
         f"{new} new or changed rows and the rows sharing their keys; the other rows as Great Expectations passed "
         f"them at {passed}"
