@@ -184,6 +184,7 @@ class ToValidate:
 NEW_ROWS = "_check_new_rows"
 """Temporary table of the rows a quality check found new (``to_validate``), read by the query it sends."""
 MOVED = "_check_moved"
+"""Temporary table of the new rows and of the passed hashes no row has now (``to_validate``), dropped there."""
 
 
 def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> ToValidate:

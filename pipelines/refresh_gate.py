@@ -15,6 +15,11 @@ to read: every table would be rebuilt from the same inputs, and every quality ch
 with the same checks, as when all of them passed. So it records a run in ``ops.runs`` (``unchanged_since``) and
 stops there. Any change (a new row anywhere, a table edited or dropped, the BI file or a report removed, a new day,
 another config, code or engine) runs the whole refresh as before. ``--full`` forgets the record first.
+
+The record is two digests: the outline (``_outline``: the tables' names and row counts and everything but the rows)
+and the contents (``_contents``: each table's row count and hash sum). The question before a run compares the outline
+first, so a day with new rows or a new date reads no table's rows; after a passed run the contents take the tables
+the run's builds counted (``_written_since``) and scan the others.
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings) -> dt.da
         return None
     (recorded, since), names = rows[0], _table_names(con)
     outline, _, contents = recorded.partition(SEPARATOR)
-    if _outline(con, settings, names) != outline or _contents(con, names) != contents:
+    if _outline(con, settings, names) != outline or _contents(con, names, {}) != contents:
         return None
     return since
 
@@ -89,9 +94,9 @@ def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
 def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime | None = None) -> None:
     """Record the state a refresh that built everything and passed every check has left.
 
-    A table whose build in this run (started at ``run_started``) recorded what it left (``build_state.BuildState
-    .output``: the SQL models, counted and summed by their own writes) is not read again: that record is exactly what
-    a scan would give, since nothing else writes the table in a run. The other tables are scanned."""
+    The tables this run (started at ``run_started``) has counted are not read again (``_written_since``: what a SQL
+    model's build left, and the raw tables as the models read them): nothing else writes them in a run, so that is
+    what a scan would give. The other tables are scanned."""
     known = {} if run_started is None else _written_since(con, run_started)
     rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
     replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings, known)])
@@ -125,9 +130,8 @@ def _outline(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str
     return _digest(parts)
 
 
-def _contents(con: duckdb.DuckDBPyConnection, names: list[str], known: Mapping[str, str] | None = None) -> str:
+def _contents(con: duckdb.DuckDBPyConnection, names: list[str], known: Mapping[str, str]) -> str:
     """A digest of every table's row count and sum of its rows' hashes; ``known`` ones are taken, not scanned."""
-    known = known or {}
     scan = [name for name in names if name not in known]
     each = " union all ".join(
         f"select '{name}' as name, count(*) || ':' || coalesce(sum(hash(t)::hugeint), 0) as fp from {name} t"
