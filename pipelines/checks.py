@@ -163,23 +163,36 @@ def _validation_target(table: TableChecks) -> str:
 
 
 @dataclass(frozen=True)
+class RowHashes:
+    """How the check query's row hashes moved since the pass: new ones (distinct) and passed ones no row has now."""
+
+    new: pa.Array
+    gone: pa.Array
+
+
+@dataclass(frozen=True)
 class ToValidate:
     """What a table's quality check sends to Great Expectations this time (``query``, None: nothing), and what the
     check's metadata says of the rows it does not send (``note``, empty when every row is sent)."""
 
     query: str | None
     note: dict[str, Any]
+    moved: RowHashes | None = None
+    """Set when only the new rows are sent: what ``remember_passed_rows`` applies, instead of hashing every row."""
 
 
 NEW_ROWS = "_check_new_rows"
 """Temporary table of the rows a quality check found new (``to_validate``), read by the query it sends."""
+MOVED = "_check_moved"
+"""Temporary table of the new rows and of the passed hashes no row has now (``to_validate``), dropped there."""
 
 
 def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> ToValidate:
     """The rows the table's quality check must validate now (the module's docstring says why that is enough).
 
-    The check query is hashed in one scan that keeps only its new rows (``NEW_ROWS``, on ``con``: the query sent
-    reads it, and the table once more for the rows sharing their keys; the caller drops it once that is read)."""
+    The check query is hashed in one scan, joined with the hashes passed: rows on its side only are new (kept in
+    ``NEW_ROWS``, on ``con``: the query sent reads it, and the table once more for the rows sharing their keys; the
+    caller drops it once that is read), hashes on the passed side only are of rows gone (``RowHashes.gone``)."""
     query, target = _query(table, as_of), _validation_target(table)
     passed_at = _suite_passed_at(con, table)
     if passed_at is None:
@@ -187,25 +200,42 @@ def to_validate(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.da
     passed = passed_at.astimezone(dt.UTC).isoformat(timespec="seconds")
     hashed = f"(select *, hash(q) as _row_hash from ({query}) q)"
     con.execute(
-        f"create or replace temp table {NEW_ROWS} as select * from {hashed} h where _row_hash not in "
-        f"(select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ?)",
+        f"create or replace temp table {MOVED} as select h.*, v.row_hash as _gone from {hashed} h full join "
+        f"(select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ?) v on h._row_hash = v.row_hash "
+        "where h._row_hash is null or v.row_hash is null",
         [target],
+    ).fetchall()
+    con.execute(
+        f"create or replace temp table {NEW_ROWS} as select * exclude (_gone) from {MOVED} where _gone is null"
     ).fetchall()
     ((new,),) = con.execute(f"select count(*) from {NEW_ROWS}").fetchall()
     ((rows,),) = con.execute(f"select count(*) from {table.table}").fetchall()
     if new == 0:
+        con.execute(f"drop table {MOVED}").fetchall()
         note = f"same rows and checks as Great Expectations passed at {passed}"
         return ToValidate(None, {"rows_checked": int(rows), "validated": note})
-    same_key = " and ".join(f'n."{k}" = h."{k}"' for k in table.checks.unique)
-    sharing = f" or exists (select 1 from {NEW_ROWS} n where {same_key})" if same_key else ""
-    sent = (
-        f"select * exclude (_row_hash) from {hashed} h where _row_hash in (select _row_hash from {NEW_ROWS}){sharing}"
+    moved = RowHashes(
+        _hashes(con, f"select distinct _row_hash from {NEW_ROWS}"),
+        _hashes(con, f"select _gone from {MOVED} where _gone is not null"),
     )
+    con.execute(f"drop table {MOVED}").fetchall()
+    # the new rows as hashed, then the others sharing a key with one of them: only those rows are hashed again
+    sent = f"select * exclude (_row_hash) from {NEW_ROWS}"
+    if table.checks.unique:
+        keys = ", ".join(f'"{k}"' for k in table.checks.unique)
+        sent += (
+            f" union all select q.* from ({query}) q semi join {NEW_ROWS} using ({keys}) "
+            f"where hash(q) not in (select _row_hash from {NEW_ROWS})"
+        )
     note = (
         f"{new} new or changed rows and the rows sharing their keys; the other rows as Great Expectations passed "
         f"them at {passed}"
     )
-    return ToValidate(sent, {"rows_checked": int(rows), "validated": note})
+    return ToValidate(sent, {"rows_checked": int(rows), "validated": note}, moved)
+
+
+def _hashes(con: duckdb.DuckDBPyConnection, query: str) -> pa.Array:
+    return con.sql(query).to_arrow_table().column(0).combine_chunks()
 
 
 def _suite_passed_at(con: duckdb.DuckDBPyConnection, table: TableChecks) -> dt.datetime | None:
@@ -217,23 +247,42 @@ def _suite_passed_at(con: duckdb.DuckDBPyConnection, table: TableChecks) -> dt.d
     return row[0][0] if row else None
 
 
-def remember_passed_rows(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> None:
-    """Record the table's rows as passed with its suite: the hashes of rows gone are dropped, new ones added."""
+def remember_passed_rows(
+    con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date, moved: RowHashes | None = None
+) -> None:
+    """Record the table's rows as passed with its suite: the hashes of rows gone are dropped, new ones added. With
+    ``moved`` (``to_validate`` found them, and nothing writes the table between its check and this record) they are
+    applied as they are; without, every row of the check query is hashed."""
+    target, passed = _validation_target(table), build_state.VALIDATED_ROWS_TABLE
+    with transaction(con):
+        if moved is not None:
+            con.register("_new_hashes", pa.table({"row_hash": moved.new}))
+            con.register("_gone_hashes", pa.table({"row_hash": moved.gone}))
+            con.execute(
+                f"delete from {passed} where target = ? and row_hash in (select row_hash from _gone_hashes)", [target]
+            ).fetchall()
+            con.execute(f"insert into {passed} select ?, row_hash from _new_hashes", [target]).fetchall()
+            con.unregister("_new_hashes")
+            con.unregister("_gone_hashes")
+        else:
+            _remember_every_row(con, table, as_of)
+        build_state.record(con, target, suite_fingerprint(table))
+
+
+def _remember_every_row(con: duckdb.DuckDBPyConnection, table: TableChecks, as_of: dt.date) -> None:
     target, passed = _validation_target(table), build_state.VALIDATED_ROWS_TABLE
     hashes = f"select distinct hash(q) as row_hash from ({_query(table, as_of)}) q"
-    with transaction(con):
-        con.execute(f"create or replace temp table _passed_hashes as {hashes}").fetchall()
-        if _suite_passed_at(con, table) is None:  # rows passed with other checks count for nothing
-            con.execute(f"delete from {passed} where target = ?", [target]).fetchall()
-        gone = "row_hash not in (select row_hash from _passed_hashes)"
-        con.execute(f"delete from {passed} where target = ? and {gone}", [target]).fetchall()
-        con.execute(
-            f"insert into {passed} select ?, row_hash from _passed_hashes "
-            f"where row_hash not in (select row_hash from {passed} where target = ?)",
-            [target, target],
-        ).fetchall()
-        con.execute("drop table _passed_hashes").fetchall()
-        build_state.record(con, target, suite_fingerprint(table))
+    con.execute(f"create or replace temp table _passed_hashes as {hashes}").fetchall()
+    if _suite_passed_at(con, table) is None:  # rows passed with other checks count for nothing
+        con.execute(f"delete from {passed} where target = ?", [target]).fetchall()
+    gone = "row_hash not in (select row_hash from _passed_hashes)"
+    con.execute(f"delete from {passed} where target = ? and {gone}", [target]).fetchall()
+    con.execute(
+        f"insert into {passed} select ?, row_hash from _passed_hashes "
+        f"where row_hash not in (select row_hash from {passed} where target = ?)",
+        [target, target],
+    ).fetchall()
+    con.execute("drop table _passed_hashes").fetchall()
 
 
 def check_specs(table: TableChecks) -> list[dg.AssetCheckSpec]:
@@ -294,7 +343,7 @@ def start_checks(
             quality.set_result((True, {}))
         else:
             quality = submit_quality(con, table, as_of, query=sending.query)  # the rows are read by now
-            remember_pass = _remembering(context.resources.warehouse, table, as_of)
+            remember_pass = _remembering(context.resources.warehouse, table, as_of, sending.moved)
         con.execute(f"drop table if exists {NEW_ROWS}").fetchall()
     row_count = None
     if dg.AssetCheckKey(table.key, "row_count") in selected:
@@ -311,12 +360,12 @@ def start_checks(
     return PendingChecks(table.key, quality, row_count, remember_pass, note)
 
 
-def _remembering(warehouse: Any, table: TableChecks, as_of: dt.date) -> Callable[[], None]:
+def _remembering(warehouse: Any, table: TableChecks, as_of: dt.date, moved: RowHashes | None) -> Callable[[], None]:
     """Records a pass on a session of its own: the step's connection may be closed by the time the result is in."""
 
     def remember() -> None:
         with warehouse.connect() as con:
-            remember_passed_rows(con, table, as_of)
+            remember_passed_rows(con, table, as_of, moved)
 
     return remember
 

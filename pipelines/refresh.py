@@ -79,7 +79,7 @@ def refresh(
         summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
         summary.status = "success" if result.success else "failure"
         if result.success and not failed:
-            refresh_gate.remember(con, settings)
+            refresh_gate.remember(con, settings, started)
     return RefreshResult(result.success, rows, failed, result.run_id)
 
 

@@ -15,14 +15,20 @@ to read: every table would be rebuilt from the same inputs, and every quality ch
 with the same checks, as when all of them passed. So it records a run in ``ops.runs`` (``unchanged_since``) and
 stops there. Any change (a new row anywhere, a table edited or dropped, the BI file or a report removed, a new day,
 another config, code or engine) runs the whole refresh as before. ``--full`` forgets the record first.
+
+The record is two digests: the outline (``_outline``: the tables' names and row counts and everything but the rows)
+and the contents (``_contents``: each table's row count and hash sum). The question before a run compares the outline
+first, so a day with new rows or a new date reads no table's rows; after a passed run the contents take the tables
+the run's builds counted (``_written_since``) and scan the others.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import closing
 from importlib.metadata import version
 from pathlib import Path
@@ -39,6 +45,8 @@ from tiepulse.core.warehouse import WarehouseBusy, connect
 STATE_TABLE = "ops.build_state"
 """``build_state.STATE_TABLE``, where ``tiepulse refresh --full`` forgets this record with the others."""
 TARGET = "refresh/everything"
+SEPARATOR = "/"
+"""Between the outline's digest and the contents' in the recorded fingerprint."""
 BOOKKEEPING = ("ops.runs", STATE_TABLE)
 """Written by every run (the run log, each build's time): what they hold does not feed a refresh's results."""
 ENGINES = ("dagster", "great_expectations", "duckdb", "polars", "pyarrow")
@@ -49,12 +57,18 @@ source tree are walked through their links)."""
 
 
 def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings) -> dt.datetime | None:
-    """When the last fully passed refresh ended, if nothing a refresh reads or writes has changed since; else None."""
-    row = con.execute(
-        f"select built_at from {STATE_TABLE} where target = ? and fingerprint = ?",
-        [TARGET, fingerprint(con, settings)],
-    ).fetchone()
-    return row[0] if row else None
+    """When the last fully passed refresh ended, if nothing a refresh reads or writes has changed since; else None.
+
+    The outline is compared first: a new day, a new row or another config is seen without reading any table's rows.
+    Only when it is the same are the tables' rows hashed and compared."""
+    rows = con.execute(f"select fingerprint, built_at from {STATE_TABLE} where target = ?", [TARGET]).fetchall()
+    if not rows:
+        return None
+    (recorded, since), names = rows[0], _table_names(con)
+    outline, _, contents = recorded.partition(SEPARATOR)
+    if _outline(con, settings, names) != outline or _contents(con, names, {}) != contents:
+        return None
+    return since
 
 
 def log_unchanged(summary: RunSummary, since: dt.datetime) -> None:
@@ -77,21 +91,34 @@ def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
         return since
 
 
-def remember(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Record the state a refresh that built everything and passed every check has left."""
+def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime | None = None) -> None:
+    """Record the state a refresh that built everything and passed every check has left.
+
+    The tables this run (started at ``run_started``) has counted are not read again (``_written_since``: what a SQL
+    model's build left, and the raw tables as the models read them): nothing else writes them in a run, so that is
+    what a scan would give. The other tables are scanned."""
+    known = {} if run_started is None else _written_since(con, run_started)
     rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
-    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings)])
+    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings, known)])
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"delete from {STATE_TABLE} where target = ?", [TARGET]).fetchall()
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
-    """A digest of the tables, the files beside them, the package's code (the migrations and models are among its
-    files), the settings, the dates and the engines' versions."""
+def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, known: Mapping[str, str] | None = None) -> str:
+    """The outline (``_outline``) and the digest of every table's rows, ``known``: tables' fingerprints already
+    counted (``build_state.table_fingerprint``'s form), the others are scanned."""
+    names = _table_names(con)
+    return f"{_outline(con, settings, names)}{SEPARATOR}{_contents(con, names, known or {})}"
+
+
+def _outline(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str]) -> str:
+    """A digest of what is cheap to read: the tables' names and row counts, the files beside them, the package's code
+    (the migrations and models are among its files), the settings, the dates and the engines' versions."""
+    counts = " union all ".join(f"select '{name}', count(*) from {name}" for name in names)
     parts = [
-        *_tables(con),
+        *(f"{name}:{rows}" for name, rows in (con.execute(f"{counts} order by 1").fetchall() if names else [])),
         *_files([settings.home / "bi.duckdb", settings.home / "reports"]),
         *_files([PACKAGE], SOURCE_SUFFIXES),
         settings.model_dump_json(),
@@ -100,11 +127,27 @@ def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings) -> str:
         dt.date.today().isoformat(),
         *(f"{name}={version(name)}" for name in ("tiepulse", *ENGINES)),
     ]
+    return _digest(parts)
+
+
+def _contents(con: duckdb.DuckDBPyConnection, names: list[str], known: Mapping[str, str]) -> str:
+    """A digest of every table's row count and sum of its rows' hashes; ``known`` ones are taken, not scanned."""
+    scan = [name for name in names if name not in known]
+    each = " union all ".join(
+        f"select '{name}' as name, count(*) || ':' || coalesce(sum(hash(t)::hugeint), 0) as fp from {name} t"
+        for name in scan
+    )
+    found = {**known, **(dict(con.execute(each).fetchall()) if scan else {})}
+    return _digest([f"{name}:{found[name]}" for name in names])
+
+
+def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    names = [
+def _table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table of the warehouse but the bookkeeping ones (``BOOKKEEPING``), in order."""
+    return [
         name
         for (name,) in con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
@@ -112,13 +155,19 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
         ).fetchall()
         if name not in BOOKKEEPING
     ]
-    if not names:
-        return []
-    each = " union all ".join(
-        f"select '{name}' as name, count(*) as n, coalesce(sum(hash(t)::hugeint), 0) as h from {name} t"
-        for name in names
-    )
-    return [f"{name}:{rows}:{hashes}" for name, rows, hashes in con.execute(f"{each} order by 1").fetchall()]
+
+
+def _written_since(con: duckdb.DuckDBPyConnection, started: dt.datetime) -> dict[str, str]:
+    """Table -> its fingerprint as a build recorded since ``started`` counted it: what a SQL model's build left
+    (``BuildState.output``), and each raw table it read (``BuildState.inputs``; a refresh writes raw tables only
+    before the models that read them run)."""
+    rows = con.execute(f"select target, output, inputs from {STATE_TABLE} where built_at >= ?", [started]).fetchall()
+    known: dict[str, str] = {}
+    for _, _, inputs in rows:
+        read = json.loads(inputs) if inputs else {}
+        known.update({t: fp for t, fp in read.items() if t.startswith("raw.") and ":" in fp})  # not "absent"
+    known.update({target: output for target, output, _ in rows if output is not None})
+    return known
 
 
 def _files(roots: list[Path], suffixes: tuple[str, ...] = ("",)) -> Iterator[str]:

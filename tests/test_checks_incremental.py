@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 
 from tiepulse.core.warehouse import connect
-from tiepulse.pipelines import build_state
+from tiepulse.pipelines import build_state, checks
 from tiepulse.pipelines.checks import TableChecks, evaluate, remember_passed_rows, submit_quality, to_validate
 from tiepulse.pipelines.expectations import Checks
 
@@ -25,8 +25,22 @@ def _validate(con: duckdb.DuckDBPyConnection, table: TableChecks) -> tuple[bool,
         return None
     passed, details = submit_quality(con, table, AS_OF, query=sending.query).result()
     if passed:
-        remember_passed_rows(con, table, AS_OF)
+        remember_passed_rows(con, table, AS_OF, sending.moved)
+        assert _recorded(con, table) == _every_row_hash(con, table)  # what hashing every row again records
     return passed, {**details, **sending.note}
+
+
+def _recorded(con: duckdb.DuckDBPyConnection, table: TableChecks) -> list[int]:
+    rows = con.execute(
+        f"select row_hash from {build_state.VALIDATED_ROWS_TABLE} where target = ? order by 1",
+        [f"checks/{table.table}"],
+    ).fetchall()
+    return [h for (h,) in rows]
+
+
+def _every_row_hash(con: duckdb.DuckDBPyConnection, table: TableChecks) -> list[int]:
+    rows = con.execute(f"select distinct hash(q) from ({checks._query(table, AS_OF)}) q order by 1").fetchall()
+    return [h for (h,) in rows]
 
 
 def _sent(con: duckdb.DuckDBPyConnection, table: TableChecks) -> list[tuple[Any, ...]]:
@@ -99,3 +113,20 @@ def test_without_a_unique_key_only_the_new_rows_are_sent(tmp_path: Path) -> None
     assert _sent(con, unkeyed) == [(100,), (None,)]  # the check query's columns
     changed = _validate(con, unkeyed)
     assert changed is not None and _failures(changed[1]) == _failures(evaluate(con, unkeyed, AS_OF)[1])
+
+
+def test_a_row_gone_and_back_under_a_key_taken_since_is_sent_again(tmp_path: Path) -> None:
+    """The record after a pass drops the hashes of rows gone (``RowHashes.gone``), as hashing every row would: a row
+    removed, its key taken by another row, and the row back again is a duplicate key that must be sent and fail."""
+    con = connect(tmp_path / "warehouse.duckdb")
+    con.execute("create table main.t as select i::varchar as k, i as v from range(5) r(i)").fetchall()
+    assert _validate(con, KEYED) is not None
+    con.execute("delete from main.t where k = '1'").fetchall()
+    assert _validate(con, KEYED) is None  # nothing new: nothing recorded
+    con.execute("insert into main.t values ('1', 100), ('5', 5)").fetchall()
+    taken = _validate(con, KEYED)
+    assert taken is not None and taken[0]
+    con.execute("insert into main.t values ('1', 1)").fetchall()  # the row that passed first, back
+    assert _sent(con, KEYED) == [("1", 1), ("1", 100)]
+    back = _validate(con, KEYED)
+    assert back is not None and _failures(back[1]) == {"column_values_to_be_unique[k]": "FAILED (2 rows)"}

@@ -11,11 +11,14 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from tests.analytics.staged import AS_OF
 from tests.test_checks import _raw_home
 from tiepulse.cli.app import app
 from tiepulse.connectors.base import Page
 from tiepulse.connectors.raw_schemas import to_table
+from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
+from tiepulse.pipelines import refresh_gate
 from tiepulse.pipelines.build_state import table_fingerprint
 from tiepulse.pipelines.loader import commit_page
 from tiepulse.pipelines.refresh import refresh
@@ -25,6 +28,15 @@ NEW_MESSAGE = (
     "From ana@acme.com Thu Mar  7 09:00:00 2024\nMessage-ID: <4@acme.com>\n"
     "Date: Thu, 7 Mar 2024 09:00:00 +0000\nFrom: ana@acme.com\nTo: bo@acme.com\nSubject: x\n\nbody\n"
 )
+
+NEW_ROW = {
+    "mailbox_owner": "ana@acme.com",
+    "source": "mbox",
+    "from_address": "ana@acme.com",
+    "recipients": [{"kind": "to", "address": "bo@acme.com", "name": None}],
+    "bad_address_count": 0,
+}
+"""A raw message from ana to bo, but for its key and time."""
 
 
 def _invoke(*args: str) -> str:
@@ -100,15 +112,7 @@ def test_a_failed_check_on_new_rows_blocks_every_refresh_until_fixed(
     assert refresh().success
     assert refresh().unchanged_since is not None
 
-    bad = {
-        "message_key": "late",
-        "mailbox_owner": "ana@acme.com",
-        "source": "mbox",
-        "from_address": "ana@acme.com",
-        "sent_at": dt.datetime(1985, 1, 1, tzinfo=dt.UTC),
-        "recipients": [{"kind": "to", "address": "bo@acme.com", "name": None}],
-        "bad_address_count": 0,
-    }
+    bad = {**NEW_ROW, "message_key": "late", "sent_at": dt.datetime(1985, 1, 1, tzinfo=dt.UTC)}
     con = connect(tmp_path / "warehouse.duckdb")
     table = "raw.mail_messages"
     commit_page(con, Page(rows={table: to_table(table, [bad])}), source="test", account="t", stream=table)
@@ -118,3 +122,54 @@ def test_a_failed_check_on_new_rows_blocks_every_refresh_until_fixed(
         result = refresh()
         assert not result.success and result.unchanged_since is None
         assert result.failed_checks == failure
+
+
+def test_the_record_taken_from_the_builds_is_what_a_scan_gives_and_an_edit_in_place_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``remember`` takes the SQL models' tables from their builds' records instead of scanning them: that record is
+    what scanning every table gives, and a row edited in place afterwards (same count) still runs the refresh."""
+    _raw_home(
+        tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    )
+    started = dt.datetime.now(dt.UTC)
+    assert refresh().success
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        taken = refresh_gate._written_since(con, started)
+        assert {"raw.mail_messages", "staging.stg_mail_sightings", "marts.fct_messages"} <= set(taken)  # not scanned
+        recorded = con.execute(
+            f"select fingerprint from {refresh_gate.STATE_TABLE} where target = ?", [refresh_gate.TARGET]
+        ).fetchall()
+        assert recorded == [(refresh_gate.fingerprint(con, Settings()),)]  # every table scanned now: the same
+    assert refresh().unchanged_since is not None
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        (before,) = con.execute("select count(*) from marts.fct_messages").fetchall()[0]
+        con.execute("update marts.fct_messages set sent_at = sent_at + interval 1 minute").fetchall()
+        assert con.execute("select count(*) from marts.fct_messages").fetchall() == [(before,)]
+    assert refresh().unchanged_since is None  # the outline is the same, the rows are not
+
+
+def test_a_new_day_or_a_new_row_differs_in_the_outline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a day's refresh brings (a new analysis date, new rows) is seen before any table's rows are read."""
+    _raw_home(tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    assert refresh().success
+    con = connect(tmp_path / "warehouse.duckdb")
+    recorded = con.execute(
+        f"select fingerprint from {refresh_gate.STATE_TABLE} where target = ?", [refresh_gate.TARGET]
+    ).fetchall()[0][0]
+    outline = recorded.partition(refresh_gate.SEPARATOR)[0]
+
+    def now() -> str:
+        return refresh_gate._outline(con, Settings(), refresh_gate._table_names(con))
+
+    assert now() == outline
+    monkeypatch.setenv("TIEPULSE_AS_OF", "2026-03-04")
+    assert now() != outline
+    monkeypatch.setenv("TIEPULSE_AS_OF", AS_OF.isoformat())
+    assert now() == outline
+    table = "raw.mail_messages"
+    new = {**NEW_ROW, "message_key": "new", "sent_at": dt.datetime(2026, 3, 2, 11, tzinfo=dt.UTC)}
+    commit_page(con, Page(rows={table: to_table(table, [new])}), source="test", account="t", stream=table)
+    assert now() != outline
+    con.close()
