@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -19,9 +19,11 @@ from tiepulse.pipelines.analytics import (
     compute_ties_monthly,
     network_health,
 )
+from tiepulse.pipelines.analytics.chain import NetworkInputs
 from tiepulse.pipelines.analytics.common import as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
 from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months
+from tiepulse.pipelines.analytics.health import observation_as_read
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
@@ -58,7 +60,7 @@ def refresh_ties(run: EgoRun) -> EgoRefresh:
     context = history_context(params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
     spec = EgoTable(tables.TIES, tables.TIES, TIE_COLUMNS, history=False)
 
-    def compute(inter: pl.DataFrame, _months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+    def compute(inter: pl.DataFrame, _stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
         return compute_ties(inter, persons, contacts.filter(_in(shard)), as_of, params)
 
     return run.refresh(spec, context, compute)
@@ -70,8 +72,8 @@ def refresh_ties_monthly(run: EgoRun) -> EgoRefresh:
         tables.TIES_MONTHLY, tables.TIES_MONTHLY, MONTHLY_COLUMNS, history=True, matches="t.month = s.month"
     )
 
-    def compute(inter: pl.DataFrame, months: list[dt.date], _shard: EgoShard) -> pl.DataFrame:
-        return compute_ties_monthly(inter, months, run.params, run.as_of)
+    def compute(inter: pl.DataFrame, stale: pl.DataFrame, _shard: EgoShard) -> pl.DataFrame:
+        return compute_ties_monthly(inter, stale.get_column("month").unique().to_list(), run.params, run.as_of)
 
     return run.refresh(spec, history_context(run.params), compute)
 
@@ -94,13 +96,16 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
         matches=f"(t.period = 'month' and t.month = s.month) or (t.period = 'current' and s.month = DATE '{running}')",
     )
 
-    def compute(inter: pl.DataFrame, months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+    def compute(inter: pl.DataFrame, stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
+        months = sorted(stale.get_column("month").unique().to_list())
         # brokerage reads the messages and meetings of the activity window before each cut-off only
         earliest = as_of_instant(min(month_cutoff(m, as_of) for m in months))
         window = dt.timedelta(days=params.activity_window_days)
         inputs = tables.read_network_inputs(con, shard, inter, records_after=earliest - window)
         frames = [
-            network_health(inputs, month_cutoff(m, as_of), params).with_columns(period=pl.lit("month"), month=pl.lit(m))
+            network_health(
+                _of_egos(inputs, stale.filter(pl.col("month") == m)), month_cutoff(m, as_of), params
+            ).with_columns(period=pl.lit("month"), month=pl.lit(m))
             for m in months
             if m != running
         ]
@@ -118,7 +123,8 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
 
 
 def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
-    """What was observed of each ego at each month's cut-off, as a digest per ego and month (``extra``)."""
+    """What the health reads of each ego's observation at each month's cut-off, as a digest per ego and month
+    (``extra``)."""
     first = read_table(
         con,
         f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
@@ -128,9 +134,11 @@ def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: A
     windows = read_table(con, tables.OBSERVATION_WINDOWS)
     addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
     frames = [
-        observe_egos(windows, addresses, month_cutoff(m, as_of), params).select(
-            "ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String)
+        observation_as_read(
+            observe_egos(windows, addresses, month_cutoff(m, as_of), params), month_cutoff(m, as_of), params
         )
+        .select("ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String))
+        .collect()
         for m in history_months(first, as_of)
     ]
     return (
@@ -138,6 +146,12 @@ def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: A
         if frames
         else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
     )
+
+
+def _of_egos(inputs: NetworkInputs, stale: pl.DataFrame) -> NetworkInputs:
+    """``inputs`` narrowed to the interactions of the egos of ``stale`` (a past month is redone for those only)."""
+    egos = stale.get_column("ego_id").implode()
+    return replace(inputs, interactions=inputs.interactions.filter(pl.col("ego_id").is_in(egos)))
 
 
 def _in(shard: EgoShard) -> pl.Expr:

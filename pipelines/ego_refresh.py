@@ -28,9 +28,9 @@ from tiepulse.pipelines.network_io import INTERACTIONS
 
 STATE = "ops.ego_history_state"
 
-Compute = Callable[[pl.DataFrame, list[dt.date], EgoShard], pl.DataFrame]
-"""``(interactions of the egos to recompute, their stale months, the shard) -> rows``; the rows may cover more
-(ego, month) pairs than asked: only the stale ones are kept."""
+Compute = Callable[[pl.DataFrame, pl.DataFrame, EgoShard], pl.DataFrame]
+"""``(interactions of the egos to recompute, their stale (ego_id, month) pairs, the shard) -> rows``; the rows may
+cover more (ego, month) pairs than asked: only the stale ones are kept."""
 
 
 @dataclass(frozen=True)
@@ -92,13 +92,14 @@ def refresh_by_ego(
             months = sorted(stale.get_column("month").unique().to_list())
             stale_egos += redo.len()
             stale_months.update(months)
-            rows = compute(inter.filter(pl.col("ego_id").is_in(redo.implode())), months or [month_start(as_of)], shard)
+            rows = compute(inter.filter(pl.col("ego_id").is_in(redo.implode())), stale, shard)
             rows = rows.join(stale, on=["ego_id", "month"] if spec.history else ["ego_id"], how="semi")
             _replace(con, spec, pl.concat([stale, gone]), rows)
             _remember(con, spec.key, prints.join(stale, on=["ego_id", "month"], how="semi"), gone)
             written += rows.height
         if not table_columns(con, spec.table):  # no ego at all: an empty table with the right columns
-            empty = compute(pl.DataFrame(schema=INTERACTION_SCHEMA), [month_start(as_of)], EgoShard("", ""))
+            nobody = pl.DataFrame({"ego_id": [""], "month": [month_start(as_of)]})
+            empty = compute(pl.DataFrame(schema=INTERACTION_SCHEMA), nobody, EgoShard("", ""))
             _replace(con, spec, pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date}), empty.clear())
         _forget_other_egos(con, spec, egos)
     return EgoRefresh(len(egos), stale_egos, len(all_months), len(stale_months), written)
