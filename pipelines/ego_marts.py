@@ -23,7 +23,7 @@ from tiepulse.pipelines.analytics.chain import NetworkInputs
 from tiepulse.pipelines.analytics.common import as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
 from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months
-from tiepulse.pipelines.analytics.health import observation_as_read
+from tiepulse.pipelines.analytics.health import OBSERVED_COLUMNS, SCORE_COLUMNS, observation_as_read, scored_health
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
@@ -88,12 +88,19 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     persons = read_table(con, tables.PERSONS)
     context = history_context(params, persons.select(PERSON_ATTRIBUTES), read_table(con, tables.CONTACTS))
     running = month_start(as_of)
+    observation = _Observation.read(con, as_of, params)
+
+    def rescore(pairs: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
+        months = read_table(con, f"(select * from {tables.NETWORK_HEALTH} where period = 'month') h", *shard.where())
+        return observation.rescored(months.join(pairs, on=["ego_id", "month"], how="semi"))
+
     spec = EgoTable(
         tables.NETWORK_HEALTH,
         f"{tables.NETWORK_HEALTH}#month",
         HEALTH_TABLE_COLUMNS,
         history=True,
         matches=f"(t.period = 'month' and t.month = s.month) or (t.period = 'current' and s.month = DATE '{running}')",
+        rescore=rescore,
     )
 
     def compute(inter: pl.DataFrame, stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
@@ -118,34 +125,59 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
             frames[:0] = [current.with_columns(period=pl.lit(p), month=pl.lit(running)) for p in ("current", "month")]
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
-    observed = _observed_by_month(con, as_of, params)
-    return run.refresh(spec, context, compute, observed)
+    return run.refresh(spec, context, compute, observation.by_month(con))
 
 
-def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
-    """What the health reads of each ego's observation at each month's cut-off, as a digest per ego and month
-    (``extra``)."""
-    first = read_table(
-        con,
-        f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
-        "where occurred_at <= ?",
-        [as_of_instant(as_of)],
-    )
-    windows = read_table(con, tables.OBSERVATION_WINDOWS)
-    addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
-    frames = [
-        observation_as_read(
-            observe_egos(windows, addresses, month_cutoff(m, as_of), params), month_cutoff(m, as_of), params
+@dataclass(frozen=True)
+class _Observation:
+    """What was observed of each ego (the observation windows and the addresses that resolve their owners), as the
+    health reads it at a month's cut-off."""
+
+    windows: pl.DataFrame
+    addresses: pl.DataFrame
+    as_of: dt.date
+    params: AnalyticsParams
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> _Observation:
+        addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
+        return cls(read_table(con, tables.OBSERVATION_WINDOWS), addresses, as_of, params)
+
+    def at(self, month: dt.date) -> pl.LazyFrame:
+        cutoff = month_cutoff(month, self.as_of)
+        return observation_as_read(observe_egos(self.windows, self.addresses, cutoff, self.params), cutoff, self.params)
+
+    def by_month(self, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+        """A digest of it per ego and month (``extra``)."""
+        first = read_table(
+            con,
+            f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
+            "where occurred_at <= ?",
+            [as_of_instant(self.as_of)],
         )
-        .select("ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String))
-        .collect()
-        for m in history_months(first, as_of)
-    ]
-    return (
-        pl.concat(frames)
-        if frames
-        else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
-    )
+        frames = [
+            self.at(m)
+            .select("ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String))
+            .collect()
+            for m in history_months(first, self.as_of)
+        ]
+        return (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
+        )
+
+    def rescored(self, stored: pl.DataFrame) -> pl.DataFrame:
+        """Stored month rows of ``mart_network_health`` scored again against the observation at their cut-off: a
+        month whose interactions and context are as they were and whose observation changed."""
+        kept = [c for c in stored.columns if c not in {*OBSERVED_COLUMNS, *SCORE_COLUMNS, "as_of", "period", "month"}]
+        frames = [
+            scored_health(
+                stored.filter(pl.col("month") == m).select(kept), self.at(m), month_cutoff(m, self.as_of), self.params
+            ).with_columns(period=pl.lit("month"), month=pl.lit(m))
+            for m in sorted(stored.get_column("month").unique().to_list())
+        ]
+        return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
 
 def _of_egos(inputs: NetworkInputs, stale: pl.DataFrame) -> NetworkInputs:

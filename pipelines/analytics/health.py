@@ -130,20 +130,40 @@ def compute_network_health(
         .select("ego_id", "burt_constraint", "effective_size", "efficiency")
     )
 
-    seen = observation_as_read(
-        observation if observation is not None else everything_observed(egos.collect()), instant, params
+    measures = egos
+    for part in (counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
+        measures = measures.join(part, on="ego_id", how="left")
+    measures = measures.with_columns(**{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING}).with_columns(
+        is_active=pl.col("n_active_ties") > 0
     )
-    health = egos
-    for part in (seen, counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
-        health = health.join(part, on="ego_id", how="left")
-    health = health.with_columns(
-        as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
-        **{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING},
-        # an ego seen only in others' mailboxes: none of their own data was read
-        data_status=pl.col("data_status").fill_null("not_observed"),
-        inbound_observed=pl.col("inbound_observed").fill_null(False),
-    ).with_columns(is_active=pl.col("n_active_ties") > 0)
-    return _with_scores(health, instant, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
+    seen = observation if observation is not None else everything_observed(egos.collect())
+    return scored_health(measures, observation_as_read(seen, instant, params), as_of, params)
+
+
+OBSERVED_COLUMNS = ["data_start", "data_end", "data_status", "inbound_observed"]
+"""The columns of ``mart_network_health`` taken from the ego's observation."""
+SCORE_COLUMNS = ["health_score", "measured_parts", *[f"score_{s}" for s in SUB_SCORES]]
+"""The columns of ``mart_network_health`` computed from the measures and the observation."""
+
+
+def scored_health(
+    measures: Frame, observation: pl.LazyFrame, as_of: dt.date | dt.datetime, params: AnalyticsParams
+) -> pl.DataFrame:
+    """The health rows from each ego's measures (the columns of ``HEALTH_COLUMNS`` but ``as_of``,
+    ``OBSERVED_COLUMNS`` and ``SCORE_COLUMNS``) and its observation at ``as_of`` as the health reads it
+    (:func:`observation_as_read`). A stored row's measures rescored against a changed observation equal the row
+    computed anew (``pipelines.ego_marts``)."""
+    health = (
+        lazy(measures)
+        .join(observation, on="ego_id", how="left")
+        .with_columns(
+            as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
+            # an ego seen only in others' mailboxes: none of their own data was read
+            data_status=pl.col("data_status").fill_null("not_observed"),
+            inbound_observed=pl.col("inbound_observed").fill_null(False),
+        )
+    )
+    return _with_scores(health, as_of_instant(as_of), params).select(HEALTH_COLUMNS).sort("ego_id").collect()
 
 
 _ZERO_IF_MISSING = [
