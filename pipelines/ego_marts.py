@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -19,9 +19,11 @@ from tiepulse.pipelines.analytics import (
     compute_ties_monthly,
     network_health,
 )
+from tiepulse.pipelines.analytics.chain import NetworkInputs
 from tiepulse.pipelines.analytics.common import as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
 from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months
+from tiepulse.pipelines.analytics.health import OBSERVED_COLUMNS, SCORE_COLUMNS, observation_as_read, scored_health
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
@@ -58,7 +60,7 @@ def refresh_ties(run: EgoRun) -> EgoRefresh:
     context = history_context(params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
     spec = EgoTable(tables.TIES, tables.TIES, TIE_COLUMNS, history=False)
 
-    def compute(inter: pl.DataFrame, _months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+    def compute(inter: pl.DataFrame, _stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
         return compute_ties(inter, persons, contacts.filter(_in(shard)), as_of, params)
 
     return run.refresh(spec, context, compute)
@@ -70,8 +72,8 @@ def refresh_ties_monthly(run: EgoRun) -> EgoRefresh:
         tables.TIES_MONTHLY, tables.TIES_MONTHLY, MONTHLY_COLUMNS, history=True, matches="t.month = s.month"
     )
 
-    def compute(inter: pl.DataFrame, months: list[dt.date], _shard: EgoShard) -> pl.DataFrame:
-        return compute_ties_monthly(inter, months, run.params, run.as_of)
+    def compute(inter: pl.DataFrame, stale: pl.DataFrame, _shard: EgoShard) -> pl.DataFrame:
+        return compute_ties_monthly(inter, stale.get_column("month").unique().to_list(), run.params, run.as_of)
 
     return run.refresh(spec, history_context(run.params), compute)
 
@@ -86,21 +88,31 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     persons = read_table(con, tables.PERSONS)
     context = history_context(params, persons.select(PERSON_ATTRIBUTES), read_table(con, tables.CONTACTS))
     running = month_start(as_of)
+    observation = _Observation.read(con, as_of, params)
+
+    def rescore(pairs: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
+        months = read_table(con, f"(select * from {tables.NETWORK_HEALTH} where period = 'month') h", *shard.where())
+        return observation.rescored(months.join(pairs, on=["ego_id", "month"], how="semi"))
+
     spec = EgoTable(
         tables.NETWORK_HEALTH,
         f"{tables.NETWORK_HEALTH}#month",
         HEALTH_TABLE_COLUMNS,
         history=True,
         matches=f"(t.period = 'month' and t.month = s.month) or (t.period = 'current' and s.month = DATE '{running}')",
+        rescore=rescore,
     )
 
-    def compute(inter: pl.DataFrame, months: list[dt.date], shard: EgoShard) -> pl.DataFrame:
+    def compute(inter: pl.DataFrame, stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
+        months = sorted(stale.get_column("month").unique().to_list())
         # brokerage reads the messages and meetings of the activity window before each cut-off only
         earliest = as_of_instant(min(month_cutoff(m, as_of) for m in months))
         window = dt.timedelta(days=params.activity_window_days)
         inputs = tables.read_network_inputs(con, shard, inter, records_after=earliest - window)
         frames = [
-            network_health(inputs, month_cutoff(m, as_of), params).with_columns(period=pl.lit("month"), month=pl.lit(m))
+            network_health(
+                _of_egos(inputs, stale.filter(pl.col("month") == m)), month_cutoff(m, as_of), params
+            ).with_columns(period=pl.lit("month"), month=pl.lit(m))
             for m in months
             if m != running
         ]
@@ -113,31 +125,65 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
             frames[:0] = [current.with_columns(period=pl.lit(p), month=pl.lit(running)) for p in ("current", "month")]
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
-    observed = _observed_by_month(con, as_of, params)
-    return run.refresh(spec, context, compute, observed)
+    return run.refresh(spec, context, compute, observation.by_month(con))
 
 
-def _observed_by_month(con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> pl.DataFrame:
-    """What was observed of each ego at each month's cut-off, as a digest per ego and month (``extra``)."""
-    first = read_table(
-        con,
-        f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
-        "where occurred_at <= ?",
-        [as_of_instant(as_of)],
-    )
-    windows = read_table(con, tables.OBSERVATION_WINDOWS)
-    addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
-    frames = [
-        observe_egos(windows, addresses, month_cutoff(m, as_of), params).select(
-            "ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String)
+@dataclass(frozen=True)
+class _Observation:
+    """What was observed of each ego (the observation windows and the addresses that resolve their owners), as the
+    health reads it at a month's cut-off."""
+
+    windows: pl.DataFrame
+    addresses: pl.DataFrame
+    as_of: dt.date
+    params: AnalyticsParams
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams) -> _Observation:
+        addresses = read_table(con, f"(select address, person_id from {tables.ADDRESSES}) a")
+        return cls(read_table(con, tables.OBSERVATION_WINDOWS), addresses, as_of, params)
+
+    def at(self, month: dt.date) -> pl.LazyFrame:
+        cutoff = month_cutoff(month, self.as_of)
+        return observation_as_read(observe_egos(self.windows, self.addresses, cutoff, self.params), cutoff, self.params)
+
+    def by_month(self, con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+        """A digest of it per ego and month (``extra``)."""
+        first = read_table(
+            con,
+            f"(select min(occurred_at) as occurred_at from {tables.INTERACTIONS}) f",
+            "where occurred_at <= ?",
+            [as_of_instant(self.as_of)],
         )
-        for m in history_months(first, as_of)
-    ]
-    return (
-        pl.concat(frames)
-        if frames
-        else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
-    )
+        frames = [
+            self.at(m)
+            .select("ego_id", month=pl.lit(m), extra=pl.struct(pl.exclude("ego_id")).hash().cast(pl.String))
+            .collect()
+            for m in history_months(first, self.as_of)
+        ]
+        return (
+            pl.concat(frames)
+            if frames
+            else pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date, "extra": pl.String})
+        )
+
+    def rescored(self, stored: pl.DataFrame) -> pl.DataFrame:
+        """Stored month rows of ``mart_network_health`` scored again against the observation at their cut-off: a
+        month whose interactions and context are as they were and whose observation changed."""
+        kept = [c for c in stored.columns if c not in {*OBSERVED_COLUMNS, *SCORE_COLUMNS, "as_of", "period", "month"}]
+        frames = [
+            scored_health(
+                stored.filter(pl.col("month") == m).select(kept), self.at(m), month_cutoff(m, self.as_of), self.params
+            ).with_columns(period=pl.lit("month"), month=pl.lit(m))
+            for m in sorted(stored.get_column("month").unique().to_list())
+        ]
+        return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
+
+
+def _of_egos(inputs: NetworkInputs, stale: pl.DataFrame) -> NetworkInputs:
+    """``inputs`` narrowed to the interactions of the egos of ``stale`` (a past month is redone for those only)."""
+    egos = stale.get_column("ego_id").implode()
+    return replace(inputs, interactions=inputs.interactions.filter(pl.col("ego_id").is_in(egos)))
 
 
 def _in(shard: EgoShard) -> pl.Expr:

@@ -28,9 +28,12 @@ from tiepulse.pipelines.network_io import INTERACTIONS
 
 STATE = "ops.ego_history_state"
 
-Compute = Callable[[pl.DataFrame, list[dt.date], EgoShard], pl.DataFrame]
-"""``(interactions of the egos to recompute, their stale months, the shard) -> rows``; the rows may cover more
-(ego, month) pairs than asked: only the stale ones are kept."""
+Compute = Callable[[pl.DataFrame, pl.DataFrame, EgoShard], pl.DataFrame]
+"""``(interactions of the egos to recompute, their stale (ego_id, month) pairs, the shard) -> rows``; the rows may
+cover more (ego, month) pairs than asked: only the stale ones are kept."""
+
+Rescore = Callable[[pl.DataFrame, EgoShard], pl.DataFrame]
+"""``((ego_id, month) pairs whose ``extra`` digest alone changed, the shard) -> their rows``, from the rows stored."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,9 @@ class EgoTable:
     """True: one row set per (ego, month) of history; False: one per ego, as of the analysis date."""
     matches: str = "true"
     """SQL over the table's row ``t`` and a stale (ego, month) ``s`` of the same ego: the rows ``s`` replaces."""
+    rescore: Rescore | None = None
+    """How to redo a closed (ego, month) whose interactions and context are as they were and whose ``extra`` digest
+    changed, from its stored rows; None: recompute it."""
 
 
 @dataclass(frozen=True)
@@ -82,26 +88,47 @@ def refresh_by_ego(
             if not spec.history:
                 prints = prints.filter(pl.col("month") == month_start(as_of))
             stored = _stored(con, spec.key, shard)
-            stale = prints.join(stored, on=["ego_id", "month", "fingerprint"], how="anti").select("ego_id", "month")
+            changed = prints.join(stored, on=["ego_id", "month", "fingerprint"], how="anti")
+            stale = changed.select("ego_id", "month")
+            rescored = _extra_only(changed, stored, as_of) if spec.rescore is not None else stale.clear()
             gone = stored.join(prints, on=["ego_id", "month"], how="anti").select("ego_id", "month")
             egos.extend(prints.get_column("ego_id").unique().to_list())
             all_months.update(prints.get_column("month").to_list())
             if stale.is_empty() and gone.is_empty():
                 continue
-            redo = stale.get_column("ego_id").unique()
-            months = sorted(stale.get_column("month").unique().to_list())
-            stale_egos += redo.len()
-            stale_months.update(months)
-            rows = compute(inter.filter(pl.col("ego_id").is_in(redo.implode())), months or [month_start(as_of)], shard)
-            rows = rows.join(stale, on=["ego_id", "month"] if spec.history else ["ego_id"], how="semi")
+            recompute = stale.join(rescored, on=["ego_id", "month"], how="anti")
+            redo = recompute.get_column("ego_id").unique()
+            stale_egos += stale.get_column("ego_id").n_unique()
+            stale_months.update(stale.get_column("month").to_list())
+            parts = []
+            if not recompute.is_empty():
+                computed = compute(inter.filter(pl.col("ego_id").is_in(redo.implode())), recompute, shard)
+                on = ["ego_id", "month"] if spec.history else ["ego_id"]
+                parts.append(computed.join(recompute, on=on, how="semi"))
+            if spec.rescore is not None and not rescored.is_empty():
+                parts.append(spec.rescore(rescored, shard))
+            rows = pl.concat([part.select(spec.columns) for part in parts], how="vertical_relaxed") if parts else None
             _replace(con, spec, pl.concat([stale, gone]), rows)
             _remember(con, spec.key, prints.join(stale, on=["ego_id", "month"], how="semi"), gone)
-            written += rows.height
+            written += rows.height if rows is not None else 0
         if not table_columns(con, spec.table):  # no ego at all: an empty table with the right columns
-            empty = compute(pl.DataFrame(schema=INTERACTION_SCHEMA), [month_start(as_of)], EgoShard("", ""))
+            nobody = pl.DataFrame({"ego_id": [""], "month": [month_start(as_of)]})
+            empty = compute(pl.DataFrame(schema=INTERACTION_SCHEMA), nobody, EgoShard("", ""))
             _replace(con, spec, pl.DataFrame(schema={"ego_id": pl.String, "month": pl.Date}), empty.clear())
         _forget_other_egos(con, spec, egos)
     return EgoRefresh(len(egos), stale_egos, len(all_months), len(stale_months), written)
+
+
+def _extra_only(changed: pl.DataFrame, stored: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The closed (ego, month) of ``changed`` whose fingerprint differs from the stored one in its last part (the
+    ``extra`` digest) only. Not the running month: its fingerprint stands for the ego's rows as of ``as_of`` too."""
+    base = pl.col("fingerprint").str.replace(r"\|[^|]*$", "")
+    return (
+        changed.filter(pl.col("month") != month_start(as_of))
+        .with_columns(base=base)
+        .join(stored.with_columns(base=base), on=["ego_id", "month", "base"], how="semi")
+        .select("ego_id", "month")
+    )
 
 
 def _reset_if_changed(con: duckdb.DuckDBPyConnection, spec: EgoTable) -> bool:
@@ -119,19 +146,25 @@ def _stored(con: duckdb.DuckDBPyConnection, key: str, shard: EgoShard) -> pl.Dat
     )
 
 
-def _replace(con: duckdb.DuckDBPyConnection, spec: EgoTable, keys: pl.DataFrame, rows: pl.DataFrame) -> None:
-    """Delete the table's rows of the (ego, month) ``keys`` and insert ``rows``."""
+def _replace(con: duckdb.DuckDBPyConnection, spec: EgoTable, keys: pl.DataFrame, rows: pl.DataFrame | None) -> None:
+    """Delete the table's rows of the (ego, month) ``keys`` and insert ``rows`` (None: none, and the table exists
+    or has nothing to delete)."""
+    if rows is None and not table_columns(con, spec.table):
+        return
     con.register("_ego_keys", keys.to_arrow())
-    con.register("_ego_rows", rows.to_arrow())
-    try:
+    if rows is not None:
+        con.register("_ego_rows", rows.to_arrow())
         con.execute(f"create table if not exists {spec.table} as select * from _ego_rows limit 0").fetchall()
+    try:
         con.execute(
             f"delete from {spec.table} t using _ego_keys s where t.ego_id = s.ego_id and ({spec.matches})"
         ).fetchall()
-        con.execute(f"insert into {spec.table} by name select * from _ego_rows").fetchall()
+        if rows is not None:
+            con.execute(f"insert into {spec.table} by name select * from _ego_rows").fetchall()
     finally:
         con.unregister("_ego_keys")
-        con.unregister("_ego_rows")
+        if rows is not None:
+            con.unregister("_ego_rows")
 
 
 def _remember(con: duckdb.DuckDBPyConnection, key: str, computed: pl.DataFrame, gone: pl.DataFrame) -> None:

@@ -130,18 +130,40 @@ def compute_network_health(
         .select("ego_id", "burt_constraint", "effective_size", "efficiency")
     )
 
-    seen = lazy(observation) if observation is not None else everything_observed(egos.collect()).lazy()
-    health = egos
-    for part in (seen, counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
-        health = health.join(part, on="ego_id", how="left")
-    health = health.with_columns(
-        as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
-        **{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING},
-        # an ego seen only in others' mailboxes: none of their own data was read
-        data_status=pl.col("data_status").fill_null("not_observed"),
-        inbound_observed=pl.col("inbound_observed").fill_null(False),
-    ).with_columns(is_active=pl.col("n_active_ties") > 0)
-    return _with_scores(health, instant, params).select(HEALTH_COLUMNS).sort("ego_id").collect()
+    measures = egos
+    for part in (counts, sizes, activity, concentration, own_team, buckets, diversity, holes):
+        measures = measures.join(part, on="ego_id", how="left")
+    measures = measures.with_columns(**{c: pl.col(c).fill_null(0) for c in _ZERO_IF_MISSING}).with_columns(
+        is_active=pl.col("n_active_ties") > 0
+    )
+    seen = observation if observation is not None else everything_observed(egos.collect())
+    return scored_health(measures, observation_as_read(seen, instant, params), as_of, params)
+
+
+OBSERVED_COLUMNS = ["data_start", "data_end", "data_status", "inbound_observed"]
+"""The columns of ``mart_network_health`` taken from the ego's observation."""
+SCORE_COLUMNS = ["health_score", "measured_parts", *[f"score_{s}" for s in SUB_SCORES]]
+"""The columns of ``mart_network_health`` computed from the measures and the observation."""
+
+
+def scored_health(
+    measures: Frame, observation: pl.LazyFrame, as_of: dt.date | dt.datetime, params: AnalyticsParams
+) -> pl.DataFrame:
+    """The health rows from each ego's measures (the columns of ``HEALTH_COLUMNS`` but ``as_of``,
+    ``OBSERVED_COLUMNS`` and ``SCORE_COLUMNS``) and its observation at ``as_of`` as the health reads it
+    (:func:`observation_as_read`). A stored row's measures rescored against a changed observation equal the row
+    computed anew (``pipelines.ego_marts``)."""
+    health = (
+        lazy(measures)
+        .join(observation, on="ego_id", how="left")
+        .with_columns(
+            as_of=pl.lit(as_of_date(as_of), dtype=pl.Date),
+            # an ego seen only in others' mailboxes: none of their own data was read
+            data_status=pl.col("data_status").fill_null("not_observed"),
+            inbound_observed=pl.col("inbound_observed").fill_null(False),
+        )
+    )
+    return _with_scores(health, as_of_instant(as_of), params).select(HEALTH_COLUMNS).sort("ego_id").collect()
 
 
 _ZERO_IF_MISSING = [
@@ -369,6 +391,25 @@ def _bucket_allocation(
     )
 
 
+def observation_as_read(observation: Frame, as_of: dt.date | dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
+    """What the health reads of an ego's observation at ``as_of``: the published columns, and whether inbound
+    mail and a calendar or log were observed over the activity window. A later item past a month's end changes the
+    observation's ``calendar_end`` but not this, so a closed month's health is not recomputed for it
+    (``pipelines.ego_marts`` digests this per ego and month)."""
+    at = pl.lit(as_of_instant(as_of), dtype=UTC_TS)
+    window = pl.duration(days=params.activity_window_days)
+    return lazy(observation).select(
+        "ego_id",
+        "data_start",
+        "data_end",
+        "data_status",
+        "inbound_observed",
+        inbound_over_window=pl.col("inbound_observed").fill_null(False)
+        & (pl.col("inbound_start") <= at - window).fill_null(False),
+        calendar_over_window=(pl.col("calendar_end") >= at - window).fill_null(False),
+    )
+
+
 def _with_scores(health: pl.LazyFrame, instant: dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
     """Sub-scores in [0, 1] and the 0-100 score over the measured ones (weights ``health_weights``, renormalised).
 
@@ -383,8 +424,7 @@ def _with_scores(health: pl.LazyFrame, instant: dt.datetime, params: AnalyticsPa
         return expr.fill_null(0.0).fill_nan(0.0).clip(0.0, 1.0)
 
     at = pl.lit(instant, dtype=UTC_TS)
-    window = pl.duration(days=params.activity_window_days)
-    inbound = pl.col("inbound_observed").fill_null(False) & (pl.col("inbound_start") <= at - window).fill_null(False)
+    inbound = pl.col("inbound_over_window").fill_null(False)
     measured = {
         "engagement": inbound,
         "breadth": inbound,
@@ -392,7 +432,7 @@ def _with_scores(health: pl.LazyFrame, instant: dt.datetime, params: AnalyticsPa
         "brokerage": pl.lit(True),
         "reciprocity": inbound,
         "maintenance": pl.col("n_watched").fill_null(0) > 0,
-        "real_world": (pl.col("calendar_end") >= at - window).fill_null(False),
+        "real_world": pl.col("calendar_over_window").fill_null(False),
         "stability": (pl.col("data_start") <= at - pl.duration(days=params.overload_min_history_days)).fill_null(False),
     }
     scores = {

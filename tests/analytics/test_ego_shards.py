@@ -12,7 +12,7 @@ from polars.testing import assert_frame_equal
 
 from benchmarks.bench_analytics import AS_OF, generate_blocks, write_warehouse
 from tests.analytics.staged import AS_OF as STAGED_AS_OF
-from tests.analytics.staged import BOB, stage
+from tests.analytics.staged import BOB, EGO, stage
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import compute_ties, compute_ties_monthly, network_health
@@ -171,4 +171,51 @@ def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
     refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=True))
     assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
     assert incremental.filter(pl.col("ego_id") == BOB).height > 0
+    con.close()
+
+
+def _observed_until(con: duckdb.DuckDBPyConnection, owner: str, kind: str, last_item: dt.datetime) -> None:
+    """``owner``'s window of ``kind`` (a calendar is added from the mailbox's first item) now ends at
+    ``last_item``: what a new day's import shows of a scope."""
+    windows = read_table(con, "intermediate.int_observation_windows")
+    mailbox = windows.filter((pl.col("owner") == owner) & (pl.col("kind") == "mail"))
+    scope = mailbox.with_columns(kind=pl.lit(kind), folder_role=pl.lit(kind if kind != "mail" else "mailbox"))
+    others = windows.filter((pl.col("owner") != owner) | (pl.col("kind") != kind))
+    scope = scope.with_columns(last_item=pl.lit(last_item, dtype=windows.schema["last_item"]))
+    con.register("_windows", pl.concat([others, scope.select(windows.columns)]).to_arrow())
+    con.execute("create or replace table intermediate.int_observation_windows as from _windows").fetchall()
+    con.unregister("_windows")
+
+
+def test_a_closed_month_is_redone_only_when_what_its_health_reads_of_the_observation_changed(tmp_path: Path) -> None:
+    """A day after a month's end: the scopes observed past the month's end change the month's observation at its
+    cut-off; the month's health is redone only if that changes what the health reads (its ``data_end``, not the
+    calendar's end), and then equals a full rebuild."""
+    con = connect(tmp_path / "warehouse.duckdb")
+    _restage(con)
+    shards = shards_of(con, 3)
+    march_1, march_2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+    keys = ("period", "month", "ego_id")
+
+    def refresh(day: dt.date, full: bool = False) -> tuple[int, int]:
+        refresh_ties(EgoRun(con, day, PARAMS, shards, full=full))
+        done = refresh_network_health(EgoRun(con, day, PARAMS, shards, full=full))
+        return done.egos_recomputed, done.months_recomputed
+
+    _observed_until(con, BOB, "mail", dt.datetime(2026, 3, 1, 9, tzinfo=dt.UTC))
+    _observed_until(con, BOB, "calendar", dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC))
+    _observed_until(con, EGO, "mail", dt.datetime(2026, 2, 27, 9, tzinfo=dt.UTC))
+    refresh(march_1)
+    # Bob's calendar now runs past February: its end at February's cut-off moves, what the health reads does not
+    _observed_until(con, BOB, "calendar", dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    assert refresh(march_2) == (2, 1)  # the running month of both egos, not February
+    # my mailbox too: February's data_end moves to its last instant, so February is redone for me (and March,
+    # whose data_end moves to the new item)
+    _observed_until(con, EGO, "mail", dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC))
+    assert refresh(march_2) == (1, 2)
+    incremental = _sorted(con, "marts.mart_network_health", *keys)
+    february = incremental.filter((pl.col("ego_id") == EGO) & (pl.col("month") == dt.date(2026, 2, 1)))
+    assert february.get_column("data_end").dt.date().to_list() == [dt.date(2026, 2, 28)]
+    refresh(march_2, full=True)
+    assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
     con.close()
