@@ -45,6 +45,9 @@ from tiepulse.pipelines import build_state
 
 AFFECTED = "_keyed_affected"
 """The temporary table of the keys a keyed build redoes."""
+BATCH_ROWS = 2_000_000
+"""The most keyed input rows a whole build reads in one statement (``build_whole``)."""
+_NEW, _ALL, _BATCHES = "_keyed_new", "_keyed_all", "_keyed_batches"
 
 
 class KeyedSpecError(ValueError):
@@ -152,24 +155,69 @@ def update(
     news = " union ".join(
         f"select {spec.inputs[t]} as key from {t} where imported_at > $watermark" for t in spec.row_inputs
     )
-    con.execute(f"create or replace temp table _keyed_new as {news}", {"watermark": watermark}).fetchall()
-    touched = "select key from _keyed_new"
+    con.execute(f"create or replace temp table {_NEW} as {news}", {"watermark": watermark}).fetchall()
+    read = _affected(con, spec)
+    mine = f"{spec.key} in (select key from {AFFECTED})"
+    removed = build_state.table_fingerprint(con, table, mine)
+    _replace(con, table, sql, spec, read)
+    added = build_state.table_fingerprint(con, table, mine)
+    _drop_temporary(con)
+    return added, removed
+
+
+def build_whole(
+    con: duckdb.DuckDBPyConnection, table: str, sql: str, spec: KeyedSpec, batch_rows: int = BATCH_ROWS
+) -> None:
+    """The table built whole (inside the caller's transaction): in one statement when its keyed inputs hold at most
+    ``batch_rows`` rows, else a batch of keys at a time, each batch computed as a daily update computes its keys,
+    so no statement holds more than about one batch of the inputs (one statement over every row of an
+    organisation-year ran out of DuckDB's memory cap in a window it did not spill)."""
+    keys = " union all ".join(f"select {spec.inputs[t]} as key from {t}" for t in spec.row_inputs)
+    con.execute(f"create or replace temp table {_ALL} as select key, count(*) as n from ({keys}) group by key")
+    total = con.execute(f"select coalesce(sum(n), 0) from {_ALL}").fetchall()[0][0]
+    if total <= batch_rows:
+        con.execute(f"drop table {_ALL}").fetchall()
+        con.execute(f"create or replace table {table} as {sql}").fetchall()
+        return
+    batches = con.execute(
+        f"create or replace temp table {_BATCHES} as select key, (sum(n) over (order by key rows unbounded preceding)"
+        f" - 1) // {int(batch_rows)} as batch from {_ALL} where key is not null; "
+        f"select distinct batch from {_BATCHES} order by 1"
+    ).fetchall()
+    for n, (batch,) in enumerate(batches):
+        con.execute(f"create or replace temp table {_NEW} as select key from {_BATCHES} where batch = ?", [batch])
+        read = _affected(con, spec)
+        if n == 0:
+            rows = f"select * from ({narrowed(sql, spec, read)}) where {spec.key} in (select key from {AFFECTED})"
+            con.execute(f"create or replace table {table} as {rows}").fetchall()
+        else:
+            _replace(con, table, sql, spec, read)
+    _drop_temporary(con)
+
+
+def _affected(con: duckdb.DuckDBPyConnection, spec: KeyedSpec) -> str:
+    """Fill ``AFFECTED`` with the keys of ``_NEW`` and those their groups and neighbourhood add; return the
+    temporary table of the keys their rows are computed from."""
+    touched = f"select key from {_NEW}"
     if spec.groups is not None:
         g = spec.groups
-        groups = f"select {g.group} from {g.table} where {g.key} in (select key from _keyed_new)"
+        groups = f"select {g.group} from {g.table} where {g.key} in (select key from {_NEW})"
         touched = f"with t as ({touched} union {groups}) select key from t union select {g.key} from {g.table} " + (
             f"where {g.group} in (select key from t)"
         )
     con.execute(f"create or replace temp table {AFFECTED} as {touched}").fetchall()
-    read = AFFECTED if spec.near is None else _widen_near(con, spec.inputs[spec.near.table], spec.near)
+    return AFFECTED if spec.near is None else _widen_near(con, spec.inputs[spec.near.table], spec.near)
+
+
+def _replace(con: duckdb.DuckDBPyConnection, table: str, sql: str, spec: KeyedSpec, read: str) -> None:
     mine = f"{spec.key} in (select key from {AFFECTED})"
-    removed = build_state.table_fingerprint(con, table, mine)
     rows = f"select * from ({narrowed(sql, spec, read)}) where {mine}"
     replace_keys(con, table, rows, spec.key, f"select key from {AFFECTED}")
-    added = build_state.table_fingerprint(con, table, mine)
-    for temp in ("_keyed_new", AFFECTED, _NEAR_TIMES, _NEAR_READ):
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
+    for temp in (_NEW, _ALL, _BATCHES, AFFECTED, _NEAR_TIMES, _NEAR_READ):
         con.execute(f"drop table if exists {temp}").fetchall()
-    return added, removed
 
 
 _NEAR_TIMES = "_keyed_times"

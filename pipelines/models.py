@@ -286,7 +286,10 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
         return "keyed"
     with transaction(con):
         newest = _whole_watermark(con, model)
-        con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
+        if model.keyed is not None:
+            keyed_models.build_whole(con, model.table, model.sql, model.keyed)
+        else:
+            con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
         _record_whole(con, model, fingerprint, newest, now)
     return "rebuilt"
 

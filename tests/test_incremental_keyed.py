@@ -13,13 +13,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.test_incremental import _build_all, _equals_full_rebuild, _mail, _meeting
+from tests.test_incremental import _build_all, _differences, _equals_full_rebuild, _mail, _meeting
 from tests.test_staging_models import _load
 from tiepulse.connectors.addresses import AddressNormaliser
 from tiepulse.core.keyed_hash import database_home, identity_key
 from tiepulse.core.settings import Config
 from tiepulse.core.warehouse import connect
-from tiepulse.pipelines import build_state
+from tiepulse.pipelines import build_state, keyed_models
 from tiepulse.pipelines.config_tables import land_config
 from tiepulse.pipelines.erasure import erase_from_warehouse, find_person
 from tiepulse.pipelines.models import InputFingerprints, all_models, build_model
@@ -154,3 +154,40 @@ def test_a_keyed_mart_whose_upstream_mart_was_rebuilt_whole_is_rebuilt_whole(con
         done[model.table] = build_model(con, model, inputs)
     assert done["marts.fct_message_recipients"] == done["marts.fct_messages"] == "rebuilt"
     assert build_state.stored(con, "marts.fct_messages") is not None
+
+
+def test_a_keyed_model_built_whole_a_batch_of_keys_at_a_time_equals_one_statement(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """What an organisation-year's first build does (``keyed_models.build_whole``), here one key per batch: copies in
+    other mailboxes (groups), messages a day apart (near) and months apart (month keys) give the same rows."""
+    _load(
+        con,
+        "raw.mail_messages",
+        [
+            _mail("m1", "bo@acme.com", "ana@acme.com", ["bo@acme.com", "cy@acme.com"]),  # m1 seen in bo's mailbox
+            _mail("m4", "ana@acme.com", "cy@acme.com", ["ana@acme.com"], days=40),
+            _mail("m5", "cy@acme.com", "cy@acme.com", ["ana@acme.com"], days=40),
+            _mail("m0", "ana@acme.com", "ana@acme.com", ["cy@acme.com"], days=-95),
+        ],
+    )
+
+    def copy(key: str, owner: str, hours: int) -> dict[str, object]:  # one message under three Message-IDs
+        row = _mail(key, owner, "ana@acme.com", ["bo@acme.com", "cy@acme.com"], days=10)
+        return {**row, "sent_at": row["sent_at"] + dt.timedelta(hours=hours), "subject_digest": "weekly-note"}
+
+    _load(con, "raw.mail_messages", [copy("x-a", "ana@acme.com", 0), copy("x-b", "bo@acme.com", 11)])
+    _load(con, "raw.mail_messages", [copy("x-c", "cy@acme.com", 22)])
+    _load(con, "raw.calendar_events", [_meeting("e2", ["bo@acme.com"], days=70)])
+    _build_all(con)
+    folded = "select message_key, folded_into from intermediate.int_message_copies_matched order by message_key"
+    assert con.execute(folded).fetchall() == [("x-b", "x-a"), ("x-c", "x-a")]  # a group across batches
+    keyed = [model for model in all_models() if model.keyed is not None]
+    assert KEYED | {"staging.stg_observation_months", "intermediate.int_ego_sent_offsets"} <= {m.table for m in keyed}
+    keys = {}
+    for model in keyed:
+        assert model.keyed is not None
+        keyed_models.build_whole(con, "main.batched", model.sql, model.keyed, batch_rows=1)
+        assert _differences(con, model.table, "main.batched") == (0, 0), model.table
+        keys[model.table] = con.execute(f"select count(distinct {model.keyed.key}) from {model.table}").fetchall()[0][0]
+    assert all(keys[table] >= 2 for table in KEYED | {"staging.stg_observation_months"}), keys  # several batches
