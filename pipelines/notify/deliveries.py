@@ -79,11 +79,12 @@ def retry(con: duckdb.DuckDBPyConnection, pending: Pending) -> Pending:
     return dataclasses.replace(pending, attempts=pending.attempts + 1)
 
 
-def mark_sent(con: duckdb.DuckDBPyConnection, delivery_id: str) -> None:
+def mark_sent(con: duckdb.DuckDBPyConnection, delivery_id: str, sent_at: dt.datetime) -> None:
+    """``sent_at``: the run's clock, the one its schedule counts days with."""
     con.execute(
-        "update ops.notify_deliveries set status = 'sent', sent_at = now(), error = null, retry_at = null "
+        "update ops.notify_deliveries set status = 'sent', sent_at = ?, error = null, retry_at = null "
         "where delivery_id = ?",
-        [delivery_id],
+        [sent_at, delivery_id],
     ).fetchall()
 
 

@@ -83,11 +83,12 @@ def _deliver(
     pending: deliveries.Pending,
     timeout: float,
     report: NotifyReport,
+    now: dt.datetime,
 ) -> bool:
     """Send a recorded digest, record how it went, and say whether it was delivered."""
     outcome = send(channel, pending.recipient, pending.delivery_id, pending.title, pending.body, timeout)
     if outcome.ok:
-        deliveries.mark_sent(con, pending.delivery_id)
+        deliveries.mark_sent(con, pending.delivery_id, now)
         report.sent.append(_sent(pending))
     else:
         deliveries.mark_failed(con, pending.delivery_id, outcome.error, outcome.retry_at)
@@ -116,7 +117,7 @@ def _channel_run(
         if dry_run:
             report.planned.append(_sent(pending))
             continue
-        if not _deliver(con, channel, deliveries.retry(con, pending), timeout, report):
+        if not _deliver(con, channel, deliveries.retry(con, pending), timeout, report, now):
             return  # the channel refused (throttled, down): nothing more to it in this run
     busy = {p.recipient for p in waiting} if dry_run else set()
     last = deliveries.last_sent(con, channel.key)
@@ -131,7 +132,7 @@ def _channel_run(
             )
         else:
             pending = deliveries.claim(con, channel.key, digest.recipient, digest.title, digest.body, digest.alerts)
-            if not _deliver(con, channel, pending, timeout, report):
+            if not _deliver(con, channel, pending, timeout, report, now):
                 return
 
 

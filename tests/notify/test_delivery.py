@@ -30,7 +30,10 @@ def notify(**options: Any) -> NotifyReport:
     settings = Settings()
     con = connect(settings.warehouse_path)
     try:
-        return send_due(con, settings, today=options.pop("today", TODAY), **options)
+        today = options.pop("today", TODAY)
+        # the run's clock on that day (unless a test sets it): digests are recorded as sent by it
+        now = options.pop("now", dt.datetime.combine(today, dt.time(12), dt.UTC))
+        return send_due(con, settings, today=today, now=now, **options)
     finally:
         con.close()
 
