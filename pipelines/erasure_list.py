@@ -61,11 +61,9 @@ class ErasureFilter:
             return None
         key = key or warehouse_identity_key(con)
         if key is None:
-            home = database_home(con)
-            where = f"{KEY_FILE} in {home}" if home else f"the environment variable {SHARED_KEY_VARIABLE}"
             raise IdentityKeyError(
-                f"the warehouse has an erasure list but its identity key is missing: restore {where} (the key the "
-                "list was made with), then run again"
+                f"the warehouse has an erasure list but its identity key is missing: restore {_key_source(con)} (the "
+                "key the list was made with), then run again"
             )
         _refuse_another_key(con, key)
         install_keyed_hash(con, key)
@@ -105,12 +103,16 @@ def _refuse_another_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
     """Hashes made with another key would let the erased back in unnoticed: say so instead."""
     made_with = {row[0] for row in con.execute("select distinct key_check from ops.erasure_list").fetchall()}
     if made_with - {None, key_check(key)}:
-        home = database_home(con)
-        which = f"{KEY_FILE} in {home}" if home else SHARED_KEY_VARIABLE
         raise IdentityKeyError(
-            f"the identity key ({which}) is not the one the erasure list was made with: give this machine the "
-            "same key as the others, then run again"
+            f"the identity key ({_key_source(con)}) is not the one the erasure list was made with: give this machine "
+            "the same key as the others, then run again"
         )
+
+
+def _key_source(con: duckdb.DuckDBPyConnection) -> str:
+    """Where the warehouse's identity key comes from, for a message."""
+    home = database_home(con)
+    return f"{KEY_FILE} in {home}" if home else f"the environment variable {SHARED_KEY_VARIABLE}"
 
 
 def _about_erased(columns: list[str]) -> str:

@@ -188,8 +188,7 @@ def build_whole(
         con.execute(f"create or replace temp table {_NEW} as select key from {_BATCHES} where batch = ?", [batch])
         read = _affected(con, spec)
         if n == 0:
-            rows = f"select * from ({narrowed(sql, spec, read)}) where {spec.key} in (select key from {AFFECTED})"
-            con.execute(f"create or replace table {table} as {rows}").fetchall()
+            con.execute(f"create or replace table {table} as {_rows(sql, spec, read)}").fetchall()
         else:
             _replace(con, table, sql, spec, read)
     _drop_temporary(con)
@@ -209,10 +208,13 @@ def _affected(con: duckdb.DuckDBPyConnection, spec: KeyedSpec) -> str:
     return AFFECTED if spec.near is None else _widen_near(con, spec.inputs[spec.near.table], spec.near)
 
 
+def _rows(sql: str, spec: KeyedSpec, read: str) -> str:
+    """The model's rows of the ``AFFECTED`` keys, its keyed inputs read for the keys of ``read``."""
+    return f"select * from ({narrowed(sql, spec, read)}) where {spec.key} in (select key from {AFFECTED})"
+
+
 def _replace(con: duckdb.DuckDBPyConnection, table: str, sql: str, spec: KeyedSpec, read: str) -> None:
-    mine = f"{spec.key} in (select key from {AFFECTED})"
-    rows = f"select * from ({narrowed(sql, spec, read)}) where {mine}"
-    replace_keys(con, table, rows, spec.key, f"select key from {AFFECTED}")
+    replace_keys(con, table, _rows(sql, spec, read), spec.key, f"select key from {AFFECTED}")
 
 
 def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
