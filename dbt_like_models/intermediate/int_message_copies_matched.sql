@@ -69,7 +69,8 @@ candidates as (
         and earlier.second_of_hour = later.second_of_hour
         and earlier.slot = later.half_day
         and (earlier.sent_at, earlier.message_key) < (later.sent_at, later.message_key)
-        and later.sent_at - earlier.sent_at <= interval 12 hours
+        -- 12 hours in microseconds (subtracting two timestamptz goes through ICU's calendar: a hundred times slower)
+        and epoch_us(later.sent_at) - epoch_us(earlier.sent_at) <= 43200000000
     where (epoch(later.sent_at) - epoch(earlier.sent_at)) % 3600 = 0
 ),
 places as (
