@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +192,49 @@ def test_a_keyed_model_built_whole_a_batch_of_keys_at_a_time_equals_one_statemen
         assert _differences(con, model.table, "main.batched") == (0, 0), model.table
         keys[model.table] = con.execute(f"select count(distinct {model.keyed.key}) from {model.table}").fetchall()[0][0]
     assert all(keys[table] >= 2 for table in KEYED | {"staging.stg_observation_months"}), keys  # several batches
+
+
+def test_the_keys_near_the_affected_ones_are_those_every_pair_compared_finds() -> None:
+    """``near``: the keys redone (within a day after an affected key) and read (within a day before one), found
+    through merged intervals, equal those found by comparing every key with every affected key (the reference), on
+    keys whose sightings overlap in chains (several intervals make one) and span hours."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    rng = random.Random(16)
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    sightings = [
+        (f"k{k}", start + dt.timedelta(hours=rng.uniform(0, 24 * 30) + shift))
+        for k in range(300)
+        for shift in (0, rng.uniform(0, 30))[: rng.randint(1, 2)]
+    ]
+    con.execute("create table items (k varchar, seen_at timestamptz)")
+    con.executemany("insert into items values (?, ?)", sightings)
+    times: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    for key, at in sightings:
+        lo, hi = times.get(key, (at, at))
+        times[key] = (min(lo, at), max(hi, at))
+    day = dt.timedelta(hours=24)
+    spec = keyed_models.KeyedSpec(
+        key="k", inputs={"main.items": "k"}, near=keyed_models.Near("main.items", "seen_at", 24)
+    )
+    for size in (1, 5, 40, 120):
+        touched = rng.sample(sorted(times), size)
+        con.execute(
+            f"create or replace temp table {keyed_models._NEW} as select unnest(?::varchar[]) as key", [touched]
+        )
+        keyed_models._near_times(con, spec)
+        read = keyed_models._affected(con, spec)
+        redone = {
+            k for k, lo_hi in times.items() if any(_overlap(lo_hi, (times[x][0], times[x][1] + day)) for x in touched)
+        }
+        redone |= set(touched)
+        needed = redone | {
+            k for k, lo_hi in times.items() if any(_overlap(lo_hi, (times[a][0] - day, times[a][1])) for a in redone)
+        }
+        assert {k for (k,) in con.execute(f"select key from {keyed_models.AFFECTED}").fetchall()} == redone, size
+        assert {k for (k,) in con.execute(f"select key from {read}").fetchall()} == needed, size
+        assert len(needed) > len(redone) > size or size == 120  # the widening did something
+
+
+def _overlap(a: tuple[dt.datetime, dt.datetime], b: tuple[dt.datetime, dt.datetime]) -> bool:
+    return a[1] >= b[0] and a[0] <= b[1]
