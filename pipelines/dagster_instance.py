@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -66,6 +67,47 @@ def cli_instance(settings: Settings) -> dg.DagsterInstance:
         "config": {"base_dir": str(folder / "history" / "runs")},  # where Dagster's default SQLite storage keeps them
     }
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(folder), overrides={"event_log_storage": pooled}))
+
+
+PID_TAG, HOST_TAG = "tiepulse/pid", "tiepulse/host"
+"""Tags of a CLI run: the process that runs it in process, and its machine."""
+
+
+def cli_run_tags() -> dict[str, str]:
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the CLI runs of this machine whose process is gone (killed, out of memory, a power cut) and free
+    their pool slots; return their ids. A run killed in a step keeps that step's slot of the warehouse pool (limit
+    1): every later run would wait for it for ever."""
+    import dagster as dg
+
+    found = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
+    released = []
+    for run in found:
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid <= 0 or _alive(pid):
+            continue
+        instance.report_run_failed(run, f"its process ({pid}) ended before the run did")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        released.append(run.run_id)
+    return released
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from tiepulse.core.runlog import note_blocked_run, record_run
 from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import WarehouseBusy, connect
 from tiepulse.pipelines import build_state, ego_refresh, expectations, refresh_gate
-from tiepulse.pipelines.dagster_instance import cli_instance, durable_enough_writes
+from tiepulse.pipelines.dagster_instance import cli_instance, cli_run_tags, durable_enough_writes, release_dead_runs
 from tiepulse.pipelines.reporting.write import forget_reports
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def refresh(
         # Great Expectations loads in its worker process while Dagster and the code location load here.
         expectations.start()
         instance = cli_instance(settings)
+        release_dead_runs(instance)
         record_landed(con, instance, landed or {})
         result = _execute(instance, include_file_import)
         rows = _rows(result)
@@ -124,7 +125,7 @@ def _execute(instance: dg.DagsterInstance, include_file_import: bool) -> dg.Exec
     selection = sorted(keys)
     with durable_enough_writes():
         return job.execute_in_process(
-            run_config=quiet, instance=instance, asset_selection=selection, raise_on_error=False
+            run_config=quiet, instance=instance, asset_selection=selection, raise_on_error=False, tags=cli_run_tags()
         )
 
 

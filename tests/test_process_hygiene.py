@@ -76,6 +76,19 @@ def _dagster_run_started(instance: Path) -> bool:
             return False
 
 
+def _warehouse_slot_taken(instance: Path) -> bool:
+    """A step of a run holds the warehouse pool's slot (read as ``_dagster_run_started`` reads)."""
+    index = instance / "history" / "runs" / "index.db"
+    if not index.exists():
+        return False
+    with closing(sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=5)) as db:
+        try:
+            query = "select count(*) from concurrency_slots where run_id is not null and not deleted"
+            return bool(db.execute(query).fetchone()[0])
+        except sqlite3.OperationalError:
+            return False
+
+
 @pytest.fixture
 def env(cli_home: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -157,9 +170,20 @@ def test_a_killed_refresh_leaves_no_worker_and_shows_as_interrupted(env: dict[st
     # Dagster's run starts once the refresh is logged as running; the Great Expectations worker is up by then.
     _poll(lambda: _dagster_run_started(cli_home / "dagster"), "the refresh's Dagster run")
     _poll(lambda: bool(_descendants(process.pid)), "the Great Expectations worker")
+    _poll(lambda: _warehouse_slot_taken(cli_home / "dagster"), "a step holding the warehouse pool's slot")
     _kill_and_expect_no_orphans(process, _descendants(process.pid))
 
     code, out = _cli("status")
     assert code == 0, out
     runs = [line.split("│")[4].strip() for line in out.splitlines() if line.startswith("│ refresh")]
     assert runs == ["interrupted"], out
+    # the killed run's slot is freed: the next refresh runs instead of waiting for it for ever
+    again = subprocess.run(
+        [sys.executable, "-c", "from tiepulse.cli.app import main; main()", "refresh"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert again.returncode == 0 and "all quality checks passed" in again.stdout, again.stdout + again.stderr
