@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from tiepulse.core.runlog import process_alive
 from tiepulse.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -92,22 +93,12 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     released = []
     for run in found:
         pid = int(run.tags.get(PID_TAG, "0"))
-        if pid <= 0 or _alive(pid):
+        if pid <= 0 or process_alive(pid):
             continue
         instance.report_run_failed(run, f"its process ({pid}) ended before the run did")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         released.append(run.run_id)
     return released
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 @contextmanager

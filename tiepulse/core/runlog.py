@@ -71,7 +71,7 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection) -> None:
             "select run_id, pid from ops.runs where status = 'running' and (host = ? or host is null)",
             [socket.gethostname()],
         ).fetchall()
-        dead = [run for run, pid in here if pid is None or not _alive(pid)]
+        dead = [run for run, pid in here if pid is None or not process_alive(pid)]
     con.execute(
         "update ops.runs set status = 'interrupted' where status = 'running' and not list_contains(?, run_id) "
         "and (?::varchar[] is null or list_contains(?, run_id))",
@@ -79,7 +79,8 @@ def mark_interrupted(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
