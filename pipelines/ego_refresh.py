@@ -23,7 +23,7 @@ from tiepulse.pipelines.analytics import INTERACTION_SCHEMA
 from tiepulse.pipelines.analytics.fingerprint import ego_month_fingerprints, ego_month_sums
 from tiepulse.pipelines.analytics.monthly import month_start
 from tiepulse.pipelines.ego_shards import EgoShard
-from tiepulse.pipelines.marts_io import read_table, table_columns
+from tiepulse.pipelines.marts_io import execute_with_frame, read_table, table_columns
 from tiepulse.pipelines.network_io import INTERACTIONS
 
 STATE = "ops.ego_history_state"
@@ -151,49 +151,37 @@ def _replace(con: duckdb.DuckDBPyConnection, spec: EgoTable, keys: pl.DataFrame,
     or has nothing to delete)."""
     if rows is None and not table_columns(con, spec.table):
         return
-    con.register("_ego_keys", keys.to_arrow())
     if rows is not None:
-        con.register("_ego_rows", rows.to_arrow())
-        con.execute(f"create table if not exists {spec.table} as select * from _ego_rows limit 0").fetchall()
-    try:
-        con.execute(
-            f"delete from {spec.table} t using _ego_keys s where t.ego_id = s.ego_id and ({spec.matches})"
-        ).fetchall()
-        if rows is not None:
-            con.execute(f"insert into {spec.table} by name select * from _ego_rows").fetchall()
-    finally:
-        con.unregister("_ego_keys")
-        if rows is not None:
-            con.unregister("_ego_rows")
+        execute_with_frame(con, f"create table if not exists {spec.table} as select * from _frame limit 0", rows)
+    execute_with_frame(
+        con, f"delete from {spec.table} t using _frame s where t.ego_id = s.ego_id and ({spec.matches})", keys
+    )
+    if rows is not None:
+        execute_with_frame(con, f"insert into {spec.table} by name select * from _frame", rows)
 
 
 def _remember(con: duckdb.DuckDBPyConnection, key: str, computed: pl.DataFrame, gone: pl.DataFrame) -> None:
-    con.register("_ego_prints", computed.to_arrow())
-    con.register("_ego_gone", pl.concat([computed.select("ego_id", "month"), gone]).to_arrow())
-    try:
-        con.execute(
-            f"delete from {STATE} t using _ego_gone g "
-            "where t.table_name = ? and t.ego_id = g.ego_id and t.month = g.month",
-            [key],
-        ).fetchall()
-        con.execute(
-            f"insert into {STATE} (table_name, ego_id, month, fingerprint, computed_at) "
-            "select ?, ego_id, month, fingerprint, now() from _ego_prints",
-            [key],
-        ).fetchall()
-    finally:
-        con.unregister("_ego_prints")
-        con.unregister("_ego_gone")
+    replaced = pl.concat([computed.select("ego_id", "month"), gone])
+    execute_with_frame(
+        con,
+        f"delete from {STATE} t using _frame g where t.table_name = ? and t.ego_id = g.ego_id and t.month = g.month",
+        replaced,
+        [key],
+    )
+    execute_with_frame(
+        con,
+        f"insert into {STATE} (table_name, ego_id, month, fingerprint, computed_at) "
+        "select ?, ego_id, month, fingerprint, now() from _frame",
+        computed,
+        [key],
+    )
 
 
 def _forget_other_egos(con: duckdb.DuckDBPyConnection, spec: EgoTable, egos: list[str]) -> None:
     """Rows and fingerprints of egos no shard holds any more (their interactions are gone)."""
-    con.register("_ego_kept", pl.DataFrame({"ego_id": egos}, schema={"ego_id": pl.String}).to_arrow())
-    try:
-        for table, extra in ((spec.table, ""), (STATE, f" and table_name = '{spec.key}'")):
-            con.execute(f"delete from {table} where ego_id not in (select ego_id from _ego_kept){extra}").fetchall()
-    finally:
-        con.unregister("_ego_kept")
+    kept = pl.DataFrame({"ego_id": egos}, schema={"ego_id": pl.String})
+    for table, extra in ((spec.table, ""), (STATE, f" and table_name = '{spec.key}'")):
+        execute_with_frame(con, f"delete from {table} where ego_id not in (select ego_id from _frame){extra}", kept)
 
 
 def recomputed_egos(con: duckdb.DuckDBPyConnection, table: str, since: dt.datetime) -> list[str]:

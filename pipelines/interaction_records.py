@@ -31,7 +31,7 @@ from tiepulse.pipelines.analytics.interactions import (
     summarise_exclusions,
 )
 from tiepulse.pipelines.interaction_chunks import CHUNK_PAIRS, chunk_records, ego_chunks
-from tiepulse.pipelines.marts_io import read_table, table_exists
+from tiepulse.pipelines.marts_io import execute_with_frame, read_table, table_exists
 
 EXCLUSION_RECORDS = "ops.interaction_exclusion_records"
 KEYS = f"{tables.INTERACTIONS}/"
@@ -176,11 +176,7 @@ def _rebuild(
     """Build the rows of the records in ``_redo`` and put them in place of those of the records in ``_drop``."""
     written = _rebuild_whole(con, params, chunk_pairs) if whole else _rebuild_records(con, params)
     summary = summarise_exclusions(read_table(con, EXCLUSION_RECORDS))
-    con.register("_summary", summary.to_arrow())
-    try:
-        con.execute(f"create or replace table {tables.INTERACTION_EXCLUSIONS} as select * from _summary").fetchall()
-    finally:
-        con.unregister("_summary")
+    execute_with_frame(con, f"create or replace table {tables.INTERACTION_EXCLUSIONS} as select * from _frame", summary)
     redone = con.execute("select count(*) from _redo").fetchall()[0][0]
     return InteractionRefresh(whole, int(redone), written)
 
@@ -238,8 +234,4 @@ def _rebuild_records(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) ->
 
 def _insert(con: duckdb.DuckDBPyConnection, statement: str, frame: pl.DataFrame) -> None:
     """``statement`` (an insert or a create ... as) followed by ``select * from`` the frame."""
-    con.register("_frame", frame.to_arrow())
-    try:
-        con.execute(f"{statement} select * from _frame").fetchall()
-    finally:
-        con.unregister("_frame")
+    execute_with_frame(con, f"{statement} select * from _frame", frame)

@@ -43,6 +43,19 @@ def read_table(
     return pl.DataFrame(con.sql(sql))
 
 
+def execute_with_frame(
+    con: duckdb.DuckDBPyConnection, statement: str, frame: pl.DataFrame, params: list[object] | None = None
+) -> None:
+    """Run ``statement``, in which the name ``_frame`` reads ``frame``.
+
+    DuckDB finds the frame through its replacement scan of this function's local variable; it is not registered.
+    A registered frame is a view in the catalog, and within a transaction DuckDB keeps a dropped catalog entry, and
+    the Arrow data it holds, until the transaction commits: a build inserting range after range in one transaction
+    held every range's frame to the end (11 GB for an organisation-year's interactions)."""
+    _frame = frame.to_arrow()
+    con.execute(statement, params).fetchall()
+
+
 def publish(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace ``table`` with ``frame`` in one transaction: readers see the old table or the new one."""
     con.register("_publish_frame", frame.to_arrow())
