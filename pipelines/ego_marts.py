@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -182,8 +182,7 @@ class _Observation:
 
 def _of_egos(inputs: NetworkInputs, stale: pl.DataFrame) -> NetworkInputs:
     """``inputs`` narrowed to the interactions of the egos of ``stale`` (a past month is redone for those only)."""
-    egos = stale.get_column("ego_id").implode()
-    return replace(inputs, interactions=inputs.interactions.filter(pl.col("ego_id").is_in(egos)))
+    return inputs.of_egos(stale.get_column("ego_id"))
 
 
 def _in(shard: EgoShard) -> pl.Expr:

@@ -76,6 +76,11 @@ _INTERACTION_COLUMNS = {
 """The columns of the big inputs ``build_interaction_records`` reads (the others are read whole)."""
 
 
+_PARTICIPANT_MESSAGE_COLUMNS = "message_key, sender_id"
+"""The columns of ``MESSAGES`` ``record_participants`` reads: the others (references, folded keys) are a third of the
+bytes read per shard and unused by the chain."""
+
+
 def interaction_input(table: str) -> str:
     """What ``read_table`` reads of one of ``INTERACTION_INPUTS``: only the columns the interactions use."""
     return f"(select {_INTERACTION_COLUMNS[table]} from {table}) t" if table in _INTERACTION_COLUMNS else table
@@ -120,12 +125,13 @@ def read_network_inputs(
         interactions=read_table(con, INTERACTIONS, where, args) if interactions is None else interactions,
         persons=read_table(con, PERSONS),
         contacts=read_table(con, CONTACTS, where, args),
-        messages=read_table(con, MESSAGES, email, record_args),
+        messages=read_table(con, f"(select {_PARTICIPANT_MESSAGE_COLUMNS} from {MESSAGES}) m", email, record_args),
         message_recipients=read_table(con, MESSAGE_RECIPIENTS, email, record_args),
         event_attendees=read_table(con, EVENT_ATTENDEES, calendar, record_args),
         observation_windows=_observation_windows(con, egos),
         addresses=read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         alert_state=read_table(con, ALERT_STATE, where, args),
+        records_after=records_after,
     )
 
 

@@ -10,14 +10,14 @@ before, and a test holds both paths to the same result (tests/analytics/test_cha
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics.alerts import compute_alerts
-from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
+from tiepulse.pipelines.analytics.brokerage import RecordIndex, record_participants
 from tiepulse.pipelines.analytics.coverage import observe_egos
 from tiepulse.pipelines.analytics.health import compute_network_health
 from tiepulse.pipelines.analytics.ties import compute_ties
@@ -41,11 +41,28 @@ class NetworkInputs:
     """Address to person (``intermediate.int_addresses_resolved``), to resolve the windows' owners."""
     alert_state: pl.DataFrame | None = None
     """The alert life-cycle so far (``ops.alert_state``); None: no alert seen yet."""
+    records_after: dt.datetime | None = None
+    """The messages and meetings are those with an interaction after this instant only (None: all of them): no
+    brokerage is asked at a date whose activity window starts before it."""
 
     @cached_property
     def participants(self) -> pl.DataFrame:
         """Who took part in each message and meeting: computed once, shared by every date analysed."""
         return record_participants(self.messages, self.message_recipients, self.event_attendees)
+
+    @cached_property
+    def records(self) -> RecordIndex:
+        """The records of the interactions joined to their participants once, for the brokerage at every date."""
+        return RecordIndex.of(self.interactions, self.participants, self.records_after)
+
+    def of_egos(self, egos: pl.Series) -> NetworkInputs:
+        """These inputs narrowed to the interactions of ``egos``, sharing what was computed from them for every date
+        (the participants, the record index): computed again for each month analysed, those cost more than the
+        month's brokerage itself."""
+        narrowed = replace(self, interactions=self.interactions.filter(pl.col("ego_id").is_in(egos.implode())))
+        # the cached properties' caches, filled in advance
+        narrowed.__dict__.update(participants=self.participants, records=self.records.of_egos(egos))
+        return narrowed
 
     def observation(self, day: dt.date | dt.datetime, params: AnalyticsParams) -> pl.DataFrame | None:
         """What was observed of each ego at ``day`` (``observe_egos``); None without windows."""
@@ -70,7 +87,7 @@ def network_health(
 ) -> pl.DataFrame:
     """Every ego's network health at ``day``, from ``ties`` at that day (computed when not given)."""
     ties = ties if ties is not None else compute_ties(inputs.interactions, inputs.persons, inputs.contacts, day, params)
-    edges = cooccurrence_edges(inputs.interactions, inputs.participants, day, params)
+    edges = inputs.records.edges(day, params)
     return compute_network_health(
         ties, inputs.interactions, inputs.persons, inputs.contacts, day, params, edges, inputs.observation(day, params)
     )

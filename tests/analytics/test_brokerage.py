@@ -1,18 +1,24 @@
-"""Burt's constraint and effective size against networkx; co-occurrence edges on a hand-made case."""
+"""Burt's constraint and effective size against networkx; co-occurrence edges on a hand-made case and, at many dates
+and for some egos (``RecordIndex``), against a plain-Python count."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import random
+from collections import defaultdict
 
 import networkx as nx
 import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from tests.analytics import builders as b
+from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines.analytics.brokerage import (
+    RecordIndex,
     burt_constraint,
     cooccurrence_edges,
     effective_size,
@@ -171,3 +177,94 @@ def test_cooccurrence_edges_from_shared_messages_and_meetings() -> None:
     # ana-bob: m1 (email 1/sqrt(2)) + e1 (meeting 2/sqrt(2)); ana-cy: m2 (email 1/sqrt(2)); all today, undecayed
     assert edges.select("alter_a", "alter_b").rows() == [("ana@a.com", "bob@a.com"), ("ana@a.com", "cy@a.com")]
     assert edges["weight"].to_list() == pytest.approx([3 / math.sqrt(2), 1 / math.sqrt(2)])
+
+
+def _shared_records(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Interactions and participants of random mail and meetings among 3 egos and 5 others over 200 days, with
+    manual entries (alters that link no one) and a record seen twice by its ego."""
+    rng = random.Random(seed)
+    people = [f"p{k}@a.com" for k in range(8)]
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    parts, rows = [], []
+    for r in range(60):
+        source = rng.choice(["email", "calendar"])
+        key = f"{source[0]}{r}"
+        members = rng.sample(people, rng.randint(2, 5))
+        parts += [{"source": source, "source_key": key, "person_id": p} for p in members]
+        when = start + dt.timedelta(days=rng.uniform(0, 200))
+        for ego in (p for p in members if p in people[:3]):
+            for alter in (p for p in members if p != ego and rng.random() < 0.7):
+                seen = when + dt.timedelta(days=rng.choice([0, 0, 0, 3]))
+                channel = "email" if source == "email" else "meeting"
+                rows.append(
+                    {
+                        "ego_id": ego,
+                        "alter_id": alter,
+                        "occurred_at": seen,
+                        "channel": channel,
+                        "group_size": len(members) - 1,
+                        "source": source,
+                        "source_key": key,
+                    }
+                )
+    for _ in range(20):
+        ego, alter = rng.choice(people[:3]), rng.choice(people[3:])
+        when = start + dt.timedelta(days=rng.uniform(0, 200))
+        rows.append(
+            {
+                "ego_id": ego,
+                "alter_id": alter,
+                "occurred_at": when,
+                "channel": "call",
+                "source": "manual",
+                "source_key": None,
+            }
+        )
+    return b.interactions(rows), pl.DataFrame(parts).unique()
+
+
+def _counted_edges(inter: pl.DataFrame, parts: pl.DataFrame, at: dt.datetime, params: AnalyticsParams) -> dict:
+    """Co-occurrence weights by their definition, one record at a time."""
+    members = defaultdict(set)
+    for row in parts.iter_rows(named=True):
+        members[(row["source"], row["source_key"])].add(row["person_id"])
+    alters, seen = defaultdict(set), defaultdict(float)
+    for row in inter.iter_rows(named=True):
+        age = (at - row["occurred_at"]).total_seconds() / 86_400
+        if not 0 <= age < params.activity_window_days:
+            continue
+        alters[row["ego_id"]].add(row["alter_id"])
+        if row["source"] != "manual":
+            weight = params.channel_weight(row["channel"]) * row["group_size"] ** -params.intimacy_exponent
+            decayed = weight * 2 ** (-age / params.half_life_days)
+            key = (row["ego_id"], row["source"], row["source_key"])
+            seen[key] = max(seen[key], decayed)
+    edges: dict = defaultdict(float)
+    for (ego, source, key), weight in seen.items():
+        linked = sorted(p for p in members[(source, key)] if p != ego and p in alters[ego])
+        for i, a in enumerate(linked):
+            for c in linked[i + 1 :]:
+                edges[(ego, a, c)] += weight
+    return dict(edges)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_record_index_at_many_dates_and_for_some_egos_counts_each_shared_record(seed: int) -> None:
+    inter, parts = _shared_records(seed)
+    params = AnalyticsParams()
+    dates = [dt.datetime(2026, m, 1, 12, tzinfo=dt.UTC) for m in range(2, 9)]
+    after = dates[0] - dt.timedelta(days=params.activity_window_days)
+    index = RecordIndex.of(inter, parts, after)
+    some = pl.Series(["p0@a.com", "p2@a.com"])
+    of_some = index.of_egos(some)
+    for at in dates:
+        expected = _counted_edges(inter, parts, at, params)
+        assert expected, "each date links some alters"
+        for edges, egos in ((index.edges(at, params), None), (of_some.edges(at, params), set(some))):
+            wanted = {k: v for k, v in expected.items() if egos is None or k[0] in egos}
+            got = {(e, a, c): w for e, a, c, w in edges.iter_rows()}
+            assert got.keys() == wanted.keys()
+            assert [got[k] for k in sorted(got)] == pytest.approx([wanted[k] for k in sorted(got)], rel=1e-12)
+            assert edges.select("ego_id", "alter_a", "alter_b").rows() == sorted(got)
+        single = cooccurrence_edges(inter, parts, at, params)
+        assert_frame_equal(single, index.edges(at, params), check_exact=False, rel_tol=1e-12, abs_tol=1e-12)
