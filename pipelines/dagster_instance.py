@@ -78,9 +78,9 @@ def cli_run_tags() -> dict[str, str]:
     return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+def release_dead_runs(instance: dg.DagsterInstance) -> None:
     """Mark failed the CLI runs of this machine whose process is gone (killed, out of memory, a power cut) and free
-    their pool slots; return their ids. A run killed in a step keeps that step's slot of the warehouse pool (limit
+    their pool slots. A run killed in a step keeps that step's slot of the warehouse pool (limit
     1): every later run would wait for it for ever."""
     import dagster as dg
 
@@ -90,15 +90,12 @@ def release_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             tags={HOST_TAG: socket.gethostname()},
         )
     )
-    released = []
     for run in found:
         pid = int(run.tags.get(PID_TAG, "0"))
         if pid <= 0 or process_alive(pid):
             continue
         instance.report_run_failed(run, f"its process ({pid}) ended before the run did")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        released.append(run.run_id)
-    return released
 
 
 @contextmanager
