@@ -58,6 +58,7 @@ def refresh(
     """
     settings = Settings()
     started = dt.datetime.now(dt.UTC)
+    started_with = refresh_gate.computed_with(settings)
     try:
         con = connect(settings.warehouse_path)
     except WarehouseBusy as exc:
@@ -80,7 +81,7 @@ def refresh(
         summary.update(tables=len(rows), failed_checks=failed, dagster_run_id=result.run_id)
         summary.status = "success" if result.success else "failure"
         if result.success and not failed:
-            refresh_gate.remember(con, settings, started)
+            refresh_gate.remember(con, settings, started, started_with)
     return RefreshResult(result.success, rows, failed, result.run_id)
 
 

@@ -16,6 +16,10 @@ with the same checks, as when all of them passed. So it records a run in ``ops.r
 stops there. Any change (a new row anywhere, a table edited or dropped, the BI file or a report removed, a new day,
 another config, code or engine) runs the whole refresh as before. ``--full`` forgets the record first.
 
+What the run is computed with (``computed_with``: code, settings, dates, versions) is taken when the run starts, and
+compared again at its end: a run during which the code changed (an editable install edited) or the day turned
+records nothing, so the next refresh runs in full rather than trust a mix.
+
 The record is two digests: the outline (``_outline``: the tables' names and row counts and everything but the rows)
 and the contents (``_contents``: each table's row count and hash sum). The question before a run compares the outline
 first, so a day with new rows or a new date reads no table's rows; after a passed run the contents take the tables
@@ -66,7 +70,7 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings) -> dt.da
         return None
     (recorded, since), names = rows[0], _table_names(con)
     outline, _, contents = recorded.partition(SEPARATOR)
-    if _outline(con, settings, names) != outline or _contents(con, names, {}) != contents:
+    if _outline(con, settings, names, computed_with(settings)) != outline or _contents(con, names, {}) != contents:
         return None
     return since
 
@@ -91,41 +95,63 @@ def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
         return since
 
 
-def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime | None = None) -> None:
-    """Record the state a refresh that built everything and passed every check has left.
+def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime, started_with: str) -> bool:
+    """Record the state a refresh that built everything and passed every check has left; False (and the last record
+    forgotten) when what it is computed with (``computed_with``) is no longer ``started_with``, as the run began.
 
     The tables this run (started at ``run_started``) has counted are not read again (``_written_since``: what a SQL
     model's build left, and the raw tables as the models read them): nothing else writes them in a run, so that is
     what a scan would give. The other tables are scanned."""
-    known = {} if run_started is None else _written_since(con, run_started)
+    if computed_with(settings) != started_with:
+        forget(con)
+        return False
+    fp = fingerprint(con, settings, _written_since(con, run_started), started_with)
     rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
-    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fingerprint(con, settings, known)])
+    replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fp])
+    return True
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"delete from {STATE_TABLE} where target = ?", [TARGET]).fetchall()
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, known: Mapping[str, str] | None = None) -> str:
+def fingerprint(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    known: Mapping[str, str] | None = None,
+    started_with: str | None = None,
+) -> str:
     """The outline (``_outline``) and the digest of every table's rows, ``known``: tables' fingerprints already
-    counted (``build_state.table_fingerprint``'s form), the others are scanned."""
+    counted (``build_state.table_fingerprint``'s form), the others are scanned. ``started_with``: ``computed_with``
+    as the run began (taken now when not given)."""
     names = _table_names(con)
-    return f"{_outline(con, settings, names)}{SEPARATOR}{_contents(con, names, known or {})}"
+    environment = computed_with(settings) if started_with is None else started_with
+    return f"{_outline(con, settings, names, environment)}{SEPARATOR}{_contents(con, names, known or {})}"
 
 
-def _outline(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str]) -> str:
-    """A digest of what is cheap to read: the tables' names and row counts, the files beside them, the package's code
-    (the migrations and models are among its files), the settings, the dates and the engines' versions."""
-    counts = " union all ".join(f"select '{name}', count(*) from {name}" for name in names)
+def computed_with(settings: Settings) -> str:
+    """A digest of what a refresh is computed with: the package's code (the migrations and models are among its
+    files), the settings and the config, the pseudonym key, today's date (the checks' date bounds) and the engines'
+    versions."""
     parts = [
-        *(f"{name}:{rows}" for name, rows in (con.execute(f"{counts} order by 1").fetchall() if names else [])),
-        *_files([settings.home / "bi.duckdb", settings.home / "reports"]),
         *_files([PACKAGE], SOURCE_SUFFIXES),
         settings.model_dump_json(),
         settings.config.model_dump_json(),
         hashlib.sha256(settings.hmac_key or b"").hexdigest(),
         dt.date.today().isoformat(),
         *(f"{name}={version(name)}" for name in ("tiepulse", *ENGINES)),
+    ]
+    return _digest(parts)
+
+
+def _outline(con: duckdb.DuckDBPyConnection, settings: Settings, names: list[str], environment: str) -> str:
+    """A digest of what is cheap to read: the tables' names and row counts, the files beside them, and what the
+    refresh is computed with (``computed_with``'s digest, ``environment``)."""
+    counts = " union all ".join(f"select '{name}', count(*) from {name}" for name in names)
+    parts = [
+        *(f"{name}:{rows}" for name, rows in (con.execute(f"{counts} order by 1").fetchall() if names else [])),
+        *_files([settings.home / "bi.duckdb", settings.home / "reports"]),
+        environment,
     ]
     return _digest(parts)
 

@@ -161,7 +161,9 @@ def test_a_new_day_or_a_new_row_differs_in_the_outline(tmp_path: Path, monkeypat
     outline = recorded.partition(refresh_gate.SEPARATOR)[0]
 
     def now() -> str:
-        return refresh_gate._outline(con, Settings(), refresh_gate._table_names(con))
+        settings = Settings()
+        names = refresh_gate._table_names(con)
+        return refresh_gate._outline(con, settings, names, refresh_gate.computed_with(settings))
 
     assert now() == outline
     monkeypatch.setenv("TIEPULSE_AS_OF", "2026-03-04")
@@ -173,3 +175,24 @@ def test_a_new_day_or_a_new_row_differs_in_the_outline(tmp_path: Path, monkeypat
     commit_page(con, Page(rows={table: to_table(table, [new])}), source="test", account="t", stream=table)
     assert now() != outline
     con.close()
+
+
+def test_a_run_during_which_the_code_changed_records_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a refresh is computed with is taken when it starts: when the code (here a stand-in package folder) changes
+    before the run's end, the run records nothing and the last record is forgotten, so the next refresh runs."""
+    _raw_home(tmp_path, monkeypatch, dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC))
+    code = tmp_path / "package"
+    code.mkdir()
+    (code / "rules.py").write_text("LIMIT = 1\n", encoding="utf-8")
+    monkeypatch.setattr(refresh_gate, "PACKAGE", code)
+    assert refresh().success
+    assert refresh().unchanged_since is not None
+    settings = Settings()
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        started, started_with = dt.datetime.now(dt.UTC), refresh_gate.computed_with(settings)
+        (code / "rules.py").write_text("LIMIT = 22\n", encoding="utf-8")  # edited while the run ran
+        assert not refresh_gate.remember(con, settings, started, started_with)
+        query = f"select count(*) from {refresh_gate.STATE_TABLE} where target = ?"
+        assert con.execute(query, [refresh_gate.TARGET]).fetchall() == [(0,)]
+        assert refresh_gate.remember(con, settings, started, refresh_gate.computed_with(settings))
+    assert refresh().unchanged_since is not None
