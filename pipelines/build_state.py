@@ -41,7 +41,9 @@ class BuildState:
     partial_since: dt.datetime | None = None
     """An appended or keyed build (``pipelines.keyed_models``): the watermark it started from."""
     output_before: str | None = None
-    """An appended or keyed build: ``output`` before it."""
+    """An appended or keyed build: ``output`` before it. A whole build of a model that ``grows_by`` a key (no
+    ``partial_since``): ``output`` before it when every row it held is still there and the new rows are all of new
+    keys, else None."""
 
 
 @cache

@@ -125,7 +125,9 @@ def can_update(
 ) -> bool:
     """Whether the keys touched since ``state`` are all that changed under the table: every input is as it was at
     the last build, or a raw or staging input that only gained rows since, or a keyed mart of the same keys brought
-    up to date from the same watermark (told by their build records, else, for a raw or staging input, by a scan).
+    up to date from the same watermark (told by their build records, else, for a raw or staging input, by a scan),
+    or a lookup that only gained rows of new keys since (a model that ``grows_by`` a key: the new keys are those
+    the new rows name, so the old keys' rows read what they read before).
     ``now``: each input's fingerprint now; ``spec_of``: the keyed models' specs; ``upto``: a table's fingerprint up
     to a watermark (``build_state.raw_fingerprint``, shared by the step's models)."""
     if state.watermark is None or state.output is None or set(state.inputs) != set(now):
@@ -135,9 +137,11 @@ def can_update(
         if fingerprint == then:
             continue
         appended = table in spec.row_inputs
-        if not appended and not (table in spec_of and spec_of[table].touches_as(spec) and table in spec.inputs):
-            return False
         upstream = build_state.stored(con, table)
+        if not appended and not (table in spec_of and spec_of[table].touches_as(spec) and table in spec.inputs):
+            if upstream is not None and upstream.partial_since is None and upstream.output_before == then:
+                continue  # a grows_by lookup that only gained rows of new keys since this table read it
+            return False
         if upstream is not None and (upstream.partial_since, upstream.output_before) == (state.watermark, then):
             continue  # it only grew from what this table last read, by the rows from the same watermark on
         # a raw table, or a staging table appended to more than once since: its rows up to the watermark must be

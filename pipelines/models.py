@@ -57,6 +57,10 @@ class Model:
     """``incremental: append``: new raw rows are added to the table (each row comes from one raw row)."""
     keyed: KeyedSpec | None = None
     """``incremental: {keyed: ...}``: the keys new staging rows touch are rebuilt (``pipelines.keyed_models``)."""
+    grows_by: str | None = None
+    """``incremental: {grows_by: column}``: a lookup with one row per key of everything its inputs hold (every
+    address seen anywhere). Rebuilt whole; when the rebuild kept every row and only added rows of new keys, its
+    keyed readers still update by key (``keyed_models.can_update``): their old rows read only old keys."""
 
     @property
     def table(self) -> str:
@@ -127,13 +131,18 @@ def load_model(path: Path) -> Model:
     upstream = _referenced_tables(text, path) - {f"{schema}.{name}"}
     incremental = properties.get("incremental")
     keyed = None
+    grows_by = None
     if isinstance(incremental, dict) and "keyed" in incremental:
         try:
             keyed = parse_spec(incremental, upstream, path)
         except KeyedSpecError as exc:
             raise ModelError(str(exc)) from None
+    elif isinstance(incremental, dict) and set(incremental) == {"grows_by"}:
+        grows_by = str(incremental["grows_by"])
     elif incremental not in (None, "append"):
-        raise ModelError(f"{path}: incremental: {incremental!r} is not known; use 'append', 'keyed:' or leave it out")
+        raise ModelError(
+            f"{path}: incremental: {incremental!r} is not known; use 'append', 'keyed:', 'grows_by:' or leave it out"
+        )
     if incremental == "append" and any(not table.startswith("raw.") for table in upstream):
         raise ModelError(f"{path}: incremental: append needs a model that reads raw tables only")
     return Model(
@@ -146,6 +155,7 @@ def load_model(path: Path) -> Model:
         upstream=upstream,
         append=incremental == "append",
         keyed=keyed,
+        grows_by=grows_by,
     )
 
 
@@ -286,12 +296,32 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model, inputs: InputFinge
         return "keyed"
     with transaction(con):
         newest = _whole_watermark(con, model)
+        grew_from = None
         if model.keyed is not None:
             keyed_models.build_whole(con, model.table, model.sql, model.keyed)
+        elif model.grows_by is not None and state is not None and state.output is not None:
+            grew_from = _rebuild_growing(con, model, model.grows_by, state.output)
         else:
             con.execute(f"create or replace table {model.table} as {model.sql}").fetchall()
-        _record_whole(con, model, fingerprint, newest, now)
+        _record_whole(con, model, fingerprint, newest, now, grew_from)
     return "rebuilt"
+
+
+def _rebuild_growing(con: duckdb.DuckDBPyConnection, model: Model, key: str, output: str) -> str | None:
+    """Rebuild a ``grows_by`` model whole; ``output`` (what it held) when every row it held is still there and
+    no new row has a key it held (only new keys were added), else None."""
+    grown = "_grown"
+    con.execute(f"create or replace temp table {grown} as {model.sql}").fetchall()
+    row = con.execute(
+        f"select (select count(*) from (select * from {model.table} except all select * from {grown})), "
+        f"(select count(*) from {grown} semi join {model.table} using ({key})), "
+        f"(select count(*) from {model.table})"
+    ).fetchone()
+    assert row is not None
+    lost, rows_of_old_keys, held = row
+    con.execute(f"create or replace table {model.table} as select * from {grown}").fetchall()
+    con.execute(f"drop table {grown}").fetchall()
+    return output if lost == 0 and rows_of_old_keys == held else None
 
 
 def _whole_watermark(con: duckdb.DuckDBPyConnection, model: Model) -> dt.datetime | None:
@@ -318,10 +348,13 @@ def _record_whole(
     fingerprint: str,
     watermark: dt.datetime | None,
     inputs: dict[str, str],
+    grew_from: str | None = None,
 ) -> None:
-    """Record a whole build with what the table now holds."""
+    """Record a whole build with what the table now holds (and, for a ``grows_by`` model that only gained new
+    keys, what it held before)."""
     output = build_state.table_fingerprint(con, model.table)
-    build_state.record_state(con, model.table, build_state.BuildState(fingerprint, watermark, output, inputs))
+    state = build_state.BuildState(fingerprint, watermark, output, inputs, output_before=grew_from)
+    build_state.record_state(con, model.table, state)
 
 
 def _newest(raw: dict[str, build_state.RawFingerprint]) -> dt.datetime | None:

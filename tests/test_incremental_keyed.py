@@ -99,13 +99,37 @@ def test_a_late_message_refolds_copies_up_to_a_day_after_it_as_a_full_rebuild_wo
     assert con.execute(folded).fetchall() == [("x-b", "x-a"), ("x-c", "x-a")]
 
 
+@pytest.mark.parametrize("con", ["warehouse.duckdb", "warehouse.ducklake"], indirect=True)
+def test_new_addresses_alone_leave_the_marts_keyed(con: duckdb.DuckDBPyConnection) -> None:
+    """A day's mail from and to people never seen before adds their addresses to int_addresses_resolved (rebuilt
+    whole, every old row kept): its keyed readers still redo only the new mail's keys, and equal a full rebuild."""
+    _load(
+        con,
+        "raw.mail_messages",
+        [
+            _mail("m11", "ana@acme.com", "dee@outside.org", ["ana@acme.com", "eve@outside.org"], days=8),
+            _mail("m12", "ana@acme.com", "ana@acme.com", ["fay@elsewhere.net"], days=8),
+        ],
+    )
+    _load(con, "raw.calendar_events", [_meeting("e3", ["bo@acme.com", "gus@elsewhere.net"], days=8)])
+    done = _build_all(con)
+    grown = build_state.stored(con, "intermediate.int_addresses_resolved")
+    assert grown is not None and grown.output_before is not None  # every old row kept, only new addresses added
+    assert set(_equals_full_rebuild(con).values()) == {"unchanged"}  # and the tables are a full rebuild's
+    assert {table: done[table] for table in KEYED} == dict.fromkeys(KEYED, "keyed")
+    assert done["intermediate.int_message_copies_matched"] == done["intermediate.int_ego_sent_offsets"] == "keyed"
+    assert done["intermediate.int_addresses_resolved"] == "rebuilt"
+    people = "select count(*) from marts.dim_person where person_id in ('dee@outside.org', 'gus@elsewhere.net')"
+    assert con.execute(people).fetchall() == [(2,)]
+
+
 def test_an_address_that_makes_two_identities_one_rebuilds_whole(con: duckdb.DuckDBPyConnection) -> None:
     people = "select count(*) from marts.dim_person"
     before = con.execute(people).fetchall()[0][0]
     # ana writes alone to an address made of her own name: her own other address (int_ego_addresses_inferred)
     _load(con, "raw.mail_messages", [_mail("m5", "ana@acme.com", "ana@acme.com", ["ana.example@home.net"], days=4)])
     done = _equals_full_rebuild(con)
-    assert done["marts.fct_messages"] == "rebuilt"
+    assert done["marts.fct_messages"] == "rebuilt"  # an address held before now resolves to another person
     assert done["staging.stg_observation_months"] == "keyed"  # what was observed does not depend on identities
     assert con.execute(people).fetchall()[0][0] == before - 1
 
