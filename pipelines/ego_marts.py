@@ -20,9 +20,9 @@ from tiepulse.pipelines.analytics import (
     network_health,
 )
 from tiepulse.pipelines.analytics.chain import NetworkInputs
-from tiepulse.pipelines.analytics.common import as_of_instant
+from tiepulse.pipelines.analytics.common import UTC_TS, as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
-from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, history_context, history_months
+from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, checksum, history_context, history_months
 from tiepulse.pipelines.analytics.health import OBSERVED_COLUMNS, SCORE_COLUMNS, observation_as_read, scored_health
 from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
@@ -44,8 +44,25 @@ class EgoRun:
     shards: list[EgoShard]
     full: bool = False
 
-    def refresh(self, spec: EgoTable, context: str, compute: Compute, extra: pl.DataFrame | None = None) -> EgoRefresh:
-        return refresh_by_ego(self.con, spec, self.shards, self.as_of, context, compute, extra=extra, full=self.full)
+    def refresh(
+        self,
+        spec: EgoTable,
+        context: str,
+        compute: Compute,
+        extra: pl.DataFrame | None = None,
+        month_context: pl.DataFrame | None = None,
+    ) -> EgoRefresh:
+        return refresh_by_ego(
+            self.con,
+            spec,
+            self.shards,
+            self.as_of,
+            context,
+            compute,
+            extra=extra,
+            month_context=month_context,
+            full=self.full,
+        )
 
 
 def shards_of(con: duckdb.DuckDBPyConnection, max_interactions: int = SHARD_INTERACTIONS) -> list[EgoShard]:
@@ -86,7 +103,7 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     'month'), from the published ``mart_ties``; recomputed for the (ego, month) whose inputs changed."""
     con, as_of, params = run.con, run.as_of, run.params
     persons = read_table(con, tables.PERSONS)
-    context = history_context(params, persons.select(PERSON_ATTRIBUTES), read_table(con, tables.CONTACTS))
+    context = history_context(params, read_table(con, tables.CONTACTS))
     running = month_start(as_of)
     observation = _Observation.read(con, as_of, params)
 
@@ -125,7 +142,33 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
             frames[:0] = [current.with_columns(period=pl.lit(p), month=pl.lit(running)) for p in ("current", "month")]
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
-    return run.refresh(spec, context, compute, observation.by_month(con))
+    people = people_seen_by_month(con, persons.select(PERSON_ATTRIBUTES), as_of)
+    return run.refresh(spec, context, compute, observation.by_month(con), people)
+
+
+def people_seen_by_month(con: duckdb.DuckDBPyConnection, persons: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Per month of history (``month``), a digest (``context``) of the people an ego's month can read: those seen as
+    an ego or an alter in an interaction up to the month's cut-off, with their attributes. Health reads a person only
+    as the ego or an alter of the interactions it is given, so a person first seen later (a new outside address in
+    today's mail) leaves the closed months as they were, while a changed team or domain of anyone seen by then
+    redoes them."""
+    first_seen = read_table(
+        con,
+        f"(select person_id, min(occurred_at) as first_seen from (select ego_id as person_id, occurred_at "
+        f"from {tables.INTERACTIONS} union all select alter_id, occurred_at from {tables.INTERACTIONS}) "
+        "group by person_id) s",
+    )
+    seen = persons.join(first_seen, on="person_id")
+    months = history_months(first_seen.select(occurred_at="first_seen"), as_of)
+    digests = [
+        checksum(
+            seen.filter(pl.col("first_seen") <= pl.lit(as_of_instant(month_cutoff(m, as_of)), dtype=UTC_TS)).drop(
+                "first_seen"
+            )
+        )
+        for m in months
+    ]
+    return pl.DataFrame({"month": months, "context": digests}, schema={"month": pl.Date, "context": pl.String})
 
 
 @dataclass(frozen=True)

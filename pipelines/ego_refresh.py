@@ -2,7 +2,8 @@
 
 For each shard (``pipelines.ego_shards``) the interactions of its egos are read, every (ego, month) is
 fingerprinted (``analytics.fingerprint.ego_month_fingerprints``: the ego's interactions up to the month's cut-off
-and a context digest of what weighs on every ego alike), and the rows of the stale pairs (new or changed
+and a context digest of what weighs on every ego alike, optionally preceded by a digest per month of what weighs on
+every ego's month alike: the people seen up to its cut-off), and the rows of the stale pairs (new or changed
 fingerprint) are recomputed and replaced; rows of pairs that no longer exist are deleted. The fingerprints are
 kept in ``ops.ego_history_state``. The whole refresh is one transaction: readers see the table before or after it.
 ``full=True`` forgets the fingerprints and rebuilds everything; so does a missing table or one whose columns this
@@ -72,10 +73,12 @@ def refresh_by_ego(
     compute: Compute,
     *,
     extra: pl.DataFrame | None = None,
+    month_context: pl.DataFrame | None = None,
     full: bool = False,
 ) -> EgoRefresh:
     """Bring ``spec.table`` up to date shard by shard (see the module's docstring). ``extra``: per ego and month,
-    a digest of other inputs of that ego (``ego_month_fingerprints``)."""
+    a digest of other inputs of that ego (``ego_month_fingerprints``); ``month_context``: per ``month``, a
+    ``context`` digest of what every ego's month depends on (a change recomputes the month, never only rescores)."""
     with transaction(con):
         fresh = full or _reset_if_changed(con, spec)
         if fresh:
@@ -85,6 +88,12 @@ def refresh_by_ego(
         for shard in shards:
             inter = read_table(con, INTERACTIONS, *shard.where())
             prints = ego_month_fingerprints(ego_month_sums(inter, as_of), as_of, context, extra)
+            if month_context is not None:  # first: the last part stays ``extra`` (see ``_extra_only``)
+                prints = prints.join(month_context, on="month", how="left").select(
+                    "ego_id",
+                    "month",
+                    fingerprint=pl.concat_str(pl.col("context").fill_null(""), "fingerprint", separator="|"),
+                )
             if not spec.history:
                 prints = prints.filter(pl.col("month") == month_start(as_of))
             stored = _stored(con, spec.key, shard)

@@ -20,6 +20,8 @@ from tiepulse.pipelines.assets.ona import ona_assets
 from tiepulse.pipelines.resources import WarehouseResource
 
 EGO, ANA, ZED, BOB = "me@acme.com", "ana@client.com", "zed@acme.com", "bob@acme.com"
+NEWCOMER = "new@elsewhere.org"
+"""Seen only in AS_OF's month, and only when staged with ``newcomer``."""
 ANA_ALIAS = "ana.ruiz@client.com"
 """Another address of Ana's (identity resolution maps it to ANA)."""
 AS_OF = dt.date(2026, 3, 12)
@@ -30,9 +32,10 @@ def mail(key: str, at: dt.datetime, sender: str, to: str) -> tuple[dict[str, Any
     return {"message_key": key, "sent_at": at, "sender_id": sender, "n_recipients": 1}, (key, to)
 
 
-def corpus(extra: int = 0) -> list[tuple[dict[str, Any], tuple[str, str]]]:
+def corpus(extra: int = 0, newcomer: bool = False) -> list[tuple[dict[str, Any], tuple[str, str]]]:
     """Ana and me write every 6 days (alternately) until six weeks before AS_OF; Bob and me weekly to AS_OF;
-    me writes Zed four times, unanswered. ``extra`` adds mails to Bob in AS_OF's month."""
+    me writes Zed four times, unanswered. ``extra`` adds mails to Bob in AS_OF's month; ``newcomer`` a mail from
+    NEWCOMER, never seen before, in AS_OF's month."""
     last_ana = AS_OF - dt.timedelta(days=42)
     rows = [
         mail(f"a{k}", START + dt.timedelta(days=6 * k), *((EGO, ANA) if k % 2 else (ANA, EGO)))
@@ -44,16 +47,18 @@ def corpus(extra: int = 0) -> list[tuple[dict[str, Any], tuple[str, str]]]:
     ]
     rows += [mail(f"z{k}", START + dt.timedelta(days=150 + 5 * k), EGO, ZED) for k in range(4)]
     rows += [mail(f"x{k}", dt.datetime(2026, 3, 2 + k, 11, tzinfo=dt.UTC), EGO, BOB) for k in range(extra)]
+    rows += [mail("n0", dt.datetime(2026, 3, 5, 9, tzinfo=dt.UTC), NEWCOMER, EGO)] if newcomer else []
     return rows
 
 
-def people(bob_team: str = "core") -> pl.DataFrame:
+def people(bob_team: str = "core", newcomer: bool = False) -> pl.DataFrame:
     return b.persons(
         [
             {"person_id": EGO, "team": "core", "department": "eng", "is_ego": True},
             {"person_id": ANA, "display_name": "Ana Ruiz", "is_internal": False},
             {"person_id": ZED, "team": "core", "department": "eng"},
             {"person_id": BOB, "team": bob_team, "department": "eng", "is_ego": True},
+            *([{"person_id": NEWCOMER, "is_internal": False}] if newcomer else []),
         ]
     )
 
@@ -65,9 +70,9 @@ def stage_home(home: Path) -> None:
     con.close()
 
 
-def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core") -> None:
+def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core", newcomer: bool = False) -> None:
     """Write the tables the analytics assets read (as the SQL models would)."""
-    rows = corpus(extra)
+    rows = corpus(extra, newcomer)
     messages = b.messages([m for m, _ in rows])
     sightings = pl.concat(
         [
@@ -85,11 +90,11 @@ def stage(con: duckdb.DuckDBPyConnection, extra: int = 0, bob_team: str = "core"
         "marts.fct_manual_interactions": b.manual([]),
         "marts.dim_ego": b.egos([{"ego_id": EGO}, {"ego_id": BOB}]),
         "marts.dim_contact": b.contacts([]),
-        "marts.dim_person": people(bob_team),
+        "marts.dim_person": people(bob_team, newcomer),
         "staging.stg_mail_sightings": sightings,
         "intermediate.int_observation_windows": mailbox_windows(sightings),
         "intermediate.int_addresses_resolved": pl.DataFrame(
-            {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS], "person_id": [EGO, ANA, ZED, BOB, ANA]}
+            {"address": [EGO, ANA, ZED, BOB, ANA_ALIAS, NEWCOMER], "person_id": [EGO, ANA, ZED, BOB, ANA, NEWCOMER]}
         ),
     }
     for name, frame in tables.items():

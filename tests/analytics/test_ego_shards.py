@@ -174,6 +174,30 @@ def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
     con.close()
 
 
+def test_a_person_first_seen_this_month_leaves_closed_months_and_a_changed_team_redoes_them(tmp_path: Path) -> None:
+    """Health reads a person as an ego or an alter: a new outside person in this month's mail redoes the running
+    month only; another team for Bob, seen since September, redoes every month. Each equals a full rebuild."""
+    con = connect(tmp_path / "warehouse.duckdb")
+    _restage(con)
+    shards = shards_of(con, 3)
+    keys = ("period", "month", "ego_id")
+    months = len(history_months(read_table(con, INTERACTIONS), STAGED_AS_OF))
+
+    def refresh(full: bool = False) -> tuple[int, int]:
+        refresh_ties(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=full))
+        done = refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=full))
+        return done.egos_recomputed, done.months_recomputed
+
+    refresh()
+    for changes, expected in (({"newcomer": True}, (2, 1)), ({"newcomer": True, "bob_team": "platform"}, (2, months))):
+        _restage(con, **changes)
+        assert refresh() == expected
+        incremental = _sorted(con, "marts.mart_network_health", *keys)
+        refresh(full=True)
+        assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
+    con.close()
+
+
 def _observed_until(con: duckdb.DuckDBPyConnection, owner: str, kind: str, last_item: dt.datetime) -> None:
     """``owner``'s window of ``kind`` (a calendar is added from the mailbox's first item) now ends at
     ``last_item``: what a new day's import shows of a scope."""
