@@ -108,16 +108,21 @@ def _owner_column(table: str) -> str:
     return owner
 
 
-def _stored_keys(table: str, rows: pa.Table) -> tuple[str, list[object]]:
-    """The stored keys ``rows`` may collide with, as a query and its parameters: when the owner is part of the key,
-    only the rows' owners' rows (a zone-map filter: an owner's rows lie together), not the whole table."""
+def _owners_of(table: str, rows: pa.Table) -> tuple[str, list[object]]:
+    """A condition on ``table``'s stored rows that keeps every row ``rows`` may collide with, and its parameters:
+    when the owner is part of the key, the rows' owners' rows (a zone-map filter: an owner's rows lie together),
+    else every row."""
     declared = raw_table(table)
-    key_list = ", ".join(declared.key)
     if declared.owner not in declared.key:
-        return f"select {key_list} from {table}", []
+        return "true", []
     owners = pc.unique(rows.column(declared.owner)).to_pylist()
-    marks = ", ".join("?" for _ in owners)
-    return f"select {key_list} from {table} where {declared.owner} in ({marks})", owners
+    return f"{declared.owner} in ({', '.join('?' for _ in owners)})", owners
+
+
+def _stored_keys(table: str, rows: pa.Table) -> tuple[str, list[object]]:
+    """The stored keys ``rows`` may collide with, as a query and its parameters (``_owners_of``)."""
+    mine, params = _owners_of(table, rows)
+    return f"select {', '.join(raw_table(table).key)} from {table} where {mine}", params
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[int]:
@@ -171,13 +176,17 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
         f"qualify _n = max(_n) over (partition by {key_list})"
     )
     # Rows new or different from the stored row of their key (a row offered again unchanged is left alone). After
-    # the delete the same query still answers exactly those rows, so it feeds the insert too.
+    # the delete the same query still answers exactly those rows, so it feeds the insert too. Only the page's
+    # owners' stored rows are read (a calendar file per person: without it, each page scanned the whole table).
     columns = ", ".join(f'"{name}"' for name in rows.column_names)
+    mine, owners = _owners_of(table, rows)
+    stored = f"(select * from {table} where {mine}) t"
     changed = (
-        f"select {columns} from ({deduped}) except select {columns} from {table} semi join {view} using ({key_list})"
+        f"select {columns} from ({deduped}) except select {columns} from {stored} semi join {view} using ({key_list})"
     )
-    replaced = _run(con, f"delete from {table} where ({key_list}) in (select ({key_list}) from ({changed}))")
-    written = _run(con, f"insert into {table} by name select *{stamp} from ({changed})")
+    doomed = f"{mine} and ({key_list}) in (select ({key_list}) from ({changed}))"
+    replaced = _run(con, f"delete from {table} where {doomed}", [*owners, *owners])
+    written = _run(con, f"insert into {table} by name select *{stamp} from ({changed})", owners)
     return written - replaced, replaced
 
 
