@@ -131,12 +131,15 @@ def import_paths(
     sources, unclaimed = discover(paths)
     report = ImportReport(unclaimed=unclaimed)
     pending: list[tuple[PageCommit, FileOutcome]] = []
+    pending_rows = 0
 
     def flush() -> None:
+        nonlocal pending_rows
         results = commit_pages(con, [item for item, _ in pending])
         for (_, outcome), result in zip(pending, results, strict=True):
             outcome.result.add(result)
         pending.clear()
+        pending_rows = 0
 
     # Mail files are parsed in worker processes while earlier ones commit.
     with bulk_load(con), parse_ahead(sources, ctx):
@@ -146,7 +149,8 @@ def import_paths(
             try:
                 for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, con, pseudonymiser):
                     pending.append((item, outcome))
-                    if sum(p.page.row_count for p, _ in pending) >= TRANSACTION_ROWS:
+                    pending_rows += item.page.row_count
+                    if pending_rows >= TRANSACTION_ROWS:
                         flush()
                     if on_page is not None and reached is not None:
                         on_page(source, reached, total)
