@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
+import time
 
 from benchmarks.common import peak_rss_mb, timed
 from tiepulse.core.params import params_for
@@ -31,11 +31,6 @@ from tiepulse.pipelines.interaction_records import refresh_interactions
 EGO_MARTS = {"ties": refresh_ties, "ties_monthly": refresh_ties_monthly, "network_health": refresh_network_health}
 
 
-def _cpu_seconds() -> float:
-    used = resource.getrusage(resource.RUSAGE_SELF)
-    return used.ru_utime + used.ru_stime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stage", choices=["interactions", *EGO_MARTS])
@@ -44,7 +39,7 @@ def main() -> None:
     settings = Settings()
     con = connect(settings.warehouse_path)
     params = params_for(settings)
-    started = _cpu_seconds()
+    started = time.process_time()
     if args.stage == "interactions":
         done, wall = timed(lambda: refresh_interactions(con, params, full=True))
     else:
@@ -53,7 +48,7 @@ def main() -> None:
         done, wall = timed(lambda: EGO_MARTS[args.stage](run))
     print(done)
     print(
-        f"{args.stage}: {wall:.1f} s wall, {_cpu_seconds() - started:.1f} CPU s, peak {peak_rss_mb():,.0f} MB, "
+        f"{args.stage}: {wall:.1f} s wall, {time.process_time() - started:.1f} CPU s, peak {peak_rss_mb():,.0f} MB, "
         f"load {' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
     )
     con.close()

@@ -154,9 +154,8 @@ def people_seen_by_month(con: duckdb.DuckDBPyConnection, persons: pl.DataFrame, 
     redoes them."""
     first_seen = read_table(
         con,
-        f"(select person_id, min(occurred_at) as first_seen from (select ego_id as person_id, occurred_at "
-        f"from {tables.INTERACTIONS} union all select alter_id, occurred_at from {tables.INTERACTIONS}) "
-        "group by person_id) s",
+        f"(select person_id, min(occurred_at) as first_seen from (select unnest([ego_id, alter_id]) as person_id, "
+        f"occurred_at from {tables.INTERACTIONS}) group by person_id) s",
     )
     seen = persons.join(first_seen, on="person_id")
     months = history_months(first_seen.select(occurred_at="first_seen"), as_of)

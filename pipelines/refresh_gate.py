@@ -95,20 +95,20 @@ def logged_if_unchanged(settings: Settings) -> dt.datetime | None:
         return since
 
 
-def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime, started_with: str) -> bool:
-    """Record the state a refresh that built everything and passed every check has left; False (and the last record
-    forgotten) when what it is computed with (``computed_with``) is no longer ``started_with``, as the run began.
+def remember(con: duckdb.DuckDBPyConnection, settings: Settings, run_started: dt.datetime, started_with: str) -> None:
+    """Record the state a refresh that built everything and passed every check has left; nothing (and the last
+    record forgotten) when what it is computed with (``computed_with``) is no longer ``started_with``, as the run
+    began.
 
     The tables this run (started at ``run_started``) has counted are not read again (``_written_since``: what a SQL
     model's build left, and the raw tables as the models read them): nothing else writes them in a run, so that is
     what a scan would give. The other tables are scanned."""
     if computed_with(settings) != started_with:
         forget(con)
-        return False
+        return
     fp = fingerprint(con, settings, _written_since(con, run_started), started_with)
     rows = "select ?::varchar as target, ?::varchar as fingerprint, null::timestamptz as watermark, now() as built_at"
     replace_keyed(con, STATE_TABLE, rows, ["target"], [TARGET, fp])
-    return True
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:

@@ -191,8 +191,9 @@ def test_a_run_during_which_the_code_changed_records_nothing(tmp_path: Path, mon
     with connect(tmp_path / "warehouse.duckdb") as con:
         started, started_with = dt.datetime.now(dt.UTC), refresh_gate.computed_with(settings)
         (code / "rules.py").write_text("LIMIT = 22\n", encoding="utf-8")  # edited while the run ran
-        assert not refresh_gate.remember(con, settings, started, started_with)
         query = f"select count(*) from {refresh_gate.STATE_TABLE} where target = ?"
+        refresh_gate.remember(con, settings, started, started_with)
         assert con.execute(query, [refresh_gate.TARGET]).fetchall() == [(0,)]
-        assert refresh_gate.remember(con, settings, started, refresh_gate.computed_with(settings))
+        refresh_gate.remember(con, settings, started, refresh_gate.computed_with(settings))
+        assert con.execute(query, [refresh_gate.TARGET]).fetchall() == [(1,)]
     assert refresh().unchanged_since is not None
