@@ -4,7 +4,11 @@ and a failing blocking check stops the assets downstream of it."""
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import shutil
+import signal
+import subprocess
+import sys
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -281,3 +285,34 @@ def test_an_event_that_ends_before_it_starts_fails_the_events_check() -> None:
     assert {k for k, v in details.items() if str(v).startswith("FAILED")} == {
         "column_values_to_be_between[duration_minutes]"
     }
+
+
+RELEASE_UNREADY_WORKER = """
+import multiprocessing
+from tiepulse.pipelines import expectations
+
+if __name__ == "__main__":
+    expectations.start()
+    (worker,) = multiprocessing.active_children()
+    expectations.release()  # long before its Great Expectations import can have ended
+    worker.join(timeout=120)
+    print(worker.exitcode)
+"""
+
+
+def test_a_worker_released_while_loading_is_ended_at_once(tmp_path: Path) -> None:
+    """A refresh that turns out to have nothing to do must not wait for Great Expectations' import at exit."""
+    script = tmp_path / "release.py"
+    script.write_text(RELEASE_UNREADY_WORKER)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=300)
+    assert done.stdout.strip() == str(-signal.SIGKILL)
+
+
+def test_a_released_ready_worker_is_kept_and_still_validates() -> None:
+    expectations.start()
+    expectations.submit(pa.table({"x": [1]}), Checks(unique=("x",)), "warm").result()
+    workers = set(multiprocessing.active_children())
+    expectations.release()
+    assert set(multiprocessing.active_children()) == workers
+    validation = expectations.submit(pa.table({"x": [1, 1]}), Checks(unique=("x",)), "after").result()
+    assert not validation.passed and validation.unexpected == {"column_values_to_be_unique[x]": 2}

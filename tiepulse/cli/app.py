@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import csv
 import datetime as dt
+import gc
 import json
 import os
 import sys
@@ -221,15 +223,17 @@ def _run_refresh(*amend: str, full: bool = False, landed: dict[str, int] | None 
     from tiepulse.pipelines import expectations, refresh_gate
 
     try:
+        # Great Expectations' import (seconds) starts on the other core before this process asks the refresh gate
+        # and loads the pipelines; a refresh with nothing to do ends the worker unused.
+        expectations.start()
         since = None if full else refresh_gate.logged_if_unchanged(Settings())
         if since is not None:
+            expectations.release()
             console.print(
                 f"Nothing changed since the refresh of {since:%Y-%m-%d %H:%M:%S %Z}: every table is as that refresh "
                 "left it, with all its quality checks passed."
             )
             return
-        # Great Expectations' import (seconds) starts on the other core before this process loads the pipelines.
-        expectations.start()
         from tiepulse.pipelines.refresh import refresh
 
         with console.status("Refreshing staging and marts (Dagster, in-process)..."):
@@ -798,6 +802,10 @@ def demo(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    # Registered first, so it runs after every other exit handler: the process's objects are left to the operating
+    # system instead of collected one by one (0.5 s at exit once Dagster is loaded); streams and files close as
+    # before.
+    atexit.register(gc.freeze)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     tighten_umask()  # everything tiepulse writes is its user's only (docs/operations.md, Files and permissions)
     try:
