@@ -24,7 +24,10 @@ from tiepulse.cli.demo import name_reports
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.settings import ReportOptions, Settings
 from tiepulse.core.warehouse import connect
+from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines import refresh_gate
+from tiepulse.pipelines.analytics.brokerage import activity_window, cooccurrence_edges, record_participants
+from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.refresh import refresh
 from tiepulse.pipelines.reporting.sources import read_personal_inputs
 from tiepulse.pipelines.reporting.write import existing_reports, personal_egos
@@ -265,3 +268,27 @@ def test_personal_inputs_read_a_few_egos_at_a_time_equal_everyone_s(org: dict[st
         mine, theirs = some.for_ego(ego), everyone.for_ego(ego)
         for field in ("health", "monthly_health", "ties", "ties_monthly", "alerts", "alter_edges"):
             assert_frame_equal(getattr(mine, field).sort(pl.all()), getattr(theirs, field).sort(pl.all()))
+
+
+def test_the_reports_alter_ties_read_only_the_activity_window_and_equal_the_whole_history_s(
+    org: dict[str, Any],
+) -> None:
+    """The reports read the interactions, messages and meetings of the activity window only; the alter-alter ties
+    are those computed from every row of the warehouse."""
+    as_of, params = dt.date.fromisoformat(str(org["as_of"])), AnalyticsParams()
+    start, _ = activity_window(as_of, params)
+    with closing(connect(org["home"] / "warehouse.duckdb", read_only=True)) as con:
+        before = con.execute(f"select count(*) from {tables.INTERACTIONS} where occurred_at <= ?", [start]).fetchall()
+        read = read_personal_inputs(con, as_of, params).alter_edges
+        whole = cooccurrence_edges(
+            read_table(con, tables.INTERACTIONS),
+            record_participants(
+                read_table(con, tables.MESSAGES),
+                read_table(con, tables.MESSAGE_RECIPIENTS),
+                read_table(con, tables.EVENT_ATTENDEES),
+            ),
+            as_of,
+            params,
+        )
+    assert before[0][0] > 0 and read.height > 0  # most of the history is outside the window
+    assert_frame_equal(read.sort(pl.all()), whole.sort(pl.all()))

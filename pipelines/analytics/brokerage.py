@@ -257,9 +257,14 @@ def structural_holes(ego_edges: Frame, alter_edges: Frame) -> pl.DataFrame:
     )
 
 
-def _window(interactions: pl.LazyFrame, as_of: dt.date | dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
+def activity_window(as_of: dt.date | dt.datetime, params: AnalyticsParams) -> tuple[dt.datetime, dt.datetime]:
+    """``(start, end)``: the brokerage reads the interactions with ``start < occurred_at <= end``."""
     instant = as_of_instant(as_of)
-    start = instant - dt.timedelta(days=params.activity_window_days)
+    return instant - dt.timedelta(days=params.activity_window_days), instant
+
+
+def _window(interactions: pl.LazyFrame, as_of: dt.date | dt.datetime, params: AnalyticsParams) -> pl.LazyFrame:
+    start, instant = activity_window(as_of, params)
     return (
         interactions.filter(
             (pl.col("occurred_at") <= pl.lit(instant, dtype=UTC_TS))

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics.brokerage import cooccurrence_edges, record_participants
+from tiepulse.pipelines.analytics.brokerage import activity_window, cooccurrence_edges, record_participants
 from tiepulse.pipelines.analytics.monthly import month_start
 from tiepulse.pipelines.marts_io import read_table, table_exists
 from tiepulse.pipelines.network_io import read_observation
@@ -86,15 +86,19 @@ def _read_personal(
     con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, mine: str
 ) -> PersonalInputs:
     """``read_personal_inputs`` for the egos that match the SQL condition ``mine``."""
-    interactions = read_table(con, tables.INTERACTIONS, f"where {mine}")
+    # The alter-alter ties see only the activity window: the rest of the history (most of it) is not read.
+    window: list[object] = [*activity_window(as_of, params)]
+    recent = f"{mine} and occurred_at > ? and occurred_at <= ?"
+    interactions = read_table(con, tables.INTERACTIONS, f"where {recent}", window)
 
-    def named(source: str, key: str) -> str:
-        return f"where {key} in (select source_key from {tables.INTERACTIONS} where source = '{source}' and {mine})"
+    def named(table: str, source: str, key: str) -> pl.DataFrame:
+        took_part = f"select source_key from {tables.INTERACTIONS} where source = '{source}' and {recent}"
+        return read_table(con, table, f"where {key} in ({took_part})", window)
 
     participants = record_participants(
-        read_table(con, tables.MESSAGES, named("email", "message_key")),
-        read_table(con, tables.MESSAGE_RECIPIENTS, named("email", "message_key")),
-        read_table(con, tables.EVENT_ATTENDEES, named("calendar", "event_key")),
+        named(tables.MESSAGES, "email", "message_key"),
+        named(tables.MESSAGE_RECIPIENTS, "email", "message_key"),
+        named(tables.EVENT_ATTENDEES, "calendar", "event_key"),
     )
     observed = read_observation(con, as_of, params).filter(pl.col("inbound_observed"))
     return PersonalInputs(
