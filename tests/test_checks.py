@@ -4,7 +4,6 @@ and a failing blocking check stops the assets downstream of it."""
 from __future__ import annotations
 
 import datetime as dt
-import multiprocessing
 import shutil
 import signal
 import subprocess
@@ -287,32 +286,43 @@ def test_an_event_that_ends_before_it_starts_fails_the_events_check() -> None:
     }
 
 
-RELEASE_UNREADY_WORKER = """
+RELEASE_WORKER = """
 import multiprocessing
+import sys
+
+import pyarrow as pa
+
 from tiepulse.pipelines import expectations
+from tiepulse.pipelines.expectations import Checks
 
 if __name__ == "__main__":
     expectations.start()
+    if sys.argv[1] == "ready":
+        expectations.submit(pa.table({"x": [1]}), Checks(unique=("x",)), "warm").result()
     (worker,) = multiprocessing.active_children()
-    expectations.release()  # long before its Great Expectations import can have ended
-    worker.join(timeout=120)
-    print(worker.exitcode)
+    expectations.release()  # "loading": long before its Great Expectations import can have ended
+    worker.join(timeout=0 if sys.argv[1] == "ready" else 120)
+    after = expectations.submit(pa.table({"x": [1, 1]}), Checks(unique=("x",)), "after").result()
+    print(worker.exitcode, after.passed, after.unexpected)
 """
 
 
-def test_a_worker_released_while_loading_is_ended_at_once(tmp_path: Path) -> None:
-    """A refresh that turns out to have nothing to do must not wait for Great Expectations' import at exit."""
+def _released(tmp_path: Path, state: str) -> str:
+    """What a process that started the worker and released it (``loading`` or ``ready``) saw: the worker's exit
+    code (None: still running) and a validation sent after."""
     script = tmp_path / "release.py"
-    script.write_text(RELEASE_UNREADY_WORKER)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=300)
-    assert done.stdout.strip() == str(-signal.SIGKILL)
+    script.write_text(RELEASE_WORKER)
+    done = subprocess.run([sys.executable, str(script), state], capture_output=True, text=True, check=True, timeout=300)
+    return done.stdout.strip()
 
 
-def test_a_released_ready_worker_is_kept_and_still_validates() -> None:
-    expectations.start()
-    expectations.submit(pa.table({"x": [1]}), Checks(unique=("x",)), "warm").result()
-    workers = set(multiprocessing.active_children())
-    expectations.release()
-    assert set(multiprocessing.active_children()) == workers
-    validation = expectations.submit(pa.table({"x": [1, 1]}), Checks(unique=("x",)), "after").result()
-    assert not validation.passed and validation.unexpected == {"column_values_to_be_unique[x]": 2}
+def test_a_worker_released_while_loading_is_ended_at_once(tmp_path: Path) -> None:
+    """A refresh that turns out to have nothing to do must not wait for Great Expectations' import at exit; a
+    validation asked for later gets a new worker."""
+    unique = "{'column_values_to_be_unique[x]': 2}"
+    assert _released(tmp_path, "loading") == f"{-signal.SIGKILL} False {unique}"
+
+
+def test_a_released_ready_worker_is_kept(tmp_path: Path) -> None:
+    unique = "{'column_values_to_be_unique[x]': 2}"
+    assert _released(tmp_path, "ready") == f"None False {unique}"
