@@ -19,6 +19,7 @@ from tiepulse.pipelines.analytics import (
     compute_ties_monthly,
     network_health,
 )
+from tiepulse.pipelines.analytics.brokerage import activity_window
 from tiepulse.pipelines.analytics.chain import NetworkInputs
 from tiepulse.pipelines.analytics.common import UTC_TS, as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
@@ -28,6 +29,7 @@ from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
 from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.record_window import RecordWindow
 
 TIE_PERSON_ATTRIBUTES = (*PERSON_ATTRIBUTES, "display_name")
 """The columns of ``dim_person`` a tie carries (the alter's name and groups)."""
@@ -123,9 +125,10 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     def compute(inter: pl.DataFrame, stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
         months = sorted(stale.get_column("month").unique().to_list())
         # brokerage reads the messages and meetings of the activity window before each cut-off only
-        earliest = as_of_instant(min(month_cutoff(m, as_of) for m in months))
-        window = dt.timedelta(days=params.activity_window_days)
-        inputs = tables.read_network_inputs(con, shard, inter, records_after=earliest - window)
+        after = activity_window(min(month_cutoff(m, as_of) for m in months), params)[0]
+        # a day's refresh recomputes every ego's running month: its records are read from one copy of the window
+        records = recent.records_of(inter, after) if recent.covers(after) else None
+        inputs = tables.read_network_inputs(con, shard, inter, records_after=after, records=records)
         frames = [
             network_health(
                 _of_egos(inputs, stale.filter(pl.col("month") == m)), month_cutoff(m, as_of), params
@@ -143,7 +146,11 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
     people = people_seen_by_month(con, persons.select(PERSON_ATTRIBUTES), as_of)
-    return run.refresh(spec, context, compute, observation.by_month(con), people)
+    recent = RecordWindow.copy(con, activity_window(as_of, params)[0])
+    try:
+        return run.refresh(spec, context, compute, observation.by_month(con), people)
+    finally:
+        recent.drop()
 
 
 def people_seen_by_month(con: duckdb.DuckDBPyConnection, persons: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

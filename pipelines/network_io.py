@@ -7,6 +7,7 @@ this module, which imports no Dagster: a renamed staging table is a change here 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import duckdb
 import polars as pl
@@ -108,26 +109,40 @@ def interactions_from_staging(
     return interactions, summarise_exclusions(records)
 
 
+class Records(NamedTuple):
+    """The messages (key and sender), their recipients and the meetings' attendees of some interactions."""
+
+    messages: pl.DataFrame
+    message_recipients: pl.DataFrame
+    event_attendees: pl.DataFrame
+
+
 def read_network_inputs(
     con: duckdb.DuckDBPyConnection,
     egos: str | EgoShard | None = None,
     interactions: pl.DataFrame | None = None,
     records_after: dt.datetime | None = None,
+    records: Records | None = None,
 ) -> NetworkInputs:
     """The chain's inputs: every ego's, or those of one ego or a shard of egos (their interactions, contacts, alert
     state and observation, and the messages and meetings of their interactions). ``interactions``: those already
     read (of the same egos), instead of reading them again. ``records_after``: only the messages and meetings
-    with an interaction after that instant (brokerage reads those of the activity window before a date only)."""
+    with an interaction after that instant (brokerage reads those of the activity window before a date only).
+    ``records``: those messages and meetings already read (``pipelines.record_window``)."""
     where, args = _shard(egos).where() if egos is not None else ("", [])
-    email, record_args = _records(egos, records_after, "message_key", "email")
-    calendar, _ = _records(egos, records_after, "event_key", "calendar")
+    if records is None:
+        email, record_args = _records(egos, records_after, "message_key", "email")
+        calendar, _ = _records(egos, records_after, "event_key", "calendar")
+        records = Records(
+            read_table(con, f"(select {_PARTICIPANT_MESSAGE_COLUMNS} from {MESSAGES}) m", email, record_args),
+            read_table(con, MESSAGE_RECIPIENTS, email, record_args),
+            read_table(con, EVENT_ATTENDEES, calendar, record_args),
+        )
     return NetworkInputs(
         interactions=read_table(con, INTERACTIONS, where, args) if interactions is None else interactions,
         persons=read_table(con, PERSONS),
         contacts=read_table(con, CONTACTS, where, args),
-        messages=read_table(con, f"(select {_PARTICIPANT_MESSAGE_COLUMNS} from {MESSAGES}) m", email, record_args),
-        message_recipients=read_table(con, MESSAGE_RECIPIENTS, email, record_args),
-        event_attendees=read_table(con, EVENT_ATTENDEES, calendar, record_args),
+        **records._asdict(),
         observation_windows=_observation_windows(con, egos),
         addresses=read_table(con, f"(select address, person_id from {ADDRESSES}) a"),
         alert_state=read_table(con, ALERT_STATE, where, args),

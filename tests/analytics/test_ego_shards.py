@@ -12,7 +12,8 @@ from polars.testing import assert_frame_equal
 
 from benchmarks.bench_analytics import AS_OF, generate_blocks, write_warehouse
 from tests.analytics.staged import AS_OF as STAGED_AS_OF
-from tests.analytics.staged import BOB, EGO, stage
+from tests.analytics import builders as b
+from tests.analytics.staged import BOB, EGO, ZED, stage
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import connect
 from tiepulse.pipelines.analytics import compute_ties, compute_ties_monthly, network_health
@@ -23,6 +24,7 @@ from tiepulse.pipelines.ego_marts import EgoRun, refresh_network_health, refresh
 from tiepulse.pipelines.ego_refresh import recomputed_egos
 from tiepulse.pipelines.marts_io import publish, read_table
 from tiepulse.pipelines.network_io import INTERACTIONS, interactions_from_staging, read_network_inputs
+from tiepulse.pipelines.record_window import RecordWindow
 
 PARAMS = AnalyticsParams()
 SAME = {"rel_tol": 1e-12, "abs_tol": 1e-12}
@@ -171,6 +173,42 @@ def test_network_health_by_shard_and_incremental(tmp_path: Path) -> None:
     refresh_network_health(EgoRun(con, STAGED_AS_OF, PARAMS, shards, full=True))
     assert_frame_equal(incremental, _sorted(con, "marts.mart_network_health", *keys), **SAME)
     assert incremental.filter(pl.col("ego_id") == BOB).height > 0
+    con.close()
+
+
+def test_the_window_copy_reads_each_shards_records_as_the_fact_tables_do(tmp_path: Path) -> None:
+    con = connect(tmp_path / "warehouse.duckdb")
+    stage(con)
+    start = as_of_instant(STAGED_AS_OF) - dt.timedelta(days=PARAMS.activity_window_days)
+    # meetings of me, Bob and Zed (who declined) every 15 days, before and in the window
+    starts = [start + dt.timedelta(days=d) for d in range(-40, PARAMS.activity_window_days, 15)]
+    keys = [f"m{k}" for k in range(len(starts))]
+    events = [
+        {"event_key": k, "start_at": at, "duration_minutes": 30, "organizer_id": EGO, "n_attendees": 3}
+        for k, at in zip(keys, starts, strict=True)
+    ]
+    answers = [(k, EGO, "accepted", True) for k in keys] + [(k, BOB, "tentative") for k in keys]
+    publish(con, "marts.fct_events", b.events(events))
+    publish(con, "marts.fct_event_attendees", b.attendees([*answers, *((k, ZED, "declined") for k in keys)]))
+    publish(con, INTERACTIONS, interactions_from_staging(con, PARAMS)[0])
+    window = RecordWindow.copy(con, start)
+    try:
+        assert window.covers(start) and not window.covers(start - dt.timedelta(seconds=1))
+        with pytest.raises(ValueError, match="the window starts"):
+            window.records_of(read_table(con, INTERACTIONS), start - dt.timedelta(days=1))
+        read = {"messages": 0, "message_recipients": 0, "event_attendees": 0}
+        for shard in shards_of(con, 3):
+            inter = read_table(con, INTERACTIONS, *shard.where())
+            for after in (start, start + dt.timedelta(days=20)):
+                direct = read_network_inputs(con, shard, inter, records_after=after)
+                for name, frame in window.records_of(inter, after)._asdict().items():
+                    expected = getattr(direct, name).select(frame.columns)
+                    assert_frame_equal(frame.sort(frame.columns), expected.sort(frame.columns))
+                    read[name] += frame.height
+        assert all(read.values()), read
+    finally:
+        window.drop()
+    assert not con.sql("select * from duckdb_tables() where table_name like 'tiepulse_window%'").fetchall()
     con.close()
 
 
