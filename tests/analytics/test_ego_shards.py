@@ -11,8 +11,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from benchmarks.bench_analytics import AS_OF, generate_blocks, write_warehouse
-from tests.analytics.staged import AS_OF as STAGED_AS_OF
 from tests.analytics import builders as b
+from tests.analytics.staged import AS_OF as STAGED_AS_OF
 from tests.analytics.staged import BOB, EGO, ZED, stage
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import connect
