@@ -28,6 +28,7 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines import refresh_gate
 from tiepulse.pipelines.analytics.brokerage import activity_window, cooccurrence_edges, record_participants
 from tiepulse.pipelines.marts_io import read_table
+from tiepulse.pipelines.record_window import RecordWindow
 from tiepulse.pipelines.refresh import refresh
 from tiepulse.pipelines.reporting.sources import read_personal_inputs
 from tiepulse.pipelines.reporting.write import existing_reports, personal_egos
@@ -254,13 +255,18 @@ def test_the_demo_ends_by_naming_the_reports(org: dict[str, Any], monkeypatch: p
 
 def test_personal_inputs_read_a_few_egos_at_a_time_equal_everyone_s(org: dict[str, Any]) -> None:
     """The refresh reads the reports' inputs a batch of egos at a time (bounded memory): each ego's inputs are the
-    rows read for everyone at once, the alter-alter ties from only the batch's messages and meetings included."""
+    rows read for everyone at once, the alter-alter ties from only the batch's messages and meetings included, and
+    from a copy of the window's messages and meetings (``RecordWindow``) as from the fact tables."""
     as_of, params = dt.date.fromisoformat(str(org["as_of"])), AnalyticsParams()
     with closing(connect(org["home"] / "warehouse.duckdb", read_only=True)) as con:
         everyone = read_personal_inputs(con, as_of, params)
         egos = sorted(everyone.health.get_column("ego_id").to_list())
         batch = egos[1:6]
         some = read_personal_inputs(con, as_of, params, batch)
+        window = RecordWindow.copy(con, activity_window(as_of, params)[0])  # as the refresh reads many batches
+        copied = read_personal_inputs(con, as_of, params, batch, window)
+        window.drop()
+    assert_frame_equal(copied.alter_edges.sort(pl.all()), some.alter_edges.sort(pl.all()))
     assert some.observed_egos == everyone.observed_egos
     assert_frame_equal(some.names.sort(pl.all()), everyone.names.sort(pl.all()))
     assert some.alter_edges.height and set(some.health.get_column("ego_id")) == set(batch)

@@ -15,7 +15,8 @@ from tiepulse.pipelines import network_io as tables
 from tiepulse.pipelines.analytics.brokerage import activity_window, cooccurrence_edges, record_participants
 from tiepulse.pipelines.analytics.monthly import month_start
 from tiepulse.pipelines.marts_io import read_table, table_exists
-from tiepulse.pipelines.network_io import read_observation
+from tiepulse.pipelines.network_io import Records, read_observation
+from tiepulse.pipelines.record_window import RecordWindow
 
 ORG_PEOPLE = "marts.mart_org_people"
 ORG_GROUPS = "marts.mart_org_groups"
@@ -68,22 +69,27 @@ class PersonalInputs:
 
 
 def read_personal_inputs(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, egos: Sequence[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    params: AnalyticsParams,
+    egos: Sequence[str] | None = None,
+    records: RecordWindow | None = None,
 ) -> PersonalInputs:
     """The published marts (every ego's, or those of ``egos``) and the alter-alter ties at ``as_of``. With ``egos``,
     only their interactions and the messages and meetings those name are read: memory follows the egos asked for,
-    not the organisation."""
+    not the organisation. ``records``: a copy of the activity window's messages and meetings to read those from
+    (for many batches of egos), instead of the fact tables."""
     if egos is None:
-        return _read_personal(con, as_of, params, "true")
+        return _read_personal(con, as_of, params, "true", records)
     con.register("_report_egos", pa.table({"ego_id": pa.array(list(egos), pa.string())}))
     try:
-        return _read_personal(con, as_of, params, "ego_id in (select ego_id from _report_egos)")
+        return _read_personal(con, as_of, params, "ego_id in (select ego_id from _report_egos)", records)
     finally:
         con.unregister("_report_egos")
 
 
 def _read_personal(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, mine: str
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, mine: str, copy: RecordWindow | None
 ) -> PersonalInputs:
     """``read_personal_inputs`` for the egos that match the SQL condition ``mine``."""
     # The alter-alter ties see only the activity window: the rest of the history (most of it) is not read.
@@ -95,11 +101,15 @@ def _read_personal(
         took_part = f"select source_key from {tables.INTERACTIONS} where source = '{source}' and {recent}"
         return read_table(con, table, f"where {key} in ({took_part})", window)
 
-    participants = record_participants(
-        named(tables.MESSAGES, "email", "message_key"),
-        named(tables.MESSAGE_RECIPIENTS, "email", "message_key"),
-        named(tables.EVENT_ATTENDEES, "calendar", "event_key"),
-    )
+    if copy is not None:
+        records = copy.records_of(interactions, activity_window(as_of, params)[0])
+    else:
+        records = Records(
+            named(tables.MESSAGES, "email", "message_key"),
+            named(tables.MESSAGE_RECIPIENTS, "email", "message_key"),
+            named(tables.EVENT_ATTENDEES, "calendar", "event_key"),
+        )
+    participants = record_participants(*records)
     observed = read_observation(con, as_of, params).filter(pl.col("inbound_observed"))
     return PersonalInputs(
         as_of=as_of,

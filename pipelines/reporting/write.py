@@ -17,9 +17,11 @@ import polars as pl
 from tiepulse.core.params import params_for
 from tiepulse.core.private_files import write_private
 from tiepulse.core.settings import ReportOptions, Settings
+from tiepulse.pipelines.analytics.brokerage import activity_window
 from tiepulse.pipelines.analytics.fingerprint import checksum
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.network_io import NETWORK_HEALTH
+from tiepulse.pipelines.record_window import RecordWindow
 from tiepulse.pipelines.reporting import built
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
 
@@ -123,17 +125,23 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     everyone = sorted(read_table(con, current).get_column("ego_id").to_list())
     egos, left_out = personal_egos(everyone, settings.config.reports)
     written = []
-    for start in range(0, len(egos), EGOS_AT_ONCE):
-        batch = egos[start : start + EGOS_AT_ONCE]
-        inputs = read_personal_inputs(con, settings.as_of, params, batch)
-        context = (params.model_dump_json(), checksum(inputs.names))
-        for ego in batch:
-            mine = inputs.for_ego(ego)
-            # the names and who is observed weigh on every report: in the context once, not checksummed per ego
-            own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
-            fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
-            page = partial(_personal_page, mine, ego, params)
-            written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
+    # every batch reads the window's messages and meetings from one copy, not from the whole fact tables
+    records = RecordWindow.copy(con, activity_window(settings.as_of, params)[0]) if egos else None
+    try:
+        for start in range(0, len(egos), EGOS_AT_ONCE):
+            batch = egos[start : start + EGOS_AT_ONCE]
+            inputs = read_personal_inputs(con, settings.as_of, params, batch, records)
+            context = (params.model_dump_json(), checksum(inputs.names))
+            for ego in batch:
+                mine = inputs.for_ego(ego)
+                # the names and who is observed weigh on every report: in the context once, not checksummed per ego
+                own = replace(mine, names=_NO_NAMES, observed_egos=frozenset())
+                fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
+                page = partial(_personal_page, mine, ego, params)
+                written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
+    finally:
+        if records is not None:
+            records.drop()
     _remove_stale(folder / "egos", {p.name for p in written})
     built.save(folder, after)
     return WrittenReports(org, written, rendered, left_out)
