@@ -73,27 +73,32 @@ def read_personal_inputs(
     as_of: dt.date,
     params: AnalyticsParams,
     egos: Sequence[str] | None = None,
-    records: RecordWindow | None = None,
+    window_copy: RecordWindow | None = None,
 ) -> PersonalInputs:
     """The published marts (every ego's, or those of ``egos``) and the alter-alter ties at ``as_of``. With ``egos``,
     only their interactions and the messages and meetings those name are read: memory follows the egos asked for,
-    not the organisation. ``records``: a copy of the activity window's messages and meetings to read those from
+    not the organisation. ``window_copy``: a copy of the activity window's messages and meetings to read those from
     (for many batches of egos), instead of the fact tables."""
     if egos is None:
-        return _read_personal(con, as_of, params, "true", records)
+        return _read_personal(con, as_of, params, "true", window_copy)
     con.register("_report_egos", pa.table({"ego_id": pa.array(list(egos), pa.string())}))
     try:
-        return _read_personal(con, as_of, params, "ego_id in (select ego_id from _report_egos)", records)
+        return _read_personal(con, as_of, params, "ego_id in (select ego_id from _report_egos)", window_copy)
     finally:
         con.unregister("_report_egos")
 
 
 def _read_personal(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, params: AnalyticsParams, mine: str, copy: RecordWindow | None
+    con: duckdb.DuckDBPyConnection,
+    as_of: dt.date,
+    params: AnalyticsParams,
+    mine: str,
+    window_copy: RecordWindow | None,
 ) -> PersonalInputs:
     """``read_personal_inputs`` for the egos that match the SQL condition ``mine``."""
     # The alter-alter ties see only the activity window: the rest of the history (most of it) is not read.
-    window: list[object] = [*activity_window(as_of, params)]
+    start, end = activity_window(as_of, params)
+    window: list[object] = [start, end]
     recent = f"{mine} and occurred_at > ? and occurred_at <= ?"
     interactions = read_table(con, tables.INTERACTIONS, f"where {recent}", window)
 
@@ -101,8 +106,8 @@ def _read_personal(
         took_part = f"select source_key from {tables.INTERACTIONS} where source = '{source}' and {recent}"
         return read_table(con, table, f"where {key} in ({took_part})", window)
 
-    if copy is not None:
-        records = copy.records_of(interactions, activity_window(as_of, params)[0])
+    if window_copy is not None:
+        records = window_copy.records_of(interactions, start)
     else:
         records = Records(
             named(tables.MESSAGES, "email", "message_key"),

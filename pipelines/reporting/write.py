@@ -126,11 +126,11 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     egos, left_out = personal_egos(everyone, settings.config.reports)
     written = []
     # every batch reads the window's messages and meetings from one copy, not from the whole fact tables
-    records = RecordWindow.copy(con, activity_window(settings.as_of, params)[0]) if egos else None
+    window_copy = RecordWindow.copy(con, activity_window(settings.as_of, params)[0]) if egos else None
     try:
         for start in range(0, len(egos), EGOS_AT_ONCE):
             batch = egos[start : start + EGOS_AT_ONCE]
-            inputs = read_personal_inputs(con, settings.as_of, params, batch, records)
+            inputs = read_personal_inputs(con, settings.as_of, params, batch, window_copy)
             context = (params.model_dump_json(), checksum(inputs.names))
             for ego in batch:
                 mine = inputs.for_ego(ego)
@@ -140,8 +140,8 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
                 page = partial(_personal_page, mine, ego, params)
                 written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
     finally:
-        if records is not None:
-            records.drop()
+        if window_copy is not None:
+            window_copy.drop()
     _remove_stale(folder / "egos", {p.name for p in written})
     built.save(folder, after)
     return WrittenReports(org, written, rendered, left_out)
