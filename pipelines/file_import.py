@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import duckdb
 
@@ -27,6 +30,7 @@ from tiepulse.connectors.mail import FORMATS as MAIL_FORMATS
 from tiepulse.connectors.mail import parse_ahead
 from tiepulse.core.import_context import build_import_context
 from tiepulse.core.settings import Settings
+from tiepulse.core.warehouse import session
 from tiepulse.pipelines.loader import LoadResult, PageCommit, bulk_load, commit_pages, read_cursor
 from tiepulse.pipelines.pseudonymise import Pseudonymiser
 
@@ -112,6 +116,45 @@ def _resolve_owner(source: FileSource, owner: str | None, ctx: ImportContext, se
     return None
 
 
+class _CommitBehind:
+    """Commits gathered pages on a thread of its own, one transaction at a time and in order, while the importing
+    thread frames the next pages and the workers parse them (DuckDB works without Python's lock): committing in
+    line left the workers idle for a third of a big import. At most one transaction is in flight, so memory stays
+    bounded, and a failed one is raised at the next ``submit`` or at the end, before anything after it commits."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-commit")
+        self._last: Future[None] | None = None
+
+    def submit(self, pending: list[tuple[PageCommit, FileOutcome]]) -> None:
+        self.wait()
+        self._last = self._thread.submit(self._commit, pending)
+
+    def _commit(self, pending: list[tuple[PageCommit, FileOutcome]]) -> None:
+        results = commit_pages(self._con, [item for item, _ in pending])
+        for (_, outcome), result in zip(pending, results, strict=True):
+            outcome.result.add(result)
+
+    def wait(self) -> None:
+        """Until the transaction in flight has committed (or raised)."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def __enter__(self) -> _CommitBehind:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self._last is not None:  # the import failed: let the transaction in flight end, keep its error
+                self._last.exception()
+        finally:
+            self._thread.shutdown(wait=True)
+
+
 def import_paths(
     con: duckdb.DuckDBPyConnection,
     paths: list[Path],
@@ -124,40 +167,35 @@ def import_paths(
 
     Pages are gathered into one transaction of about ``TRANSACTION_ROWS`` rows (pages of one big file, or of many
     small ones); every page still commits with its own file's cursor, so a killed import resumes after the last
-    transaction that committed.
+    transaction that committed. Transactions commit on a thread of their own (``_CommitBehind``) on ``con``; this
+    thread reads cursors on a session of its own, which sees a file's cursor as the last import left it (a file's
+    pages are its own stream, so none of them is still in flight when it is read).
     """
     ctx = build_import_context(settings)
-    pseudonymiser = Pseudonymiser(con, settings.hmac_key) if settings.hmac_key else None
     sources, unclaimed = discover(paths)
     report = ImportReport(unclaimed=unclaimed)
     pending: list[tuple[PageCommit, FileOutcome]] = []
     pending_rows = 0
 
-    def flush() -> None:
-        nonlocal pending_rows
-        results = commit_pages(con, [item for item, _ in pending])
-        for (_, outcome), result in zip(pending, results, strict=True):
-            outcome.result.add(result)
-        pending.clear()
-        pending_rows = 0
-
     # Mail files are parsed in worker processes while earlier ones commit.
-    with bulk_load(con), parse_ahead(sources, ctx):
+    with closing(session(con)) as reader, bulk_load(con), parse_ahead(sources, ctx), _CommitBehind(con) as committer:
+        pseudonymiser = Pseudonymiser(reader, settings.hmac_key) if settings.hmac_key else None
         for source in sources:
             outcome = FileOutcome(source.path, source.format, "", "none", "imported")
             report.files.append(outcome)
             try:
-                for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, con, pseudonymiser):
+                for item, reached, total in _plan_one(source, outcome, owner, ctx, settings, reader, pseudonymiser):
                     pending.append((item, outcome))
                     pending_rows += item.page.row_count
                     if pending_rows >= TRANSACTION_ROWS:
-                        flush()
+                        committer.submit(pending)
+                        pending, pending_rows = [], 0
                     if on_page is not None and reached is not None:
                         on_page(source, reached, total)
             except OSError as exc:  # the file changed or went away since it was found: the pages read are kept
                 outcome.unreadable.append(Unreadable("file", os_reason(exc)))
         if pending:
-            flush()
+            committer.submit(pending)
     return report
 
 

@@ -140,6 +140,17 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table
     stored, params = _stored_keys(table, offered)
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, offered)
+    stamp = _stamp(con, table)
+    distinct = con.execute(f"select count(*) = count(distinct ({key_list})) from {view}").fetchall()[0][0]
+    if distinct:  # the usual case (a parse keeps one row per key): no ranking, no copy of the rows
+        added = [rows.num_rows for rows in pages]
+        keys = f"(select {key_list}, _page from {view})"
+        known = f"select _page, count(*) from {keys} semi join ({stored}) using ({key_list}) group by _page"
+        for page, count in con.execute(known, params).fetchall():
+            added[page] -= int(count)
+        fresh = f"{view} anti join ({stored}) using ({key_list})"
+        _run(con, f"insert into {table} by name select * exclude (_page, _n){stamp} from {fresh}", params)
+        return added
     _run(
         con,
         f"create or replace temp table _page_fresh as select * from {view} anti join ({stored}) using ({key_list}) "
@@ -149,7 +160,7 @@ def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table
     added = [0] * len(pages)
     for page, count in con.execute("select _page, count(*) from _page_fresh group by _page").fetchall():
         added[page] = int(count)
-    _run(con, f"insert into {table} by name select * exclude (_page, _n){_stamp(con, table)} from _page_fresh")
+    _run(con, f"insert into {table} by name select * exclude (_page, _n){stamp} from _page_fresh")
     _run(con, "drop table _page_fresh")
     return added
 

@@ -200,3 +200,36 @@ def test_discover_names_what_it_left_alone_and_walks_each_folder_once(tmp_path: 
         ("device.eml", NOT_A_FILE, False),
         ("\udcff.mbox", NOT_UTF8, False),
     ]
+
+
+def test_a_failed_transaction_stops_the_import_and_the_next_one_resumes(
+    tmp_path: Path, con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Transactions commit on a thread of their own: the first that fails is raised by the import, nothing after
+    it commits, and the next import takes each file up after its last committed page, nothing doubled."""
+    from tiepulse.pipelines import file_import
+
+    for n in range(4):
+        write_emls(tmp_path / "mail" / f"box{n}", range(n * 10, n * 10 + 10))
+    monkeypatch.setattr(file_import, "TRANSACTION_ROWS", 10)  # one transaction per folder
+    real = file_import.commit_pages
+    calls: list[int] = []
+
+    def failing_second(con: duckdb.DuckDBPyConnection, items: list[file_import.PageCommit]) -> object:
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise duckdb.IOException("disk full (injected)")
+        return real(con, items)
+
+    monkeypatch.setattr(file_import, "commit_pages", failing_second)
+    with pytest.raises(duckdb.IOException, match="injected"):
+        run(con, tmp_path, tmp_path / "mail")
+    assert len(calls) == 2  # the third folder's transaction was never sent
+    assert count(con, "select count(*) from raw.mail_messages") == 10
+    monkeypatch.setattr(file_import, "commit_pages", real)
+    report = run(con, tmp_path, tmp_path / "mail")
+    # The first folder's rows had committed, its completion was in the failed transaction: it resumes, adds nothing.
+    assert [outcome.status for outcome in report.files] == ["resumed", "imported", "imported", "imported"]
+    assert report.files[0].result.inserted.get("raw.mail_messages", 0) == 0
+    assert count(con, "select count(*) from raw.mail_messages") == 40
+    assert count(con, "select count(distinct message_key) from raw.mail_messages") == 40

@@ -15,7 +15,8 @@ from tests.conftest import make_context
 from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
 from tiepulse.connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks, parse_ahead
 from tiepulse.connectors.mail import source as mail_source
-from tiepulse.pipelines.loader import commit_page
+from tiepulse.core.warehouse import connect
+from tiepulse.pipelines.loader import PageCommit, commit_page, commit_pages
 
 TRICKY = Path(__file__).parent / "data" / "mail" / "tricky.mbox"
 
@@ -278,6 +279,42 @@ def test_a_page_keeps_the_last_row_of_a_repeated_key_and_never_a_present_one(
     added = commit_page(warehouse, Page(rows={"raw.mail_messages": twice}), source="s", account="o", stream="x")
     assert added.inserted == {"raw.mail_messages": 1}
     assert warehouse.execute("select folder from raw.mail_messages").fetchall() == [("new",)]
+
+
+@pytest.mark.parametrize("repeated", [False, True], ids=["keys unique", "a key in two pages"])
+def test_pages_committed_together_equal_pages_committed_one_after_another(tmp_path: Path, repeated: bool) -> None:
+    """One transaction of several pages (``commit_pages``) keeps the rows and counts each page's new rows as
+    committing the pages one by one does: a present key is never replaced, across pages the first page's row wins,
+    within a page the last row."""
+    [page] = MailFileSource(write_mbox(tmp_path / "a.mbox", 6), "mbox").pages("o@example.com", make_context(), None)
+    rows = page.rows["raw.mail_messages"]
+    folder = rows.schema.get_field_index("folder")
+    pages = [rows.slice(0, 3), rows.slice(3, 3).set_column(folder, "folder", pa.array(["b"] * 3))]
+    if repeated:  # row 1's key again in the second page, and twice in it
+        again = rows.slice(1, 1).set_column(folder, "folder", pa.array(["again"]))
+        pages[1] = pa.concat_tables([pages[1], again, again.set_column(folder, "folder", pa.array(["last"]))])
+        pages[0] = pages[0].slice(0, 1)  # row 1 is not stored before: the second page brings it
+    together, apart = connect(tmp_path / "together.duckdb"), connect(tmp_path / "apart.duckdb")
+    try:
+        for con in (together, apart):  # one key stored before
+            commit_page(con, Page(rows={"raw.mail_messages": rows.slice(2, 1)}), source="s", account="o", stream="x")
+        items = [PageCommit(Page(rows={"raw.mail_messages": p}), "s", "o", "x") for p in pages]
+        counted = [r.inserted.get("raw.mail_messages", 0) for r in commit_pages(together, items)]
+        expected = [
+            commit_page(apart, item.page, source="s", account="o", stream="x").inserted.get("raw.mail_messages", 0)
+            for item in items
+        ]
+        query = "select message_key, folder from raw.mail_messages order by message_key"
+        assert counted == expected
+        assert together.execute(query).fetchall() == apart.execute(query).fetchall()
+        assert sum(counted) == 5
+        if repeated:
+            key = rows.column("message_key")[1].as_py()
+            folder_of = "select folder from raw.mail_messages where message_key = ?"
+            assert together.execute(folder_of, [key]).fetchall() == [("last",)]
+    finally:
+        together.close()
+        apart.close()
 
 
 def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_path: Path) -> None:
