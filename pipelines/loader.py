@@ -201,6 +201,49 @@ def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple
     return written - replaced, replaced
 
 
+def _upsert_pages(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[tuple[int, int]]:
+    """``_upsert`` of consecutive pages of a table whose rows replace stored ones, in one go when no key is offered
+    by two of them (the usual case: a calendar file per person), else page after page; (new, replaced) per page.
+    Importing a day of a thousand calendars, one ``_upsert`` per file was half the import."""
+    keys = raw_table(table).key
+    key_list = ", ".join(keys)
+    numbered = [
+        rows.append_column("_page", pa.repeat(pa.scalar(i, pa.int32()), rows.num_rows)).append_column(
+            "_n", pa.array(range(rows.num_rows), pa.int64())
+        )
+        for i, rows in enumerate(pages)
+    ]
+    offered = pa.concat_tables(numbered, promote_options="default")
+    view = f"_page_{table.replace('.', '_')}"
+    con.register(view, offered)
+    shared = f"select 1 from {view} group by {key_list} having count(distinct _page) > 1 limit 1"
+    if len(pages) == 1 or con.execute(shared).fetchall():
+        return [_upsert(con, table, rows) for rows in pages]
+    columns = ", ".join(f'"{name}"' for name in offered.column_names if name not in ("_page", "_n"))
+    mine, owners = _owners_of(table, offered)
+    stored = f"(select * from {table} where {mine}) t"
+    # Within a page the last row of a key wins; of those, the rows new or different from the stored row of their key.
+    last = f"select * from {view} qualify row_number() over (partition by {key_list} order by _n desc) = 1"
+    paged = f"(select {key_list}, _page from ({last})) l"
+    _run(
+        con,
+        f"create or replace temp table _page_changed as select {columns}, _page from ({last}) "
+        f"except select {columns}, l._page from {stored} join {paged} using ({key_list})",
+        owners,
+    )
+    counts = [[0, 0] for _ in pages]
+    found = f"select _page, count(*) from _page_changed c semi join {stored} using ({key_list}) group by _page"
+    for page, count in con.execute(found, owners).fetchall():
+        counts[page][1] = int(count)
+    for page, count in con.execute("select _page, count(*) from _page_changed group by _page").fetchall():
+        counts[page][0] = int(count) - counts[page][1]
+    doomed = f"{mine} and ({key_list}) in (select ({key_list}) from _page_changed)"
+    _run(con, f"delete from {table} t where {doomed}", owners)
+    _run(con, f"insert into {table} by name select * exclude (_page){_stamp(con, table)} from _page_changed")
+    _run(con, "drop table _page_changed")
+    return [(added, replaced) for added, replaced in counts]
+
+
 def _mark_stale(con: duckdb.DuckDBPyConnection, copies: Copies) -> None:
     """A re-read of the scope begins: its stored copies (inside the window, when given) are stale until seen."""
     params: list[object] = [copies.table, copies.owner, copies.scope]
@@ -270,16 +313,15 @@ def _remove(con: duckdb.DuckDBPyConnection, removals: list[Removal], result: Loa
 
 
 def _plain(page: Page) -> bool:
-    """Rows of append-only tables and rejects, nothing else: such pages' rows can be inserted together."""
-    if page.copies or page.removals or page.status_changes:
-        return False
-    return all(raw_table(table).policy == "keep" for table in page.rows)
+    """Rows and rejects, nothing else (no copies, removals or status changes): such pages' rows can be written
+    together, table by table."""
+    return not (page.copies or page.removals or page.status_changes)
 
 
 def _insert_plain(
     con: duckdb.DuckDBPyConnection, run: list[tuple[PageCommit, LoadResult]], erased: ErasureFilter | None
 ) -> None:
-    """The rows of consecutive plain pages, one insert per table (each insert scans the stored keys once)."""
+    """The rows of consecutive plain pages, a few statements per table (each scans the stored keys once)."""
     parts: dict[str, list[tuple[LoadResult, pa.Table]]] = {}
     for item, result in run:
         for table, rows in item.page.rows.items():
@@ -289,9 +331,15 @@ def _insert_plain(
             if rows.num_rows:
                 parts.setdefault(table, []).append((result, rows))
     for table, offered in parts.items():
-        added = _insert_new(con, table, [rows for _, rows in offered])
-        for (result, _), count in zip(offered, added, strict=True):
-            _count(result.inserted, table, count)
+        pages = [rows for _, rows in offered]
+        if raw_table(table).policy == "keep":
+            counts = [(added, 0) for added in _insert_new(con, table, pages)]
+        else:
+            counts = _upsert_pages(con, table, pages)
+        for (result, _), (added, replaced) in zip(offered, counts, strict=True):
+            _count(result.inserted, table, added)
+            if replaced:
+                _count(result.updated, table, replaced)
 
 
 def _apply(

@@ -562,3 +562,47 @@ END:VEVENT
     rows = by_key(path, ctx)
     assert sorted(rows) == [f"floating-standup|2024-01-0{d}T09:15:00Z" for d in (2, 3, 4)]
     assert rows["floating-standup|2024-01-02T09:15:00Z"]["end_at"] == at(2024, 1, 2, 9, 30)
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["each key in one page", "a key in two pages"])
+def test_calendar_pages_committed_together_equal_pages_committed_one_after_another(
+    tmp_path: Path, shared: bool
+) -> None:
+    """Consecutive calendar pages (a file per person) are written in one go: the same rows, and the same new and
+    replaced counts per page, as committing them one by one; a key offered by two pages takes them one by one."""
+    from tiepulse.connectors.raw_schemas import to_table
+    from tiepulse.core.warehouse import connect
+    from tiepulse.pipelines.loader import PageCommit, commit_pages
+
+    def event(key: str, owner: str, status: str = "confirmed") -> dict[str, Any]:
+        start = at(2024, 3, 4, 10)
+        end = start + dt.timedelta(hours=1)
+        return dict(event_key=key, calendar_owner=owner, source="ics", uid=key, status=status, start_at=start,
+                    end_at=end, is_all_day=False, attendees=[])  # fmt: skip
+
+    before = [event("a", "o1"), event("b", "o1"), event("c", "o2")]
+    pages = [
+        [event("a", "o1", "cancelled"), event("b", "o1"), event("d", "o1", "tentative"), event("d", "o1")],
+        [event("c", "o2"), event("e", "o2")],
+        [event("f", "o3"), *([event("a", "o1", "tentative")] if shared else [])],
+    ]
+    together, apart = connect(tmp_path / "together.duckdb"), connect(tmp_path / "apart.duckdb")
+    try:
+        items = [PageCommit(Page(rows={"raw.calendar_events": to_table("raw.calendar_events", p)}), "ics", "o", "x")
+                 for p in pages]  # fmt: skip
+        for con in (together, apart):
+            commit_page(con, Page(rows={"raw.calendar_events": to_table("raw.calendar_events", before)}),
+                        source="ics", account="o", stream="x")  # fmt: skip
+        counted = [(r.inserted, r.updated) for r in commit_pages(together, items)]
+        one_by_one = [commit_page(apart, i.page, source="ics", account="o", stream="x") for i in items]
+        assert counted == [(r.inserted, r.updated) for r in one_by_one]
+        query = "select event_key, calendar_owner, status from raw.calendar_events order by all"
+        assert together.execute(query).fetchall() == apart.execute(query).fetchall()
+        rows = dict(((k, o), s) for k, o, s in together.execute(query).fetchall())
+        assert rows[("d", "o1")] == "confirmed"  # within a page the last row of a key
+        assert rows[("a", "o1")] == ("tentative" if shared else "cancelled")
+        first = counted[0]
+        assert first == ({"raw.calendar_events": 1}, {"raw.calendar_events": 1})  # d new, a replaced, b unchanged
+    finally:
+        together.close()
+        apart.close()
