@@ -16,14 +16,18 @@ import polars as pl
 
 _HALF = 2**32
 _CONTACT = "{'channel': channel, 'weight': weight, 'shared_minutes': shared_minutes}"
+_ROW_HASH = "hash(ego_id, alter_id, actor, source, source_key, occurred_at, channel, weight, shared_minutes)"
+_SUMS = f"coalesce(sum(h % {_HALF}), 0), coalesce(sum(h // {_HALF}), 0)"
 
 
 class WindowTies:
-    """The person-to-person ties of any window (exclusive start, inclusive end) of ``relation``'s interactions."""
+    """The person-to-person ties of any window (exclusive start, inclusive end) of ``relation``'s interactions, as
+    the relation is while the instance is used (one step of a refresh)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, relation: str) -> None:
         self.con = con
         self.relation = relation
+        self._last: tuple[tuple[dt.datetime, dt.datetime], pl.DataFrame] | None = None
 
     @classmethod
     def of_frame(cls, interactions: pl.DataFrame) -> WindowTies:
@@ -38,7 +42,10 @@ class WindowTies:
 
     def ties(self, start: dt.datetime, stop: dt.datetime) -> pl.DataFrame:
         """One row per directed person pair (``src``, ``dst``) with an interaction in the window: ``weight`` (summed),
-        ``messages`` (emails) and ``meeting_minutes`` (shared minutes of meetings), each message or meeting once."""
+        ``messages`` (emails) and ``meeting_minutes`` (shared minutes of meetings), each message or meeting once.
+        The last window's ties are kept: the running month's window is the current one's until the month ends."""
+        if self._last is not None and self._last[0] == (start, stop):
+            return self._last[1]
         rows = self._in_window()
         sql = f"""
             select src, dst, coalesce(sum(c.weight), 0)::double as weight,
@@ -55,19 +62,32 @@ class WindowTies:
             ) group by src, dst
         """
         frame = pl.DataFrame(self.con.execute(sql, {"start": start, "stop": stop}).fetch_arrow_table())
-        return frame.cast({"messages": pl.Int64})
+        self._last = ((start, stop), frame.cast({"messages": pl.Int64}))
+        return self._last[1]
 
     def checksum(self, start: dt.datetime, stop: dt.datetime) -> str:
         """Order-insensitive checksum of the window's interaction rows (the columns the ties are built from)."""
-        sql = f"""
-            select count(*), coalesce(sum(h % {_HALF}), 0), coalesce(sum(h // {_HALF}), 0) from (
-                select hash(ego_id, alter_id, actor, source, source_key, occurred_at, channel, weight, shared_minutes)
-                    as h
-                from {self._in_window()}
-            )
-        """
+        sql = f"select count(*), {_SUMS} from (select {_ROW_HASH} as h from {self._in_window()})"
         n, lo, hi = self.con.execute(sql, {"start": start, "stop": stop}).fetchone() or (0, 0, 0)
         return f"{n}:{lo}:{hi}"
+
+    def checksums(self, windows: list[tuple[dt.datetime, dt.datetime]]) -> list[str]:
+        """``checksum`` of each window. Windows of whole UTC days (``period_window``'s: each month's 90 days) are
+        summed from one scan's sums per day, not each scanned again (the sums add up exactly)."""
+        if not windows or not all(_day_end(start) and _day_end(stop) for start, stop in windows):
+            return [self.checksum(start, stop) for start, stop in windows]
+        sql = f"""
+            select timezone('UTC', occurred_at)::date as day, count(*) as n, {_SUMS}
+            from (select occurred_at, {_ROW_HASH} as h from {self._in_window()}) group by day
+        """
+        first, last = min(start for start, _ in windows), max(stop for _, stop in windows)
+        days = self.con.execute(sql, {"start": first, "stop": last}).fetchall()
+        found = []
+        for start, stop in windows:
+            after, until = start.astimezone(dt.UTC).date(), stop.astimezone(dt.UTC).date()
+            inside = [row[1:] for row in days if after < row[0] <= until]
+            found.append(":".join(str(sum(part)) for part in zip(*inside, strict=True)) if inside else "0:0:0")
+        return found
 
     def first_day(self, until: dt.datetime) -> dt.date | None:
         """The UTC day of the first interaction at or before ``until``."""
@@ -76,3 +96,9 @@ class WindowTies:
         if first is None:
             return None
         return first.astimezone(dt.UTC).date() if first.tzinfo else first.date()
+
+
+def _day_end(instant: dt.datetime) -> bool:
+    """True for the last microsecond of a UTC day (``as_of_instant``'s)."""
+    after = (instant + dt.timedelta(microseconds=1)).astimezone(dt.UTC)
+    return after.time() == dt.time()

@@ -218,9 +218,9 @@ def compute_org(
     last: pl.DataFrame | None = None
     context = checksum(node_table(persons, options.outside_contacts).collect()), egos, has_teams, options
     fingerprints, recomputed = {}, []
-    for period, end, month in periods:
-        start, stop = period_window(end, options.window_days)
-        fingerprints[period] = digest(start, stop, ties.checksum(start, stop), *context)
+    windows = [period_window(end, options.window_days) for _, end, _ in periods]
+    for (period, _, month), (start, stop), rows in zip(periods, windows, ties.checksums(windows), strict=True):
+        fingerprints[period] = digest(start, stop, rows, *context)
         result = reuse(period, fingerprints[period]) if reuse is not None and month is not None else None
         if result is None:
             graph = build_org_graph(ties.ties(start, stop), persons, egos, options.outside_contacts)

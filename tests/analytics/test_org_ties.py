@@ -152,3 +152,28 @@ def test_a_windows_checksum_changes_with_its_rows_only() -> None:
         weight=pl.when(pl.col("occurred_at") > pl.lit(start, dtype=UTC_TS)).then(9.0).otherwise(pl.col("weight"))
     )
     assert WindowTies.of_frame(inside).checksum(start, stop) != before
+
+
+def test_the_windows_checksums_from_daily_sums_equal_each_windows_own() -> None:
+    """Every month's window summed from one scan's daily sums gives each window's own checksum, with contacts on
+    the windows' edges (the first and last microsecond of a day); windows not of whole days are scanned apiece."""
+    inter = _interactions(seed=5)
+    edges = [
+        dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=dt.UTC),  # a window's start: not in it
+        dt.datetime(2026, 3, 2, tzinfo=dt.UTC),  # the first microsecond in it
+        dt.datetime(2026, 3, 31, 23, 59, 59, 999999, tzinfo=dt.UTC),  # the last of a window's end
+        dt.datetime(2026, 4, 1, tzinfo=dt.UTC),  # the first after it
+    ]
+    edge_rows = inter.head(len(edges)).with_columns(
+        occurred_at=pl.Series(edges, dtype=UTC_TS), source_key=pl.Series([f"edge{i}" for i in range(len(edges))])
+    )
+    ties = WindowTies.of_frame(pl.concat([inter, edge_rows]))
+    months = months_since(dt.date(2026, 1, 1), AS_OF)
+    windows = [period_window(month_cutoff(m, AS_OF), 30) for m in months] + [period_window(AS_OF, 90)]
+    assert dt.datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=dt.UTC) in [start for start, _ in windows]
+    expected = [ties.checksum(start, stop) for start, stop in windows]
+    assert ties.checksums(windows) == expected
+    assert len(set(expected)) == len(expected)
+    assert "0:0:0" in ties.checksums([period_window(dt.date(2025, 6, 30), 30)])
+    ragged = [(start + dt.timedelta(hours=5), stop) for start, stop in windows]
+    assert ties.checksums(ragged) == [ties.checksum(start, stop) for start, stop in ragged]
