@@ -58,11 +58,15 @@ def _adjacency(graph: OrgGraph) -> pl.DataFrame:
     return pl.concat([ties.select(a="u", b="v", w="w"), ties.select(a="v", b="u", w="w")])
 
 
-def two_step_candidates(graph: OrgGraph, community: pl.Series) -> pl.DataFrame:
+def two_step_candidates(graph: OrgGraph, community: pl.Series, plan: str | None = None) -> pl.DataFrame:
     """Every (ego, candidate, via) path ``e - b - c`` to a person in a circle the ego does not reach.
 
     ``community`` is each vertex's community id (by ``v``). Returns ``e``, ``c``, ``b``, ``w_eb``, ``w_bc``,
-    ``new_circle``. Egos are the observed internal people; candidates and vias internal people."""
+    ``new_circle``. Egos are the observed internal people; candidates and vias internal people. ``plan``:
+    ``paths`` (every two-step path, then the candidates among them) or ``candidates`` (the people in circles the
+    ego does not reach, then the paths to them); by default the cheaper: about mean degree squared rows per ego
+    against the number of people. In a dense graph (a company's all-hands meetings tie nearly everyone) almost
+    every circle is reached and the paths are most of the work."""
     nodes = graph.nodes.select("v", "is_internal", "is_observed", "team").with_columns(community=community)
     internal = nodes.filter(pl.col("is_internal")).select("v")
     everyone = _adjacency(graph)
@@ -71,27 +75,35 @@ def two_step_candidates(graph: OrgGraph, community: pl.Series) -> pl.DataFrame:
     egos = nodes.filter(pl.col("is_internal") & pl.col("is_observed")).get_column("v")
     degree = adj.group_by("a").len()
     mean_degree = float(degree.get_column("len").mean() or 1.0)  # type: ignore[arg-type]
-    chunk = max(1, int(MAX_EXPANSION_ROWS // max(mean_degree * mean_degree, 1.0)))
+    squared = max(mean_degree * mean_degree, 1.0)
+    chunk = max(1, int(MAX_EXPANSION_ROWS // squared))
     labels = nodes.select("v", "team", "community")
-    parts = [_candidates_of(egos.slice(i, chunk), everyone, adj, labels) for i in range(0, egos.len(), chunk)]
+    if plan is None:
+        plan = "candidates" if internal.height <= squared else "paths"
+    targets = labels.join(internal, on="v", how="semi") if plan == "candidates" else None
+    parts = [_candidates_of(egos.slice(i, chunk), everyone, adj, labels, targets) for i in range(0, egos.len(), chunk)]
     schema = {"e": pl.Int64, "c": pl.Int64, "b": pl.Int64, "w_eb": pl.Float64, "w_bc": pl.Float64}
     return pl.concat(parts) if parts else pl.DataFrame(schema={**schema, "new_circle": pl.String})
 
 
-def _candidates_of(egos: pl.Series, everyone: pl.DataFrame, adj: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
-    """The paths of ``egos``; ``everyone``: every tie both ways, ``adj``: the ties to people of the organisation."""
+def _candidates_of(
+    egos: pl.Series, everyone: pl.DataFrame, adj: pl.DataFrame, labels: pl.DataFrame, targets: pl.DataFrame | None
+) -> pl.DataFrame:
+    """The paths of ``egos``; ``everyone``: every tie both ways, ``adj``: the ties to people of the organisation;
+    ``targets``: the people of the organisation's labels, to start from the candidates (None: from the paths)."""
     contacts = everyone.filter(pl.col("a").is_in(egos.implode())).select(e="a", v="b")
     first = adj.filter(pl.col("a").is_in(egos.implode())).select(e="a", b="b", w_eb="w")
     # what the ego reaches: its own and every contact's communities and teams (an outside domain's too)
     circle = pl.concat([contacts.select("e", v="e"), contacts]).join(labels, on="v")
     communities = circle.select("e", "community").unique()
     teams = circle.select("e", "team").drop_nulls().unique()
-    return (
-        first.join(adj.select(b="a", c="b", w_bc="w"), on="b")
-        .filter(pl.col("c") != pl.col("e"))
-        .join(first.select("e", c="b"), on=["e", "c"], how="anti")
-        .join(labels.rename({"v": "c"}), on="c")
-        .join(communities.with_columns(known_community=pl.lit(True)), on=["e", "community"], how="left")
+    onward = adj.select(b="a", c="b", w_bc="w")
+    if targets is None:
+        pairs = first.join(onward, on="b").filter(pl.col("c") != pl.col("e")).join(labels.rename({"v": "c"}), on="c")
+    else:
+        pairs = egos.to_frame("e").join(targets.rename({"v": "c"}), how="cross").filter(pl.col("c") != pl.col("e"))
+    found = (
+        pairs.join(communities.with_columns(known_community=pl.lit(True)), on=["e", "community"], how="left")
         .join(teams.with_columns(known_team=pl.lit(True)), on=["e", "team"], how="left")
         .with_columns(
             new_circle=pl.when(pl.col("known_community").is_null())
@@ -100,7 +112,11 @@ def _candidates_of(egos: pl.Series, everyone: pl.DataFrame, adj: pl.DataFrame, l
             .then(pl.lit("team"))
         )
         .filter(pl.col("new_circle").is_not_null())
-        .select("e", "c", "b", "w_eb", "w_bc", "new_circle")
+    )
+    if targets is not None:  # the candidates' paths: a via the ego knows, who knows the candidate
+        found = found.select("e", "c", "new_circle").join(onward, on="c").join(first, on=["e", "b"])
+    return found.join(first.select("e", c="b"), on=["e", "c"], how="anti").select(
+        "e", "c", "b", "w_eb", "w_bc", "new_circle"
     )
 
 

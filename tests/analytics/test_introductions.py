@@ -96,18 +96,27 @@ def reference(graph: OrgGraph, community: list[int]) -> set[tuple[int, int]]:
     return pairs
 
 
+@pytest.mark.parametrize("density", [0.06, 0.5], ids=["sparse", "dense"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_two_step_neighbourhoods_equal_networkx(seed: int) -> None:
+def test_two_step_neighbourhoods_equal_networkx(seed: int, density: float) -> None:
+    """Both plans (from the paths, from the candidates) give the reference's pairs and the same paths; by default a
+    sparse graph is walked from its paths, a dense one from its candidates."""
     rng = random.Random(seed)
     n = 60
-    edges = [(a, b, round(rng.uniform(0.1, 3), 2)) for a in range(n) for b in range(a + 1, n) if rng.random() < 0.06]
+    edges = [(a, b, round(rng.uniform(0.1, 3), 2)) for a in range(n) for b in range(a + 1, n) if rng.random() < density]
     graph = labelled(
         graph_from_edges(n, edges),
         [rng.choice(["t1", "t2", "t3", "t4", "t5", None]) for _ in range(n)],
         [rng.random() < 0.7 for _ in range(n)],
         [rng.random() < 0.9 for _ in range(n)],
     )
-    community = [rng.randrange(1, 7) for _ in range(n)]
-    found = two_step_candidates(graph, pl.Series(community)).select("e", "c").unique().rows()
-    assert set(found) == reference(graph, community)
-    assert found, "the random graphs do have introductions"
+    community = [rng.randrange(1, 7) for _ in range(n)] if density < 0.1 else [rng.randrange(1, 40) for _ in range(n)]
+    order = ["e", "c", "b"]
+    found = {
+        plan: two_step_candidates(graph, pl.Series(community), plan).sort(order) for plan in ("paths", "candidates")
+    }
+    assert found["paths"].equals(found["candidates"])
+    assert two_step_candidates(graph, pl.Series(community)).sort(order).equals(found["paths"])
+    pairs = found["paths"].select("e", "c").unique().rows()
+    assert set(pairs) == reference(graph, community)
+    assert pairs, "the random graphs do have introductions"
