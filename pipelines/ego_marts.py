@@ -29,7 +29,7 @@ from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
 from tiepulse.pipelines.marts_io import read_table
-from tiepulse.pipelines.record_window import RecordWindow
+from tiepulse.pipelines.record_window import copied
 
 TIE_PERSON_ATTRIBUTES = (*PERSON_ATTRIBUTES, "display_name")
 """The columns of ``dim_person`` a tie carries (the alter's name and groups)."""
@@ -146,11 +146,8 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
         return pl.concat(frames, how="vertical_relaxed").select(HEALTH_TABLE_COLUMNS)
 
     people = people_seen_by_month(con, persons.select(PERSON_ATTRIBUTES), as_of)
-    recent = RecordWindow.copy(con, activity_window(as_of, params)[0])
-    try:
+    with copied(con, activity_window(as_of, params)[0]) as recent:
         return run.refresh(spec, context, compute, observation.by_month(con), people)
-    finally:
-        recent.drop()
 
 
 def people_seen_by_month(con: duckdb.DuckDBPyConnection, persons: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:

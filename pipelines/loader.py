@@ -125,17 +125,22 @@ def _stored_keys(table: str, rows: pa.Table) -> tuple[str, list[object]]:
     return f"select {', '.join(raw_table(table).key)} from {table} where {mine}", params
 
 
-def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[int]:
-    """Insert the rows of consecutive pages whose key is not stored yet, in one statement, as inserting the pages
-    one after another would: within a page the last row of a key wins, across pages the first page. Returns the
-    rows new to the table per page."""
+def _numbered(pages: list[pa.Table]) -> pa.Table:
+    """The pages' rows in one table, each with its page (``_page``) and its row number in the page (``_n``)."""
     numbered = [
         rows.append_column("_page", pa.repeat(pa.scalar(i, pa.int32()), rows.num_rows)).append_column(
             "_n", pa.array(range(rows.num_rows), pa.int64())
         )
         for i, rows in enumerate(pages)
     ]
-    offered = pa.concat_tables(numbered, promote_options="default")
+    return pa.concat_tables(numbered, promote_options="default")
+
+
+def _insert_new(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[int]:
+    """Insert the rows of consecutive pages whose key is not stored yet, in one statement, as inserting the pages
+    one after another would: within a page the last row of a key wins, across pages the first page. Returns the
+    rows new to the table per page."""
+    offered = _numbered(pages)
     key_list = ", ".join(raw_table(table).key)
     stored, params = _stored_keys(table, offered)
     view = f"_page_{table.replace('.', '_')}"
@@ -171,54 +176,28 @@ def _stamp(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return ", now() as imported_at" if any(name == "imported_at" for name, _ in table_columns(con, table)) else ""
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> tuple[int, int]:
-    """Write a page's rows for one table; return (rows new to the table, stored rows replaced)."""
-    declared = raw_table(table)
-    keys, policy = declared.key, declared.policy
-    key_list = ", ".join(keys)
-    if policy == "keep":
-        return _insert_new(con, table, [rows])[0], 0
-    view = f"_page_{table.replace('.', '_')}"
-    con.register(view, rows)
-    stamp = _stamp(con, table)
-    # Within a page the last row of a key wins (the newest revision for mutable sources).
-    deduped = (
-        f"select * from (select *, row_number() over () as _n from {view}) "
-        f"qualify _n = max(_n) over (partition by {key_list})"
-    )
-    # Rows new or different from the stored row of their key (a row offered again unchanged is left alone). After
-    # the delete the same query still answers exactly those rows, so it feeds the insert too. Only the page's
-    # owners' stored rows are read (a calendar file per person: without it, each page scanned the whole table).
-    columns = ", ".join(f'"{name}"' for name in rows.column_names)
-    mine, owners = _owners_of(table, rows)
-    stored = f"(select * from {table} where {mine}) t"
-    changed = (
-        f"select {columns} from ({deduped}) except select {columns} from {stored} semi join {view} using ({key_list})"
-    )
-    doomed = f"{mine} and ({key_list}) in (select ({key_list}) from ({changed}))"
-    replaced = _run(con, f"delete from {table} where {doomed}", [*owners, *owners])
-    written = _run(con, f"insert into {table} by name select *{stamp} from ({changed})", owners)
-    return written - replaced, replaced
+def _write_rows(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[tuple[int, int]]:
+    """Write consecutive pages' rows of one table by its key policy; (rows new to the table, stored rows replaced)
+    per page."""
+    if raw_table(table).policy == "keep":
+        return [(added, 0) for added in _insert_new(con, table, pages)]
+    return _upsert_pages(con, table, pages)
 
 
 def _upsert_pages(con: duckdb.DuckDBPyConnection, table: str, pages: list[pa.Table]) -> list[tuple[int, int]]:
-    """``_upsert`` of consecutive pages of a table whose rows replace stored ones, in one go when no key is offered
-    by two of them (the usual case: a calendar file per person), else page after page; (new, replaced) per page.
-    Importing a day of a thousand calendars, one ``_upsert`` per file was half the import."""
+    """Write consecutive pages of a table whose rows replace stored ones, as writing them one after another would:
+    in one go when no key is offered by two of them (the usual case: a calendar file per person; a day of a
+    thousand calendars written file by file was half the import), else page after page. Within a page the last row
+    of a key wins; a row offered again unchanged is left alone. Only the pages' owners' stored rows are read (a
+    zone-map filter). Returns (rows new to the table, stored rows replaced) per page."""
     keys = raw_table(table).key
     key_list = ", ".join(keys)
-    numbered = [
-        rows.append_column("_page", pa.repeat(pa.scalar(i, pa.int32()), rows.num_rows)).append_column(
-            "_n", pa.array(range(rows.num_rows), pa.int64())
-        )
-        for i, rows in enumerate(pages)
-    ]
-    offered = pa.concat_tables(numbered, promote_options="default")
+    offered = _numbered(pages)
     view = f"_page_{table.replace('.', '_')}"
     con.register(view, offered)
     shared = f"select 1 from {view} group by {key_list} having count(distinct _page) > 1 limit 1"
-    if len(pages) == 1 or con.execute(shared).fetchall():
-        return [_upsert(con, table, rows) for rows in pages]
+    if len(pages) > 1 and con.execute(shared).fetchall():
+        return [_upsert_pages(con, table, [rows])[0] for rows in pages]
     columns = ", ".join(f'"{name}"' for name in offered.column_names if name not in ("_page", "_n"))
     mine, owners = _owners_of(table, offered)
     stored = f"(select * from {table} where {mine}) t"
@@ -331,11 +310,7 @@ def _insert_plain(
             if rows.num_rows:
                 parts.setdefault(table, []).append((result, rows))
     for table, offered in parts.items():
-        pages = [rows for _, rows in offered]
-        if raw_table(table).policy == "keep":
-            counts = [(added, 0) for added in _insert_new(con, table, pages)]
-        else:
-            counts = _upsert_pages(con, table, pages)
+        counts = _write_rows(con, table, [rows for _, rows in offered])
         for (result, _), (added, replaced) in zip(offered, counts, strict=True):
             _count(result.inserted, table, added)
             if replaced:
@@ -359,7 +334,7 @@ def _apply(
             rows, withheld = erased.filter_rows(con, rows)
             result.withheld += withheld
         if rows.num_rows:
-            added, replaced = _upsert(con, table, rows)
+            [(added, replaced)] = _write_rows(con, table, [rows])
             _count(result.inserted, table, added)
             if replaced:
                 _count(result.updated, table, replaced)

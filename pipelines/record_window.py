@@ -11,6 +11,8 @@ its own records' keys against those.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -71,6 +73,16 @@ class RecordWindow:
         """Drop the copies (after their last use)."""
         for name in _COPIES:
             self.con.execute(f"drop table if exists temp.{_temp(name)}").fetchall()
+
+
+@contextmanager
+def copied(con: duckdb.DuckDBPyConnection, after: dt.datetime) -> Iterator[RecordWindow]:
+    """``RecordWindow.copy`` for the block, dropped at its end."""
+    window = RecordWindow.copy(con, after)
+    try:
+        yield window
+    finally:
+        window.drop()
 
 
 def _temp(name: str) -> str:

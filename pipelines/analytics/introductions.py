@@ -18,6 +18,7 @@ contact-of-contact rows stay bounded on a large organisation.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import polars as pl
 
@@ -32,6 +33,8 @@ PER_EGO = 20
 MAX_EXPANSION_ROWS = 4_000_000
 """Contact-of-contact rows built at once; egos are processed in chunks under this bound."""
 NOVELTY = {"community": 1.0, "team": 0.5}
+Plan = Literal["paths", "candidates"]
+"""How ``two_step_candidates`` walks the graph."""
 
 INTRODUCTION_SCHEMA: dict[str, pl.DataType] = {
     "ego_id": pl.String(),
@@ -58,7 +61,7 @@ def _adjacency(graph: OrgGraph) -> pl.DataFrame:
     return pl.concat([ties.select(a="u", b="v", w="w"), ties.select(a="v", b="u", w="w")])
 
 
-def two_step_candidates(graph: OrgGraph, community: pl.Series, plan: str | None = None) -> pl.DataFrame:
+def two_step_candidates(graph: OrgGraph, community: pl.Series, plan: Plan | None = None) -> pl.DataFrame:
     """Every (ego, candidate, via) path ``e - b - c`` to a person in a circle the ego does not reach.
 
     ``community`` is each vertex's community id (by ``v``). Returns ``e``, ``c``, ``b``, ``w_eb``, ``w_bc``,

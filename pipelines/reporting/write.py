@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -21,7 +22,7 @@ from tiepulse.pipelines.analytics.brokerage import activity_window
 from tiepulse.pipelines.analytics.fingerprint import checksum
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.network_io import NETWORK_HEALTH
-from tiepulse.pipelines.record_window import RecordWindow
+from tiepulse.pipelines.record_window import copied
 from tiepulse.pipelines.reporting import built
 from tiepulse.pipelines.reporting.sources import read_organisation_inputs, read_personal_inputs
 
@@ -126,8 +127,7 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
     egos, left_out = personal_egos(everyone, settings.config.reports)
     written = []
     # every batch reads the window's messages and meetings from one copy, not from the whole fact tables
-    window_copy = RecordWindow.copy(con, activity_window(settings.as_of, params)[0]) if egos else None
-    try:
+    with copied(con, activity_window(settings.as_of, params)[0]) if egos else nullcontext() as window_copy:
         for start in range(0, len(egos), EGOS_AT_ONCE):
             batch = egos[start : start + EGOS_AT_ONCE]
             inputs = read_personal_inputs(con, settings.as_of, params, batch, window_copy)
@@ -139,9 +139,6 @@ def write_all_reports(con: duckdb.DuckDBPyConnection, settings: Settings) -> Wri
                 fingerprint = built.inputs_fingerprint(own, ego, ego in mine.observed_egos, *context)
                 page = partial(_personal_page, mine, ego, params)
                 written.append(write(folder / "egos" / ego_file_name(ego), fingerprint, page))
-    finally:
-        if window_copy is not None:
-            window_copy.drop()
     _remove_stale(folder / "egos", {p.name for p in written})
     built.save(folder, after)
     return WrittenReports(org, written, rendered, left_out)

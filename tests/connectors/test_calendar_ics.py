@@ -569,7 +569,8 @@ def test_calendar_pages_committed_together_equal_pages_committed_one_after_anoth
     tmp_path: Path, shared: bool
 ) -> None:
     """Consecutive calendar pages (a file per person) are written in one go: the same rows, and the same new and
-    replaced counts per page, as committing them one by one; a key offered by two pages takes them one by one."""
+    replaced counts per page, as committing them one by one (both checked by hand too); a key offered by two pages
+    takes them one by one."""
     from tiepulse.connectors.raw_schemas import to_table
     from tiepulse.core.warehouse import connect
     from tiepulse.pipelines.loader import PageCommit, commit_pages
@@ -598,11 +599,18 @@ def test_calendar_pages_committed_together_equal_pages_committed_one_after_anoth
         assert counted == [(r.inserted, r.updated) for r in one_by_one]
         query = "select event_key, calendar_owner, status from raw.calendar_events order by all"
         assert together.execute(query).fetchall() == apart.execute(query).fetchall()
-        rows = dict(((k, o), s) for k, o, s in together.execute(query).fetchall())
-        assert rows[("d", "o1")] == "confirmed"  # within a page the last row of a key
-        assert rows[("a", "o1")] == ("tentative" if shared else "cancelled")
-        first = counted[0]
-        assert first == ({"raw.calendar_events": 1}, {"raw.calendar_events": 1})  # d new, a replaced, b unchanged
+        # by hand: d new (its last row) and a replaced, b unchanged; e new, c unchanged; f new (and a replaced again)
+        one = {"raw.calendar_events": 1}
+        assert counted == [(one, one), (one, {}), (one, one if shared else {})]
+        a_status = "tentative" if shared else "cancelled"
+        assert together.execute(query).fetchall() == [
+            ("a", "o1", a_status),
+            ("b", "o1", "confirmed"),
+            ("c", "o2", "confirmed"),
+            ("d", "o1", "confirmed"),
+            ("e", "o2", "confirmed"),
+            ("f", "o3", "confirmed"),
+        ]
     finally:
         together.close()
         apart.close()
