@@ -121,6 +121,16 @@ class PeriodResult:
     matrix: pl.DataFrame
     summary: dict[str, object]
 
+    def named(self, period: str) -> PeriodResult:
+        """The same result published under another period's name."""
+        label = pl.lit(period, dtype=pl.String)
+        return PeriodResult(
+            self.people.with_columns(period=label),
+            self.groups.with_columns(period=label),
+            self.matrix.with_columns(period=label),
+            self.summary,
+        )
+
 
 Reuse = Callable[[str, str], PeriodResult | None]
 """Given a period and its fingerprint, the result published for it when it was computed from the same inputs."""
@@ -208,7 +218,9 @@ def compute_org(
 
     ``previous_labels`` (``period``, ``person_id``, ``community_id``: the last published people mart) keeps
     community ids stable: each period is matched to its own previous labels, else to the period before it.
-    ``reuse`` offers a month's published result when its fingerprint is unchanged; 'current' is always computed."""
+    ``reuse`` offers a month's published result when its fingerprint is unchanged. 'current' is the running month's
+    graph (the same window), so it takes that month's result under its own name; it is computed only when no month
+    has its window (no interaction yet)."""
     persons = lazy(persons).collect()
     has_teams = persons.filter(pl.col("is_internal")).get_column("team").drop_nulls().len() > 0
     months = months_since(ties.first_day(as_of_instant(as_of)), as_of)
@@ -216,19 +228,23 @@ def compute_org(
     stored = previous_labels if previous_labels is not None else pl.DataFrame(schema={"period": pl.String})
     people, groups, matrix, summaries = [], [], [], []
     last: pl.DataFrame | None = None
+    latest: tuple[str, PeriodResult] | None = None
     context = checksum(node_table(persons, options.outside_contacts).collect()), egos, has_teams, options
     fingerprints, recomputed = {}, []
     windows = [period_window(end, options.window_days) for _, end, _ in periods]
     for (period, _, month), (start, stop), rows in zip(periods, windows, ties.checksums(windows), strict=True):
         fingerprints[period] = digest(start, stop, rows, *context)
         result = reuse(period, fingerprints[period]) if reuse is not None and month is not None else None
-        if result is None:
+        if month is None and latest is not None and latest[0] == fingerprints[period]:
+            result = latest[1].named(period)
+        elif result is None:
             graph = build_org_graph(ties.ties(start, stop), persons, egos, options.outside_contacts)
             own = stored.filter(pl.col("period") == period) if stored.height else stored
             previous = own.select(node_id="person_id", community_id="community_id") if own.height else last
             result = analyse_period(graph, period, options, previous, has_teams)
             recomputed.append(period)
         last = result.people.select(node_id="person_id", community_id="community_id")
+        latest = fingerprints[period], result
         people.append(result.people)
         groups.append(result.groups)
         matrix.append(result.matrix)

@@ -49,6 +49,15 @@ def _publish(con: duckdb.DuckDBPyConnection, marts: OrgMarts) -> None:
     record_periods(con, marts.fingerprints)
 
 
+def _assert_current_is_the_running_month(marts: OrgMarts) -> None:
+    assert marts.fingerprints["current"] == marts.fingerprints["2026-06"]
+    for name in ("people", "groups", "matrix"):
+        frame = getattr(marts, name)
+        current = frame.filter(pl.col("period") == "current")
+        running = frame.filter(pl.col("period") == "2026-06").with_columns(period=pl.lit("current"))
+        assert current.height > 0 and _sorted(current).equals(_sorted(running)), name
+
+
 def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(frame.columns)
 
@@ -59,17 +68,21 @@ def test_only_the_months_whose_window_saw_new_data_are_computed_again(warehouse:
         [interactions(_rows(f"2026-{m:02d}-1{d}", team_a + team_b + across)) for m in range(1, 7) for d in (0, 5)]
     )
     first = _compute(history, warehouse)  # nothing published yet: every month computed
-    assert first.recomputed == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06", "current"]
+    # 'current' is the running month's window: its result, under its own name, not a second analysis
+    assert first.recomputed == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+    _assert_current_is_the_running_month(first)
     _publish(warehouse, first)
 
-    assert _compute(history, warehouse).recomputed == ["current"]  # nothing new: only 'current'
+    again = _compute(history, warehouse)
+    assert again.recomputed == []  # nothing new: every month reused, 'current' with the running one
+    _assert_current_is_the_running_month(again)
 
     # a message of April arriving late touches April and the two months whose 90-day window still holds it
     late = interactions(_rows("2026-04-20", [(0, 7), (1, 6)])).with_columns(source_key=pl.lit("late"))
     grown = pl.concat([history, late])
     incremental = _compute(grown, warehouse)
-    assert incremental.recomputed == ["2026-04", "2026-05", "2026-06", "current"]
+    assert incremental.recomputed == ["2026-04", "2026-05", "2026-06"]
     full = _compute(grown, warehouse, reuse=False)
-    assert len(full.recomputed) == len(full.fingerprints) == 7
+    assert len(full.recomputed) == len(full.fingerprints) - 1 == 6
     for name in ("people", "groups", "matrix", "summary"):
         assert _sorted(getattr(incremental, name)).equals(_sorted(getattr(full, name))), name
