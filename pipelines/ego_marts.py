@@ -5,31 +5,41 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from tiepulse.core.params import AnalyticsParams
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics import (
-    HEALTH_COLUMNS,
-    MONTHLY_COLUMNS,
-    TIE_COLUMNS,
-    compute_ties,
-    compute_ties_monthly,
-    network_health,
-)
 from tiepulse.pipelines.analytics.brokerage import activity_window
-from tiepulse.pipelines.analytics.chain import NetworkInputs
+from tiepulse.pipelines.analytics.chain import NetworkInputs, network_health
 from tiepulse.pipelines.analytics.common import UTC_TS, as_of_instant
 from tiepulse.pipelines.analytics.coverage import observe_egos
-from tiepulse.pipelines.analytics.fingerprint import PERSON_ATTRIBUTES, checksum, history_context, history_months
-from tiepulse.pipelines.analytics.health import OBSERVED_COLUMNS, SCORE_COLUMNS, observation_as_read, scored_health
-from tiepulse.pipelines.analytics.monthly import month_cutoff, month_start
+from tiepulse.pipelines.analytics.fingerprint import (
+    PERSON_ATTRIBUTES,
+    checksum,
+    history_context,
+    history_months,
+    rules_digest,
+)
+from tiepulse.pipelines.analytics.health import (
+    HEALTH_COLUMNS,
+    OBSERVED_COLUMNS,
+    SCORE_COLUMNS,
+    observation_as_read,
+    scored_health,
+)
+from tiepulse.pipelines.analytics.monthly import MONTHLY_COLUMNS, compute_ties_monthly, month_cutoff, month_start
+from tiepulse.pipelines.analytics.ties import TIE_COLUMNS, compute_ties
 from tiepulse.pipelines.ego_refresh import Compute, EgoRefresh, EgoTable, refresh_by_ego
 from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shards
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.record_window import copied
+
+RULES = rules_digest(Path(__file__))
+"""The analysis rules these marts run: a change to a module they do not import (the ONA's, the introductions')
+leaves their history as it is."""
 
 TIE_PERSON_ATTRIBUTES = (*PERSON_ATTRIBUTES, "display_name")
 """The columns of ``dim_person`` a tie carries (the alter's name and groups)."""
@@ -76,7 +86,7 @@ def refresh_ties(run: EgoRun) -> EgoRefresh:
     con, as_of, params = run.con, run.as_of, run.params
     persons = read_table(con, tables.PERSONS)
     contacts = read_table(con, tables.CONTACTS)
-    context = history_context(params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
+    context = history_context(RULES, params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
     spec = EgoTable(tables.TIES, tables.TIES, TIE_COLUMNS, history=False)
 
     def compute(inter: pl.DataFrame, _stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
@@ -94,7 +104,7 @@ def refresh_ties_monthly(run: EgoRun) -> EgoRefresh:
     def compute(inter: pl.DataFrame, stale: pl.DataFrame, _shard: EgoShard) -> pl.DataFrame:
         return compute_ties_monthly(inter, stale.get_column("month").unique().to_list(), run.params, run.as_of)
 
-    return run.refresh(spec, history_context(run.params), compute)
+    return run.refresh(spec, history_context(RULES, run.params), compute)
 
 
 HEALTH_TABLE_COLUMNS = [*HEALTH_COLUMNS, "period", "month"]
@@ -105,7 +115,7 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     'month'), from the published ``mart_ties``; recomputed for the (ego, month) whose inputs changed."""
     con, as_of, params = run.con, run.as_of, run.params
     persons = read_table(con, tables.PERSONS)
-    context = history_context(params, read_table(con, tables.CONTACTS))
+    context = history_context(RULES, params, read_table(con, tables.CONTACTS))
     running = month_start(as_of)
     observation = _Observation.read(con, as_of, params)
 

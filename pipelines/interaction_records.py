@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -23,7 +24,7 @@ from tiepulse.core.params import AnalyticsParams
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import build_state
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics.fingerprint import digest
+from tiepulse.pipelines.analytics.fingerprint import digest, rules_digest
 from tiepulse.pipelines.analytics.interactions import (
     EXCLUSION_RECORD_SCHEMA,
     INTERACTION_SCHEMA,
@@ -36,6 +37,8 @@ from tiepulse.pipelines.marts_io import execute_with_frame, read_table, table_ex
 EXCLUSION_RECORDS = "ops.interaction_exclusion_records"
 KEYS = f"{tables.INTERACTIONS}/"
 """The records' targets in ``ops.build_keys``: ``marts.fct_interactions/<source>``."""
+RULES = rules_digest(Path(__file__))
+"""The rules the interactions are built by (``analytics.interactions`` and what it imports)."""
 _FLAGS = f"(select person_id, non_person_reason, is_automated from {tables.PERSONS})"
 
 DIGESTS = {
@@ -129,9 +132,10 @@ def _remember(con: duckdb.DuckDBPyConnection, whole: bool) -> None:
 
 
 def _context(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> str:
-    """What weighs on every record alike: the code, the parameters and the egos (their working hours)."""
+    """What weighs on every record alike: the code (the release and the rules it runs), the parameters and the
+    egos (their working hours)."""
     egos = build_state.table_fingerprint(con, tables.EGOS) if table_exists(con, tables.EGOS) else "absent"
-    return digest(build_state.code_version(), json.dumps(params.model_dump(), sort_keys=True), egos)
+    return digest(build_state.code_version(), RULES, json.dumps(params.model_dump(), sort_keys=True), egos)
 
 
 def _digest_records(con: duckdb.DuckDBPyConnection) -> None:

@@ -2,13 +2,14 @@
 
 Each month's fingerprint (``org_marts.compute_org``: a checksum of its 90-day window of interactions, the people's node
 attributes, the observed egos, the options) is recorded in ``ops.build_state`` under ``marts.org_network/YYYY-MM``
-with the code version; a month whose fingerprint is the same is read back from the published marts instead of
-computed again. 'current' is always computed.
+with the code (the release and the ONA rules it runs); a month whose fingerprint is the same is read back from the
+published marts instead of computed again. 'current' is the running month's result under its own name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -16,13 +17,15 @@ import polars as pl
 from tiepulse.core.warehouse import transaction
 from tiepulse.pipelines import build_state
 from tiepulse.pipelines import network_io as tables
-from tiepulse.pipelines.analytics.fingerprint import digest
+from tiepulse.pipelines.analytics.fingerprint import digest, rules_digest
 from tiepulse.pipelines.analytics.org_columns import CURRENT
 from tiepulse.pipelines.analytics.org_groups import GROUP_SCHEMA, MATRIX_SCHEMA
 from tiepulse.pipelines.analytics.org_marts import PEOPLE_SCHEMA, PeriodResult, Reuse
 from tiepulse.pipelines.marts_io import read_table, table_exists
 
 STATE_PREFIX = "marts.org_network/"
+RULES = rules_digest(Path(__file__))
+"""The ONA rules (``org_marts`` and what it imports): a change to them computes every month again."""
 _SCHEMAS = {tables.ORG_PEOPLE: PEOPLE_SCHEMA, tables.ORG_GROUPS: GROUP_SCHEMA, tables.GROUP_MATRIX: MATRIX_SCHEMA}
 
 
@@ -39,7 +42,7 @@ def published_periods(con: duckdb.DuckDBPyConnection) -> Reuse | None:
     people, groups, matrix = (_by_period(con, t) for t in _SCHEMAS)
     summary = read_table(con, tables.ORG_SUMMARY).drop("median_health")
     summaries = {row["month"]: row for row in summary.iter_rows(named=True)}
-    code = build_state.code_version()
+    code = _code()
 
     def reuse(period: str, fingerprint: str) -> PeriodResult | None:
         month = dt.date.fromisoformat(f"{period}-01")
@@ -58,9 +61,13 @@ def published_periods(con: duckdb.DuckDBPyConnection) -> Reuse | None:
 
 def record_periods(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str]) -> None:
     """Remember the months just published (after their marts are): a crash before leaves them to recompute."""
-    code = build_state.code_version()
+    code = _code()
     with transaction(con):
         build_state.forget(con, STATE_PREFIX)
         build_state.record_many(
             con, {STATE_PREFIX + p: digest(code, fp) for p, fp in fingerprints.items() if p != CURRENT}
         )
+
+
+def _code() -> str:
+    return digest(build_state.code_version(), RULES)

@@ -4,21 +4,23 @@ whose inputs changed (``pipelines.ego_refresh``).
 The fingerprint of an ego's month covers its cut-off day (the month end, or the analysis date for the month still
 running), an order-insensitive checksum of the ego's interactions up to that cut-off, a ``context`` string for the
 inputs that weigh on every ego alike (the analytics parameters, the people's attributes, the contacts), and
-optionally a digest of other inputs of that ego at that cut-off. The context also holds ``RULES``, a digest of the
-analysis code itself (this package's modules), so a release that changes a rule (the narrowing rule, a weight, a
-default) recomputes the history on the next ordinary refresh, as a changed threshold does. Changing a threshold, the
-rules, the directory or an identity merge therefore changes every month of every ego; new mail of one ego in the
+optionally a digest of other inputs of that ego at that cut-off. The context also holds a digest of the analysis
+code itself (``rules_digest``: the modules of this package that the caller imports, directly or through each other),
+so a release that changes a rule the marts run (the narrowing rule, a weight, a default) recomputes the history on
+the next ordinary refresh, as a changed threshold does, while a change to a module they do not run (the ONA's, the
+introductions') does not. Changing a threshold, those rules, the directory or an identity merge therefore changes
+every month of every ego; new mail of one ego in the
 latest month changes that ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash
 (stable within one Polars version: an upgrade recomputes the history once); the sums add up across ego shards.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import json
-from importlib.resources import files
-from importlib.resources.abc import Traversable
+from pathlib import Path
 
 import polars as pl
 
@@ -30,19 +32,47 @@ PERSON_ATTRIBUTES = ("person_id", "domain", "is_internal", "team", "department")
 """The columns of ``dim_person`` that history depends on (not the per-person message counts, which move daily)."""
 
 _HALF = 2**32
+PACKAGE = "tiepulse.pipelines.analytics"
+PACKAGE_DIR = Path(__file__).parent
 
 
-def rules_digest(package: Traversable) -> str:
-    """A digest of the Python modules of ``package`` (name and bytes, in name order): the rules they encode."""
-    modules = sorted((f for f in package.iterdir() if f.name.endswith(".py")), key=lambda f: f.name)
+def rules_digest(root: Path, package: Path = PACKAGE_DIR) -> str:
+    """A digest of the rules the module at ``root`` runs: its ``rules_modules`` (name and bytes, in name order)."""
     sha = hashlib.sha256()
-    for module in modules:
-        sha.update(module.name.encode("utf-8") + b"\0" + module.read_bytes() + b"\0")
+    for module in rules_modules(root, package):
+        sha.update(module.encode("utf-8") + b"\0" + (package / f"{module}.py").read_bytes() + b"\0")
     return sha.hexdigest()[:16]
 
 
-RULES = rules_digest(files("tiepulse.pipelines.analytics"))
-"""The analysis rules this installation runs (``rules_digest`` of ``pipelines/analytics``)."""
+def rules_modules(root: Path, package: Path = PACKAGE_DIR) -> list[str]:
+    """The modules of ``package`` that the module at ``root`` imports, directly or through each other, in name
+    order. Importing the package itself counts as importing all its modules."""
+    seen = {root.stem} if root.parent.resolve() == package.resolve() else set()
+    pending = [root]
+    while pending:
+        for name in _package_imports(pending.pop().read_text(encoding="utf-8")):
+            names = [f.stem for f in package.glob("*.py")] if name == "__init__" else [name]
+            # ``from <package> import name`` also offers names that are not modules
+            for module in {n for n in names if (package / f"{n}.py").is_file()} - seen:
+                seen.add(module)
+                pending.append(package / f"{module}.py")
+    return sorted(seen)
+
+
+def _package_imports(source: str) -> set[str]:
+    """The modules of the analytics package that ``source`` imports (``__init__`` for the package itself)."""
+    dotted = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            dotted |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            dotted |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    inside = {name.removeprefix(PACKAGE).lstrip(".").split(".")[0] for name in dotted if _within(name)}
+    return {name or "__init__" for name in inside}
+
+
+def _within(name: str) -> bool:
+    return name == PACKAGE or name.startswith(PACKAGE + ".")
 
 
 def _sums(frame: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
@@ -64,9 +94,10 @@ def digest(*parts: object) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:32]
 
 
-def history_context(params: AnalyticsParams, *frames: Frame) -> str:
-    """One digest of the analysis rules, the parameters and the frames every month depends on."""
-    parts = [RULES, json.dumps(params.model_dump(), sort_keys=True), *(checksum(f) for f in frames)]
+def history_context(rules: str, params: AnalyticsParams, *frames: Frame) -> str:
+    """One digest of the analysis ``rules`` (``rules_digest``), the parameters and the frames every month depends
+    on."""
+    parts = [rules, json.dumps(params.model_dump(), sort_keys=True), *(checksum(f) for f in frames)]
     return hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:16]
 
 

@@ -10,8 +10,8 @@ import dagster as dg
 import pytest
 
 from tests.analytics.staged import AS_OF, query, restage, run_assets
-from tiepulse.pipelines.analytics import fingerprint
-from tiepulse.pipelines.analytics.fingerprint import rules_digest
+from tiepulse.pipelines import ego_marts
+from tiepulse.pipelines.analytics.fingerprint import PACKAGE_DIR, rules_digest
 from tiepulse.pipelines.assets.analytics import new_alerts_sensor
 
 
@@ -101,12 +101,13 @@ def test_a_new_rule_or_threshold_recomputes_the_history_on_the_next_refresh(
 
     # a release whose analysis code differs (here: one rule's text edited in a copy of the package)
     copy = tmp_path / "analytics"
-    shutil.copytree(Path(fingerprint.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     alerts = copy / "alerts.py"
     alerts.write_text(alerts.read_text(encoding="utf-8").replace("<= 1 - params.narrowing", "< 1 - params.narrowing"))
-    assert rules_digest(copy) != fingerprint.RULES
-    assert rules_digest(Path(fingerprint.__file__).parent) == fingerprint.RULES  # the installed code, unchanged
-    monkeypatch.setattr(fingerprint, "RULES", rules_digest(copy))
+    root = Path(ego_marts.__file__)
+    assert rules_digest(root, copy) != ego_marts.RULES
+    assert rules_digest(root) == ego_marts.RULES  # the installed code, unchanged
+    monkeypatch.setattr(ego_marts, "RULES", rules_digest(root, copy))
     redone = run_assets()
     assert redone["mart_network_health"]["months_recomputed"] == months
     assert redone["mart_ties_monthly"]["months_recomputed"] == redone["mart_ties_monthly"]["months"]

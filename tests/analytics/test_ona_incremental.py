@@ -6,9 +6,11 @@ import datetime as dt
 
 import duckdb
 import polars as pl
+import pytest
 
 from tests.analytics.builders import at, interactions, persons
 from tiepulse.pipelines import network_io as tables
+from tiepulse.pipelines import org_reuse
 from tiepulse.pipelines.analytics.org_marts import OrgMarts, OrgOptions, compute_org
 from tiepulse.pipelines.marts_io import publish, read_table, table_exists
 from tiepulse.pipelines.org_reuse import published_periods, record_periods
@@ -62,7 +64,9 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.sort(frame.columns)
 
 
-def test_only_the_months_whose_window_saw_new_data_are_computed_again(warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_only_the_months_whose_window_saw_new_data_are_computed_again(
+    warehouse: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     team_a, team_b, across = [(0, 1), (1, 2), (2, 3), (3, 0)], [(4, 5), (5, 6), (6, 7), (7, 4)], [(3, 4)]
     history = pl.concat(
         [interactions(_rows(f"2026-{m:02d}-1{d}", team_a + team_b + across)) for m in range(1, 7) for d in (0, 5)]
@@ -82,6 +86,11 @@ def test_only_the_months_whose_window_saw_new_data_are_computed_again(warehouse:
     grown = pl.concat([history, late])
     incremental = _compute(grown, warehouse)
     assert incremental.recomputed == ["2026-04", "2026-05", "2026-06"]
+    _publish(warehouse, incremental)
+
+    # a release whose ONA rules differ: every month again
+    monkeypatch.setattr(org_reuse, "RULES", "other rules")
+    assert _compute(grown, warehouse).recomputed == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
     full = _compute(grown, warehouse, reuse=False)
     assert len(full.recomputed) == len(full.fingerprints) - 1 == 6
     for name in ("people", "groups", "matrix", "summary"):
