@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -37,9 +38,13 @@ from tiepulse.pipelines.ego_shards import SHARD_INTERACTIONS, EgoShard, ego_shar
 from tiepulse.pipelines.marts_io import read_table
 from tiepulse.pipelines.record_window import copied
 
-RULES = rules_digest(Path(__file__))
-"""The analysis rules these marts run: a change to a module they do not import (the ONA's, the introductions')
-leaves their history as it is."""
+
+@cache
+def rules() -> str:
+    """The analysis rules these marts run: a change to a module they do not import (the ONA's, the introductions')
+    leaves their history as it is."""
+    return rules_digest(Path(__file__))
+
 
 TIE_PERSON_ATTRIBUTES = (*PERSON_ATTRIBUTES, "display_name")
 """The columns of ``dim_person`` a tie carries (the alter's name and groups)."""
@@ -86,7 +91,7 @@ def refresh_ties(run: EgoRun) -> EgoRefresh:
     con, as_of, params = run.con, run.as_of, run.params
     persons = read_table(con, tables.PERSONS)
     contacts = read_table(con, tables.CONTACTS)
-    context = history_context(RULES, params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
+    context = history_context(rules(), params, persons.select(TIE_PERSON_ATTRIBUTES), contacts)
     spec = EgoTable(tables.TIES, tables.TIES, TIE_COLUMNS, history=False)
 
     def compute(inter: pl.DataFrame, _stale: pl.DataFrame, shard: EgoShard) -> pl.DataFrame:
@@ -104,7 +109,7 @@ def refresh_ties_monthly(run: EgoRun) -> EgoRefresh:
     def compute(inter: pl.DataFrame, stale: pl.DataFrame, _shard: EgoShard) -> pl.DataFrame:
         return compute_ties_monthly(inter, stale.get_column("month").unique().to_list(), run.params, run.as_of)
 
-    return run.refresh(spec, history_context(RULES, run.params), compute)
+    return run.refresh(spec, history_context(rules(), run.params), compute)
 
 
 HEALTH_TABLE_COLUMNS = [*HEALTH_COLUMNS, "period", "month"]
@@ -115,7 +120,7 @@ def refresh_network_health(run: EgoRun) -> EgoRefresh:
     'month'), from the published ``mart_ties``; recomputed for the (ego, month) whose inputs changed."""
     con, as_of, params = run.con, run.as_of, run.params
     persons = read_table(con, tables.PERSONS)
-    context = history_context(RULES, params, read_table(con, tables.CONTACTS))
+    context = history_context(rules(), params, read_table(con, tables.CONTACTS))
     running = month_start(as_of)
     observation = _Observation.read(con, as_of, params)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -41,8 +42,6 @@ RECORD_DIGEST = "hash(d)::varchar"
 """A record's digest: DuckDB's 64-bit hash of its ``DIGESTS`` row (its part and since included), compared key by key
 with the stored one (a text cast and an MD5 of the row cost twice as much at 8.7 M records). Part of the context, so
 a new form rebuilds everything at once, not record by record."""
-RULES = rules_digest(Path(__file__))
-"""The rules the interactions are built by (``analytics.interactions`` and what it imports)."""
 _FLAGS = f"(select person_id, non_person_reason, is_automated from {tables.PERSONS})"
 
 DIGESTS = {
@@ -135,12 +134,18 @@ def _remember(con: duckdb.DuckDBPyConnection, whole: bool) -> None:
     ).fetchall()
 
 
+@cache
+def rules() -> str:
+    """The rules the interactions are built by (``analytics.interactions`` and what it imports)."""
+    return rules_digest(Path(__file__))
+
+
 def _context(con: duckdb.DuckDBPyConnection, params: AnalyticsParams) -> str:
     """What weighs on every record alike: the code (the release and the rules it runs), the parameters and the
     egos (their working hours)."""
     egos = build_state.table_fingerprint(con, tables.EGOS) if table_exists(con, tables.EGOS) else "absent"
     return digest(
-        build_state.code_version(), RULES, RECORD_DIGEST, json.dumps(params.model_dump(), sort_keys=True), egos
+        build_state.code_version(), rules(), RECORD_DIGEST, json.dumps(params.model_dump(), sort_keys=True), egos
     )
 
 

@@ -9,6 +9,7 @@ published marts instead of computed again. 'current' is the running month's resu
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -24,8 +25,6 @@ from tiepulse.pipelines.analytics.org_marts import PEOPLE_SCHEMA, PeriodResult, 
 from tiepulse.pipelines.marts_io import read_table, table_exists
 
 STATE_PREFIX = "marts.org_network/"
-RULES = rules_digest(Path(__file__))
-"""The ONA rules (``org_marts`` and what it imports): a change to them computes every month again."""
 _SCHEMAS = {tables.ORG_PEOPLE: PEOPLE_SCHEMA, tables.ORG_GROUPS: GROUP_SCHEMA, tables.GROUP_MATRIX: MATRIX_SCHEMA}
 
 
@@ -69,5 +68,11 @@ def record_periods(con: duckdb.DuckDBPyConnection, fingerprints: dict[str, str])
         )
 
 
+@cache
+def rules() -> str:
+    """The ONA rules (``org_marts`` and what it imports): a change to them computes every month again."""
+    return rules_digest(Path(__file__))
+
+
 def _code() -> str:
-    return digest(build_state.code_version(), RULES)
+    return digest(build_state.code_version(), rules())

@@ -8,10 +8,10 @@ optionally a digest of other inputs of that ego at that cut-off. The context als
 code itself (``rules_digest``: the modules of this package that the caller imports, directly or through each other),
 so a release that changes a rule the marts run (the narrowing rule, a weight, a default) recomputes the history on
 the next ordinary refresh, as a changed threshold does, while a change to a module they do not run (the ONA's, the
-introductions') does not. Changing a threshold, those rules, the directory or an identity merge therefore changes
-every month of every ego; new mail of one ego in the
-latest month changes that ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash
-(stable within one Polars version: an upgrade recomputes the history once); the sums add up across ego shards.
+introductions') does not, nor does one to comments or docstrings. Changing a threshold, those rules, the directory
+or an identity merge therefore changes every month of every ego; new mail of one ego in the latest month changes that
+ego's latest month only. The checksum sums the two 32-bit halves of each row's Polars hash (stable within one Polars
+version: an upgrade recomputes the history once); the sums add up across ego shards.
 """
 
 from __future__ import annotations
@@ -37,32 +37,48 @@ PACKAGE_DIR = Path(__file__).parent
 
 
 def rules_digest(root: Path, package: Path = PACKAGE_DIR) -> str:
-    """A digest of the rules the module at ``root`` runs: its ``rules_modules`` (name and bytes, in name order)."""
+    """A digest of the rules the module at ``root`` runs: the code of its ``rules_modules`` (name and syntax tree, in
+    name order; comments, docstrings and layout left out, so only a change to what runs changes it)."""
     sha = hashlib.sha256()
-    for module in rules_modules(root, package):
-        sha.update(module.encode("utf-8") + b"\0" + (package / f"{module}.py").read_bytes() + b"\0")
+    for module, tree in sorted(_rules(root, package).items()):
+        sha.update(module.encode("utf-8") + b"\0" + ast.dump(_Prose().visit(tree)).encode("utf-8") + b"\0")
     return sha.hexdigest()[:16]
 
 
 def rules_modules(root: Path, package: Path = PACKAGE_DIR) -> list[str]:
     """The modules of ``package`` that the module at ``root`` imports, directly or through each other, in name
     order. Importing the package itself counts as importing all its modules."""
-    seen = {root.stem} if root.parent.resolve() == package.resolve() else set()
+    return sorted(_rules(root, package))
+
+
+def _rules(root: Path, package: Path) -> dict[str, ast.Module]:
+    """``rules_modules`` with their syntax trees."""
+    trees: dict[str, ast.Module] = {}
     pending = [root]
     while pending:
-        for name in _package_imports(pending.pop().read_text(encoding="utf-8")):
+        path = pending.pop()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if path.parent.resolve() == package.resolve():
+            trees[path.stem] = tree
+        for name in _package_imports(tree):
             names = [f.stem for f in package.glob("*.py")] if name == "__init__" else [name]
             # ``from <package> import name`` also offers names that are not modules
-            for module in {n for n in names if (package / f"{n}.py").is_file()} - seen:
-                seen.add(module)
+            for module in {n for n in names if (package / f"{n}.py").is_file()} - {*trees, *(p.stem for p in pending)}:
                 pending.append(package / f"{module}.py")
-    return sorted(seen)
+    return trees
 
 
-def _package_imports(source: str) -> set[str]:
-    """The modules of the analytics package that ``source`` imports (``__init__`` for the package itself)."""
+class _Prose(ast.NodeTransformer):
+    """Drops the statements that are only a string (docstrings, the notes under constants): they never run."""
+
+    def visit_Expr(self, node: ast.Expr) -> ast.Expr | None:
+        return None if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str) else node
+
+
+def _package_imports(tree: ast.Module) -> set[str]:
+    """The modules of the analytics package that ``tree`` imports (``__init__`` for the package itself)."""
     dotted = set()
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             dotted |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

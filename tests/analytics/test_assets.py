@@ -105,9 +105,10 @@ def test_a_new_rule_or_threshold_recomputes_the_history_on_the_next_refresh(
     alerts = copy / "alerts.py"
     alerts.write_text(alerts.read_text(encoding="utf-8").replace("<= 1 - params.narrowing", "< 1 - params.narrowing"))
     root = Path(ego_marts.__file__)
-    assert rules_digest(root, copy) != ego_marts.RULES
-    assert rules_digest(root) == ego_marts.RULES  # the installed code, unchanged
-    monkeypatch.setattr(ego_marts, "RULES", rules_digest(root, copy))
+    assert rules_digest(root, copy) != ego_marts.rules()
+    assert rules_digest(root) == ego_marts.rules()  # the installed code, unchanged
+    changed = rules_digest(root, copy)
+    monkeypatch.setattr(ego_marts, "rules", lambda: changed)
     redone = run_assets()
     assert redone["mart_network_health"]["months_recomputed"] == months
     assert redone["mart_ties_monthly"]["months_recomputed"] == redone["mart_ties_monthly"]["months"]

@@ -89,7 +89,7 @@ def test_only_the_months_whose_window_saw_new_data_are_computed_again(
     _publish(warehouse, incremental)
 
     # a release whose ONA rules differ: every month again
-    monkeypatch.setattr(org_reuse, "RULES", "other rules")
+    monkeypatch.setattr(org_reuse, "rules", lambda: "other rules")
     assert _compute(grown, warehouse).recomputed == ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
     full = _compute(grown, warehouse, reuse=False)
     assert len(full.recomputed) == len(full.fingerprints) - 1 == 6
