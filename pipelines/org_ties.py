@@ -21,13 +21,11 @@ _SUMS = f"coalesce(sum(h % {_HALF}), 0), coalesce(sum(h // {_HALF}), 0)"
 
 
 class WindowTies:
-    """The person-to-person ties of any window (exclusive start, inclusive end) of ``relation``'s interactions, as
-    the relation is while the instance is used (one step of a refresh)."""
+    """The person-to-person ties of any window (exclusive start, inclusive end) of ``relation``'s interactions."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, relation: str) -> None:
         self.con = con
         self.relation = relation
-        self._last: tuple[tuple[dt.datetime, dt.datetime], pl.DataFrame] | None = None
 
     @classmethod
     def of_frame(cls, interactions: pl.DataFrame) -> WindowTies:
@@ -42,10 +40,7 @@ class WindowTies:
 
     def ties(self, start: dt.datetime, stop: dt.datetime) -> pl.DataFrame:
         """One row per directed person pair (``src``, ``dst``) with an interaction in the window: ``weight`` (summed),
-        ``messages`` (emails) and ``meeting_minutes`` (shared minutes of meetings), each message or meeting once.
-        The last window's ties are kept: the running month's window is the current one's until the month ends."""
-        if self._last is not None and self._last[0] == (start, stop):
-            return self._last[1]
+        ``messages`` (emails) and ``meeting_minutes`` (shared minutes of meetings), each message or meeting once."""
         rows = self._in_window()
         sql = f"""
             select src, dst, coalesce(sum(c.weight), 0)::double as weight,
@@ -62,8 +57,7 @@ class WindowTies:
             ) group by src, dst
         """
         frame = pl.DataFrame(self.con.execute(sql, {"start": start, "stop": stop}).fetch_arrow_table())
-        self._last = ((start, stop), frame.cast({"messages": pl.Int64}))
-        return self._last[1]
+        return frame.cast({"messages": pl.Int64})
 
     def checksum(self, start: dt.datetime, stop: dt.datetime) -> str:
         """Order-insensitive checksum of the window's interaction rows (the columns the ties are built from)."""
