@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import icalendar
 import recurring_ical_events
@@ -44,6 +44,9 @@ from icalendar import Component
 from .addresses import PSEUDONYM_PREFIX, AddressNormaliser, decode_name
 from .base import ImportContext, OwnerGuess, Page, Reject
 from .raw_schemas import to_table
+
+if TYPE_CHECKING:
+    from .calendar_ahead import CalendarAhead
 
 FORMAT = "ics"
 SOURCE = "ics"
@@ -632,9 +635,13 @@ class IcsFileSource:
     path: Path
     format: str = FORMAT
     source: str = SOURCE
+    ahead: CalendarAhead | None = field(default=None, compare=False, repr=False)
+    """Set by the import's ``CalendarAhead`` while it runs."""
 
     def infer_owner(self, ctx: ImportContext) -> OwnerGuess | None:
         """X-WR-CALNAME when it is an address, else the address in most events (organizer or attendee)."""
+        if self.ahead is not None and (prepared := self.ahead.prepared(self, ctx)) is not None:
+            return prepared.guess
         parsed = _parse(self.path)
         _LAST_PARSED.clear()
         _LAST_PARSED[_fingerprint(self.path)] = parsed  # pages() usually follows for the same file
@@ -658,6 +665,9 @@ class IcsFileSource:
         return OwnerGuess(address, "most_frequent_address", count / events)
 
     def pages(self, owner: str, ctx: ImportContext, cursor: str | None) -> Iterator[Page]:
+        if cursor is None and self.ahead is not None and (ready := self.ahead.pages(self, owner, ctx)) is not None:
+            yield from ready
+            return
         source_file = str(self.path)
         start_group, start_offset = parse_cursor(cursor)
         parsed = _LAST_PARSED.pop(_fingerprint(self.path), None) or _parse(self.path)

@@ -24,6 +24,7 @@ from types import TracebackType
 import duckdb
 
 from tiepulse.connectors.base import ImportContext, OwnerGuess, Page, Unreadable, os_reason
+from tiepulse.connectors.calendar_ahead import calendars_ahead
 from tiepulse.connectors.calendar_ics import FORMAT as ICS_FORMAT
 from tiepulse.connectors.files import FileSource, LeftAlone, discover
 from tiepulse.connectors.mail import FORMATS as MAIL_FORMATS
@@ -177,8 +178,15 @@ def import_paths(
     pending: list[tuple[PageCommit, FileOutcome]] = []
     pending_rows = 0
 
-    # Mail files are parsed in worker processes while earlier ones commit.
-    with closing(session(con)) as reader, bulk_load(con), parse_ahead(sources, ctx), _CommitBehind(con) as committer:
+    # Mail and calendar files are parsed in worker processes while earlier ones commit.
+    given = ctx.normaliser().normalise(owner) if owner else None
+    with (
+        closing(session(con)) as reader,
+        bulk_load(con),
+        parse_ahead(sources, ctx) as ahead,
+        calendars_ahead(sources, ctx, ahead.pool if ahead else None, given),
+        _CommitBehind(con) as committer,
+    ):
         pseudonymiser = Pseudonymiser(reader, settings.hmac_key) if settings.hmac_key else None
         for source in sources:
             outcome = FileOutcome(source.path, source.format, "", "none", "imported")

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tiepulse.connectors.base import ImportContext, Plausibility
+from tiepulse.core.settings import Settings
 from tiepulse.core.warehouse import connect
 
 # Property tests are judged by their examples, never by how fast a busy machine generates or runs them.
@@ -52,6 +53,16 @@ def make_context(**overrides: object) -> ImportContext:
     }
     values.update(overrides)
     return ImportContext(**values)  # type: ignore[arg-type]
+
+
+def home_with_workers(root: Path, workers: int, as_of: dt.date) -> Settings:
+    """The settings of a new home under ``root`` whose imports use ``workers`` processes; every such home has the same
+    subject key, so that their title and subject digests compare."""
+    home = root / f"home{workers}"
+    home.mkdir()
+    (home / "config.yaml").write_text(f"imports:\n  workers: {workers}\n")
+    (home / "subject_hmac.key").write_text("0" * 64)
+    return Settings(home=home, config_file=home / "config.yaml", as_of=as_of)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Parsing header blocks in worker processes, results returned in submission order.
+"""Parsing header blocks (and other files' parses: ``ParsePool.run``) in worker processes.
 
 A ``ParsePool`` is ``ctx.workers`` processes for one import context, started on first use. Each worker parses
 what it is sent with a ``MessageParser`` of the batch's file (cheap: address parsing is cached per context and
@@ -16,10 +16,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import Any, TypeVar
 
 from ..base import ImportContext
 from ..lifeline import exit_with
@@ -34,6 +35,8 @@ FileRef = tuple[str, str, str, str]
 
 _ctx: ImportContext | None = None
 
+T = TypeVar("T")
+
 
 def _start(ctx: ImportContext, parent: int) -> None:
     global _ctx
@@ -44,6 +47,11 @@ def _start(ctx: ImportContext, parent: int) -> None:
 def _parser(source: str, source_file: str) -> MessageParser:
     assert _ctx is not None, "worker not initialised"
     return MessageParser(_ctx, owner="", source=source, source_file=source_file)  # the page sets the owner
+
+
+def _with_context(work: Callable[..., T], *args: Any) -> T:
+    assert _ctx is not None, "worker not initialised"
+    return work(_ctx, *args)
 
 
 def _parse_batch(source: str, source_file: str, items: list[Item]) -> Batch:
@@ -63,8 +71,9 @@ def _start_method() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # Once per process: later pools fork from the same server. pyarrow imports pandas (when installed) on its first
-    # conversion of Python values; importing it once in the server spares each worker half a second.
-    context.set_forkserver_preload(["__main__", __name__, "pandas"])
+    # conversion of Python values; importing it once in the server spares each worker half a second (and the
+    # calendars' parser, for the .ics files parsed ahead, another fifth).
+    context.set_forkserver_preload(["__main__", __name__, "pandas", "tiepulse.connectors.calendar_ics"])
     return context
 
 
@@ -88,6 +97,10 @@ class ParsePool:
     def parse_heads(self, files: list[FileRef], size: int) -> Future[list[Parsed]]:
         """Parse the heads (see ``head_batches``) of ``files`` in one worker."""
         return self._executor().submit(_parse_heads, files, size)
+
+    def run(self, work: Callable[..., T], *args: Any) -> Future[T]:
+        """``work(ctx, *args)`` in a worker (``work`` a module-level function, ``args`` picklable)."""
+        return self._executor().submit(_with_context, work, *args)
 
     def parse_in_workers(
         self, batches: Iterable[tuple[list[Item], str]], *, source: str, source_file: str

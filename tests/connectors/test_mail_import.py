@@ -11,7 +11,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from tests.conftest import make_context
+from tests.conftest import home_with_workers, make_context
 from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
 from tiepulse.connectors.mail import MailFileSource, bare_split, claims, iter_header_blocks, parse_ahead
 from tiepulse.connectors.mail import source as mail_source
@@ -320,7 +320,6 @@ def test_pages_committed_together_equal_pages_committed_one_after_another(tmp_pa
 def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_path: Path) -> None:
     import datetime as dt
 
-    from tiepulse.core.settings import Settings
     from tiepulse.core.warehouse import connect
     from tiepulse.pipelines.file_import import import_paths
 
@@ -333,11 +332,7 @@ def test_an_import_of_many_files_parsed_ahead_equals_one_parsed_in_process(tmp_p
     (folder / "cut.mbox.gz").write_bytes(data[: len(data) // 2])  # read up to the break, then quarantined
     tables = {}
     for workers in (1, 2):
-        home = tmp_path / f"home{workers}"
-        home.mkdir()
-        (home / "config.yaml").write_text(f"imports:\n  workers: {workers}\n")
-        (home / "subject_hmac.key").write_text("0" * 64)  # one key in both homes: equal subject digests
-        settings = Settings(home=home, config_file=home / "config.yaml", as_of=dt.date(2026, 11, 1))
+        settings = home_with_workers(tmp_path, workers, dt.date(2026, 11, 1))
         con = connect(settings.warehouse_path)
         report = import_paths(con, [folder], settings)
         assert [f.status for f in report.files] == ["imported"] * 9
