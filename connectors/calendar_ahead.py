@@ -55,27 +55,32 @@ class CalendarAhead:
         self._next = 0  # the first file not sent off yet
         self._sent: dict[int, Future[Prepared]] = {}
         self._done: dict[int, Prepared | None] = {}
+        self._refused = False
         self.taken = 0
         """Files whose pages came from the workers."""
         for source in self._order:
             source.ahead = self
 
     def prepared(self, source: IcsFileSource, ctx: ImportContext) -> Prepared | None:
-        """``source`` as a worker read it (the next files sent off), or None when it must be read here."""
+        """``source`` as a worker read it (the next files sent off), or None when it must be read here. Files are
+        asked for in import order, each until the next one is."""
         index = self._index.get(id(source))
         if index is None or ctx != self.ctx:
             return None
         if index not in self._done:
             for passed in [i for i in self._sent if i < index]:  # skipped by the import (unchanged files)
                 self._sent.pop(passed).cancel()
-            future = self._sent.pop(index, None) or self.pool.run(prepare, str(source.path), self.given)
-            self._next = max(self._next, index + 1)
+            self._next = max(self._next, index)
             self._send()
+            future = self._sent.pop(index, None)
+            if future is None:  # the pool refused it (see ``_send``), or asked again after a later file
+                return None
             try:
                 self._done = {index: future.result()}
             except Exception as exc:  # read again here, which raises or quarantines as usual
                 log.warning("%s: not read ahead (%s: %s); reading it here", source.path, type(exc).__name__, exc)
                 self._done = {index: None}
+            self._send()
         return self._done[index]
 
     def pages(self, source: IcsFileSource, owner: str, ctx: ImportContext) -> list[Page] | None:
@@ -87,9 +92,16 @@ class CalendarAhead:
         return prepared.pages
 
     def _send(self) -> None:
-        while len(self._sent) < 2 * self.ctx.workers and self._next < len(self._order):
+        """Send the next files off, up to ``2 x workers`` in flight; none once the pool refuses one (a worker died:
+        the files are then read here)."""
+        while not self._refused and len(self._sent) < 2 * self.ctx.workers and self._next < len(self._order):
             path = str(self._order[self._next].path)
-            self._sent[self._next] = self.pool.run(prepare, path, self.given)
+            try:
+                self._sent[self._next] = self.pool.run(prepare, path, self.given)
+            except Exception as exc:
+                log.warning("calendars are no longer read ahead (%s: %s)", type(exc).__name__, exc)
+                self._refused = True
+                return
             self._next += 1
 
     def close(self) -> None:

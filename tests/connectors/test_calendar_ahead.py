@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.conftest import home_with_workers, make_context
-from tiepulse.connectors.base import ImportContext, Page
+from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
 from tiepulse.connectors.calendar_ahead import CalendarAhead, calendars_ahead
 from tiepulse.connectors.calendar_ics import IcsFileSource
 from tiepulse.connectors.mail import parse_ahead
@@ -57,13 +59,24 @@ def _ahead(sources: list[IcsFileSource], ctx: ImportContext, given: str | None) 
         yield ahead
 
 
+def _in_import_order(
+    sources: list[IcsFileSource], ctx: ImportContext
+) -> tuple[list[OwnerGuess | None], list[list[Page]]]:
+    """Each file's owner, then its pages for that owner, file after file (as ``import_paths`` asks)."""
+    guesses, pages = [], []
+    for source in sources:
+        guess = source.infer_owner(ctx)
+        guesses.append(guess)
+        pages.append(list(source.pages(guess.address if guess else "", ctx, None)))
+    return guesses, pages
+
+
 def test_owners_and_pages_read_ahead_equal_those_read_here(tmp_path: Path) -> None:
     paths = sorted(_folder(tmp_path).glob("*.ics"))
     ctx = make_context(workers=2, page_size=3)
     sources = [IcsFileSource(path) for path in paths]
     with _ahead(sources, ctx, None) as ahead:
-        guesses = [source.infer_owner(ctx) for source in sources]
-        pages = [list(s.pages(g.address if g else "", ctx, None)) for s, g in zip(sources, guesses, strict=True)]
+        guesses, pages = _in_import_order(sources, ctx)
         assert ahead.taken == len(sources)
     assert all(source.ahead is None for source in sources)
     alone = [IcsFileSource(path) for path in paths]
@@ -124,3 +137,28 @@ def test_an_import_with_calendars_read_ahead_equals_one_without(tmp_path: Path) 
     assert [status for *_, status in outcomes] == ["no_owner", "quarantined", "imported", "imported", "imported"]
     assert again == ["no_owner", "skipped", "skipped", "skipped", "skipped"]  # read again until it has an owner
     assert {row[0] for row in owners} == {"ann@example.com", "zoe@example.com"} and rejects
+
+
+def test_calendars_are_read_here_once_the_workers_die(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    for i in range(4):  # more files than are in flight when the workers die: those are sent to a broken pool
+        shutil.copy(DATA / "mixed.ics", folder / f"then{i}.ics")
+    paths = sorted(folder.glob("*.ics"))
+    ctx = make_context(workers=2, page_size=3)
+    sources = [IcsFileSource(path) for path in paths]
+    with _ahead(sources, ctx, None) as ahead:
+        first = sources[0].infer_owner(ctx)
+        executor = ahead.pool._pool
+        assert executor is not None
+        for process in list(executor._processes.values()):  # a worker killed (the OOM killer, a crash)
+            os.kill(process.pid, signal.SIGKILL)
+            process.join()
+        pages = [list(sources[0].pages(first.address if first else "", ctx, None))]
+        guesses, more = _in_import_order(sources[1:], ctx)
+        guesses, pages = [first, *guesses], pages + more
+        assert 1 <= ahead.taken <= 1 + 2 * ctx.workers < len(sources)
+    here = make_context(page_size=3)
+    alone = [IcsFileSource(path) for path in paths]
+    assert guesses == [source.infer_owner(here) for source in alone]
+    for source, guess, ahead_pages in zip(alone, guesses, pages, strict=True):
+        assert _rows(ahead_pages) == _rows(list(source.pages(guess.address if guess else "", here, None)))
