@@ -13,7 +13,17 @@ name = st.one_of(
     st.just(""),
     st.from_regex(r"[A-Za-z][A-Za-z .'-]{0,12}", fullmatch=True),
     st.from_regex(r'"[A-Za-z ,.()@<>-]{0,12}"', fullmatch=True),
-    st.sampled_from(["=?UTF-8?B?w4FuYSBSdWl6?=", "Ruiz (work)", '""', "Ana\x1c", "M\u00fcller"]),
+    st.sampled_from(
+        [
+            "=?UTF-8?B?w4FuYSBSdWl6?=",
+            "=?utf-8?b?SGFuYSBEdm/FmcOhaw==?=",  # a '/' in the base64
+            "Sales/Ops",
+            "Ruiz (work)",
+            '""',
+            "Ana\x1c",
+            "M\u00fcller",
+        ]
+    ),
 )
 entry = st.one_of(
     address,
@@ -29,6 +39,10 @@ entry = st.one_of(
             "<>",
             "a@b@c",
             "/o=enron/ou=na/cn=recipients/cn=jsmith",
+            "J Smith </O=ENRON/OU=NA/CN=RECIPIENTS/CN=JSMITH@ENRON.com>",  # a path with a domain glued on
+            "/o=enron/ou=na/cn=recipients/cn=bo@enron.com",
+            "/O=ENRON/OU=NA/CN=RECIPIENTS/CN=JSMITH <jsmith@enron.com>",  # a path where a name would be
+            "x/o=y@acme.com",
             "NO-REPLY@x.com",
         ]
     ),
