@@ -71,8 +71,8 @@ def _start_method() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     # Once per process: later pools fork from the same server. pyarrow imports pandas (when installed) on its first
-    # conversion of Python values; importing it once in the server spares each worker half a second (and the
-    # calendars' parser, for the .ics files parsed ahead, another fifth).
+    # conversion of Python values; importing it once in the server spares each worker half a second. The calendars'
+    # parser is there for the .ics files read ahead (``calendar_ahead``).
     context.set_forkserver_preload(["__main__", __name__, "pandas", "tiepulse.connectors.calendar_ics"])
     return context
 
