@@ -1,4 +1,4 @@
-"""Resident memory of a process and all its descendants, sampled from /proc while it runs (Linux)."""
+"""Resident memory and CPU time of a process and all its descendants, sampled from /proc while it runs (Linux)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def _children() -> dict[int, list[int]]:
@@ -28,14 +29,19 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(root: int) -> int:
-    """Bytes resident in ``root`` and every process below it (0 once it has gone)."""
+def tree_rss(root: int, cpu: dict[tuple[int, int], float] | None = None) -> int:
+    """Bytes resident in ``root`` and every process below it (0 once it has gone); with ``cpu``, each process's CPU
+    seconds so far (user + system) are recorded there too, by process id and start time (ids are reused)."""
     tree = _children()
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         try:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            if cpu is not None:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                key = (pid, int(fields[19]))
+                cpu[key] = max(cpu.get(key, 0.0), (int(fields[11]) + int(fields[12])) / TICK)
         except (OSError, IndexError, ValueError):
             continue
         todo.extend(tree.get(pid, []))
@@ -52,7 +58,9 @@ class Sampled:
     stopped_over: int | None = None
     """The memory ceiling (bytes) the run was stopped at, if it was."""
     cpu: float = 0.0
-    """CPU seconds (user + system) of the command and the children it waited for."""
+    """CPU seconds (user + system) of the command's processes: the more of the children it waited for and every
+    process seen below it (sampled, so up to ``every`` seconds of each process's last moments may be missed; this
+    counts worker processes that no process below the command waits for, such as a fork server's)."""
 
     def peak(self, since: float = 0.0, until: float = float("inf")) -> int:
         return max((rss for when, rss in self.samples if since <= when <= until), default=0)
@@ -64,6 +72,7 @@ def run_sampled(
     """Run ``argv`` (output to ``log``), sampling its tree's RSS; stop the tree if it goes over ``ceiling``."""
     samples: list[tuple[float, int]] = []
     stopped: list[int] = []
+    seen: dict[tuple[int, int], float] = {}
     with log.open("ab") as out:
         began, cpu_before = time.time(), _children_cpu()
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -71,7 +80,7 @@ def run_sampled(
 
         def sample() -> None:
             while not done.is_set():
-                rss = tree_rss(process.pid)
+                rss = tree_rss(process.pid, seen)
                 samples.append((time.time(), rss))
                 if ceiling is not None and rss > ceiling and not stopped:
                     stopped.append(rss)
@@ -83,7 +92,7 @@ def run_sampled(
         code = process.wait()
         done.set()
         sampler.join()
-    cpu = _children_cpu() - cpu_before
+    cpu = max(_children_cpu() - cpu_before, sum(seen.values()))
     return Sampled(time.time() - began, code, samples, ceiling if stopped else None, cpu)
 
 
