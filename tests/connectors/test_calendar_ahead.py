@@ -9,6 +9,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import home_with_workers, make_context
 from tiepulse.connectors.base import ImportContext, OwnerGuess, Page
@@ -48,7 +49,7 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
-def _rows(pages: list[Page]) -> list[object]:
+def _rows(pages: list[Page]) -> list[tuple[str | None, list[dict[str, Any]], list[str]]]:
     return [(p.cursor, p.rows[TABLE].to_pylist(), [r.key for r in p.rejects]) for p in pages]
 
 
@@ -101,7 +102,7 @@ def test_a_given_owner_is_read_ahead_and_another_owner_or_a_resume_is_read_here(
         assert ahead.taken == 1
     alone = IcsFileSource(path)
     here = make_context(page_size=2)
-    assert {row["calendar_owner"] for _, rows, _ in _rows(given) for row in rows} == {"x@y.org"}  # type: ignore[attr-defined]
+    assert {row["calendar_owner"] for _, rows, _ in _rows(given) for row in rows} == {"x@y.org"}
     assert _rows(given) == _rows(list(alone.pages("x@y.org", here, None)))
     assert _rows(other) == _rows(list(alone.pages("ann@example.com", here, None)))
     assert _rows(resumed) == _rows(list(alone.pages("x@y.org", here, given[0].cursor)))
