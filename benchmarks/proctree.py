@@ -29,19 +29,18 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss(root: int, cpu: dict[tuple[int, int], float] | None = None) -> int:
-    """Bytes resident in ``root`` and every process below it (0 once it has gone); with ``cpu``, each process's CPU
-    seconds so far (user + system) are recorded there too, by process id and start time (ids are reused)."""
+def sample_tree(root: int, cpu: dict[tuple[int, int], float]) -> int:
+    """Bytes resident in ``root`` and every process below it (0 once it has gone); each process's CPU seconds so far
+    (user + system) are recorded in ``cpu``, by process id and start time (ids are reused)."""
     tree = _children()
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
         try:
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-            if cpu is not None:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                key = (pid, int(fields[19]))
-                cpu[key] = max(cpu.get(key, 0.0), (int(fields[11]) + int(fields[12])) / TICK)
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            key = (pid, int(fields[19]))
+            cpu[key] = max(cpu.get(key, 0.0), (int(fields[11]) + int(fields[12])) / TICK)
         except (OSError, IndexError, ValueError):
             continue
         todo.extend(tree.get(pid, []))
@@ -80,7 +79,7 @@ def run_sampled(
 
         def sample() -> None:
             while not done.is_set():
-                rss = tree_rss(process.pid, seen)
+                rss = sample_tree(process.pid, seen)
                 samples.append((time.time(), rss))
                 if ceiling is not None and rss > ceiling and not stopped:
                     stopped.append(rss)

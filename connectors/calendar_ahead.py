@@ -54,7 +54,7 @@ class CalendarAhead:
         self._index = {id(source): i for i, source in enumerate(self._order)}
         self._next = 0  # the first file not sent off yet
         self._sent: dict[int, Future[Prepared]] = {}
-        self._done: dict[int, Prepared | None] = {}
+        self._current: tuple[int, Prepared | None] | None = None  # the file asked for last, as read
         self._refused = False
         self.taken = 0
         """Files whose pages came from the workers."""
@@ -67,7 +67,7 @@ class CalendarAhead:
         index = self._index.get(id(source))
         if index is None or ctx != self.ctx:
             return None
-        if index not in self._done:
+        if self._current is None or self._current[0] != index:
             for passed in [i for i in self._sent if i < index]:  # skipped by the import (unchanged files)
                 self._sent.pop(passed).cancel()
             self._next = max(self._next, index)
@@ -76,12 +76,12 @@ class CalendarAhead:
             if future is None:  # the pool refused it (see ``_send``), or asked again after a later file
                 return None
             try:
-                self._done = {index: future.result()}
+                self._current = (index, future.result())
             except Exception as exc:  # read again here, which raises or quarantines as usual
                 log.warning("%s: not read ahead (%s: %s); reading it here", source.path, type(exc).__name__, exc)
-                self._done = {index: None}
+                self._current = (index, None)
             self._send()
-        return self._done[index]
+        return self._current[1]
 
     def pages(self, source: IcsFileSource, owner: str, ctx: ImportContext) -> list[Page] | None:
         """``source``'s pages for ``owner`` from its start, when a worker mapped them for that owner."""
@@ -108,7 +108,7 @@ class CalendarAhead:
         for future in self._sent.values():
             future.cancel()
         self._sent.clear()
-        self._done.clear()
+        self._current = None
         for source in self._order:
             source.ahead = None
 
