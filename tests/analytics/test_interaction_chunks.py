@@ -35,6 +35,10 @@ def _organisation() -> dict[str, pl.DataFrame]:
         # a thread known by its subject only: Cat answers Ben without naming his message
         _mail("s1", "2026-03-05", BEN, 1, subject_hash="h1"),
         _mail("s2", "2026-03-06", CAT, 1, subject_hash="h1", is_reply=True),
+        # a reply in another thread to a mail of another range's ego: Cat answers Ben's mail to Dan, to Ann only,
+        # and the parent's sender (not Ann) makes it no response to Ann
+        _mail("q1", "2026-03-07", BEN, 1, thread_id="t2"),
+        _mail("q2", "2026-03-08", CAT, 1, thread_id="t3", in_reply_to="q1", is_reply=True),
         # left out: an automated sender to every ego; a group too large; a non-person alter
         _mail("x1", "2026-03-09", BOT, 3, is_automated=True),
         _mail("x2", "2026-03-10", ANN, 5),
@@ -43,6 +47,7 @@ def _organisation() -> dict[str, pl.DataFrame]:
     ]
     recipients = [
         ("m1", BEN), ("m1", CAT), ("m1", DAN), ("m2", ANN), ("m3", ANN), ("m3", BEN), ("s1", CAT), ("s2", BEN),
+        ("q1", DAN), ("q2", ANN),
         ("x1", ANN), ("x1", BEN), ("x1", CAT),
         ("x2", BEN), ("x2", CAT), ("x2", DAN), ("x2", ANN), ("x2", BOT), ("x3", BOT),
     ]  # fmt: skip
@@ -98,4 +103,7 @@ def test_a_build_by_ranges_of_egos_equals_the_whole_build(tmp_path: Path) -> Non
     # the automated mail reached the three egos, one range each: its pairs are summed over the ranges
     automated = records.filter(pl.col("source_key") == "x1")
     assert automated.select("reason", "n_pairs").rows() == [("automated", 3)]
+    # Cat's reply names a message of Ben's, in another range and thread: read there, it is no response to Ann
+    reply = whole.filter(pl.col("source_key") == "q2").sort("ego_id")
+    assert reply.select("ego_id", "alter_id", "is_response").rows() == [(ANN, CAT, False), (CAT, ANN, False)]
     con.close()
